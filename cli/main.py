@@ -1,0 +1,48 @@
+"""The `dcgan-tf` command group: parses flags, calls `dcgan_tf`, prints one-line errors."""
+
+import os
+
+import click
+
+from cli.train import train
+
+
+class Group(click.Group):
+    """Turns the library's errors into one-line messages instead of tracebacks.
+
+    Set DCGAN_TF_DEBUG=1 to see the traceback.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (ValueError, OSError, RuntimeError) as e:
+            if os.environ.get("DCGAN_TF_DEBUG"):
+                raise
+            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise click.ClickException(message) from e
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dcgan-tf")
+def cli():
+    """DCGAN (Radford, Metz & Chintala 2015) in TensorFlow/Keras: train, export, probe.
+
+    \b
+    dcgan-tf train                       # digits, embedded, a few minutes on a CPU
+    dcgan-tf train --dataset svhn --data-dir ~/data/svhn --out runs/svhn
+    """
+
+
+cli.add_command(train)
+
+
+def main():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cli(prog_name="dcgan-tf")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""`dcgan-tf train`."""
+
+import json
+
+import click
+
+from dcgan_tf import config as C
+
+DATASETS = (
+    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
+    "celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32",
+)
+MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size")
+
+
+def _power_of_two(ctx, param, value):
+    if value is not None and (value < 32 or value & (value - 1)):
+        raise click.BadParameter(f"must be a power of 2 >= 32 (32, 64, 128, ...), got {value}")
+    return value
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True,
+              help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the dataset's files.")
+@click.option("--no-verify", is_flag=True, help="Skip the size/sha256 check of known files (SVHN).")
+@click.option("--out", help="Run directory (checkpoints, samples, logs). Default: runs/<dataset>.")
+@click.option("--image-size", type=int, callback=_power_of_two, help="Model image size. Default: the dataset's.")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Image channels. Default: the dataset's.")
+@click.option("--z-dim", type=click.IntRange(min=1), help="Latent width. [default: 100]")
+@click.option("--z-dist", type=click.Choice(C.Z_DISTRIBUTIONS), help="Latent distribution. [default: uniform]")
+@click.option("--ngf", type=click.IntRange(min=1), help="Generator width (128 = the paper's Figure 1). [default: 64]")
+@click.option("--ndf", type=click.IntRange(min=1), help="Discriminator width. [default: 64]")
+@click.option("--kernel-size", type=click.Choice(["4", "5"]), help="Conv kernel size. [default: 4]")
+@click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many total steps.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
+@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--strategy", type=click.Choice(C.STRATEGIES), default="auto", show_default=True,
+              help="auto: multiworker if TF_CONFIG is set, mirrored on several GPUs, else default.")
+@click.option("--jit", type=click.Choice(C.JIT_MODES), default="auto", show_default=True,
+              help="XLA; auto = on for GPUs, off on CPU (measured slower there).")
+@click.option("--precision", type=click.Choice(C.PRECISIONS), default="fp32", show_default=True)
+@click.option("--keep", "keep_checkpoints", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Recent checkpoints to keep (the best-scoring one is kept too).")
+@click.option("--steps-per-execution", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Print the resolved configuration and exit.")
+def train(dataset, data_dir, no_verify, out, dry_run, **flags):
+    """Train a DCGAN; re-running the same command resumes from the last checkpoint.
+
+    \b
+    Writes into the run directory:
+      checkpoints/ckpt-<step>/   every epoch and at the end (atomic)
+      samples/epoch-NNNN.png     a grid from a fixed z each epoch
+      metrics.jsonl              one line per epoch; logs/ for TensorBoard
+    \b
+    Examples:
+      dcgan-tf train
+      dcgan-tf train --dataset svhn --data-dir ~/data/svhn --max-steps 5000
+      dcgan-tf train --dataset folder --data-dir photos/ --image-size 64 --ngf 128
+    """
+    model_flags = {k: flags.pop(k) for k in MODEL_FLAGS}
+    model_flags = {k: int(v) if k in ("channels", "kernel_size") else v
+                   for k, v in model_flags.items() if v is not None}
+    train_cfg = C.TrainConfig(
+        out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset, data_dir=data_dir,
+        verify=not no_verify, **flags,
+    )
+    model_cfg = None
+    if model_flags:
+        from dcgan_tf.data import native_shape
+
+        size, channels = native_shape(dataset)
+        model_cfg = C.ModelConfig(**{"image_size": size, "channels": channels, **model_flags})
+    if dry_run:
+        click.echo(json.dumps({"train": train_cfg.to_dict(),
+                               "model": model_cfg.to_dict() if model_cfg else "dataset default"}, indent=2))
+        return
+
+    from dcgan_tf.train import train as run_training
+
+    summary = run_training(train_cfg, model_cfg)
+    if summary["start_step"] == summary["step"]:
+        click.echo(f"Nothing to do: {train_cfg.out} is already at step {summary['step']} "
+                   "(raise --epochs or --max-steps to train on).")
+    else:
+        click.echo(f"Trained steps {summary['start_step']}..{summary['step']} in "
+                   f"{summary['seconds']:.1f}s. Checkpoint: {summary['checkpoint']}")
+        click.echo(f"Samples: {train_cfg.out}/samples/latest.png  "
+                   f"Metrics: {train_cfg.out}/metrics.jsonl")

@@ -1,0 +1,128 @@
+"""The DCGAN as a `keras.Model`: a custom `train_step` that trains D, then G, on each batch."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from dcgan_tf import losses
+from dcgan_tf.config import Z_DISTRIBUTIONS
+
+
+def _replica_scale(value):
+    # Keras' optimizers sum gradients across replicas: average the loss over the global batch.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value / replicas if replicas > 1 else value
+
+
+def _as_logs(metrics):
+    # Keras' trainer averages step outputs across workers along axis 0, which fails on
+    # scalars under MultiWorkerMirroredStrategy: give it shape (1,) there.
+    logs = {m.name: m.result() for m in metrics}
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
+    return logs
+
+
+@keras.saving.register_keras_serializable(package="dcgan_tf")
+class DCGAN(keras.Model):
+    """Generator and discriminator trained adversarially (Radford et al. 2015, section 4).
+
+    Args:
+        generator: Model mapping z (z_dim,) to images in [-1, 1].
+        discriminator: Model mapping images to one logit each.
+        z_dim: Width of z.
+        z_dist: `"uniform"` on [-1, 1] (paper) or `"normal"`.
+        seed: Seed of the z sampler, whose state is checkpointed with the model.
+    """
+
+    def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if z_dist not in Z_DISTRIBUTIONS:
+            raise ValueError(f"Expected `z_dist` in {Z_DISTRIBUTIONS}. Received: z_dist={z_dist!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.z_dim = z_dim
+        self.z_dist = z_dist
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        # Both networks arrive built; `fit` must not build this model by calling it on images.
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """Sets the two Adam optimizers (lr 2e-4, beta1 0.5 in the paper)."""
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def sample_z(self, n):
+        """Draws `n` latent vectors from the configured distribution.
+
+        Each replica folds its id into the seed: a mirrored seed state alone would give every
+        replica the same z, shrinking the effective fake batch.
+        """
+        seed = tf.cast(self.seed_generator.next(), "int64")
+        replica = tf.distribute.get_replica_context()
+        if replica is not None:
+            seed += tf.cast([0, 1], "int64") * tf.cast(replica.replica_id_in_sync_group, "int64")
+        shape = (n, self.z_dim)
+        if self.z_dist == "uniform":
+            return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
+        return tf.random.stateless_normal(shape, seed)
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def train_step(self, real_images):
+        batch = ops.shape(real_images)[0]
+        z = self.sample_z(batch)
+
+        # One generator forward pass serves both steps: its tape stays open for G's gradient.
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator(z, training=True)
+
+            # Train the discriminator: maximise log D(x) + log(1 - D(G(z))).
+            with tf.GradientTape() as d_tape:
+                real_logits = self.discriminator(real_images, training=True)
+                fake_logits = self.discriminator(ops.stop_gradient(fake_images), training=True)
+                d_loss = ops.mean(losses.discriminator_loss(real_logits, fake_logits))
+                d_scaled = self.d_optimizer.scale_loss(_replica_scale(d_loss))
+            d_vars = self.discriminator.trainable_variables
+            self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
+
+            # Train the generator: maximise log D(G(z)) against the updated discriminator.
+            g_logits = self.discriminator(fake_images, training=True)
+            g_loss = ops.mean(losses.generator_loss(g_logits))
+            g_scaled = self.g_optimizer.scale_loss(_replica_scale(g_loss))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
+
+        d_real = ops.mean(ops.sigmoid(ops.cast(real_logits, "float32")))
+        d_fake = ops.mean(ops.sigmoid(ops.cast(fake_logits, "float32")))
+        for tracker, value in zip(self.metrics, (d_loss, g_loss, d_real, d_fake)):
+            tracker.update_state(value)
+        return _as_logs(self.metrics)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "z_dim": self.z_dim,
+            "z_dist": self.z_dist,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)

@@ -1,0 +1,242 @@
+"""Running a training job: strategy, data, model, callbacks, resume from the last checkpoint."""
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dcgan_tf import checkpoint, data, distribute
+from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.gan import DCGAN
+from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
+from dcgan_tf.models import build_discriminator, build_generator
+
+
+class TrainingError(RuntimeError):
+    """Training stopped for a reason the user must act on (e.g. a NaN loss)."""
+
+
+def resolve_jit(mode):
+    """XLA on or off: `"auto"` turns it on only on GPUs, where it pays (on CPU it measured slower)."""
+    if mode == "auto":
+        return bool(tf.config.list_logical_devices("GPU"))
+    return mode == "on"
+
+
+def set_precision(precision):
+    """Sets Keras' global dtype policy for `"fp32"`, `"bf16"` or `"fp16"` mixed precision."""
+    policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def build_gan(model_cfg, train_cfg):
+    """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings)."""
+    set_precision(train_cfg.precision)
+    generator = build_generator(model_cfg)
+    discriminator = build_discriminator(model_cfg)
+    gan = DCGAN(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed)
+
+    def adam():
+        opt = keras.optimizers.Adam(train_cfg.lr, beta_1=train_cfg.beta1)
+        return keras.optimizers.LossScaleOptimizer(opt) if train_cfg.precision == "fp16" else opt
+
+    gan.compile(
+        d_optimizer=adam(),
+        g_optimizer=adam(),
+        jit_compile=resolve_jit(train_cfg.jit),
+        steps_per_execution=train_cfg.steps_per_execution,
+    )
+    checkpoint.build_optimizers(gan)
+    return gan
+
+
+def current_step(gan):
+    return int(gan.g_optimizer.iterations.numpy())
+
+
+class RunMonitor(keras.callbacks.Callback):
+    """Per epoch: sample grid from a fixed z, diversity figure, metrics line, checkpoint.
+
+    Also stops training on a NaN/inf loss without checkpointing the broken weights.
+    """
+
+    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer):
+        super().__init__()
+        self.run_dir = run_dir
+        self.cfg = train_cfg
+        self.writer = writer
+        z_rng = np.random.default_rng(train_cfg.seed)
+        shape = (train_cfg.sample_grid, model_cfg.z_dim)
+        if model_cfg.z_dist == "uniform":
+            self.fixed_z = z_rng.uniform(-1, 1, shape).astype("float32")
+        else:
+            self.fixed_z = z_rng.standard_normal(shape).astype("float32")
+        self.real_distance = mean_pairwise_distance(real_batch)
+        self.bad_step = None
+        self.epoch_start = time.perf_counter()
+        self.epoch_step0 = 0
+        self.last_saved = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+        self.epoch_step0 = current_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and not all(math.isfinite(float(v)) for v in logs.values()):
+            self.bad_step = (current_step(self.model), dict(logs))
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bad_step is not None or self.writer is None:
+            return  # Only the chief samples, logs and checkpoints.
+        elapsed = time.perf_counter() - self.epoch_start
+        step = current_step(self.model)
+        images = self.model.generator(self.fixed_z, training=False).numpy()
+        diversity = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)
+        logs["diversity"] = diversity
+        # Closest to the real data's spread scores best; collapse drives it toward 0.
+        logs["diversity_score"] = -abs(math.log(max(diversity, 1e-6)))
+        logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
+        pixels = make_grid(to_uint8(images))
+        save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
+        save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
+        record = {"epoch": epoch + 1, "step": step, "time": time.time()}
+        record.update({k: float(v) for k, v in logs.items()})
+        self.writer.write(json.dumps(record) + "\n")
+        self.writer.flush()
+        self.last_saved = checkpoint.save(
+            self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints
+        )
+
+
+def plan_segments(done, total, steps_per_epoch):
+    """Splits steps `done..total` into `fit` calls `(first_epoch, epochs, steps_per_epoch)`.
+
+    A resumed run first finishes its partial epoch, so epochs stay aligned to the data.
+    """
+    segments = []
+    while done < total:
+        epoch = done // steps_per_epoch
+        into = done % steps_per_epoch
+        if into or total - done < steps_per_epoch:
+            steps = min(steps_per_epoch - into, total - done)
+            segments.append((epoch, 1, steps))
+            done += steps
+        else:
+            full = (total - done) // steps_per_epoch
+            segments.append((epoch, full, steps_per_epoch))
+            done += full * steps_per_epoch
+    return segments
+
+
+def _resolve_configs(train_cfg, model_cfg):
+    config_path = os.path.join(train_cfg.out, "config.json")
+    if os.path.isfile(config_path):
+        saved_model_cfg, saved_train_cfg = checkpoint.read_run_config(train_cfg.out)
+        if model_cfg is not None and model_cfg != saved_model_cfg:
+            raise TrainingError(
+                f"{train_cfg.out} holds a run with a different model ({saved_model_cfg}). "
+                "Use a new --out directory, or the same model flags to resume."
+            )
+        if saved_train_cfg.dataset != train_cfg.dataset:
+            raise TrainingError(
+                f"{train_cfg.out} holds a run on dataset {saved_train_cfg.dataset!r}, not "
+                f"{train_cfg.dataset!r}. Use a new --out directory."
+            )
+        return saved_model_cfg
+    if model_cfg is None:
+        size, channels = data.native_shape(train_cfg.dataset)
+        model_cfg = ModelConfig(image_size=size, channels=channels)
+    return model_cfg
+
+
+def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose="auto"):
+    """Trains (or resumes) the run in `train_cfg.out` and returns a summary dict.
+
+    Args:
+        train_cfg: Data, optimisation and bookkeeping settings.
+        model_cfg: Model shape; `None` takes the dataset's native size and channels, or the
+            stored config when resuming.
+        verbose: Keras `fit` verbosity (progress bar).
+
+    Returns:
+        Dict with `run_dir`, `step`, `checkpoint`, `resumed_from` and `seconds`.
+
+    Raises:
+        TrainingError: on a NaN/inf loss or a run directory that does not match.
+        data.DataError: on missing or corrupt data.
+    """
+    strategy = distribute.get_strategy(train_cfg.strategy)
+    keras.utils.set_random_seed(train_cfg.seed)
+    model_cfg = _resolve_configs(train_cfg, model_cfg)
+    chief = distribute.is_chief(strategy)
+    run_dir = train_cfg.out
+
+    dataset, num_examples = data.train_dataset(
+        train_cfg.dataset, model_cfg.image_size, model_cfg.channels, train_cfg.batch_size,
+        seed=train_cfg.seed, data_dir=train_cfg.data_dir, verify=train_cfg.verify,
+        strategy=strategy,
+    )
+    steps_per_epoch = num_examples // train_cfg.batch_size
+    total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
+
+    with strategy.scope():
+        gan = build_gan(model_cfg, train_cfg)
+    try:
+        resumed_from = None
+        if checkpoint.list_checkpoints(run_dir):
+            resumed_from = checkpoint.select(run_dir, "last")
+            checkpoint.restore(gan, resumed_from)
+        if chief:
+            checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
+        done = current_step(gan)
+        start = time.perf_counter()
+        segments = plan_segments(done, total, steps_per_epoch)
+        if segments:
+            _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
+        return {
+            "run_dir": run_dir,
+            "step": current_step(gan),
+            "start_step": done,
+            "checkpoint": checkpoint.select(run_dir, "last") if chief else None,
+            "resumed_from": resumed_from,
+            "seconds": time.perf_counter() - start,
+            "model": model_cfg.to_dict(),
+        }
+    finally:
+        set_precision("fp32")
+
+
+def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
+    real_batch = next(iter(dataset.take(1))).numpy()[: train_cfg.sample_grid]
+    writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
+    monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer)
+    callbacks = [monitor]
+    if chief:
+        callbacks.append(
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False)
+        )
+    try:
+        for first_epoch, epochs, steps in segments:
+            gan.fit(
+                dataset, initial_epoch=first_epoch, epochs=first_epoch + epochs,
+                steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
+            )
+            if monitor.bad_step is not None:
+                break
+    finally:
+        if writer is not None:
+            writer.close()
+    if monitor.bad_step is not None:
+        step, logs = monitor.bad_step
+        last = checkpoint.list_checkpoints(run_dir)
+        kept = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written"
+        shown = ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items())
+        raise TrainingError(
+            f"Loss became NaN/inf at step {step} ({shown}); training stopped and {kept}. "
+            "Lower --lr or check the input data."
+        )

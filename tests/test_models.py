@@ -1,0 +1,121 @@
+"""The paper's architecture guidelines (section 3), checked on the built models."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from dcgan_tf.config import ModelConfig
+from dcgan_tf.models import (
+    build_discriminator,
+    build_feature_model,
+    build_generator,
+    feature_dim,
+    pooled_features,
+)
+
+CONFIGS = [
+    ModelConfig(image_size=32, channels=1, ngf=16, ndf=16),
+    ModelConfig(image_size=64, channels=3, ngf=16, ndf=16, kernel_size=5),
+    ModelConfig(image_size=128, channels=3, ngf=8, ndf=8),
+]
+
+
+def _kinds(model, kind):
+    return [l for l in model.layers if isinstance(l, kind)]
+
+
+def _next_layer(model, layer):
+    names = [l.name for l in model.layers]
+    return model.layers[names.index(layer.name) + 1]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.image_size}x{c.channels}")
+def test_generator_follows_guidelines(cfg):
+    g = build_generator(cfg)
+    assert g.output_shape == (None, cfg.image_size, cfg.image_size, cfg.channels)
+    assert not [l for l in g.layers if "pool" in type(l).__name__.lower()]
+    # One projection matrix multiply, no hidden dense layers.
+    dense = _kinds(g, layers.Dense)
+    assert len(dense) == 1 and dense[0].units == 4 * 4 * 8 * cfg.ngf * cfg.image_size // 64
+    deconvs = _kinds(g, layers.Conv2DTranspose)
+    assert len(deconvs) == int(np.log2(cfg.image_size // 4))
+    assert all(d.strides == (2, 2) and d.kernel_size == (cfg.kernel_size,) * 2 for d in deconvs)
+    # BN + ReLU after every hidden layer, none on the output, which is tanh.
+    for hidden in [dense[0], *deconvs[:-1]]:
+        after = _next_layer(g, hidden)
+        if isinstance(after, layers.Reshape):
+            after = _next_layer(g, after)
+        assert isinstance(after, layers.BatchNormalization)
+        assert isinstance(_next_layer(g, after), layers.ReLU)
+    out = _next_layer(g, deconvs[-1])
+    assert isinstance(out, layers.Activation) and out.get_config()["activation"] == "tanh"
+    assert len(_kinds(g, layers.BatchNormalization)) == len(deconvs)
+    # Widths halve each block: 32x32 ngf=64 gives 4x4x256 -> 8x8x128 -> 16x16x64.
+    assert [d.filters for d in deconvs[:-1]] == [
+        cfg.ngf * 2 ** (len(deconvs) - 2 - i) for i in range(len(deconvs) - 1)
+    ]
+    z = np.random.default_rng(0).uniform(-1, 1, (4, cfg.z_dim)).astype("float32")
+    images = keras.ops.convert_to_numpy(g(z, training=False))
+    assert images.min() >= -1 and images.max() <= 1
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.image_size}x{c.channels}")
+def test_discriminator_follows_guidelines(cfg):
+    d = build_discriminator(cfg)
+    assert d.input_shape == (None, cfg.image_size, cfg.image_size, cfg.channels)
+    assert d.output_shape == (None, 1)
+    assert not [l for l in d.layers if "pool" in type(l).__name__.lower()]
+    convs = _kinds(d, layers.Conv2D)
+    assert len(convs) == int(np.log2(cfg.image_size // 4))
+    assert all(c.strides == (2, 2) for c in convs)
+    # No BN after the input layer; BN then LeakyReLU(0.2) after the others.
+    assert isinstance(_next_layer(d, convs[0]), layers.LeakyReLU)
+    for c in convs[1:]:
+        assert isinstance(_next_layer(d, c), layers.BatchNormalization)
+    relus = _kinds(d, layers.LeakyReLU)
+    assert len(relus) == len(convs) and all(r.negative_slope == pytest.approx(0.2) for r in relus)
+    # The only dense layer is the single logit on the flattened last conv layer.
+    dense = _kinds(d, layers.Dense)
+    assert len(dense) == 1 and dense[0].units == 1
+    assert isinstance(_next_layer(d, relus[-1]), layers.Flatten)
+
+
+def test_weights_start_from_normal_0_002():
+    cfg = ModelConfig(image_size=64, channels=3, ngf=32, ndf=32)
+    for model in (build_generator(cfg), build_discriminator(cfg)):
+        kernels = np.concatenate(
+            [l.kernel.numpy().ravel() for l in model.layers if hasattr(l, "kernel")]
+        )
+        assert abs(kernels.mean()) < 1e-3
+        assert kernels.std() == pytest.approx(0.02, rel=0.05)
+
+
+def test_pooled_features_match_numpy_max_pool():
+    cfg = ModelConfig(image_size=32, channels=3, ndf=8)
+    d = build_discriminator(cfg)
+    images = np.random.default_rng(1).uniform(-1, 1, (3, 32, 32, 3)).astype("float32")
+    acts = [keras.ops.convert_to_numpy(a) for a in build_feature_model(d, cfg)(images)]
+    expected = []
+    for a in acts:
+        n, h, w, c = a.shape
+        k = h // 4
+        expected.append(a.reshape(n, 4, k, 4, k, c).max(axis=(2, 4)).reshape(n, -1))
+    got = keras.ops.convert_to_numpy(pooled_features(acts))
+    np.testing.assert_allclose(got, np.concatenate(expected, axis=1), rtol=1e-6)
+    assert got.shape == (3, feature_dim(cfg)) and feature_dim(ModelConfig()) == 7168
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"image_size": 48}, "power of 2 >= 32"),
+        ({"image_size": 16}, "power of 2 >= 32"),
+        ({"channels": 2}, "channels"),
+        ({"kernel_size": 3}, "kernel_size"),
+        ({"z_dist": "cauchy"}, "z_dist"),
+    ],
+)
+def test_bad_model_config_is_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ModelConfig(**kwargs)

@@ -1,0 +1,144 @@
+"""Training runs: resume, repeatability, NaN handling, checkpoints and the files a user reads."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+from dcgan_tf import checkpoint, losses
+from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.losses import generator_loss
+from dcgan_tf.train import TrainingError, build_gan, plan_segments, train
+
+TINY = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)
+
+
+def _cfg(out, **kw):
+    return TrainConfig(out=str(out), batch_size=32, **kw)
+
+
+def _metrics(run):
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_plan_segments_cover_every_step_once():
+    for done, total, spe in [(0, 100, 11), (5, 12, 11), (11, 33, 11), (7, 7, 3), (3, 40, 40)]:
+        segments = plan_segments(done, total, spe)
+        steps = [(e, s) for first, n, s in segments for e in range(first, first + n)]
+        assert sum(s for _, s in steps) == total - done
+        # Epoch boundaries stay on multiples of steps_per_epoch.
+        position = done
+        for epoch, s in steps:
+            assert epoch == position // spe and (position % spe) + s <= spe
+            position += s
+
+
+def test_train_writes_samples_metrics_checkpoints_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    first = train(_cfg(run, max_steps=5), TINY, verbose=0)
+    assert first["step"] == 5 and first["resumed_from"] is None
+    assert [s for s, _ in checkpoint.list_checkpoints(run)] == [5]
+
+    # Re-running resumes: same total, step count continues, Adam moments are restored.
+    second = train(_cfg(run, max_steps=50), TINY, verbose=0)
+    assert second["start_step"] == 5 and second["step"] == 50
+    assert second["resumed_from"].endswith("ckpt-000000005")
+    steps = [s for s, _ in checkpoint.list_checkpoints(run)]
+    assert steps[-1] == 50 and len(steps) <= 6
+
+    lines = _metrics(run)
+    assert [l["step"] for l in lines][-1] == 50
+    assert all(np.isfinite(l["d_loss"]) and np.isfinite(l["g_loss"]) for l in lines)
+    assert {"d_real", "d_fake", "diversity", "images_per_sec"} <= set(lines[-1])
+    grid = Image.open(run / "samples" / "latest.png")
+    assert grid.size[0] > 32 * 8
+    assert any(name.startswith("events") for name in os.listdir(run / "logs" / "train"))
+
+    # The restored optimizer state equals what was saved, not fresh zeros.
+    gan = build_gan(TINY, _cfg(run))
+    checkpoint.restore(gan, checkpoint.select(run, "last"))
+    assert int(gan.g_optimizer.iterations.numpy()) == 50
+    saved = np.load(os.path.join(checkpoint.select(run, "last"), "state.npz"))
+    moments = [saved[k] for k in saved.files if k.startswith("d_optimizer/") and "momentum" in k]
+    assert moments and any(np.abs(m).sum() > 0 for m in moments)
+
+    again = train(_cfg(run, max_steps=50), TINY, verbose=0)
+    assert again["start_step"] == again["step"] == 50
+
+
+def test_same_seed_gives_same_first_losses(tmp_path):
+    a = train(_cfg(tmp_path / "a", max_steps=3, seed=7), TINY, verbose=0)
+    b = train(_cfg(tmp_path / "b", max_steps=3, seed=7), TINY, verbose=0)
+    c = train(_cfg(tmp_path / "c", max_steps=3, seed=8), TINY, verbose=0)
+    la, lb, lc = (_metrics(r["run_dir"])[0] for r in (a, b, c))
+    assert la["d_loss"] == pytest.approx(lb["d_loss"], rel=1e-5)
+    assert la["g_loss"] == pytest.approx(lb["g_loss"], rel=1e-5)
+    assert la["g_loss"] != pytest.approx(lc["g_loss"], rel=1e-5)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train(_cfg(run, max_steps=4), TINY, verbose=0)
+    good = checkpoint.select(run, "last")
+    diverge = lambda logits: float("nan") * generator_loss(logits)  # noqa: E731
+    monkeypatch.setattr(losses, "generator_loss", diverge)
+    with pytest.raises(TrainingError, match="NaN/inf at step 5"):
+        train(_cfg(run, max_steps=400), TINY, verbose=0)
+    assert checkpoint.select(run, "last") == good
+    state = np.load(os.path.join(good, "state.npz"))
+    assert all(np.isfinite(state[k]).all() for k in state.files)
+
+
+def test_checkpoint_ignores_partial_writes_and_keeps_last_n(tmp_path):
+    run = tmp_path / "run"
+    gan = build_gan(TINY, _cfg(run))
+    for step in range(1, 6):
+        checkpoint.save(gan, str(run), step, step, {"diversity_score": -step}, keep=2)
+    # A crash mid-write leaves only a hidden temp dir, which is never picked up.
+    os.makedirs(run / "checkpoints" / ".tmp-ckpt-crashed")
+    steps = [s for s, _ in checkpoint.list_checkpoints(run)]
+    assert steps == [1, 4, 5]  # last 2, plus the best-scoring one
+    assert checkpoint.select(run, "best").endswith("ckpt-000000001")
+    with pytest.raises(checkpoint.CheckpointError, match="Available steps: 1, 4, 5"):
+        checkpoint.select(run, 3)
+
+
+def test_resume_with_other_model_flags_is_refused(tmp_path):
+    run = tmp_path / "run"
+    train(_cfg(run, max_steps=2), TINY, verbose=0)
+    with pytest.raises(TrainingError, match="different model"):
+        train(_cfg(run, max_steps=4), ModelConfig(image_size=32, channels=1, ngf=16, ndf=8))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--image-size", "48"], "power of 2"),
+        (["--dataset", "imagenet"], "imagenet"),
+        (["--batch-size", "0"], "batch-size"),
+        (["--lr", "-1"], "lr"),
+        (["--z-dist", "cauchy"], "z-dist"),
+        (["--strategy", "tpu"], "strategy"),
+    ],
+)
+def test_bad_flags_are_usage_errors(args, message):
+    result = CliRunner().invoke(cli, ["train", *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_train_dry_run_and_missing_data_error(tmp_path):
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["train", "--dry-run", "--ngf", "32"])
+    assert dry.exit_code == 0 and json.loads(dry.output)["model"]["ngf"] == 32
+    missing = runner.invoke(
+        cli, ["train", "--dataset", "svhn", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")]
+    )
+    assert missing.exit_code == 1
+    assert "train_32x32.mat" in missing.output and "Traceback" not in missing.output
+    assert len(missing.output.strip().splitlines()) == 1
