@@ -1,6 +1,7 @@
 """`dcgan-tf train`."""
 
 import json
+import sys
 
 import click
 
@@ -32,7 +33,8 @@ def _power_of_two(ctx, param, value):
 @click.option("--ngf", type=click.IntRange(min=1), help="Generator width (128 = the paper's Figure 1). [default: 64]")
 @click.option("--ndf", type=click.IntRange(min=1), help="Discriminator width. [default: 64]")
 @click.option("--kernel-size", type=click.Choice(["4", "5"]), help="Conv kernel size. [default: 4]")
-@click.option("--epochs", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Passes over the data. [default: 60 for digits, else 25]")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many total steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
@@ -64,6 +66,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, **flags):
     model_flags = {k: flags.pop(k) for k in MODEL_FLAGS}
     model_flags = {k: int(v) if k in ("channels", "kernel_size") else v
                    for k, v in model_flags.items() if v is not None}
+    flags["epochs"] = flags["epochs"] or C.DEFAULT_EPOCHS.get(dataset, 25)
     train_cfg = C.TrainConfig(
         out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset, data_dir=data_dir,
         verify=not no_verify, **flags,
@@ -81,7 +84,8 @@ def train(dataset, data_dir, no_verify, out, dry_run, **flags):
 
     from dcgan_tf.train import train as run_training
 
-    summary = run_training(train_cfg, model_cfg)
+    # A live progress bar on a terminal, one line per epoch in logs.
+    summary = run_training(train_cfg, model_cfg, verbose=1 if sys.stdout.isatty() else 2)
     if summary["start_step"] == summary["step"]:
         click.echo(f"Nothing to do: {train_cfg.out} is already at step {summary['step']} "
                    "(raise --epochs or --max-steps to train on).")

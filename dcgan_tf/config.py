@@ -8,6 +8,8 @@ Z_DISTRIBUTIONS = ("uniform", "normal")
 PRECISIONS = ("fp32", "bf16", "fp16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 JIT_MODES = ("auto", "on", "off")
+# Epochs when none is given: digits is tiny (11 steps an epoch), so it takes more to look like digits.
+DEFAULT_EPOCHS = {"digits": 60}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -95,9 +95,8 @@ def _check_name(name):
 
 def _check_split(name, split, splits):
     if split not in splits:
-        raise DataError(
-            f"Unknown split {split!r} for {name}. Expected one of: {', '.join(splits)}."
-        )
+        expected = ", ".join(splits)
+        raise DataError(f"Unknown split {split!r} for {name}. Expected one of: {expected}.")
 
 
 def native_shape(name):
@@ -118,8 +117,10 @@ def load_split(name, split="train", data_dir=None, verify=True):
             `"cifar10"`, `"mnist"`, `"fashion_mnist"` or `"folder"`.
         split: `"train"` or `"test"`; SVHN also has `"extra"` and `"train+extra"`. Digits has
             no official split: a fixed seeded 80/20 permutation. Defaults to `"train"`.
-        data_dir: Directory with the dataset's files (see each format in the README). SVHN,
-            CIFAR-10 and (Fashion-)MNIST also load from a prepared TFDS directory here.
+        data_dir: Directory with the original files: SVHN `*_32x32.mat`; CIFAR-10
+            `cifar-10-batches-bin/` or `cifar-10-batches-py/`; (Fashion-)MNIST idx files, `.gz`
+            or not; folder `<split>/<class>/*.png|jpg` or flat images. Without them, SVHN,
+            CIFAR-10 and (Fashion-)MNIST are read from a prepared TFDS directory there.
             Fashion-MNIST defaults to Debian's `/usr/share/datasets/fashion-mnist`.
         verify: Check SVHN files against their published size and SHA-256 (warns on mismatch).
             Defaults to `True`.
@@ -153,11 +154,17 @@ def load_split(name, split="train", data_dir=None, verify=True):
         data_dir = _FASHION_MNIST_DEBIAN_DIR
     if data_dir is None:
         raise DataNotFoundError(f"{name} needs a data directory (--data-dir). {_HOW[name]}")
-    if name == "svhn":
-        return _load_svhn(data_dir, split, verify)
-    if name == "cifar10":
-        return _load_cifar10(data_dir, split)
-    return _load_idx(name, data_dir, split)
+    try:
+        if name == "svhn":
+            return _load_svhn(data_dir, split, verify)
+        if name == "cifar10":
+            return _load_cifar10(data_dir, split)
+        return _load_idx(name, data_dir, split)
+    except DataNotFoundError:
+        fallback = _load_prepared_tfds(name, split, data_dir)
+        if fallback is None:
+            raise
+        return fallback
 
 
 def _load_digits(split):
@@ -176,49 +183,30 @@ def _load_svhn(data_dir, split, verify):
     filename, size, sha256 = SVHN_FILES[split]
     path = os.path.join(data_dir, filename)
     if not os.path.isfile(path):
-        fallback = _load_prepared_tfds("svhn", split, data_dir)
-        if fallback is not None:
-            return fallback
         raise DataNotFoundError(f"SVHN file not found: {path}. {_HOW['svhn']}")
     if verify:
-        formats.verify_file(path, size, sha256, "re-download it (verify=False, --no-verify, skips this check).")
+        formats.verify_file(path, size, sha256, "re-download it, or skip this check: --no-verify.")
     images, labels = formats.read_svhn_mat(path)
     return Split(images, labels, 10)
 
 
 def _load_cifar10(data_dir, split):
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    for sub in ("cifar-10-batches-bin", "cifar-10-batches-py", ""):
-        folder = os.path.join(data_dir, sub)
-        if all(os.path.isfile(os.path.join(folder, n + ".bin")) for n in names):
-            read, paths = formats.read_cifar_binary, [os.path.join(folder, n + ".bin") for n in names]
-            break
-        if all(os.path.isfile(os.path.join(folder, n)) for n in names):
-            read, paths = formats.read_cifar_pickle, [os.path.join(folder, n) for n in names]
-            break
-    else:
-        fallback = _load_prepared_tfds("cifar10", split, data_dir)
-        if fallback is not None:
-            return fallback
+    batches = formats.read_cifar_dir(data_dir, names)
+    if batches is None:
         raise DataNotFoundError(
             f"CIFAR-10 files not found: {os.path.join(data_dir, 'cifar-10-batches-bin', names[0])}"
             f".bin (or cifar-10-batches-py/, or the batches directly in it). {_HOW['cifar10']}"
         )
-    batches = [read(p) for p in paths]
-    return Split(
-        np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches]), 10
-    )
+    return Split(*batches, 10)
 
 
 def _load_idx(name, data_dir, split):
     paths = []
     for stem in _IDX_FILES[split]:
-        found = [p for p in (os.path.join(data_dir, stem + e) for e in ("", ".gz")) if os.path.isfile(p)]
+        path = os.path.join(data_dir, stem)
+        found = [p for p in (path, path + ".gz") if os.path.isfile(p)]
         if not found:
-            fallback = _load_prepared_tfds(name, split, data_dir)
-            if fallback is not None:
-                return fallback
-            path = os.path.join(data_dir, stem)
             raise DataNotFoundError(f"{name} file not found: {path}[.gz]. {_HOW[name]}")
         paths.append(found[0])
     images = formats.read_idx(paths[0], formats.IDX_IMAGES_MAGIC)
@@ -232,34 +220,12 @@ def _load_idx(name, data_dir, split):
 
 
 def _load_folder(data_dir, split, size):
-    """Images under `data_dir/<split>/<class>/`, `data_dir/<class>/` or flat in `data_dir`."""
     if data_dir is None or not os.path.isdir(data_dir):
         raise DataNotFoundError(
             f"Image folder not found: {data_dir}. Pass --data-dir DIR with DIR/<split>/<class>/"
             "*.png|jpg, or PNG/JPEG files directly in DIR."
         )
-    root = os.path.join(data_dir, split)
-    if not os.path.isdir(root):
-        if split != "train":
-            raise DataNotFoundError(
-                f"Split folder not found: {root}. Create DIR/{split}/<class>/ or use split 'train'."
-            )
-        root = data_dir
-    flat = formats.list_images(root)
-    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-    if flat or not classes:
-        paths, labels, num_classes = flat, None, None
-    else:
-        per_class = [formats.list_images(os.path.join(root, c)) for c in classes]
-        paths = [p for group in per_class for p in group]
-        labels = np.repeat(np.arange(len(classes), dtype=np.int64), [len(g) for g in per_class])
-        num_classes = len(classes)
-    if not paths:
-        raise DataError(
-            f"No images in {root}: expected *.png/*.jpg files in it or in its class subfolders."
-        )
-    images = np.stack([formats.read_image(p, size) for p in paths])
-    return Split(images, labels, num_classes)
+    return Split(*formats.read_image_folder(data_dir, split, size))
 
 
 def _load_prepared_tfds(name, split, data_dir):
@@ -278,9 +244,8 @@ def _tfds_builder(name, data_dir):
     import tensorflow_datasets as tfds
 
     if name not in _TFDS_NAMES:
-        raise DataError(
-            f"Unknown TFDS dataset {name!r}. Expected one of: {', '.join(_TFDS_NAMES)}."
-        )
+        expected = ", ".join(_TFDS_NAMES)
+        raise DataError(f"Unknown TFDS dataset {name!r}. Expected one of: {expected}.")
     tfds_name = _TFDS_NAMES[name]
     builder = tfds.builder(tfds_name, data_dir=data_dir)
     if builder.is_prepared():
@@ -399,9 +364,8 @@ def prepare_images(images, image_size, channels, chunk=2048):
         _prepare_tensor(tf.constant(images[i:i + chunk]), image_size, channels, antialias).numpy()
         for i in range(0, len(images), chunk)
     ]
-    if not parts:
-        return np.zeros((0, image_size, image_size, channels), np.uint8)
-    return np.concatenate(parts)
+    empty = np.zeros((0, image_size, image_size, channels), np.uint8)
+    return np.concatenate(parts) if parts else empty
 
 
 def _check_batch_size(batch_size, strategy):
@@ -462,8 +426,9 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         split: The split to train on. Defaults to `"train"`.
 
     Returns:
-        `(dataset, num_examples)`: batches of shape (batch_size, image_size, image_size,
-        channels), the last partial batch of each pass dropped, repeated forever, prefetched.
+        `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
+        channels), forever. Passes run into each other (repeat, then batch), so no example is
+        dropped; `drop_remainder` only gives the batch dimension a static size.
 
     Raises:
         DataError: Unknown dataset or split, unreadable data, fewer examples than

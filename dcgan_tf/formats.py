@@ -4,6 +4,7 @@ Each reader takes a path, checks the layout it expects and returns NumPy arrays;
 with a file is a `DataError` naming the file and how to fix it, so the CLI can print one line.
 """
 
+import codecs
 import gzip
 import hashlib
 import os
@@ -120,16 +121,16 @@ def read_idx(path, magic):
                 data = f.read()
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"Corrupt idx file {path}: {err}. Re-download it.") from err
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise DataError(
+            f"Bad idx file {path}: magic number {found}, expected {magic}. "
+            "Check the file names (images vs labels) or re-download it."
+        )
     ndim = magic & 0xFF
     if len(data) < 4 * (1 + ndim):
         raise DataError(f"Corrupt idx file {path}: only {len(data)} bytes. Re-download it.")
-    header = np.frombuffer(data, dtype=">u4", count=1 + ndim)
-    if header[0] != magic:
-        raise DataError(
-            f"Bad idx file {path}: magic number {header[0]}, expected {magic}. "
-            "Check the file names (images vs labels) or re-download it."
-        )
-    shape = tuple(int(d) for d in header[1:])
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 * (1 + ndim))
     if body.size != int(np.prod(shape)):
         raise DataError(
@@ -166,6 +167,10 @@ class _ArrayUnpickler(pickle.Unpickler):
     allows only the few NumPy functions that reconstruct arrays.
     """
 
+    def __init__(self, file, path):
+        super().__init__(file, encoding="bytes")  # Python 2 str -> bytes, as CIFAR wrote them
+        self.path = path
+
     def find_class(self, module, name):
         allowed = _allowed_globals()
         if (module, name) not in allowed:
@@ -182,7 +187,12 @@ def _allowed_globals():
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    allowed = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        # Python 3 writes bytes in protocols 0-2 as _codecs.encode(text, "latin1").
+        ("_codecs", "encode"): codecs.encode,
+    }
     for package in ("numpy.core", "numpy._core"):
         allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
         # Protocol-5 pickles written by NumPy rebuild arrays from a buffer.
@@ -202,10 +212,8 @@ def read_cifar_pickle(path):
         DataError: The pickle is corrupt, names a disallowed callable, or is not a CIFAR batch.
     """
     with open(path, "rb") as f:
-        unpickler = _ArrayUnpickler(f, encoding="bytes")
-        unpickler.path = path
         try:
-            batch = unpickler.load()
+            batch = _ArrayUnpickler(f, path).load()
         except DataError:
             raise
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
@@ -223,6 +231,25 @@ def read_cifar_pickle(path):
         )
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), _cifar_labels(labels, path)
+
+
+def read_cifar_dir(data_dir, names):
+    """Reads and concatenates CIFAR-10 batches `names`, binary or Python, wherever they are.
+
+    Looks in `data_dir/cifar-10-batches-bin/` (`<name>.bin`), `data_dir/cifar-10-batches-py/`
+    (`<name>` pickles), then `data_dir` itself.
+
+    Returns:
+        `(images, labels)` as uint8 (N, 32, 32, 3) and int64 (N,), or `None` if no folder holds
+        all the batches.
+    """
+    for sub in ("cifar-10-batches-bin", "cifar-10-batches-py", ""):
+        for suffix, read in ((".bin", read_cifar_binary), ("", read_cifar_pickle)):
+            paths = [os.path.join(data_dir, sub, name + suffix) for name in names]
+            if all(os.path.isfile(p) for p in paths):
+                images, labels = zip(*[read(p) for p in paths])
+                return np.concatenate(images), np.concatenate(labels)
+    return None
 
 
 def _cifar_labels(labels, path):
@@ -263,3 +290,39 @@ def read_image(path, size):
     if side != size:
         image = image.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
+
+
+def read_image_folder(data_dir, split, size):
+    """Reads `DIR/<split>/<class>/*`, or for split `"train"` also `DIR/<class>/*` or `DIR/*`.
+
+    Class labels follow the sorted class folder names; images directly in the folder are
+    unlabelled.
+
+    Returns:
+        `(images, labels, num_classes)`: uint8 (N, size, size, 3), int64 (N,) or `None`, and the
+        number of class folders or `None`.
+
+    Raises:
+        DataError: No split folder (`DataNotFoundError`), no images, or an undecodable image.
+    """
+    root = os.path.join(data_dir, split)
+    if not os.path.isdir(root):
+        if split != "train":
+            raise DataNotFoundError(
+                f"Split folder not found: {root}. Create DIR/{split}/<class>/ or use split 'train'."
+            )
+        root = data_dir
+    flat = list_images(root)
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    if flat or not classes:
+        paths, labels, num_classes = flat, None, None
+    else:
+        per_class = [list_images(os.path.join(root, c)) for c in classes]
+        paths = [p for group in per_class for p in group]
+        labels = np.repeat(np.arange(len(classes), dtype=np.int64), [len(g) for g in per_class])
+        num_classes = len(classes)
+    if not paths:
+        raise DataError(
+            f"No images in {root}: expected *.png/*.jpg files in it or in its class subfolders."
+        )
+    return np.stack([read_image(p, size) for p in paths]), labels, num_classes

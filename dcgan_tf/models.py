@@ -134,3 +134,27 @@ def pooled_features(activations, grid=4):
 def feature_dim(cfg: ModelConfig, grid=4):
     """Width of the pooled feature vector, e.g. 7168 for 32x32 and ndf=64."""
     return grid * grid * sum(discriminator_widths(cfg))
+
+
+def recalibrate_batchnorm(model, batches):
+    """Re-estimates the batch-norm moving statistics of `model` for its current weights.
+
+    Inference mode uses moving averages that lag the weights during training, so samples
+    drawn in inference mode can differ from training-mode ones (dcgan.torch #19). Running
+    the model in training mode over fresh batches, with no gradient step, catches them up.
+
+    Args:
+        model: A Keras model with `BatchNormalization` layers.
+        batches: Iterable of input batches (e.g. z for the generator, images for D).
+    """
+    norms = [l for l in model.layers if isinstance(l, layers.BatchNormalization)]
+    momenta = [l.momentum for l in norms]
+    try:
+        for i, x in enumerate(batches, start=1):
+            # Momentum 1 - 1/i makes the moving statistics the plain mean over the batches.
+            for layer in norms:
+                layer.momentum = 1.0 - 1.0 / i
+            model(x, training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum

@@ -13,7 +13,11 @@ from dcgan_tf import checkpoint, data, distribute
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.gan import DCGAN
 from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
-from dcgan_tf.models import build_discriminator, build_generator
+from dcgan_tf.models import build_discriminator, build_generator, recalibrate_batchnorm
+
+# Generator batches run in training mode before each epoch's samples and checkpoint, so the
+# batch-norm statistics that inference mode (and every export) uses match the weights.
+RECALIBRATION_BATCHES = 10
 
 
 class TrainingError(RuntimeError):
@@ -59,7 +63,7 @@ def current_step(gan):
 
 
 class RunMonitor(keras.callbacks.Callback):
-    """Per epoch: sample grid from a fixed z, diversity figure, metrics line, checkpoint.
+    """Per epoch: BN recalibration, samples from a fixed z, diversity, metrics line, checkpoint.
 
     Also stops training on a NaN/inf loss without checkpointing the broken weights.
     """
@@ -69,17 +73,20 @@ class RunMonitor(keras.callbacks.Callback):
         self.run_dir = run_dir
         self.cfg = train_cfg
         self.writer = writer
-        z_rng = np.random.default_rng(train_cfg.seed)
-        shape = (train_cfg.sample_grid, model_cfg.z_dim)
-        if model_cfg.z_dist == "uniform":
-            self.fixed_z = z_rng.uniform(-1, 1, shape).astype("float32")
-        else:
-            self.fixed_z = z_rng.standard_normal(shape).astype("float32")
+        self.z_dist = model_cfg.z_dist
+        self.z_shape = (max(train_cfg.batch_size, train_cfg.sample_grid), model_cfg.z_dim)
+        self.z_rng = np.random.default_rng(train_cfg.seed)
+        self.fixed_z = self._random_z()[: train_cfg.sample_grid]
         self.real_distance = mean_pairwise_distance(real_batch)
         self.bad_step = None
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = 0
         self.last_saved = None
+
+    def _random_z(self):
+        if self.z_dist == "uniform":
+            return self.z_rng.uniform(-1, 1, self.z_shape).astype("float32")
+        return self.z_rng.standard_normal(self.z_shape).astype("float32")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -95,7 +102,9 @@ class RunMonitor(keras.callbacks.Callback):
             return  # Only the chief samples, logs and checkpoints.
         elapsed = time.perf_counter() - self.epoch_start
         step = current_step(self.model)
-        images = self.model.generator(self.fixed_z, training=False).numpy()
+        generator = self.model.generator
+        recalibrate_batchnorm(generator, (self._random_z() for _ in range(RECALIBRATION_BATCHES)))
+        images = generator(self.fixed_z, training=False).numpy()
         diversity = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)
         logs["diversity"] = diversity
         # Closest to the real data's spread scores best; collapse drives it toward 0.

@@ -142,3 +142,18 @@ def test_cli_train_dry_run_and_missing_data_error(tmp_path):
     assert missing.exit_code == 1
     assert "train_32x32.mat" in missing.output and "Traceback" not in missing.output
     assert len(missing.output.strip().splitlines()) == 1
+
+
+def test_checkpointed_generator_samples_alike_in_inference_and_training_mode(tmp_path):
+    # Inference-mode batch norm must not change what the generator draws (dcgan.torch #19):
+    # compare pixel statistics and the discriminator's score of both modes' samples.
+    run = tmp_path / "run"
+    train(_cfg(run, max_steps=30), ModelConfig(image_size=32, channels=1, ngf=16, ndf=16), verbose=0)
+    _, _, generator, discriminator, _ = checkpoint.load_networks(str(run))
+    z = np.random.default_rng(0).uniform(-1, 1, (256, 100)).astype("float32")
+    inference = generator(z, training=False).numpy()
+    training = generator(z, training=True).numpy()
+    assert inference.std() == pytest.approx(training.std(), rel=0.1)
+    assert inference.mean() == pytest.approx(training.mean(), abs=0.02)
+    score = lambda x: (1 / (1 + np.exp(-discriminator(x, training=False).numpy()))).mean()  # noqa: E731
+    assert score(inference) == pytest.approx(score(training), abs=0.05)

@@ -1,0 +1,43 @@
+"""The SavedModel contract (DESIGN.md section 2): signature, input and output names and dtypes.
+
+TF Serving clients, the probe and `dcgan-tf sample` rely on these names, so they are versioned:
+a change that breaks a consumer bumps `CONTRACT_VERSION`, which every export records in its
+metadata. This module imports nothing heavy, so consumers can read it without TensorFlow.
+"""
+
+CONTRACT_VERSION = 1
+
+# Signature name -> {"inputs": {name: dtype}, "outputs": {name: dtype}}, in TensorFlow dtype names.
+SIGNATURES = {
+    # Generate: z (N, z_dim) -> images in [-1, 1] and the same images as uint8 pixels.
+    "serving_default": {
+        "inputs": {"z": "float32"},
+        "outputs": {"images": "float32", "pixels": "uint8"},
+    },
+    # One image per int64 seed; the z it used comes back, so a cell can be regenerated alone.
+    "sample": {
+        "inputs": {"seed": "int64"},
+        "outputs": {"z": "float32", "images": "float32", "pixels": "uint8"},
+    },
+    # uint8 images of any size and 1 or 3 channels -> one real/fake logit each.
+    "discriminate": {
+        "inputs": {"images": "uint8"},
+        "outputs": {"logits": "float32", "probability": "float32"},
+    },
+    # uint8 images -> the paper's pooled multi-layer discriminator features (section 5).
+    "features": {
+        "inputs": {"images": "uint8"},
+        "outputs": {"features": "float32"},
+    },
+    # TF Serving rejects signatures without inputs, so `request` is a dummy: one JSON string
+    # (the export's metadata) comes back per element.
+    "metadata": {
+        "inputs": {"request": "int32"},
+        "outputs": {"metadata": "string"},
+    },
+}
+
+GENERATE = "serving_default"
+
+# TF Serving's convention for extra files that travel with a version (not loaded as a graph).
+METADATA_ASSET = "assets.extra/metadata.json"

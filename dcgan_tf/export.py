@@ -1,0 +1,348 @@
+"""Exporting a run as a TF Serving SavedModel version, written atomically (DESIGN.md section 2).
+
+The exported object is a `tf.Module` that holds the generator and the discriminator once and
+a `tf.function` per signature with an explicit input signature, so names and dtypes survive
+(`tf.saved_model.save` on a Keras 3 model loses them, keras #19458) and every variable is
+stored once (tracking a model and its variables separately in `ExportArchive` doubles the
+`variables/` directory, keras #23553). All signatures run batch norm in inference mode.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from dcgan_tf import checkpoint, serving_config
+from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SIGNATURES
+from dcgan_tf.models import build_feature_model, feature_dim, pooled_features
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_TMP_PREFIX = ".tmp-export-"
+_OLD_PREFIX = ".old-export-"
+# Salt of the `sample` signature's per-seed z stream, fixed so a seed means the same z forever.
+_SAMPLE_SALT = 0x6463_6761_6E
+
+
+class ExportError(ValueError):
+    """An export that cannot be written as asked (bad name, existing version, ...)."""
+
+
+def _to_pixels(images):
+    # Same mapping as `dcgan_tf.images.to_uint8`: round((x + 1) * 127.5), clipped.
+    return tf.saturate_cast(tf.round((images + 1.0) * 127.5), tf.uint8)
+
+
+def _model_input(images, cfg):
+    """Brings uint8 images (N, h, w, c), c in {1, 3}, to the model's input in [-1, 1].
+
+    Mirrors the training pipeline (`dcgan_tf.data`): centre-crop to a square, RGB to grey by
+    luminance, bilinear resize (antialiased when shrinking), round to uint8, grey to RGB by
+    repetition, then x / 127.5 - 1.
+    """
+    shape = tf.shape(images)
+    height, width, channels = shape[1], shape[2], shape[3]
+    tf.debugging.assert_equal(
+        tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
+        message="Expected `images` with 1 (grey) or 3 (RGB) channels",
+    )
+    tf.debugging.assert_positive(tf.minimum(height, width), message="Expected non-empty images")
+    side = tf.minimum(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    x = tf.cast(images[:, top:top + side, left:left + side, :], tf.float32)
+    if cfg.channels == 1:
+        x = tf.cond(
+            tf.equal(channels, 3),
+            lambda: tf.image.rgb_to_grayscale(tf.ensure_shape(x, [None, None, None, 3])),
+            lambda: x[..., :1],
+        )
+    size = cfg.image_size
+
+    def resize(antialias):
+        resized = tf.image.resize(x, (size, size), method="bilinear", antialias=antialias)
+        return tf.round(resized)
+
+    x = tf.case(
+        [(tf.equal(side, size), lambda: x), (side > size, lambda: resize(True))],
+        default=lambda: resize(False),
+    )
+    x = tf.clip_by_value(x, 0.0, 255.0)
+    if cfg.channels == 3:
+        x = tf.cond(tf.equal(channels, 1), lambda: tf.tile(x[..., :1], [1, 1, 1, 3]), lambda: x)
+    x = tf.ensure_shape(x, [None, size, size, cfg.channels])
+    return x / 127.5 - 1.0
+
+
+def _spec(name, shape):
+    dtype = tf.as_dtype(_input_dtype(name))
+    return tf.TensorSpec(shape, dtype, name=name)
+
+
+def _input_dtype(name):
+    for signature in SIGNATURES.values():
+        if name in signature["inputs"]:
+            return signature["inputs"][name]
+    raise KeyError(name)
+
+
+def build_servable(generator, discriminator, cfg, metadata):
+    """Builds the `tf.Module` that is saved: the networks once, one `tf.function` per signature.
+
+    Args:
+        generator: The Keras generator, z (z_dim,) -> image in [-1, 1].
+        discriminator: The Keras discriminator, image -> one logit.
+        cfg: The run's `ModelConfig`.
+        metadata: JSON-serialisable dict returned by the `metadata` signature.
+
+    Returns:
+        `(servable, signatures)`: a `tf.Module` with attributes `generator`, `discriminator`
+        and one `tf.function` per signature, and the dict of signature name -> function
+        (`tf.saved_model.save`'s `signatures`, the names of `dcgan_tf.contract.SIGNATURES`).
+    """
+    servable = tf.Module(name="dcgan")
+    servable.generator = generator
+    servable.discriminator = discriminator
+    # A functional view over D's layers: it shares their variables, and stays untracked.
+    feature_model = build_feature_model(discriminator, cfg)
+    metadata_json = json.dumps(metadata, sort_keys=True)
+
+    def generate_images(z):
+        images = tf.cast(generator(z, training=False), tf.float32)
+        return {"images": images, "pixels": _to_pixels(images)}
+
+    @tf.function(input_signature=[_spec("z", [None, cfg.z_dim])])
+    def generate(z):
+        return generate_images(z)
+
+    @tf.function(input_signature=[_spec("seed", [None])])
+    def sample(seed):
+        def one_z(s):
+            pair = tf.stack([s, tf.constant(_SAMPLE_SALT, tf.int64)])
+            if cfg.z_dist == "uniform":
+                return tf.random.stateless_uniform(
+                    [cfg.z_dim], pair, minval=-1.0, maxval=1.0, alg="philox"
+                )
+            return tf.random.stateless_normal([cfg.z_dim], pair, alg="philox")
+
+        z = tf.map_fn(one_z, seed, fn_output_signature=tf.TensorSpec([cfg.z_dim], tf.float32))
+        return {"z": z, **generate_images(z)}
+
+    @tf.function(input_signature=[_spec("images", [None, None, None, None])])
+    def discriminate(images):
+        logits = tf.cast(discriminator(_model_input(images, cfg), training=False), tf.float32)
+        logits = tf.reshape(logits, [-1])
+        return {"logits": logits, "probability": tf.sigmoid(logits)}
+
+    @tf.function(input_signature=[_spec("images", [None, None, None, None])])
+    def features(images):
+        activations = feature_model(_model_input(images, cfg), training=False)
+        return {"features": tf.cast(pooled_features(activations), tf.float32)}
+
+    @tf.function(input_signature=[_spec("request", [None])])
+    def metadata_fn(request):
+        return {"metadata": tf.fill(tf.shape(request), tf.constant(metadata_json))}
+
+    servable.generate = generate
+    servable.sample = sample
+    servable.discriminate = discriminate
+    servable.features = features
+    servable.metadata = metadata_fn
+    signatures = {
+        "serving_default": generate, "sample": sample, "discriminate": discriminate,
+        "features": features, "metadata": metadata_fn,
+    }
+    return servable, signatures
+
+
+def weights_bytes(generator, discriminator):
+    """Bytes of the two networks' variables: what `variables/` should be close to."""
+    return int(sum(v.numpy().nbytes for v in [*generator.variables, *discriminator.variables]))
+
+
+def directory_bytes(path):
+    """Total size of the files under `path`."""
+    return sum(
+        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
+    )
+
+
+def list_versions(model_dir):
+    """Integer version directories of `model_dir` (those TF Serving would load), ascending."""
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(
+        int(n) for n in os.listdir(model_dir)
+        if n.isdigit() and os.path.isdir(os.path.join(model_dir, n))
+    )
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ExportError(
+            "Expected `name` to be letters, digits, '_', '.' or '-', not starting with '.' or "
+            f"'-'. Received: name={name!r}"
+        )
+    return name
+
+
+def _default_name(run_dir):
+    base = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", base).lstrip(".-") or "dcgan"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(model_dir):
+    """Deletes temporary directories left by exports whose process is gone (e.g. killed)."""
+    for entry in os.listdir(model_dir):
+        for prefix in (_TMP_PREFIX, _OLD_PREFIX):
+            if entry.startswith(prefix):
+                pid = entry[len(prefix):].split("-", 1)[0]
+                if pid.isdigit() and not _pid_alive(int(pid)):
+                    shutil.rmtree(os.path.join(model_dir, entry), ignore_errors=True)
+
+
+def _choose_version(model_dir, version, overwrite):
+    existing = list_versions(model_dir)
+    if version is None:
+        # After the newest, never into a gap: TF Serving serves the highest version.
+        return (existing[-1] + 1) if existing else 1
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ExportError(f"Expected `version` to be an integer >= 1. Received: version={version!r}")
+    if version in existing and not overwrite:
+        following = existing[-1] + 1
+        raise ExportError(
+            f"{os.path.join(model_dir, str(version))} already exists. Pass --overwrite to "
+            f"replace it, or leave out --version to write the next one ({following})."
+        )
+    return version
+
+
+def _publish(tmp, final):
+    """Moves the finished export into place with renames, so no half-written version shows."""
+    if not os.path.exists(final):
+        try:
+            os.rename(tmp, final)
+        except OSError as e:
+            raise ExportError(f"Could not move the export into {final}: {e}") from e
+        return
+    # Overwrite: TF Serving may see the version vanish for an instant, never half-written.
+    old = os.path.join(
+        os.path.dirname(final), f"{_OLD_PREFIX}{os.getpid()}-{os.path.basename(final)}"
+    )
+    os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _float32_policy():
+    # Exports are float32 whatever precision trained them; the variables are float32 anyway.
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def build_metadata(model_cfg, train_cfg, meta, name, version, weights):
+    """The export's self-description: enough for a consumer to need no side files."""
+    from dcgan_tf import __version__
+
+    train = {k: v for k, v in train_cfg.to_dict().items() if k not in ("out", "data_dir")}
+    return {
+        "contract": CONTRACT_VERSION,
+        "name": name,
+        "version": version,
+        "dcgan_tf_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "image_size": model_cfg.image_size,
+        "channels": model_cfg.channels,
+        "z_dim": model_cfg.z_dim,
+        "z_dist": model_cfg.z_dist,
+        "dataset": train_cfg.dataset,
+        "step": int(meta["step"]),
+        "epoch": int(meta["epoch"]),
+        "checkpoint": os.path.basename(meta["path"]),
+        "metrics": meta.get("metrics", {}),
+        "feature_dim": feature_dim(model_cfg),
+        "weights_bytes": weights,
+        "model": model_cfg.to_dict(),
+        "train": train,
+        "signatures": {k: {"inputs": v["inputs"], "outputs": v["outputs"]}
+                       for k, v in SIGNATURES.items()},
+    }
+
+
+def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None, which="last",
+                      overwrite=False, serving_root=None):
+    """Exports a run's checkpoint as `BASE/NAME/VERSION/` and lists it in `BASE/models.config`.
+
+    The SavedModel is written into a hidden temporary directory beside the versions (TF
+    Serving ignores names that are not integers) and renamed into place once complete.
+
+    Args:
+        run_dir: A `dcgan-tf train` output directory.
+        base_path: TF Serving's model base path. Defaults to `"savedmodels"`.
+        name: Model name (directory under `base_path`). Defaults to the run directory's name.
+        version: Version number; `None` writes the one after the newest.
+        which: Checkpoint: `"last"`, `"best"` or a step number. Defaults to `"last"`.
+        overwrite: Replace `version` if it exists. Defaults to `False`.
+        serving_root: Where the server sees `base_path`, for new entries of `models.config`
+            (and all of them when given). `None` keeps existing entries and uses their root,
+            or `"/models"` (the Docker image's) for the first.
+
+    Returns:
+        The path of the new version directory.
+
+    Raises:
+        ExportError: bad name or version, an existing version without `overwrite`, or an
+            unreadable `models.config`.
+        checkpoint.CheckpointError: not a run directory, or no such checkpoint.
+    """
+    name = _check_name(name if name is not None else _default_name(run_dir))
+    model_dir = os.path.join(base_path, name)
+    config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
+    os.makedirs(model_dir, exist_ok=True)
+    _remove_stale(model_dir)
+    version = _choose_version(model_dir, version, overwrite)
+    final = os.path.join(model_dir, str(version))
+
+    with _float32_policy():
+        model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
+            run_dir, which
+        )
+        metadata = build_metadata(
+            model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator)
+        )
+        servable, signatures = build_servable(generator, discriminator, model_cfg, metadata)
+        tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
+        try:
+            tf.saved_model.save(servable, tmp, signatures=signatures)
+            asset = os.path.join(tmp, METADATA_ASSET)
+            os.makedirs(os.path.dirname(asset), exist_ok=True)
+            with open(asset, "w", encoding="utf-8") as f:
+                json.dump(metadata, f, indent=2, sort_keys=True)
+                f.write("\n")
+            _publish(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    serving_config.write(base_path, config, serving_root=serving_root)
+    return final
