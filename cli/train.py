@@ -7,10 +7,6 @@ import click
 
 from dcgan_tf import config as C
 
-DATASETS = (
-    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
-    "celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32",
-)
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size")
 
 
@@ -21,7 +17,7 @@ def _power_of_two(ctx, param, value):
 
 
 @click.command()
-@click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True,
+@click.option("--dataset", type=click.Choice(C.DATASETS), default="digits", show_default=True,
               help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the dataset's files.")
 @click.option("--no-verify", is_flag=True, help="Skip the size/sha256 check of known files (SVHN).")

@@ -4,6 +4,10 @@ import dataclasses
 import json
 import math
 
+DATASETS = (
+    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
+    "celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32",
+)
 Z_DISTRIBUTIONS = ("uniform", "normal")
 PRECISIONS = ("fp32", "bf16", "fp16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")

@@ -16,10 +16,8 @@ import tensorflow as tf
 from dcgan_tf import formats
 from dcgan_tf.formats import DataError, DataNotFoundError
 
-DATASETS = (
-    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
-    "celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32",
-)
+from dcgan_tf.config import DATASETS
+
 IN_MEMORY_DATASETS = DATASETS[:6]
 TFDS_DATASETS = DATASETS[6:]
 

@@ -47,14 +47,19 @@ def _model_input(images, cfg):
     """
     shape = tf.shape(images)
     height, width, channels = shape[1], shape[2], shape[3]
-    tf.debugging.assert_equal(
-        tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
-        message="Expected `images` with 1 (grey) or 3 (RGB) channels",
-    )
-    tf.debugging.assert_positive(tf.minimum(height, width), message="Expected non-empty images")
+    checks = [
+        tf.debugging.assert_equal(
+            tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
+            message="Expected `images` with 1 (grey) or 3 (RGB) channels",
+        ),
+        tf.debugging.assert_positive(
+            tf.minimum(height, width), message="Expected `images` of non-zero height and width"
+        ),
+    ]
     side = tf.minimum(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    x = tf.cast(images[:, top:top + side, left:left + side, :], tf.float32)
+    with tf.control_dependencies(checks):
+        x = tf.cast(images[:, top:top + side, left:left + side, :], tf.float32)
     if cfg.channels == 1:
         x = tf.cond(
             tf.equal(channels, 3),
@@ -141,7 +146,8 @@ def build_servable(generator, discriminator, cfg, metadata):
     @tf.function(input_signature=[_spec("images", [None, None, None, None])])
     def features(images):
         activations = feature_model(_model_input(images, cfg), training=False)
-        return {"features": tf.cast(pooled_features(activations), tf.float32)}
+        pooled = tf.cast(pooled_features(activations), tf.float32)
+        return {"features": tf.ensure_shape(pooled, [None, feature_dim(cfg)])}
 
     @tf.function(input_signature=[_spec("request", [None])])
     def metadata_fn(request):
@@ -248,6 +254,12 @@ def _publish(tmp, final):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def _float32_policy():
     # Exports are float32 whatever precision trained them; the variables are float32 anyway.
@@ -334,6 +346,7 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         servable, signatures = build_servable(generator, discriminator, model_cfg, metadata)
         tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
         try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.
             tf.saved_model.save(servable, tmp, signatures=signatures)
             asset = os.path.join(tmp, METADATA_ASSET)
             os.makedirs(os.path.dirname(asset), exist_ok=True)

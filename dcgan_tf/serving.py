@@ -8,6 +8,7 @@ never builds Keras models.
 
 import json
 import os
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -94,6 +95,7 @@ def describe(signature_defs):
             for part in ("inputs", "outputs")
         }
         for name, sig in sorted(signature_defs.items())
+        if not name.startswith("__")  # `__saved_model_init_op` restores variables; not callable.
     }
 
 
@@ -385,8 +387,17 @@ def _error_text(error):
 
 
 def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The informative line of an error; for TF's graph errors, the op's own message."""
+    text = str(getattr(error, "message", None) or error).strip()
+    for line in text.splitlines():
+        if not line.strip() or line[0].isspace() or line.startswith(
+            ("Graph execution error", "Detected at node", "<stack traces")
+        ):
+            continue
+        line = re.sub(r"\s*\[Op:[^\]]*\]$", "", line)
+        match = re.match(r"assertion failed: \[([^\]]*)\]", line)
+        return match.group(1) if match else line
+    return type(error).__name__
 
 
 def open_client(model=None, server=None, name=None, version=None, timeout=30.0, request_format="row"):
