@@ -4,6 +4,10 @@ import os
 
 import click
 
+from cli.export import export
+from cli.inspect_export import inspect
+from cli.probe import probe
+from cli.sample import sample
 from cli.train import train
 
 
@@ -37,6 +41,10 @@ def cli():
 
 
 cli.add_command(train)
+cli.add_command(probe)
+cli.add_command(export)
+cli.add_command(sample)
+cli.add_command(inspect)
 
 
 def main():

@@ -1,10 +1,12 @@
 """Exporting a run as a TF Serving SavedModel version, written atomically (DESIGN.md section 2).
 
-The exported object is a `tf.Module` that holds the generator and the discriminator once and
-a `tf.function` per signature with an explicit input signature, so names and dtypes survive
-(`tf.saved_model.save` on a Keras 3 model loses them, keras #19458) and every variable is
-stored once (tracking a model and its variables separately in `ExportArchive` doubles the
-`variables/` directory, keras #23553). All signatures run batch norm in inference mode.
+The exported object is a `tf.Module` with a `tf.function` per signature, each with an explicit
+input signature so names and dtypes survive (`tf.saved_model.save` on a Keras 3 model loses
+them, keras #19458). It tracks the networks' raw `tf.Variable`s, once each, and not the Keras
+models: a Keras 3 variable saves as a second variable beside the one the functions read, which
+doubles `variables/` (what `ExportArchive.track` does, keras #23553) and, tracked alone, leaves
+the functions' variables uninitialised in session-based loaders such as TF Serving and
+`saved_model_cli run` (keras #20095). All signatures run batch norm in inference mode.
 """
 
 import contextlib
@@ -95,8 +97,16 @@ def _input_dtype(name):
     raise KeyError(name)
 
 
+def _raw(variable):
+    # A Keras 3 variable wraps the `tf.Variable` that traced functions capture.
+    raw = getattr(variable, "value", variable)
+    if not isinstance(raw, tf.Variable):
+        raise ExportError(f"Expected a TensorFlow-backed variable. Received: {type(raw).__name__}")
+    return raw
+
+
 def build_servable(generator, discriminator, cfg, metadata):
-    """Builds the `tf.Module` that is saved: the networks once, one `tf.function` per signature.
+    """Builds the `tf.Module` that is saved: each variable once, one `tf.function` per signature.
 
     Args:
         generator: The Keras generator, z (z_dim,) -> image in [-1, 1].
@@ -105,13 +115,14 @@ def build_servable(generator, discriminator, cfg, metadata):
         metadata: JSON-serialisable dict returned by the `metadata` signature.
 
     Returns:
-        `(servable, signatures)`: a `tf.Module` with attributes `generator`, `discriminator`
-        and one `tf.function` per signature, and the dict of signature name -> function
+        `(servable, signatures)`: a `tf.Module` with the lists `generator_variables` and
+        `discriminator_variables` and one `tf.function` per signature, and the dict of
+        signature name -> function
         (`tf.saved_model.save`'s `signatures`, the names of `dcgan_tf.contract.SIGNATURES`).
     """
     servable = tf.Module(name="dcgan")
-    servable.generator = generator
-    servable.discriminator = discriminator
+    servable.generator_variables = [_raw(v) for v in generator.variables]
+    servable.discriminator_variables = [_raw(v) for v in discriminator.variables]
     # A functional view over D's layers: it shares their variables, and stays untracked.
     feature_model = build_feature_model(discriminator, cfg)
     metadata_json = json.dumps(metadata, sort_keys=True)

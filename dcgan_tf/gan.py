@@ -59,6 +59,11 @@ class DCGAN(keras.Model):
         self.g_optimizer = g_optimizer
 
     @property
+    def step(self):
+        """Training steps taken: the generator optimizer's counter, restored with checkpoints."""
+        return int(self.g_optimizer.iterations.numpy())
+
+    @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 

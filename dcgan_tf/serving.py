@@ -381,15 +381,14 @@ def _text(value):
 def _error_text(error):
     raw = error.read() if hasattr(error, "read") else b""
     try:
-        return str(json.loads(raw)["error"]).strip().splitlines()[0]
-    except (ValueError, KeyError, TypeError, IndexError):
+        return _informative_line(str(json.loads(raw)["error"])) or "(empty error)"
+    except (ValueError, KeyError, TypeError):
         return raw[:200].decode("utf-8", "replace").strip() or str(error.reason)
 
 
-def _first_line(error):
-    """The informative line of an error; for TF's graph errors, the op's own message."""
-    text = str(getattr(error, "message", None) or error).strip()
-    for line in text.splitlines():
+def _informative_line(text):
+    """The line of a TensorFlow error that says what is wrong (an assertion's own message)."""
+    for line in text.strip().splitlines():
         if not line.strip() or line[0].isspace() or line.startswith(
             ("Graph execution error", "Detected at node", "<stack traces")
         ):
@@ -397,7 +396,11 @@ def _first_line(error):
         line = re.sub(r"\s*\[Op:[^\]]*\]$", "", line)
         match = re.match(r"assertion failed: \[([^\]]*)\]", line)
         return match.group(1) if match else line
-    return type(error).__name__
+    return ""
+
+
+def _first_line(error):
+    return _informative_line(str(getattr(error, "message", None) or error)) or type(error).__name__
 
 
 def open_client(model=None, server=None, name=None, version=None, timeout=30.0, request_format="row"):

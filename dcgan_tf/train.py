@@ -1,24 +1,16 @@
 """Running a training job: strategy, data, model, callbacks, resume from the last checkpoint."""
 
-import json
-import math
 import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from dcgan_tf import checkpoint, data, distribute
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.gan import DCGAN
-from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
-from dcgan_tf.models import build_discriminator, build_generator, recalibrate_batchnorm
-
-# Generator batches run in training mode before each epoch's samples and checkpoint, so the
-# batch-norm statistics that inference mode (and every export) uses match the weights.
-RECALIBRATION_BATCHES = 10
-
+from dcgan_tf.models import build_discriminator, build_generator
+from dcgan_tf.monitor import RunMonitor
 
 class TrainingError(RuntimeError):
     """Training stopped for a reason the user must act on (e.g. a NaN loss)."""
@@ -56,70 +48,6 @@ def build_gan(model_cfg, train_cfg):
     )
     checkpoint.build_optimizers(gan)
     return gan
-
-
-def current_step(gan):
-    return int(gan.g_optimizer.iterations.numpy())
-
-
-class RunMonitor(keras.callbacks.Callback):
-    """Per epoch: BN recalibration, samples from a fixed z, diversity, metrics line, checkpoint.
-
-    Also stops training on a NaN/inf loss without checkpointing the broken weights.
-    """
-
-    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer):
-        super().__init__()
-        self.run_dir = run_dir
-        self.cfg = train_cfg
-        self.writer = writer
-        self.z_dist = model_cfg.z_dist
-        self.z_shape = (max(train_cfg.batch_size, train_cfg.sample_grid), model_cfg.z_dim)
-        self.z_rng = np.random.default_rng(train_cfg.seed)
-        self.fixed_z = self._random_z()[: train_cfg.sample_grid]
-        self.real_distance = mean_pairwise_distance(real_batch)
-        self.bad_step = None
-        self.epoch_start = time.perf_counter()
-        self.epoch_step0 = 0
-        self.last_saved = None
-
-    def _random_z(self):
-        if self.z_dist == "uniform":
-            return self.z_rng.uniform(-1, 1, self.z_shape).astype("float32")
-        return self.z_rng.standard_normal(self.z_shape).astype("float32")
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-        self.epoch_step0 = current_step(self.model)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if logs and not all(math.isfinite(float(v)) for v in logs.values()):
-            self.bad_step = (current_step(self.model), dict(logs))
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.bad_step is not None or self.writer is None:
-            return  # Only the chief samples, logs and checkpoints.
-        elapsed = time.perf_counter() - self.epoch_start
-        step = current_step(self.model)
-        generator = self.model.generator
-        recalibrate_batchnorm(generator, (self._random_z() for _ in range(RECALIBRATION_BATCHES)))
-        images = generator(self.fixed_z, training=False).numpy()
-        diversity = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)
-        logs["diversity"] = diversity
-        # Closest to the real data's spread scores best; collapse drives it toward 0.
-        logs["diversity_score"] = -abs(math.log(max(diversity, 1e-6)))
-        logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
-        pixels = make_grid(to_uint8(images))
-        save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
-        save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
-        record = {"epoch": epoch + 1, "step": step, "time": time.time()}
-        record.update({k: float(v) for k, v in logs.items()})
-        self.writer.write(json.dumps(record) + "\n")
-        self.writer.flush()
-        self.last_saved = checkpoint.save(
-            self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints
-        )
 
 
 def plan_segments(done, total, steps_per_epoch):
@@ -202,14 +130,14 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
             checkpoint.restore(gan, resumed_from)
         if chief:
             checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
-        done = current_step(gan)
+        done = gan.step
         start = time.perf_counter()
         segments = plan_segments(done, total, steps_per_epoch)
         if segments:
             _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
         return {
             "run_dir": run_dir,
-            "step": current_step(gan),
+            "step": gan.step,
             "start_step": done,
             "checkpoint": checkpoint.select(run_dir, "last") if chief else None,
             "resumed_from": resumed_from,

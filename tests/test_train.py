@@ -157,3 +157,23 @@ def test_checkpointed_generator_samples_alike_in_inference_and_training_mode(tmp
     assert inference.mean() == pytest.approx(training.mean(), abs=0.02)
     score = lambda x: (1 / (1 + np.exp(-discriminator(x, training=False).numpy()))).mean()  # noqa: E731
     assert score(inference) == pytest.approx(score(training), abs=0.05)
+
+
+def test_collapse_monitor_warns_when_samples_lose_diversity(tmp_path, caplog):
+    from dcgan_tf.monitor import RunMonitor
+
+    gan = build_gan(TINY, _cfg(tmp_path))
+    real = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 1)).astype("float32")
+    monitor = RunMonitor(str(tmp_path), _cfg(tmp_path), TINY, real, writer=None)
+    monitor.set_model(gan)
+    healthy = monitor._diversity(gan.generator(monitor.fixed_z).numpy())
+    assert healthy["feature_diversity"] > 0 and not healthy["collapse_warning"]
+
+    # Collapse every z onto one image: the output layer ignores its input.
+    to_image = gan.generator.get_layer("to_image")
+    to_image.kernel.assign(np.zeros(to_image.kernel.shape, "float32"))
+    with caplog.at_level("WARNING", logger="dcgan_tf"):
+        collapsed = monitor._diversity(gan.generator(monitor.fixed_z).numpy())
+    assert collapsed["random_feature_diversity"] == pytest.approx(0, abs=1e-6)
+    assert collapsed["diversity"] == pytest.approx(0, abs=1e-6) and collapsed["collapse_warning"]
+    assert "mode collapse" in caplog.text

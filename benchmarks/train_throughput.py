@@ -1,0 +1,115 @@
+"""Images/s of the DCGAN training step against the machine's matmul ceiling.
+
+    python benchmarks/train_throughput.py --size 64
+    python benchmarks/train_throughput.py --size 32 --variants fp32,bf16,xla --train-path
+
+Ends with `img/s=<N> gflops=<G> ceiling_ratio=<R>` for the first variant's bare step.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from common import machine, matmul_ceiling, step_flops  # noqa: E402
+
+VARIANTS = {
+    "fp32": dict(precision="fp32", jit="off"),
+    "bf16": dict(precision="bf16", jit="off"),
+    "xla": dict(precision="fp32", jit="on"),
+    "xla-bf16": dict(precision="bf16", jit="on"),
+}
+
+
+def bare_step(size, channels, width, batch, steps, warmup, precision, jit):
+    """Times `train_step` alone on a batch already in memory; returns (img/s, flops/img)."""
+    import tensorflow as tf
+
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.train import build_gan, set_precision
+
+    cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
+    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch))
+    step = tf.function(gan.train_step, jit_compile=jit == "on")
+    x = tf.random.uniform((batch, size, size, channels), -1, 1)
+    for _ in range(warmup):
+        logs = step(x)
+    float(logs["d_loss"])
+    start = time.perf_counter()
+    for _ in range(steps):
+        logs = step(x)
+    float(logs["d_loss"])
+    elapsed = time.perf_counter() - start
+    flops = step_flops(gan.generator, gan.discriminator)
+    set_precision("fp32")
+    return batch * steps / elapsed, flops
+
+
+def train_path(size, channels, width, batch, steps):
+    """Images/s of the whole `dcgan_tf.train.train` on an SVHN-format .mat (pipeline, callbacks,
+    checkpoints included), from its metrics.jsonl, first epoch (tracing) excluded."""
+    import json
+
+    import numpy as np
+    import scipy.io
+
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.train import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        n = batch * 16
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        y = rng.integers(1, 11, (n, 1)).astype("float64")
+        for split in ("train", "test"):
+            scipy.io.savemat(os.path.join(tmp, f"{split}_32x32.mat"), {"X": x, "y": y})
+        cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
+        out = os.path.join(tmp, "run")
+        train(
+            TrainConfig(out=out, dataset="svhn", data_dir=tmp, verify=False, batch_size=batch,
+                        max_steps=16 * max(2, steps // 16 + 1)),
+            cfg, verbose=0,
+        )
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            lines = [json.loads(l) for l in f][1:]
+        return float(np.mean([l["images_per_sec"] for l in lines]))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--width", type=int, default=64, help="ngf = ndf")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--variants", default="fp32", help=f"comma list of {','.join(VARIANTS)}")
+    p.add_argument("--train-path", action="store_true", help="also time the whole train() path")
+    a = p.parse_args()
+
+    print(machine())
+    ceiling = matmul_ceiling()
+    rows = []
+    for name in a.variants.split(","):
+        ips, flops = bare_step(a.size, a.channels, a.width, a.batch, a.steps, a.warmup, **VARIANTS[name])
+        gflops = ips * flops / 1e9
+        rows.append((name, ips, gflops, gflops / ceiling))
+    base_ips = rows[0][1]
+    print(f"\nDCGAN {a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, batch {a.batch}, "
+          f"{flops / 1e9:.2f} GFLOP/image/step; matmul ceiling {ceiling:.0f} GFLOP/s (fp32)")
+    print(f"{'variant':<12}{'img/s':>10}{'GFLOP/s':>10}{'ceiling':>9}{'vs ' + rows[0][0]:>10}")
+    for name, ips, gflops, ratio in rows:
+        print(f"{name:<12}{ips:>10.1f}{gflops:>10.1f}{ratio:>9.2f}{ips / base_ips:>10.2f}")
+    if a.train_path:
+        whole = train_path(a.size, a.channels, a.width, a.batch, a.steps)
+        print(f"{'train()':<12}{whole:>10.1f}{'':>10}{'':>9}{whole / base_ips:>10.2f}")
+    name, ips, gflops, ratio = rows[0]
+    print(f"img/s={ips:.1f} gflops={gflops:.1f} ceiling_ratio={ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

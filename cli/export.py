@@ -1,0 +1,56 @@
+"""`dcgan-tf export`."""
+
+import click
+
+
+def _checkpoint(ctx, param, value):
+    if value in ("last", "best") or value.isdigit():
+        return value
+    raise click.BadParameter(f"expected 'last', 'best' or a step number, got {value!r}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--name", help="Model name under --base-path. Default: the run directory's name.")
+@click.option("--base-path", default="savedmodels", show_default=True, type=click.Path(file_okay=False),
+              help="TF Serving's model base path; models.config there lists every model.")
+@click.option("--version", "version", type=click.IntRange(min=1),
+              help="Version number. Default: one more than the newest.")
+@click.option("--checkpoint", default="last", show_default=True, callback=_checkpoint,
+              help="'last', 'best' (best logged diversity score) or a step number.")
+@click.option("--overwrite", is_flag=True, help="Replace --version if it exists.")
+@click.option("--serving-root",
+              help="Where the server sees --base-path, for models.config's base_path entries "
+                   "(absolute). Default: keep the file's, or /models (the Docker image's).")
+def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_root):
+    """Export a run as a TF Serving SavedModel version: BASE/NAME/VERSION/.
+
+    \b
+    Signatures (names and dtypes are the contract; `dcgan-tf inspect` shows them):
+      serving_default  z float32 [N, z_dim] -> images float32 [-1, 1], pixels uint8
+      sample           seed int64 [N] -> z, images, pixels (one image per seed)
+      discriminate     images uint8 [N, h, w, 1|3] -> logits [N], probability [N]
+      features         images uint8 [N, h, w, 1|3] -> features float32 [N, F]
+      metadata         request int32 [N] -> metadata string [N] (JSON)
+    The version is written to a hidden directory and renamed into place, so a server
+    watching the base path never loads a half-written one.
+    \b
+    Examples:
+      dcgan-tf export runs/digits --name digits
+      dcgan-tf export runs/svhn --checkpoint best --serving-root "$PWD/savedmodels"
+    """
+    from dcgan_tf.export import export_savedmodel
+    from dcgan_tf.serving import SavedModelClient, format_signatures
+
+    path = export_savedmodel(
+        run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
+        overwrite=overwrite, serving_root=serving_root,
+    )
+    client = SavedModelClient(path)
+    meta = client.metadata()
+    click.echo(path)
+    click.echo(f"step {meta['step']} of {meta['dataset']} ({meta['checkpoint']}), "
+               f"{meta['image_size']}x{meta['image_size']}x{meta['channels']}, "
+               f"z_dim {meta['z_dim']} ({meta['z_dist']}), contract {meta['contract']}")
+    click.echo(format_signatures(client.signatures()))
+    click.echo(f"Serving config: {base_path}/models.config")

@@ -1,0 +1,48 @@
+"""`dcgan-tf inspect` (not `cli/inspect.py`: that would shadow the standard library's `inspect`
+when a script in cli/ is run directly)."""
+
+import json
+
+import click
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print signatures and metadata as JSON.")
+def inspect(path, as_json):
+    """Show an export's signatures and metadata (like `saved_model_cli show`).
+
+    PATH is a version directory, or a model directory (its newest version is shown).
+    Nothing is loaded or built: the signatures come from saved_model.pb.
+
+    \b
+    Examples:
+      dcgan-tf inspect savedmodels/digits
+      dcgan-tf inspect savedmodels/digits/1 --json
+    """
+    from dcgan_tf.serving import SavedModelClient, format_signatures
+
+    client = SavedModelClient(path)
+    signatures = client.signatures()
+    meta = client.metadata() if "metadata" in signatures else {}
+    if as_json:
+        shown = {name: {part: {k: {"dtype": d, "shape": list(s) if s is not None else None}
+                               for k, (d, s) in sig[part].items()}
+                        for part in ("inputs", "outputs")}
+                 for name, sig in signatures.items()}
+        click.echo(json.dumps({"path": client.path, "signatures": shown, "metadata": meta},
+                              indent=2, sort_keys=True))
+        return
+    click.echo(f"SavedModel: {client.path}")
+    click.echo(format_signatures(signatures))
+    if meta:
+        click.echo("\nMetadata:")
+        for key in ("contract", "name", "version", "dataset", "step", "epoch", "checkpoint",
+                    "image_size", "channels", "z_dim", "z_dist", "feature_dim", "exported_at",
+                    "dcgan_tf_version", "tensorflow_version"):
+            if key in meta:
+                click.echo(f"  {key:<18} {meta[key]}")
+        if meta.get("metrics"):
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in sorted(meta["metrics"].items()))
+            click.echo(f"  {'metrics':<18} {shown}")

@@ -1,0 +1,101 @@
+"""`dcgan-tf probe`."""
+
+import click
+
+from dcgan_tf.svm import DEFAULT_C_GRID
+
+# Kept here (not imported from dcgan_tf.probe/baselines) so `--help` does not load TensorFlow.
+PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
+BASELINES = ("none", "random", "pixels", "supervised")
+
+
+def _labels(value):
+    if str(value).lower() == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.ClickException(
+            f"Expected --labels to be a number or 'all'. Received: --labels {value}"
+        ) from None
+
+
+def _c_grid(value):
+    try:
+        return tuple(float(c) for c in value.replace(",", " ").split())
+    except ValueError:
+        raise click.ClickException(
+            f"Expected --c-grid to be numbers, e.g. '1e-4,1e-3,1e-2'. Received: {value!r}"
+        ) from None
+
+
+@click.command()
+@click.option("--svm", is_flag=True, default=True,
+              help="Linear L2-SVM on the pooled discriminator features (the paper's probe; "
+                   "the only one so far, so the default).")
+@click.option("--model", type=str,
+              help="SavedModel directory from `dcgan-tf export` (or its model directory: the "
+                   "newest version). Baselines copy its architecture.")
+@click.option("--dataset", required=True, metavar="|".join(PROBE_DATASETS),
+              help="Labelled dataset (checked by the library, so a typo is one clear line).")
+@click.option("--data-dir", type=str, help="Directory holding the dataset's files.")
+@click.option("--labels", default="1000", show_default=True,
+              help="Class-balanced labelled examples per draw, or 'all' (CIFAR-10 protocol).")
+@click.option("--validation", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Validation examples from the training split (at most 20% of it).")
+@click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Draws of the labelled subset; mean and std are over them.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--c-grid", default=",".join(f"{c:g}" for c in DEFAULT_C_GRID), show_default=True,
+              help="SVM C values searched on the validation set.")
+@click.option("--baseline", type=click.Choice(BASELINES), default="none", show_default=True,
+              help="Probe a baseline instead: random (untrained) D, raw pixels, or the D "
+                   "architecture trained supervised on the labels.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Images per call of the features signature.")
+@click.option("--cache-dir", type=str,
+              help="Feature cache (and random-baseline exports). [default: ~/.cache/dcgan-tf]")
+@click.option("--no-cache", is_flag=True, help="Recompute features; write no cache.")
+@click.option("--json", "json_path", type=str, help="Write the full report here.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, baseline,
+          batch_size, cache_dir, no_cache, json_path, quiet):
+    """Score the discriminator's features with a linear L2-SVM (paper, section 5).
+
+    \b
+    Protocol (the paper's SVHN protocol, for every dataset):
+      1. a validation set of --validation examples from the training split;
+      2. --labels class-balanced examples drawn at random from the rest (--repeats draws);
+      3. features standardised on the labelled draw; LinearSVC (squared hinge, L2 penalty),
+         dual form when features outnumber examples; C chosen on the validation set;
+      4. the chosen SVM scored on the full test split: mean +- std of the test error.
+    --labels all labels the whole training split (CIFAR-10 protocol).
+    \b
+    Examples:
+      dcgan-tf probe --svm --model savedmodels/fm/1 --dataset fashion_mnist --json fm.json
+      dcgan-tf probe --model savedmodels/fm/1 --dataset fashion_mnist --baseline random
+      dcgan-tf probe --dataset fashion_mnist --baseline pixels
+      dcgan-tf probe --model savedmodels/digits --dataset digits --labels 200 --validation 300
+    """
+    from dcgan_tf import probe as P
+    from dcgan_tf.baselines import run_baseline
+    from dcgan_tf.svm import ProbeConfig
+
+    if dataset not in PROBE_DATASETS:
+        raise click.ClickException(
+            f"Unknown dataset {dataset!r} for the probe. Expected one of: {', '.join(PROBE_DATASETS)}."
+        )
+    cfg = ProbeConfig(
+        labels=_labels(labels), validation=validation, repeats=repeats, seed=seed,
+        c_grid=_c_grid(c_grid), batch_size=batch_size, cache_dir=cache_dir, cache=not no_cache,
+    )
+    if baseline == "none":
+        if model is None:
+            raise click.ClickException("--model is required (or pick a --baseline).")
+        report = P.run_probe(model, dataset, data_dir, cfg, progress=not quiet)
+    else:
+        report = run_baseline(baseline, model, dataset, data_dir, cfg, progress=not quiet)
+    click.echo(P.format_table(report))
+    if json_path:
+        P.write_report(report, json_path)
+        click.echo(f"Report: {json_path}")

@@ -1,0 +1,119 @@
+"""What a run records each epoch: samples, diversity and collapse figures, metrics, checkpoint."""
+
+import json
+import logging
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from dcgan_tf import checkpoint
+from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
+from dcgan_tf.models import build_feature_model, pooled_features, recalibrate_batchnorm
+
+logger = logging.getLogger("dcgan_tf")
+
+# Generator batches run in training mode before each epoch's samples and checkpoint, so the
+# batch-norm statistics that inference mode (and every export) uses match the weights.
+RECALIBRATION_BATCHES = 10
+# Feature-space diversity that falls below half of the run's best so far is reported as a
+# collapse (the paper's "single oscillating mode" failure). Relative, because an untrained
+# generator starts with little spread and must not raise the alarm.
+COLLAPSE_DROP = 0.5
+
+
+class RunMonitor(keras.callbacks.Callback):
+    """Per epoch: BN recalibration, samples from a fixed z, diversity, metrics line, checkpoint.
+
+    Diversity is the mean pairwise distance of generated samples relative to that of a real
+    batch, in pixel space (`diversity`) and in the discriminator's pooled feature space
+    (`feature_diversity` for the fixed z, `random_feature_diversity` for a fresh z batch).
+    Also stops training on a NaN/inf loss without checkpointing the broken weights.
+
+    Args:
+        run_dir: Where samples, metrics and checkpoints go.
+        train_cfg: The run's `TrainConfig`.
+        model_cfg: The run's `ModelConfig`.
+        real_batch: A batch of real training images in [-1, 1], the diversity reference.
+        writer: Open `metrics.jsonl` file; `None` on workers that are not the chief.
+    """
+
+    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer):
+        super().__init__()
+        self.run_dir = run_dir
+        self.cfg = train_cfg
+        self.model_cfg = model_cfg
+        self.writer = writer
+        self.real_batch = real_batch
+        self.z_shape = (max(train_cfg.batch_size, train_cfg.sample_grid), model_cfg.z_dim)
+        self.z_rng = np.random.default_rng(train_cfg.seed)
+        self.fixed_z = self._random_z()[: train_cfg.sample_grid]
+        self.real_distance = mean_pairwise_distance(real_batch)
+        self.best_feature_diversity = 0.0
+        self.bad_step = None
+        self.epoch_start = time.perf_counter()
+        self.epoch_step0 = 0
+
+    def _random_z(self):
+        if self.model_cfg.z_dist == "uniform":
+            return self.z_rng.uniform(-1, 1, self.z_shape).astype("float32")
+        return self.z_rng.standard_normal(self.z_shape).astype("float32")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+        self.epoch_step0 = self.model.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and not all(math.isfinite(float(np.mean(v))) for v in logs.values()):
+            self.bad_step = (self.model.step, dict(logs))
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bad_step is not None or self.writer is None:
+            return  # Only the chief samples, logs and checkpoints.
+        elapsed = time.perf_counter() - self.epoch_start
+        step = self.model.step
+        logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
+        generator = self.model.generator
+        recalibrate_batchnorm(generator, (self._random_z() for _ in range(RECALIBRATION_BATCHES)))
+        images = generator(self.fixed_z, training=False).numpy()
+        logs.update(self._diversity(images))
+
+        pixels = make_grid(to_uint8(images))
+        save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
+        save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
+        record = {"epoch": epoch + 1, "step": step, "time": time.time()}
+        record.update({k: float(np.mean(v)) for k, v in logs.items()})
+        self.writer.write(json.dumps(record) + "\n")
+        self.writer.flush()
+        checkpoint.save(self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints)
+
+    def _diversity(self, images):
+        features = build_feature_model(self.model.discriminator, self.model_cfg)
+
+        def embed(x):
+            return pooled_features(features(x, training=False)).numpy()
+
+        real = mean_pairwise_distance(embed(self.real_batch))
+        random_images = self.model.generator(self._random_z(), training=False)
+        figures = {
+            "diversity": mean_pairwise_distance(images) / max(self.real_distance, 1e-12),
+            "feature_diversity": mean_pairwise_distance(embed(images)) / max(real, 1e-12),
+            "random_feature_diversity": mean_pairwise_distance(embed(random_images)) / max(real, 1e-12),
+        }
+        # Closest to the real data's spread scores best; collapse drives it toward 0.
+        figures["diversity_score"] = -abs(math.log(max(figures["diversity"], 1e-6)))
+        current = figures["random_feature_diversity"]
+        collapsed = current < COLLAPSE_DROP * self.best_feature_diversity
+        self.best_feature_diversity = max(self.best_feature_diversity, current)
+        figures["collapse_warning"] = float(collapsed)
+        if collapsed:
+            logger.warning(
+                "Possible mode collapse at step %d: generated samples spread %.2f of the real "
+                "data's in discriminator-feature space (best so far %.2f). Compare samples/ and "
+                "export an earlier checkpoint with --checkpoint best or a step.",
+                self.model.step, current, self.best_feature_diversity,
+            )
+        return figures

@@ -1,0 +1,338 @@
+"""The paper's representation-learning evaluation (section 5): a linear L2-SVM on D's features.
+
+Features come from an exported SavedModel's `features` signature (the discriminator's conv
+layers, each max-pooled to 4x4 and concatenated), so what is probed is exactly what is served.
+They are computed in batches and cached on disk, keyed by the SavedModel's bytes and the images'
+bytes, so repeats, C searches and later runs reuse them. The protocol itself (splits,
+class-balanced draws, standardisation, the SVM and its C search) lives in `dcgan_tf.svm`.
+"""
+
+import hashlib
+import json
+import os
+import re
+import time
+
+import numpy as np
+
+from dcgan_tf.contract import METADATA_ASSET
+from dcgan_tf.svm import (  # noqa: F401  (re-exported: the probe's public API)
+    DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample, evaluate_features, fit_svm,
+    split_protocol,
+)
+
+# The labelled datasets `dcgan_tf.data.load_split` reads into memory.
+PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
+PIXELS = "pixels"
+FEATURES_SIGNATURE = "features"
+
+
+def default_cache_dir():
+    """`$DCGAN_TF_CACHE`, else `$XDG_CACHE_HOME/dcgan-tf`, else `~/.cache/dcgan-tf`."""
+    if os.environ.get("DCGAN_TF_CACHE"):
+        return os.environ["DCGAN_TF_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dcgan-tf")
+
+
+def resolve_savedmodel(path):
+    """Returns the SavedModel directory `path` names: itself, or its newest version directory.
+
+    Args:
+        path: A SavedModel directory (`saved_model.pb` inside), or a TF Serving model
+            directory (`NAME/` with integer versions).
+
+    Raises:
+        ProbeError: `path` is neither, e.g. a run directory that was never exported.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = sorted(
+            int(n) for n in os.listdir(path)
+            if n.isdigit() and os.path.isfile(os.path.join(path, n, "saved_model.pb"))
+        )
+        if versions:
+            return os.path.join(path, str(versions[-1]))
+        if os.path.isfile(os.path.join(path, "config.json")):
+            raise ProbeError(
+                f"{path} is a training run, not a SavedModel: export it first with "
+                f"`dcgan-tf export {path}` and pass the version directory it prints."
+            )
+    raise ProbeError(
+        f"{path} is not a SavedModel (no saved_model.pb in it or in a version directory): "
+        "pass a directory written by `dcgan-tf export`."
+    )
+
+
+def read_metadata(model_path):
+    """The export's metadata dict (training config, step, ...), or `{}` if it has none.
+
+    Reads the `assets.extra/metadata.json` file when present (no TensorFlow needed), else
+    calls the SavedModel's `metadata` signature.
+    """
+    model_path = resolve_savedmodel(model_path)
+    asset = os.path.join(model_path, METADATA_ASSET)
+    if os.path.isfile(asset):
+        with open(asset, encoding="utf-8") as f:
+            return json.load(f)
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(model_path)
+    if "metadata" not in loaded.signatures:
+        return {}
+    out = loaded.signatures["metadata"](request=tf.constant([0], tf.int32))["metadata"]
+    return json.loads(out.numpy()[0].decode("utf-8"))
+
+
+def model_fingerprint(model_path):
+    """SHA-256 of the SavedModel's graph and variables: same bytes, same features."""
+    digest = hashlib.sha256()
+    variables = os.path.join(model_path, "variables")
+    names = ["saved_model.pb"] + sorted(
+        os.path.join("variables", n) for n in os.listdir(variables)
+    ) if os.path.isdir(variables) else ["saved_model.pb"]
+    for name in names:
+        digest.update(name.encode())
+        with open(os.path.join(model_path, name), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_fingerprint(images):
+    """Hash of an image array's shape, dtype and bytes."""
+    images = np.ascontiguousarray(images)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{images.dtype}{images.shape}".encode())
+    digest.update(memoryview(images).cast("B"))
+    return digest.hexdigest()
+
+
+def _cache_path(cache_dir, model_path, images, tag):
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", tag) or "data"
+    key = f"{model_fingerprint(model_path)[:20]}-{data_fingerprint(images)[:20]}"
+    return os.path.join(cache_dir, "features", f"{tag}-{key}.npy")
+
+
+def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="", progress=False):
+    """Runs images through the SavedModel's `features` signature, in batches, with a cache.
+
+    Args:
+        model_path: A SavedModel directory (or a model directory with versions).
+        images: uint8 (N, h, w, c), c in {1, 3}, any size: the signature resizes.
+        batch_size: Images per call. Defaults to 256.
+        cache_dir: Cache root (features go to `cache_dir/features/`); `None` disables it.
+        tag: Readable prefix of the cache file name, e.g. `"fashion_mnist-train"`.
+        progress: Show a progress bar.
+
+    Returns:
+        float32 (N, F).
+
+    Raises:
+        ProbeError: Not a SavedModel, or one without a `features` signature.
+    """
+    model_path = resolve_savedmodel(model_path)
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ProbeError(
+            "Expected `images` to be uint8 (N, H, W, C) with C in {1, 3}. "
+            f"Received: images {images.dtype} {images.shape}"
+        )
+    path = _cache_path(cache_dir, model_path, images, tag) if cache_dir else None
+    if path and os.path.isfile(path):
+        cached = np.load(path, mmap_mode=None)
+        if cached.shape[0] == len(images):
+            return cached
+    features = _run_signature(model_path, images, batch_size, progress)
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}.npy"
+        np.save(tmp, features)
+        os.replace(tmp, path)
+    return features
+
+
+def _run_signature(model_path, images, batch_size, progress):
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    loaded = tf.saved_model.load(model_path)
+    if FEATURES_SIGNATURE not in loaded.signatures:
+        raise ProbeError(
+            f"{model_path} has no `{FEATURES_SIGNATURE}` signature (it has: "
+            f"{', '.join(sorted(loaded.signatures))}): export it with `dcgan-tf export`."
+        )
+    fn = loaded.signatures[FEATURES_SIGNATURE]
+    parts = []
+    with tqdm(total=len(images), desc="features", unit="img", disable=not progress) as bar:
+        for i in range(0, len(images), batch_size):
+            batch = tf.constant(images[i:i + batch_size])
+            parts.append(fn(images=batch)[FEATURES_SIGNATURE].numpy().astype(np.float32))
+            bar.update(len(batch))
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def pixel_features(images):
+    """Raw pixels at the dataset's own size, flattened and scaled to [0, 1] (a baseline)."""
+    images = np.asarray(images)
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0
+
+
+def load_labelled(dataset, data_dir=None):
+    """`(train, test)` `Split`s of a labelled in-memory dataset.
+
+    Raises:
+        ProbeError: A dataset the probe cannot use (unknown, streamed, or unlabelled).
+        dcgan_tf.data.DataError: Missing or corrupt files.
+    """
+    if dataset not in PROBE_DATASETS:
+        raise ProbeError(
+            f"Unknown dataset {dataset!r} for the probe. Expected one of: {', '.join(PROBE_DATASETS)}."
+        )
+    from dcgan_tf.data import load_split
+
+    train, test = load_split(dataset, "train", data_dir), load_split(dataset, "test", data_dir)
+    for name, split in (("train", train), ("test", test)):
+        if split.labels is None or not split.num_classes:
+            raise ProbeError(
+                f"The {name} split of {dataset} ({data_dir}) is unlabelled: the probe needs class "
+                "folders, DIR/train/<class>/ and DIR/test/<class>/."
+            )
+    if test.num_classes != train.num_classes:
+        raise ProbeError(
+            f"{dataset} has {train.num_classes} training classes but {test.num_classes} test "
+            "classes: give both splits the same class folders."
+        )
+    return train, test
+
+
+def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, method=None):
+    """Probes a SavedModel's features (or raw pixels) with the linear L2-SVM protocol.
+
+    Args:
+        model: A SavedModel directory, or `"pixels"` for the raw-pixel baseline.
+        dataset: One of `PROBE_DATASETS`.
+        data_dir: The dataset's files (see `dcgan_tf.data.load_split`).
+        cfg: A `ProbeConfig`.
+        progress: Show progress bars (feature extraction, draws).
+        method: Name in the report; defaults to `"dcgan"` or `"pixels"`.
+
+    Returns:
+        The report dict: `test_error_mean`, `test_error_std`, `accuracy_mean`, `draws`,
+        `feature_dim`, `timings`, `metadata` and the protocol (see `write_report`).
+
+    Raises:
+        ProbeError: Bad sizes, dataset or model; `dcgan_tf.data.DataError` for data files.
+    """
+    start = time.perf_counter()
+    pixels = model == PIXELS
+    model_path = None if pixels else resolve_savedmodel(model)
+    metadata = {} if pixels else read_metadata(model_path)
+    train, test = load_labelled(dataset, data_dir)
+    # Check the sizes before the slow part: features of 70,000 images take a while.
+    split_protocol(train.labels, train.num_classes, cfg)
+    loaded = time.perf_counter()
+
+    cache_dir = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
+    cached = False
+    if pixels:
+        train_x, test_x = pixel_features(train.images), pixel_features(test.images)
+    else:
+        cached = cache_dir is not None and all(
+            os.path.isfile(_cache_path(cache_dir, model_path, s.images, f"{dataset}-{n}"))
+            for n, s in (("train", train), ("test", test))
+        )
+        train_x, test_x = (
+            extract_features(model_path, s.images, cfg.batch_size, cache_dir, f"{dataset}-{n}",
+                             progress)
+            for n, s in (("train", train), ("test", test))
+        )
+    featured = time.perf_counter()
+
+    result = evaluate_features(train_x, train.labels, test_x, test.labels, train.num_classes, cfg,
+                               progress)
+    return _report(
+        result, method or ("pixels" if pixels else "dcgan"), model_path, dataset, data_dir, cfg,
+        train.num_classes, int(train_x.shape[1]), metadata,
+        {"load_data_s": loaded - start, "features_s": featured - loaded,
+         "features_cached": cached, "svm_s": result.pop("svm_s"),
+         "total_s": time.perf_counter() - start},
+    )
+
+
+def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')"):
+    """One paragraph describing the protocol, written into every report."""
+    labelled = ("every training example not in the validation set labelled (C chosen on the "
+                "validation set, then refitted on the whole training split)"
+                if cfg.labels is None else f"{cfg.labels} class-balanced labelled examples drawn "
+                "at random from the rest of the training split")
+    return (
+        f"Validation set of up to {cfg.validation} examples drawn from the training split "
+        f"(at most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed {cfg.seed}). "
+        f"Classifier: {classifier} on features standardised on the labelled draw; dual form when "
+        f"features outnumber examples; C from {list(cfg.c_grid)} chosen by validation error; "
+        "the chosen model is scored on the full test split."
+    )
+
+
+def _report(result, method, model_path, dataset, data_dir, cfg, num_classes, dim, metadata,
+            timings, classifier=None, extra=None):
+    import sklearn
+
+    from dcgan_tf import __version__
+
+    report = {
+        "method": method,
+        "model": model_path,
+        "dataset": dataset,
+        "data_dir": data_dir,
+        "num_classes": int(num_classes),
+        "feature_dim": dim,
+        **result,
+        "protocol": {
+            **cfg.to_dict(),
+            "labels": "all" if cfg.labels is None else cfg.labels,
+            "description": protocol_text(cfg, **({"classifier": classifier} if classifier else {})),
+        },
+        "timings": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in timings.items()},
+        "metadata": metadata,
+        "versions": {"dcgan_tf": __version__, "scikit_learn": sklearn.__version__},
+    }
+    report.update(extra or {})
+    return report
+
+
+def format_table(report):
+    """The report as a short terminal table: one row per draw, then mean +- std."""
+    lines = [
+        f"{report['method']} probe on {report['dataset']}: {report['sizes']['labelled']} labels, "
+        f"validation {report['sizes']['validation']}, test {report['sizes']['test']}, "
+        f"feature_dim {report['feature_dim']}",
+    ]
+    lines += [f"note: {n}" for n in report.get("notes", [])]
+    key = "C" if "C" in report["draws"][0] else "hparams"
+    lines.append(f"{'draw':>4}  {key:>18}  {'val err':>8}  {'test err':>8}  {'seconds':>8}")
+    for d in report["draws"]:
+        shown = d[key] if key == "C" else ",".join(f"{k}={v}" for k, v in d[key].items())
+        shown = f"{shown:g}" if isinstance(shown, float) else str(shown)
+        lines.append(f"{d['draw']:>4}  {shown:>18}  {100 * d['val_error']:7.2f}%  "
+                     f"{100 * d['test_error']:7.2f}%  {d['seconds']:8.1f}")
+    t = report["timings"]
+    lines.append(
+        f"test error {100 * report['test_error_mean']:.2f}% +- {100 * report['test_error_std']:.2f}%"
+        f"  (accuracy {100 * report['accuracy_mean']:.2f}%)  in {t['total_s']:.1f}s"
+    )
+    return "\n".join(lines)
+
+
+def write_report(report, path):
+    """Writes the report as indented JSON, atomically."""
+    from dcgan_tf.config import save_json
+
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    save_json(path, report)

@@ -1,0 +1,326 @@
+"""The TF Serving REST client, against a loopback server that speaks TF Serving's REST protocol.
+
+`tensorflow_model_server` cannot be installed here, so `FakeTFServing` answers the documented
+endpoints (predict in row and columnar format, model status, model metadata) by running the
+exported SavedModel's signatures, and records every request so tests can check the exact JSON.
+"""
+
+import http.server
+import json
+import re
+import socket
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dcgan_tf import checkpoint
+from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.export import export_savedmodel
+from dcgan_tf.serving import RestClient, SavedModelClient, ServingError, open_client
+
+_PREDICT = re.compile(r"^/v1/models/([^/:]+)(?:/versions/(\d+))?:predict$")
+_MODEL = re.compile(r"^/v1/models/([^/:]+)(?:/versions/(\d+))?(/metadata)?$")
+
+
+class FakeTFServing:
+    """A loopback HTTP server answering like TF Serving's REST API for one SavedModel.
+
+    Args:
+        name: The model name it serves.
+        path: The SavedModel version directory.
+        version: The version number it reports.
+    """
+
+    def __init__(self, name, path, version=1):
+        import tensorflow as tf
+
+        from dcgan_tf.serving import read_signature_defs
+
+        self.name, self.version = name, version
+        self.model = tf.saved_model.load(path)
+        self.signature_defs = read_signature_defs(path)
+        self.requests = []
+        self.delay = 0.0
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake.requests.append(("GET", self.path, None))
+                self._answer(*fake.get(self.path))
+
+            def do_POST(self):
+                with fake.lock:
+                    fake.inflight += 1
+                try:
+                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                    fake.requests.append(("POST", self.path, body, self.headers.get("Content-Type")))
+                    fake.release.wait(fake.delay)
+                    self._answer(*fake.post(self.path, body))
+                finally:
+                    with fake.lock:
+                        fake.inflight -= 1
+
+            def _answer(self, code, payload):
+                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                # A client that timed out has closed its socket: not the server's failure.
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
+        self.lock = threading.Lock()
+        self.inflight = 0
+        self.release = threading.Event()
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def wait_idle(self, timeout=10.0):
+        """Waits for requests in flight, so no handler thread outlives its test."""
+        deadline = time.monotonic() + timeout
+        while self.inflight and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _find(self, name, version):
+        if name == "broken":
+            return 502, b"<html>Bad Gateway</html>"
+        if name != self.name or (version is not None and int(version) != self.version):
+            which = f"Specific({name}, {version})" if version else f"Latest({name})"
+            return 404, {"error": f"Servable not found for request: {which}"}
+        return None
+
+    def get(self, path):
+        match = _MODEL.match(path)
+        if not match:
+            return 404, {"error": "Malformed request: GET " + path}
+        missing = self._find(match.group(1), match.group(2))
+        if missing:
+            return missing
+        if match.group(3):
+            return 200, {
+                "model_spec": {"name": self.name, "signature_name": "", "version": str(self.version)},
+                "metadata": {"signature_def": {"signature_def": self.signature_defs,
+                                               "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap"}},
+            }
+        return 200, {"model_version_status": [{
+            "version": str(self.version), "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""},
+        }]}
+
+    def post(self, path, body):
+        import tensorflow as tf
+
+        match = _PREDICT.match(path)
+        if not match:
+            return 404, {"error": "Malformed request: POST " + path}
+        missing = self._find(match.group(1), match.group(2))
+        if missing:
+            return missing
+        try:
+            request = json.loads(body)
+        except ValueError as e:
+            return 400, {"error": f"JSON Parse error: {e}"}
+        name = request.get("signature_name", "serving_default")
+        if name not in self.model.signatures:
+            return 400, {"error": f'Serving signature name: "{name}" not found in signature def'}
+        fn = self.model.signatures[name]
+        specs = fn.structured_input_signature[1]
+        if ("instances" in request) == ("inputs" in request):
+            return 400, {"error": "Missing 'inputs' or 'instances' key"}
+        if "instances" in request:
+            rows = request["instances"]
+            if rows and isinstance(rows[0], dict):
+                values = {k: [row[k] for row in rows] for k in specs}
+            else:
+                values = {next(iter(specs)): rows}
+        else:
+            values = request["inputs"]
+            if not isinstance(values, dict):
+                values = {next(iter(specs)): values}
+        try:
+            tensors = {k: tf.constant(np.asarray(values[k]), dtype=specs[k].dtype) for k in specs}
+            outputs = {k: v.numpy() for k, v in fn(**tensors).items()}
+        except Exception as e:  # TF Serving reports any failure as an error payload.
+            return 400, {"error": str(getattr(e, "message", e))}
+        plain = {k: _jsonable(v) for k, v in sorted(outputs.items())}
+        if "instances" in request:
+            if len(plain) == 1:
+                return 200, {"predictions": next(iter(plain.values()))}
+            n = len(next(iter(outputs.values())))
+            return 200, {"predictions": [{k: v[i] for k, v in plain.items()} for i in range(n)]}
+        return 200, {"outputs": next(iter(plain.values())) if len(plain) == 1 else plain}
+
+
+def _jsonable(array):
+    if array.dtype == object:
+        return [v.decode("utf-8") for v in array.ravel()]
+    return array.tolist()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from dcgan_tf.train import build_gan
+
+    run_dir = str(tmp_path_factory.mktemp("run") / "r")
+    cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)
+    train_cfg = TrainConfig(out=run_dir)
+    gan = build_gan(cfg, train_cfg)
+    checkpoint.write_run_config(run_dir, cfg, train_cfg)
+    checkpoint.save(gan, run_dir, step=3, epoch=1)
+    return export_savedmodel(run_dir, str(tmp_path_factory.mktemp("sm")), name="digits")
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    with FakeTFServing("digits", exported) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(server):
+    server.requests.clear()
+    server.delay = 0.0
+    server.release.clear()
+    yield server
+    server.release.set()
+    server.wait_idle()
+
+
+def _posts(fake):
+    return [(r[1], json.loads(r[2]), r[3]) for r in fake.requests if r[0] == "POST"]
+
+
+def test_row_format_request_is_tf_servings(fake, exported):
+    client = RestClient(fake.url, "digits")
+    got = client.sample([5, 6])
+    ((path, body, content_type),) = _posts(fake)
+    assert path == "/v1/models/digits:predict" and content_type == "application/json"
+    assert body == {"signature_name": "sample", "instances": [{"seed": 5}, {"seed": 6}]}
+    local = SavedModelClient(exported).sample([5, 6])
+    assert got["pixels"].dtype == np.uint8 and np.array_equal(got["pixels"], local["pixels"])
+    assert got["z"].dtype == np.float32 and np.array_equal(got["z"], local["z"])
+
+
+def test_columnar_format_request_is_tf_servings(fake, exported):
+    client = RestClient(fake.url, "digits", version=1, request_format="columnar")
+    z = np.random.default_rng(0).uniform(-1, 1, (2, 100)).astype("float32")
+    got = client.generate(z)
+    ((path, body, _),) = _posts(fake)
+    assert path == "/v1/models/digits/versions/1:predict"
+    assert body == {"signature_name": "serving_default", "inputs": {"z": z.tolist()}}
+    local = SavedModelClient(exported).generate(z)
+    assert np.array_equal(got["images"], local["images"])  # float32 survives JSON exactly.
+
+
+@pytest.mark.parametrize("request_format", ["row", "columnar"])
+def test_every_signature_through_rest(fake, exported, request_format):
+    client = RestClient(fake.url, "digits", request_format=request_format)
+    local = SavedModelClient(exported)
+    images = np.random.default_rng(1).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
+    assert np.allclose(client.discriminate(images)["probability"],
+                       local.discriminate(images)["probability"], atol=1e-6)
+    features = client.features(images)
+    assert features.shape == (2, 16 * (8 + 16 + 32)) and features.dtype == np.float32
+    assert np.allclose(features, local.features(images), atol=1e-6)
+    assert client.metadata()["step"] == 3 and client.metadata()["z_dim"] == 100
+    posted = [body["signature_name"] for _, body, _ in _posts(fake)]
+    assert posted == ["discriminate", "features", "metadata"]
+
+
+def test_status_and_signatures_from_the_server(fake):
+    client = RestClient(fake.url + "/", "digits")
+    assert client.status()["model_version_status"][0]["state"] == "AVAILABLE"
+    assert client.signatures()["serving_default"]["inputs"]["z"] == ("float32", (None, 100))
+
+
+def test_inputs_are_checked_before_sending(fake):
+    client = RestClient(fake.url, "digits")
+    with pytest.raises(ServingError, match=r"`z` of shape \(N, 100\).*\(1, 7\)"):
+        client.generate(np.zeros((1, 7), np.float32))
+    with pytest.raises(ServingError, match="uint8 pixels"):
+        client.features(np.zeros((1, 32, 32, 1), np.float32))
+    assert _posts(fake) == []
+
+
+def test_error_payloads_become_one_line(fake):
+    client = RestClient(fake.url, "digits")
+    with pytest.raises(ServingError, match=r"HTTP 400 .*1 \(grey\) or 3 \(RGB\) channels"):
+        client.discriminate(np.zeros((1, 8, 8, 2), np.uint8))
+    with pytest.raises(ServingError, match=r"HTTP 404 .*Servable not found for request: Latest\(faces\)"):
+        RestClient(fake.url, "faces").status()
+    with pytest.raises(ServingError, match=r"HTTP 404 .*Specific\(digits, 9\)"):
+        RestClient(fake.url, "digits", version=9).status()
+    with pytest.raises(ServingError, match=r"HTTP 502 .*Bad Gateway"):
+        RestClient(fake.url, "broken").status()
+
+
+def test_connection_refused_is_clear():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ServingError, match=rf"Cannot reach TF Serving at http://127.0.0.1:{port} .*running"):
+        RestClient(f"http://127.0.0.1:{port}", "digits", timeout=5).status()
+
+
+def test_slow_server_times_out(fake):
+    client = RestClient(fake.url, "digits", timeout=0.3)
+    client.signatures()
+    fake.delay = 30.0
+    start = time.perf_counter()
+    with pytest.raises(ServingError, match=r"did not answer within 0.3s"):
+        client.sample([1])
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"server": "localhost:8501", "name": "digits"}, "http:// or https://"),
+    ({"server": "http://localhost:8501"}, "--name"),
+    ({}, "either a SavedModel path"),
+    ({"server": "http://h:1", "name": "d", "request_format": "csv"}, "request_format"),
+])
+def test_bad_client_arguments(kwargs, match):
+    with pytest.raises(ServingError, match=match):
+        open_client(**kwargs)
+
+
+def test_cli_sample_through_the_server(fake, tmp_path):
+    from PIL import Image
+
+    from cli.main import cli
+
+    out, zfile = tmp_path / "grid.png", tmp_path / "z.npy"
+    result = CliRunner().invoke(cli, [
+        "sample", "--server", fake.url, "--name", "digits", "--n", "4", "--seed", "10",
+        "--format", "columnar", "--out", str(out), "--save-z", str(zfile),
+    ])
+    assert result.exit_code == 0, result.output
+    assert _posts(fake)[0][1] == {"signature_name": "sample", "inputs": {"seed": [10, 11, 12, 13]}}
+    with Image.open(out) as image:
+        assert image.size == (2 * 34 + 2, 2 * 34 + 2)
+    assert np.load(zfile).shape == (4, 100)
+    result = CliRunner().invoke(cli, ["sample", "--server", fake.url, "--name", "faces"])
+    assert result.exit_code == 1 and "Servable not found" in result.output
