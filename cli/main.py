@@ -4,6 +4,7 @@ import os
 
 import click
 
+from cli.conditional import nn_classify
 from cli.export import export
 from cli.inspect_export import inspect
 from cli.probe import probe
@@ -45,6 +46,7 @@ cli.add_command(probe)
 cli.add_command(export)
 cli.add_command(sample)
 cli.add_command(inspect)
+cli.add_command(nn_classify)
 
 
 def main():

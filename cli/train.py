@@ -29,6 +29,10 @@ def _power_of_two(ctx, param, value):
 @click.option("--ngf", type=click.IntRange(min=1), help="Generator width (128 = the paper's Figure 1). [default: 64]")
 @click.option("--ndf", type=click.IntRange(min=1), help="Discriminator width. [default: 64]")
 @click.option("--kernel-size", type=click.Choice(["4", "5"]), help="Conv kernel size. [default: 4]")
+@click.option("--conditional", is_flag=True,
+              help="Feed the class label to both networks (the paper's conditional MNIST model).")
+@click.option("--num-classes", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Classes of a --conditional model.")
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Passes over the data. [default: 60 for digits, else 25]")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many total steps.")
@@ -45,7 +49,7 @@ def _power_of_two(ctx, param, value):
               help="Recent checkpoints to keep (the best-scoring one is kept too).")
 @click.option("--steps-per-execution", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the resolved configuration and exit.")
-def train(dataset, data_dir, no_verify, out, dry_run, **flags):
+def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, **flags):
     """Train a DCGAN; re-running the same command resumes from the last checkpoint.
 
     \b
@@ -58,10 +62,13 @@ def train(dataset, data_dir, no_verify, out, dry_run, **flags):
       dcgan-tf train
       dcgan-tf train --dataset svhn --data-dir ~/data/svhn --max-steps 5000
       dcgan-tf train --dataset folder --data-dir photos/ --image-size 64 --ngf 128
+      dcgan-tf train --dataset fashion_mnist --conditional --out runs/cond
     """
     model_flags = {k: flags.pop(k) for k in MODEL_FLAGS}
     model_flags = {k: int(v) if k in ("channels", "kernel_size") else v
                    for k, v in model_flags.items() if v is not None}
+    if conditional:
+        model_flags["num_classes"] = num_classes
     flags["epochs"] = flags["epochs"] or C.DEFAULT_EPOCHS.get(dataset, 25)
     train_cfg = C.TrainConfig(
         out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset, data_dir=data_dir,

@@ -34,6 +34,8 @@ class ModelConfig:
         kernel_size: 4 or 5 (the paper's figure uses 5).
         bn_momentum: Keras batch-norm momentum. 0.9 equals PyTorch's default
             0.1; Keras' 0.99 lags on short runs and spoils inference-mode samples.
+        num_classes: 0 for the paper's unconditional DCGAN; K > 1 makes both networks
+            take a class label (the supplementary material's conditional MNIST model).
     """
 
     image_size: int = 32
@@ -44,6 +46,7 @@ class ModelConfig:
     ndf: int = 64
     kernel_size: int = 4
     bn_momentum: float = 0.9
+    num_classes: int = 0
 
     def __post_init__(self):
         size = self.image_size
@@ -60,6 +63,10 @@ class ModelConfig:
         if self.kernel_size not in (4, 5):
             raise ValueError(
                 f"Expected `kernel_size` to be 4 or 5. Received: kernel_size={self.kernel_size}"
+            )
+        if self.num_classes < 0 or self.num_classes == 1:
+            raise ValueError(
+                f"Expected `num_classes` to be 0 (unconditional) or >= 2. Received: {self.num_classes}"
             )
         for name in ("z_dim", "ngf", "ndf"):
             if getattr(self, name) < 1:

@@ -403,7 +403,7 @@ def _normalise(images):
 
 
 def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
-                  strategy=None, split="train"):
+                  strategy=None, split="train", with_labels=False):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -422,6 +422,8 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         strategy: A `tf.distribute.Strategy`, only to check that `batch_size` divides over its
             replicas; the plain dataset is returned, as `Model.fit` distributes it itself.
         split: The split to train on. Defaults to `"train"`.
+        with_labels: Yield `(images, labels)` batches (int32 labels), for conditional
+            training. Defaults to `False`.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -435,6 +437,8 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     _check_name(name)
     _check_batch_size(batch_size, strategy)
     if name in TFDS_DATASETS:
+        if with_labels:
+            raise DataError(f"{name} has no class labels to condition on; use an unconditional model.")
         return _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
     if name == "folder":  # read straight at the training size, to resample once
         data = _load_folder(data_dir, split, image_size)
@@ -447,8 +451,15 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     pixels = tf.constant(images)
     ds = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat().batch(batch_size, drop_remainder=True)
-    ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    if with_labels:
+        if data.labels is None:
+            raise DataError(f"{name} ({data_dir}) has no labels; conditional training needs labelled data.")
+        labels = tf.constant(data.labels.astype("int32"))
+        ds = ds.map(lambda index: (_normalise(tf.gather(pixels, index)), tf.gather(labels, index)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     options = _options(seed)
     # Workers (multi-worker training) share the seed, so each taking every k-th index of the
     # same order splits the data without overlap; there are no files to shard by.

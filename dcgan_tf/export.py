@@ -351,6 +351,12 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
             run_dir, which
         )
+        if getattr(model_cfg, "num_classes", 0):
+            raise ExportError(
+                f"{run_dir} is a class-conditional model (num_classes={model_cfg.num_classes}); "
+                "the SavedModel contract (version "
+                f"{CONTRACT_VERSION}) covers unconditional models only."
+            )
         metadata = build_metadata(
             model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator)
         )

@@ -33,9 +33,12 @@ class DCGAN(keras.Model):
         z_dim: Width of z.
         z_dist: `"uniform"` on [-1, 1] (paper) or `"normal"`.
         seed: Seed of the z sampler, whose state is checkpointed with the model.
+        num_classes: 0, or the number of classes of a conditional model, whose networks
+            take `[x, label]` and which trains on `(images, labels)` batches.
     """
 
-    def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None, **kwargs):
+    def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None,
+                 num_classes=0, **kwargs):
         super().__init__(**kwargs)
         if z_dist not in Z_DISTRIBUTIONS:
             raise ValueError(f"Expected `z_dist` in {Z_DISTRIBUTIONS}. Received: z_dist={z_dist!r}")
@@ -44,6 +47,7 @@ class DCGAN(keras.Model):
         self.z_dim = z_dim
         self.z_dist = z_dist
         self.seed = seed
+        self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -67,43 +71,59 @@ class DCGAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
-    def sample_z(self, n):
-        """Draws `n` latent vectors from the configured distribution.
-
-        Each replica folds its id into the seed: a mirrored seed state alone would give every
-        replica the same z, shrinking the effective fake batch.
-        """
+    def _replica_seed(self):
+        # Each replica folds its id into the seed: a mirrored seed state alone would give every
+        # replica the same draws, shrinking the effective fake batch.
         seed = tf.cast(self.seed_generator.next(), "int64")
         replica = tf.distribute.get_replica_context()
         if replica is not None:
             seed += tf.cast([0, 1], "int64") * tf.cast(replica.replica_id_in_sync_group, "int64")
-        shape = (n, self.z_dim)
+        return seed
+
+    def sample_z(self, n):
+        """Draws `n` latent vectors from the configured distribution."""
+        seed = self._replica_seed()
         if self.z_dist == "uniform":
-            return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
-        return tf.random.stateless_normal(shape, seed)
+            return tf.random.stateless_uniform((n, self.z_dim), seed, minval=-1.0, maxval=1.0)
+        return tf.random.stateless_normal((n, self.z_dim), seed)
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def sample_labels(self, n):
+        """Draws `n` uniformly random class labels (int32, shape (n, 1)) for a conditional model."""
+        seed = self._replica_seed()
+        return tf.random.stateless_uniform((n, 1), seed, 0, self.num_classes, dtype=tf.int32)
 
-    def train_step(self, real_images):
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def train_step(self, data):
+        if self.num_classes:
+            real_images, real_labels = data
+            real_labels = ops.reshape(ops.cast(real_labels, "int32"), (-1, 1))
+        else:
+            real_images, real_labels = data, None
         batch = ops.shape(real_images)[0]
         z = self.sample_z(batch)
+        # A conditional model draws its fakes for uniformly random classes.
+        fake_labels = self.sample_labels(batch) if self.num_classes else None
+        G = self._conditioned(self.generator, fake_labels)
+        D_real = self._conditioned(self.discriminator, real_labels)
+        D_fake = self._conditioned(self.discriminator, fake_labels)
 
         # One generator forward pass serves both steps: its tape stays open for G's gradient.
         with tf.GradientTape() as g_tape:
-            fake_images = self.generator(z, training=True)
+            fake_images = G(z)
 
             # Train the discriminator: maximise log D(x) + log(1 - D(G(z))).
             with tf.GradientTape() as d_tape:
-                real_logits = self.discriminator(real_images, training=True)
-                fake_logits = self.discriminator(ops.stop_gradient(fake_images), training=True)
+                real_logits = D_real(real_images)
+                fake_logits = D_fake(ops.stop_gradient(fake_images))
                 d_loss = ops.mean(losses.discriminator_loss(real_logits, fake_logits))
                 d_scaled = self.d_optimizer.scale_loss(_replica_scale(d_loss))
             d_vars = self.discriminator.trainable_variables
             self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
 
             # Train the generator: maximise log D(G(z)) against the updated discriminator.
-            g_logits = self.discriminator(fake_images, training=True)
+            g_logits = D_fake(fake_images)
             g_loss = ops.mean(losses.generator_loss(g_logits))
             g_scaled = self.g_optimizer.scale_loss(_replica_scale(g_loss))
         g_vars = self.generator.trainable_variables
@@ -115,6 +135,13 @@ class DCGAN(keras.Model):
             tracker.update_state(value)
         return _as_logs(self.metrics)
 
+    @staticmethod
+    def _conditioned(model, labels):
+        # A training-mode call of `model` on x, with the labels as second input when conditional.
+        if labels is None:
+            return lambda x: model(x, training=True)
+        return lambda x: model([x, labels], training=True)
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -123,6 +150,7 @@ class DCGAN(keras.Model):
             "z_dim": self.z_dim,
             "z_dist": self.z_dist,
             "seed": self.seed,
+            "num_classes": self.num_classes,
         }
 
     @classmethod

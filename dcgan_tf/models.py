@@ -50,8 +50,14 @@ def build_generator(cfg: ModelConfig):
     """
     widths = generator_widths(cfg)
     z = keras.Input((cfg.z_dim,), name="z")
+    inputs, x = z, z
+    if cfg.num_classes:
+        # Conditional: the one-hot label joins z before the projection.
+        label = keras.Input((1,), dtype="int32", name="label")
+        onehot = layers.CategoryEncoding(cfg.num_classes, output_mode="one_hot", name="onehot")(label)
+        inputs, x = [z, label], layers.Concatenate(name="z_label")([z, onehot])
     # Project and reshape: z(100) -> 4x4x(ngf*2^(blocks-1)), one matrix multiply.
-    x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=_init(), name="project")(z)
+    x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=_init(), name="project")(x)
     x = layers.Reshape((4, 4, widths[0]), name="reshape")(x)
     x = _bn(cfg, "project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
@@ -69,7 +75,7 @@ def build_generator(cfg: ModelConfig):
         kernel_initializer=_init(), name="to_image",
     )(x)
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(z, images, name="generator")
+    return keras.Model(inputs, images, name="generator")
 
 
 def build_discriminator(cfg: ModelConfig):
@@ -86,7 +92,14 @@ def build_discriminator(cfg: ModelConfig):
         output logits of shape (1,).
     """
     images = keras.Input((cfg.image_size, cfg.image_size, cfg.channels), name="images")
-    x = images
+    inputs, x = images, images
+    if cfg.num_classes:
+        # Conditional: the one-hot label enters as constant extra channels of the image.
+        label = keras.Input((1,), dtype="int32", name="label")
+        onehot = layers.CategoryEncoding(cfg.num_classes, output_mode="one_hot", name="onehot")(label)
+        maps = layers.Reshape((1, 1, cfg.num_classes), name="label_map")(onehot)
+        maps = layers.UpSampling2D(cfg.image_size, name="label_maps")(maps)
+        inputs, x = [images, label], layers.Concatenate(name="image_label")([images, maps])
     # Strided convolutions halve the size: size -> size/2 -> ... -> 4x4.
     for i, width in enumerate(discriminator_widths(cfg)):
         x = layers.Conv2D(
@@ -99,7 +112,7 @@ def build_discriminator(cfg: ModelConfig):
     # Flatten the last conv layer into a single logit (sigmoid lives in the loss).
     x = layers.Flatten(name="flatten")(x)
     logits = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
-    return keras.Model(images, logits, name="discriminator")
+    return keras.Model(inputs, logits, name="discriminator")
 
 
 def feature_layer_names(cfg: ModelConfig):
@@ -109,6 +122,8 @@ def feature_layer_names(cfg: ModelConfig):
 
 def build_feature_model(discriminator, cfg: ModelConfig):
     """Returns a model mapping images to the list of conv-block activations of `discriminator`."""
+    if cfg.num_classes:
+        raise ValueError("Expected an unconditional discriminator for features (num_classes=0).")
     outputs = [discriminator.get_layer(n).output for n in feature_layer_names(cfg)]
     return keras.Model(discriminator.input, outputs, name="discriminator_features")
 

@@ -50,6 +50,9 @@ class RunMonitor(keras.callbacks.Callback):
         self.z_shape = (max(train_cfg.batch_size, train_cfg.sample_grid), model_cfg.z_dim)
         self.z_rng = np.random.default_rng(train_cfg.seed)
         self.fixed_z = self._random_z()[: train_cfg.sample_grid]
+        # A conditional model's grid shows the classes in order, row after row.
+        classes = max(model_cfg.num_classes, 1)
+        self.labels = (np.arange(self.z_shape[0]) % classes).astype("int32")[:, None]
         self.real_distance = mean_pairwise_distance(real_batch)
         self.best_feature_diversity = 0.0
         self.bad_step = None
@@ -60,6 +63,9 @@ class RunMonitor(keras.callbacks.Callback):
         if self.model_cfg.z_dist == "uniform":
             return self.z_rng.uniform(-1, 1, self.z_shape).astype("float32")
         return self.z_rng.standard_normal(self.z_shape).astype("float32")
+
+    def _inputs(self, z):
+        return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -77,8 +83,8 @@ class RunMonitor(keras.callbacks.Callback):
         step = self.model.step
         logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
         generator = self.model.generator
-        recalibrate_batchnorm(generator, (self._random_z() for _ in range(RECALIBRATION_BATCHES)))
-        images = generator(self.fixed_z, training=False).numpy()
+        recalibrate_batchnorm(generator, (self._inputs(self._random_z()) for _ in range(RECALIBRATION_BATCHES)))
+        images = generator(self._inputs(self.fixed_z), training=False).numpy()
         logs.update(self._diversity(images))
 
         pixels = make_grid(to_uint8(images))
@@ -91,6 +97,11 @@ class RunMonitor(keras.callbacks.Callback):
         checkpoint.save(self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints)
 
     def _diversity(self, images):
+        pixel = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)
+        # Closest to the real data's spread scores best; collapse drives it toward 0.
+        figures = {"diversity": pixel, "diversity_score": -abs(math.log(max(pixel, 1e-6)))}
+        if self.model_cfg.num_classes:
+            return figures  # Feature-space figures need an unconditional discriminator.
         features = build_feature_model(self.model.discriminator, self.model_cfg)
 
         def embed(x):
@@ -98,13 +109,8 @@ class RunMonitor(keras.callbacks.Callback):
 
         real = mean_pairwise_distance(embed(self.real_batch))
         random_images = self.model.generator(self._random_z(), training=False)
-        figures = {
-            "diversity": mean_pairwise_distance(images) / max(self.real_distance, 1e-12),
-            "feature_diversity": mean_pairwise_distance(embed(images)) / max(real, 1e-12),
-            "random_feature_diversity": mean_pairwise_distance(embed(random_images)) / max(real, 1e-12),
-        }
-        # Closest to the real data's spread scores best; collapse drives it toward 0.
-        figures["diversity_score"] = -abs(math.log(max(figures["diversity"], 1e-6)))
+        figures["feature_diversity"] = mean_pairwise_distance(embed(images)) / max(real, 1e-12)
+        figures["random_feature_diversity"] = mean_pairwise_distance(embed(random_images)) / max(real, 1e-12)
         current = figures["random_feature_diversity"]
         collapsed = current < COLLAPSE_DROP * self.best_feature_diversity
         self.best_feature_diversity = max(self.best_feature_diversity, current)

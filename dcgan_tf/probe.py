@@ -273,8 +273,8 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
     return (
         f"Validation set of up to {cfg.validation} examples drawn from the training split "
         f"(at most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed {cfg.seed}). "
-        f"Classifier: {classifier} on features standardised on the labelled draw; dual form when "
-        f"features outnumber examples; C from {list(cfg.c_grid)} chosen by validation error; "
+        f"Classifier: {classifier} on features standardised on the labelled draw; solved in the dual, in "
+        f"the span of the labelled rows, when features outnumber examples; C from {list(cfg.c_grid)} chosen by validation error; "
         "the chosen model is scored on the full test split."
     )
 

@@ -176,13 +176,39 @@ def split_protocol(train_labels, num_classes, cfg):
     return draws, notes
 
 
+class RowSpace:
+    """Coordinates in the span of the training rows: `x @ basis.T` (an exact reparametrisation).
+
+    With fewer examples than features, an L2-regularised linear model's weights lie in the span
+    of its training rows (representer theorem), and an orthonormal basis of that span keeps
+    every inner product between training rows, hence liblinear's dual problem and its
+    iterates, unchanged. Each dual iteration then costs O(examples), not O(features): 7x
+    fewer at 1000 labels x 7,168 features, the same SVM.
+    """
+
+    def __init__(self, basis):
+        self.basis = basis  # (rank, features), orthonormal rows
+
+    def fit(self, x, y=None):
+        return self
+
+    def transform(self, x):
+        return np.asarray(x, dtype=self.basis.dtype) @ self.basis.T
+
+    @classmethod
+    def of(cls, x, rtol=1e-6):
+        _, s, vt = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
+        rank = int(np.sum(s > rtol * s.max())) if s.size and s.max() > 0 else 1
+        return cls(vt[:max(rank, 1)].astype(np.float32))
+
+
 def _linear_svc(c, num_samples, num_features, seed):
     from sklearn.svm import LinearSVC
 
     # The dual form scales with examples, the primal with features: at 4,000 labels x 7,168
-    # features the primal took over 30 minutes, the dual seconds.
+    # features the primal took over 30 minutes.
     return LinearSVC(
-        C=c, loss="squared_hinge", penalty="l2", dual=bool(num_features > num_samples),
+        C=c, loss="squared_hinge", penalty="l2", dual=bool(num_features >= num_samples),
         max_iter=2000, random_state=seed,
     )
 
@@ -199,7 +225,8 @@ def _fit_quietly(svc, x, y):
 def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0):
     """Fits a standardised linear L2-SVM for each C and keeps the best on the validation set.
 
-    The scaler is fitted on `train_x` only, once, and reused for every C.
+    The scaler is fitted on `train_x` only, once, and reused for every C. With more features
+    than examples, the SVM is solved in the dual, in the training rows' span (`RowSpace`).
 
     Args:
         train_x, train_y: Labelled features (N, F) and labels (N,).
@@ -208,14 +235,20 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0):
         seed: liblinear's random state.
 
     Returns:
-        `(clf, C, val_error, search)`: a fitted `Pipeline(StandardScaler, LinearSVC)`, the
-        chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
+        `(clf, C, val_error, search)`: a fitted `Pipeline(StandardScaler[, RowSpace],
+        LinearSVC)` (its `predict` takes raw features), the chosen C, its validation error,
+        and `[{"C", "val_error", "converged"}]` for the grid.
     """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(train_x)
+    steps = [("scale", scaler)]
     train_z, val_z = scaler.transform(train_x), scaler.transform(val_x)
+    if train_z.shape[1] > train_z.shape[0]:
+        project = RowSpace.of(train_z)
+        steps.append(("rowspace", project))
+        train_z, val_z = project.transform(train_z), project.transform(val_z)
     best, search = None, []
     for c in sorted(c_grid):
         svc = _linear_svc(c, *train_z.shape, seed)
@@ -225,7 +258,7 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0):
         if best is None or error < best[2]:
             best = (svc, c, error)
     svc, c, error = best
-    return Pipeline([("scale", scaler), ("svm", svc)]), c, error, search
+    return Pipeline(steps + [("svm", svc)]), c, error, search
 
 
 def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progress=False):

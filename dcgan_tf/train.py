@@ -34,7 +34,10 @@ def build_gan(model_cfg, train_cfg):
     set_precision(train_cfg.precision)
     generator = build_generator(model_cfg)
     discriminator = build_discriminator(model_cfg)
-    gan = DCGAN(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed)
+    gan = DCGAN(
+        generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
+        num_classes=model_cfg.num_classes,
+    )
 
     def adam():
         opt = keras.optimizers.Adam(train_cfg.lr, beta_1=train_cfg.beta1)
@@ -116,7 +119,7 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     dataset, num_examples = data.train_dataset(
         train_cfg.dataset, model_cfg.image_size, model_cfg.channels, train_cfg.batch_size,
         seed=train_cfg.seed, data_dir=train_cfg.data_dir, verify=train_cfg.verify,
-        strategy=strategy,
+        strategy=strategy, with_labels=bool(model_cfg.num_classes),
     )
     steps_per_epoch = num_examples // train_cfg.batch_size
     total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
@@ -149,7 +152,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
 
 
 def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
-    real_batch = next(iter(dataset.take(1))).numpy()[: train_cfg.sample_grid]
+    first = next(iter(dataset.take(1)))
+    real_batch = (first[0] if isinstance(first, tuple) else first).numpy()[: train_cfg.sample_grid]
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer)
     callbacks = [monitor]

@@ -1,0 +1,270 @@
+"""Shared pieces of the paper's model investigations (section 6): z, figures and reports.
+
+The commands built on this (`dcgan_tf.latent`, `memorisation`, `visualize`, `forget`) read an
+exported SavedModel where they can, so what is investigated is what is served, and a run
+directory only where they need the networks' inner layers. z is always drawn the way `dcgan-tf
+sample` draws it: image `i` of `dcgan-tf sample --seed S` comes from seed `S + i` through the
+export's `sample` signature, so a grid index names the same z everywhere.
+"""
+
+import os
+
+import numpy as np
+
+from dcgan_tf.config import save_json
+
+# Signatures the SavedModel-based investigations call.
+NEEDED_SIGNATURES = ("serving_default", "sample")
+# Colours of the lines of `line_chart` (RGB), in order.
+_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
+            (140, 86, 75), (23, 190, 207), (127, 127, 127))
+
+
+class InvestigateError(ValueError):
+    """An investigation that cannot run as asked (bad index, box, expression, model, ...)."""
+
+
+def open_savedmodel(path, signatures=NEEDED_SIGNATURES):
+    """Opens an export with plain TensorFlow and checks it has the signatures needed.
+
+    Args:
+        path: A SavedModel version directory, or a model directory (newest version).
+        signatures: Signature names that must exist.
+
+    Returns:
+        `(client, metadata)`: a `dcgan_tf.serving.SavedModelClient` and the export's
+        metadata dict (`z_dim`, `z_dist`, `image_size`, `channels`, `dataset`, ...).
+
+    Raises:
+        InvestigateError: not a SavedModel, or one without a needed signature.
+    """
+    from dcgan_tf.serving import SavedModelClient, ServingError
+
+    try:
+        client = SavedModelClient(path)
+        metadata = client.metadata()
+    except ServingError as e:
+        raise InvestigateError(str(e)) from e
+    missing = [s for s in signatures if s not in client.signatures()]
+    if missing:
+        raise InvestigateError(
+            f"{client.path} has no {', '.join(missing)} signature: re-export it with `dcgan-tf export`."
+        )
+    return client, metadata
+
+
+def check_indices(indices, name="index", limit=None):
+    """Validates grid indices (non-negative integers, below `limit` when given)."""
+    indices = [int(i) for i in indices]
+    bad = [i for i in indices if i < 0 or (limit is not None and i >= limit)]
+    if bad:
+        where = f" in [0, {limit})" if limit is not None else " >= 0"
+        raise InvestigateError(f"Expected every {name}{where}. Received: {bad}")
+    return indices
+
+
+def load_z_file(path, z_dim):
+    """Reads z vectors saved by `dcgan-tf sample --save-z` (a `.npy` of shape (n, z_dim)).
+
+    Raises:
+        InvestigateError: missing file or a shape that does not fit the model.
+    """
+    if not os.path.isfile(path):
+        raise InvestigateError(f"z file not found: {path}. Write one with `dcgan-tf sample --save-z`.")
+    z = np.load(path, allow_pickle=False)
+    if z.ndim != 2 or z.shape[1] != z_dim:
+        raise InvestigateError(
+            f"Expected z of shape (n, {z_dim}) in {path}. Received: shape {z.shape}"
+        )
+    return z.astype(np.float32)
+
+
+def grid_z(client, indices, seed=0, z=None):
+    """The z of cells `indices` of the grid `dcgan-tf sample --seed SEED` draws (seed SEED + i).
+
+    Args:
+        client: A `SavedModelClient` (its `sample` signature draws the z).
+        indices: Grid indices.
+        seed: The grid's `--seed`. Defaults to 0.
+        z: z vectors from a file instead (`load_z_file`); indices are then its rows.
+
+    Returns:
+        float32 (len(indices), z_dim).
+    """
+    indices = check_indices(indices, limit=None if z is None else len(z))
+    if z is not None:
+        return z[indices]
+    if not indices:
+        return np.zeros((0, client.metadata()["z_dim"]), np.float32)
+    return client.sample(np.asarray(indices, np.int64) + seed)["z"].astype(np.float32)
+
+
+def sample_z(z_dim, z_dist, seeds):
+    """z for integer seeds, equal to what an export's `sample` signature returns for them.
+
+    For code that holds a run directory's networks rather than an export (e.g. `forget`), so
+    its grid indices match `dcgan-tf sample`'s.
+
+    Args:
+        z_dim: Width of z.
+        z_dist: `"uniform"` in [-1, 1] or `"normal"`.
+        seeds: Integer seeds.
+
+    Returns:
+        float32 (len(seeds), z_dim).
+    """
+    import tensorflow as tf
+
+    from dcgan_tf.export import _SAMPLE_SALT
+
+    rows = []
+    for s in np.asarray(seeds, np.int64).reshape(-1):
+        pair = tf.constant([s, _SAMPLE_SALT], tf.int64)
+        if z_dist == "uniform":
+            rows.append(tf.random.stateless_uniform([z_dim], pair, minval=-1.0, maxval=1.0, alg="philox"))
+        else:
+            rows.append(tf.random.stateless_normal([z_dim], pair, alg="philox"))
+    return np.stack([r.numpy() for r in rows]) if rows else np.zeros((0, z_dim), np.float32)
+
+
+def generate(client, z, batch_size=256):
+    """uint8 pixels (N, H, W, C) of `z` from the export's `serving_default`, in batches."""
+    z = np.asarray(z, np.float32)
+    parts = [client.generate(z[i:i + batch_size])["pixels"] for i in range(0, len(z), batch_size)]
+    return np.concatenate(parts)
+
+
+def rows_grid(rows, pad=2, gap_after=()):
+    """Tiles rows of images (each uint8 (k, H, W, C)) into one image; short rows end blank.
+
+    Args:
+        rows: List of image arrays of the same H, W, C.
+        pad: Pixels between cells.
+        gap_after: Column indices after which one blank cell separates groups.
+
+    Returns:
+        uint8 (rows * (H + pad) + pad, cols * (W + pad) + pad, C).
+    """
+    from dcgan_tf.images import make_grid
+
+    shape = next(r.shape[1:] for r in rows if len(r))
+    blank = np.zeros((1, *shape), np.uint8)
+    spaced = []
+    for row in rows:
+        cells = []
+        for j, image in enumerate(row):
+            cells.append(image[None])
+            if j in gap_after:
+                cells.append(blank)
+        spaced.append(np.concatenate(cells) if cells else np.zeros((0, *shape), np.uint8))
+    ncols = max(len(r) for r in spaced)
+    padded = [np.concatenate([r, np.repeat(blank, ncols - len(r), axis=0)]) for r in spaced]
+    return make_grid(np.concatenate(padded), ncols=ncols, pad=pad)
+
+
+def side_by_side(*images, gap=8):
+    """Joins images (H_i, W_i, C) left to right, top-aligned, with `gap` blank columns."""
+    channels = max(im.shape[-1] for im in images)
+    images = [np.repeat(im, 3, axis=-1) if im.shape[-1] != channels else im for im in images]
+    height = max(im.shape[0] for im in images)
+    parts = []
+    for i, im in enumerate(images):
+        if i:
+            parts.append(np.zeros((height, gap, channels), np.uint8))
+        parts.append(np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))))
+    return np.concatenate(parts, axis=1)
+
+
+def line_chart(series, title, xlabel, ylabel, size=(480, 300), hlines=()):
+    """Draws a small line chart with Pillow (no plotting library needed).
+
+    Args:
+        series: List of `(label, xs, ys)`.
+        title: Text above the plot.
+        xlabel: Text under the x axis.
+        ylabel: Text beside the y axis (left, above).
+        size: `(width, height)` in pixels.
+        hlines: List of `(label, y)` drawn as grey horizontal reference lines.
+
+    Returns:
+        uint8 RGB image (height, width, 3).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = size
+    image = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    left, right, top, bottom = 48, width - 12, 30, height - 40
+    xs = np.concatenate([np.asarray(s[1], float) for s in series])
+    ys = np.concatenate([np.asarray(s[2], float) for s in series] + [np.array([y for _, y in hlines], float)])
+    x0, x1 = float(xs.min()), float(xs.max())
+    y0, y1 = min(0.0, float(ys.min())), float(ys.max()) * 1.05 or 1.0
+    x1 = x1 if x1 > x0 else x0 + 1
+
+    def px(x, y):
+        return (left + (x - x0) / (x1 - x0) * (right - left), bottom - (y - y0) / (y1 - y0) * (bottom - top))
+
+    draw.rectangle((left, top, right, bottom), outline=(0, 0, 0))
+    for frac in (0.0, 0.5, 1.0):
+        y = y0 + frac * (y1 - y0)
+        _, py = px(x0, y)
+        draw.text((2, py - 5), f"{y:.3g}", fill=(0, 0, 0), font=font)
+        x = x0 + frac * (x1 - x0)
+        pxx, _ = px(x, y0)
+        draw.text((pxx - 8, bottom + 4), f"{x:.3g}", fill=(0, 0, 0), font=font)
+    for label, y in hlines:
+        _, py = px(x0, y)
+        draw.line((left, py, right, py), fill=(150, 150, 150))
+        draw.text((left + 4, py - 12), label, fill=(110, 110, 110), font=font)
+    for k, (label, sx, sy) in enumerate(series):
+        colour = _COLOURS[k % len(_COLOURS)]
+        points = [px(x, y) for x, y in zip(sx, sy)]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+        for p in points if len(points) <= 40 else ():
+            draw.ellipse((p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2), fill=colour)
+        draw.text((right - 150, top + 4 + 12 * k), label, fill=colour, font=font)
+    draw.text((left, 8), title, fill=(0, 0, 0), font=font)
+    draw.text((left + (right - left) // 2 - 30, bottom + 20), xlabel, fill=(0, 0, 0), font=font)
+    draw.text((left + 4, top + 4), ylabel, fill=(90, 90, 90), font=font)
+    return np.asarray(image)
+
+
+def write_report(out_dir, name, report, figures):
+    """Writes each figure as `OUT/<file>` and the report as `OUT/<name>.json`.
+
+    Args:
+        out_dir: Output directory (created).
+        name: Base name of the JSON file.
+        report: JSON-serialisable dict; `files` (name -> path) is added.
+        figures: Dict of PNG file name -> `(uint8 image, scale)`.
+
+    Returns:
+        The report as written: plain JSON types, with `files`.
+    """
+    from dcgan_tf.images import save_png
+
+    os.makedirs(out_dir, exist_ok=True)
+    files = {}
+    for filename, (image, scale) in figures.items():
+        files[filename] = save_png(os.path.join(out_dir, filename), image, scale=scale)
+    report = _jsonable({**report, "files": {**files, f"{name}.json": os.path.join(out_dir, f"{name}.json")}})
+    save_json(report["files"][f"{name}.json"], report)
+    return report
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), 6) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

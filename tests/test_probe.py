@@ -1,0 +1,219 @@
+"""The linear probe: protocol, sampler, SVM, features signature, baselines and the CLI."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from dcgan_tf.svm import (
+    ProbeConfig, ProbeError, RowSpace, balanced_sample, evaluate_features, fit_svm, split_protocol,
+)
+
+REPORT_KEYS = {
+    "test_error_mean", "test_error_std", "accuracy_mean", "accuracy_std", "draws", "feature_dim",
+    "timings", "metadata", "protocol", "sizes", "method", "dataset", "num_classes",
+}
+
+
+def _blobs(n, classes=10, dim=40, seed=0, spread=6.0):
+    """Gaussian blobs around fixed, well separated centres: linearly separable in practice."""
+    centres = np.random.default_rng(123).normal(size=(classes, dim)) * spread
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    return (centres[y] + rng.normal(size=(n, dim))).astype(np.float32), y
+
+
+def test_svm_reaches_100_percent_on_separable_data_and_chance_on_shuffled_labels():
+    train_x, train_y = _blobs(2000)
+    test_x, test_y = _blobs(1000, seed=1)
+    cfg = ProbeConfig(labels=200, validation=400, repeats=3, c_grid=(1e-3, 1e-1, 10.0))
+    report = evaluate_features(train_x, train_y, test_x, test_y, 10, cfg)
+    assert report["test_error_mean"] == 0.0 and report["accuracy_mean"] == 1.0
+    assert len(report["draws"]) == 3 and report["sizes"]["labelled"] == 200
+
+    # Shuffled training labels carry no information: anything better than chance would mean
+    # the labelled, validation and test splits leak into each other.
+    shuffled = np.random.default_rng(7).permutation(train_y)
+    report = evaluate_features(train_x, shuffled, test_x, test_y, 10, cfg)
+    assert abs(report["accuracy_mean"] - 0.1) < 0.04
+
+
+def test_all_labels_protocol_refits_on_the_whole_training_split():
+    train_x, train_y = _blobs(600, classes=3, dim=5)
+    test_x, test_y = _blobs(300, classes=3, dim=5, seed=1)
+    cfg = ProbeConfig(labels=None, validation=100, repeats=2, c_grid=(0.1,))
+    report = evaluate_features(train_x, train_y, test_x, test_y, 3, cfg)
+    assert report["sizes"] == {"train": 600, "test": 300, "validation": 100, "labelled": 600}
+    assert report["test_error_mean"] == 0.0
+
+
+def test_balanced_sampler_is_exact_and_disjoint_from_validation():
+    labels = np.random.default_rng(0).integers(0, 10, 5000)
+    rng = np.random.default_rng(1)
+    validation = rng.choice(5000, 1000, replace=False)
+    chosen = balanced_sample(labels, 300, rng, exclude=validation, num_classes=10)
+    assert len(chosen) == len(np.unique(chosen)) == 300
+    assert np.bincount(labels[chosen], minlength=10).tolist() == [30] * 10
+    assert not np.intersect1d(chosen, validation).size
+
+    with pytest.raises(ProbeError, match="multiple of the 10 classes"):
+        balanced_sample(labels, 305, rng, num_classes=10)
+    with pytest.raises(ProbeError, match="Class 1 has 2"):
+        balanced_sample(np.array([0] * 50 + [1] * 2), 20, rng, num_classes=2)
+
+
+def test_split_protocol_draws_are_disjoint_repeatable_and_capped():
+    labels = np.repeat(np.arange(10), 150)  # 1500 examples, like digits' 1437
+    cfg = ProbeConfig(labels=200, validation=10_000, repeats=4, seed=3)
+    draws, notes = split_protocol(labels, 10, cfg)
+    assert len(draws[0].validation) == 300 and "capped at 20%" in notes[0]
+    for d in draws:
+        assert not np.intersect1d(d.labelled, d.validation).size
+        assert np.bincount(labels[d.labelled]).tolist() == [20] * 10
+        assert np.array_equal(d.validation, draws[0].validation)
+    assert not np.array_equal(draws[0].labelled, draws[1].labelled)
+    # Draw k does not depend on how many repeats are asked for.
+    again, _ = split_protocol(labels, 10, ProbeConfig(labels=200, repeats=2, seed=3))
+    assert np.array_equal(again[1].labelled, draws[1].labelled)
+    with pytest.raises(ProbeError, match="exceed the 1500 training examples"):
+        split_protocol(labels, 10, ProbeConfig(labels=1300, validation=300))
+
+
+def test_rowspace_svm_matches_the_plain_dual_svm():
+    # More features than examples: the SVM is solved in the span of the training rows.
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    x, y = _blobs(400, classes=4, dim=600, spread=0.3)
+    clf, c, _, _ = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(0.01,))
+    assert "rowspace" in clf.named_steps and clf.named_steps["rowspace"].basis.shape[0] <= 100
+    scaler = StandardScaler().fit(x[:100])
+    plain = LinearSVC(C=c, dual=True, max_iter=2000, random_state=0)
+    plain.fit(scaler.transform(x[:100]), y[:100])
+    expected = plain.decision_function(scaler.transform(x[200:]))
+    np.testing.assert_allclose(clf.decision_function(x[200:]), expected, atol=1e-4)
+    assert isinstance(clf.named_steps["rowspace"], RowSpace)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ProbeError, match="labels"):
+        ProbeConfig(labels=0)
+    with pytest.raises(ProbeError, match="c_grid"):
+        ProbeConfig(c_grid=())
+    with pytest.raises(ProbeError, match="repeats"):
+        ProbeConfig(repeats=0)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "imagenet", "--baseline", "pixels"], "Unknown dataset 'imagenet'"),
+        (["--dataset", "digits", "--baseline", "pixels", "--labels", "205"],
+         "multiple of the 10 classes"),
+        (["--dataset", "digits", "--labels", "lots", "--baseline", "pixels"], "--labels"),
+        (["--dataset", "digits"], "--model is required"),
+    ],
+)
+def test_cli_bad_input_is_one_line(args, message, tmp_path):
+    result = CliRunner().invoke(cli, ["probe", "--quiet", "--cache-dir", str(tmp_path), *args])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_not_a_savedmodel_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    for path, message in ((tmp_path, "is not a SavedModel"), (run, "export it first")):
+        result = CliRunner().invoke(
+            cli, ["probe", "--quiet", "--model", str(path), "--dataset", "digits"]
+        )
+        assert result.exit_code == 1 and message in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_pixels_baseline_on_digits_writes_the_report(tmp_path):
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(cli, [
+        "probe", "--quiet", "--dataset", "digits", "--baseline", "pixels", "--labels", "100",
+        "--validation", "200", "--repeats", "2", "--c-grid", "1e-3,1e-1", "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "test error" in result.output
+    report = json.loads(out.read_text())
+    assert REPORT_KEYS <= set(report) and report["feature_dim"] == 64
+    assert report["test_error_mean"] < 0.2  # raw pixels do well on digits
+
+
+@pytest.fixture(scope="module")
+def trained_digits(tmp_path_factory):
+    """A DCGAN trained briefly on digits, exported through `dcgan_tf.export`."""
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.export import export_savedmodel
+    from dcgan_tf.train import train
+
+    root = tmp_path_factory.mktemp("probe")
+    run = str(root / "run")
+    train(TrainConfig(out=run, max_steps=300, batch_size=64),
+          ModelConfig(image_size=32, channels=1, ngf=32, ndf=32), verbose=0)
+    return export_savedmodel(run, str(root / "savedmodels"), name="digits"), root
+
+
+@pytest.mark.slow
+def test_features_signature_is_cached(trained_digits, tmp_path):
+    from dcgan_tf.data import load_split
+    from dcgan_tf.probe import extract_features
+
+    model, _ = trained_digits
+    images = load_split("digits", "test").images[:100]
+    first = extract_features(model, images, batch_size=32, cache_dir=str(tmp_path), tag="t")
+    assert first.shape == (100, 16 * (32 + 64 + 128)) and first.dtype == np.float32
+    cached = os.listdir(tmp_path / "features")
+    assert len(cached) == 1 and cached[0].startswith("t-")
+    again = extract_features(model, images, batch_size=7, cache_dir=str(tmp_path), tag="t")
+    np.testing.assert_array_equal(first, again)
+    # Other data, other cache entry; the same images in another batch size, same features.
+    extract_features(model, images[:50], cache_dir=str(tmp_path), tag="t")
+    assert len(os.listdir(tmp_path / "features")) == 2
+    np.testing.assert_allclose(extract_features(model, images, batch_size=7), first, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_end_to_end_probe_beats_random_baseline_and_writes_complete_json(trained_digits):
+    model, root = trained_digits
+    common = ["probe", "--quiet", "--dataset", "digits", "--labels", "200", "--validation", "300",
+              "--repeats", "3", "--c-grid", "1e-4,1e-3,1e-2,1e-1", "--cache-dir", str(root / "cache")]
+    runner = CliRunner()
+    reports = {}
+    for baseline in ("none", "random"):
+        out = root / f"{baseline}.json"
+        result = runner.invoke(cli, [*common, "--svm", "--model", model, "--baseline", baseline,
+                                     "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        reports[baseline] = json.loads(out.read_text())
+    dcgan, random = reports["none"], reports["random"]
+    assert REPORT_KEYS <= set(dcgan) and REPORT_KEYS <= set(random)
+    assert dcgan["method"] == "dcgan" and random["method"] == "random"
+    assert dcgan["metadata"]["model"]["ndf"] == 32 and dcgan["metadata"]["step"] == 300
+    assert random["metadata"]["step"] == 0 and random["feature_dim"] == dcgan["feature_dim"]
+    assert {"C", "val_error", "test_error"} <= set(dcgan["draws"][0])
+    assert dcgan["sizes"]["validation"] == 287  # 20% of digits' 1437 training images
+    assert dcgan["test_error_mean"] < random["test_error_mean"], (dcgan, random)
+
+
+@pytest.mark.slow
+def test_supervised_baseline_reports_like_the_probe(tmp_path):
+    from dcgan_tf.baselines import SupervisedConfig, supervised_baseline
+    from dcgan_tf.config import ModelConfig
+
+    cfg = ProbeConfig(labels=100, validation=200, repeats=2, cache_dir=str(tmp_path))
+    sup = SupervisedConfig(lrs=(1e-3,), dropouts=(0.0, 0.5), max_epochs=6, eval_every=3)
+    report = supervised_baseline("digits", None, ModelConfig(ndf=16, ngf=16), cfg, sup)
+    assert REPORT_KEYS <= set(report) and report["method"] == "supervised"
+    assert len(report["draws"]) == 2 and len(report["draws"][0]["search"]) == 2
+    assert set(report["draws"][0]["hparams"]) == {"lr", "dropout", "epochs"}
+    assert report["test_error_mean"] < 0.5  # well above chance (90% error) after 6 epochs
