@@ -39,13 +39,15 @@ def _label_cells(grid, n, cell, ncols, scale):
               help="SavedModel version directory, or a model directory (newest version).")
 @click.option("--server", help="TF Serving REST address instead of --model, e.g. http://localhost:8501.")
 @click.option("--name", help="Model name on --server.")
-@click.option("--version", "version", type=click.IntRange(min=0), help="Version on --server. Default: newest.")
+@click.option("--version", "version", type=click.IntRange(min=0),
+              help="Version on --server. Default: newest.")
 @click.option("--n", "n", type=click.IntRange(1, 4096), default=64, show_default=True, help="Images.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**62), default=0, show_default=True,
               help="Image i comes from seed SEED+i, so `--seed SEED+i --n 1` redraws it alone.")
 @click.option("--out", type=click.Path(dir_okay=False), default="grid.png", show_default=True)
 @click.option("--show-index", is_flag=True, help="Label each cell with its index (row-major).")
-@click.option("--save-z", type=click.Path(dir_okay=False), help="Save the z used, float32 (n, z_dim), as .npy.")
+@click.option("--save-z", type=click.Path(dir_okay=False),
+              help="Save the z used, float32 (n, z_dim), as .npy.")
 @click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Upscale the grid (nearest neighbour).")
 @click.option("--format", "request_format", type=click.Choice(REQUEST_FORMATS), default="row",
@@ -69,7 +71,9 @@ def sample(model, server, name, version, n, seed, out, show_index, save_z, scale
     from dcgan_tf.serving import open_client
 
     if model is not None and version is not None:
-        raise click.UsageError("--version selects a version on --server; pass a version directory to --model.")
+        raise click.UsageError(
+            "--version selects a version on --server; pass a version directory to --model."
+        )
     client = open_client(model=model, server=server, name=name, version=version, timeout=timeout,
                          request_format=request_format)
     result = client.sample(np.arange(seed, seed + n, dtype=np.int64))

@@ -85,16 +85,9 @@ def _model_input(images, cfg):
     return x / 127.5 - 1.0
 
 
-def _spec(name, shape):
-    dtype = tf.as_dtype(_input_dtype(name))
-    return tf.TensorSpec(shape, dtype, name=name)
-
-
-def _input_dtype(name):
-    for signature in SIGNATURES.values():
-        if name in signature["inputs"]:
-            return signature["inputs"][name]
-    raise KeyError(name)
+def _spec(signature, name, shape):
+    """The input's `TensorSpec`, dtype from the contract; its name becomes the input's name."""
+    return tf.TensorSpec(shape, tf.as_dtype(SIGNATURES[signature]["inputs"][name]), name=name)
 
 
 def _raw(variable):
@@ -115,10 +108,9 @@ def build_servable(generator, discriminator, cfg, metadata):
         metadata: JSON-serialisable dict returned by the `metadata` signature.
 
     Returns:
-        `(servable, signatures)`: a `tf.Module` with the lists `generator_variables` and
-        `discriminator_variables` and one `tf.function` per signature, and the dict of
-        signature name -> function
-        (`tf.saved_model.save`'s `signatures`, the names of `dcgan_tf.contract.SIGNATURES`).
+        `(servable, signatures)`: a `tf.Module` holding the lists `generator_variables` and
+        `discriminator_variables` and one `tf.function` per signature; and the dict of
+        `dcgan_tf.contract.SIGNATURES` names to those functions, for `tf.saved_model.save`.
     """
     servable = tf.Module(name="dcgan")
     servable.generator_variables = [_raw(v) for v in generator.variables]
@@ -131,11 +123,11 @@ def build_servable(generator, discriminator, cfg, metadata):
         images = tf.cast(generator(z, training=False), tf.float32)
         return {"images": images, "pixels": _to_pixels(images)}
 
-    @tf.function(input_signature=[_spec("z", [None, cfg.z_dim])])
+    @tf.function(input_signature=[_spec("serving_default", "z", [None, cfg.z_dim])])
     def generate(z):
         return generate_images(z)
 
-    @tf.function(input_signature=[_spec("seed", [None])])
+    @tf.function(input_signature=[_spec("sample", "seed", [None])])
     def sample(seed):
         def one_z(s):
             pair = tf.stack([s, tf.constant(_SAMPLE_SALT, tf.int64)])
@@ -148,19 +140,19 @@ def build_servable(generator, discriminator, cfg, metadata):
         z = tf.map_fn(one_z, seed, fn_output_signature=tf.TensorSpec([cfg.z_dim], tf.float32))
         return {"z": z, **generate_images(z)}
 
-    @tf.function(input_signature=[_spec("images", [None, None, None, None])])
+    @tf.function(input_signature=[_spec("discriminate", "images", [None, None, None, None])])
     def discriminate(images):
         logits = tf.cast(discriminator(_model_input(images, cfg), training=False), tf.float32)
         logits = tf.reshape(logits, [-1])
         return {"logits": logits, "probability": tf.sigmoid(logits)}
 
-    @tf.function(input_signature=[_spec("images", [None, None, None, None])])
+    @tf.function(input_signature=[_spec("features", "images", [None, None, None, None])])
     def features(images):
         activations = feature_model(_model_input(images, cfg), training=False)
         pooled = tf.cast(pooled_features(activations), tf.float32)
         return {"features": tf.ensure_shape(pooled, [None, feature_dim(cfg)])}
 
-    @tf.function(input_signature=[_spec("request", [None])])
+    @tf.function(input_signature=[_spec("metadata", "request", [None])])
     def metadata_fn(request):
         return {"metadata": tf.fill(tf.shape(request), tf.constant(metadata_json))}
 
@@ -261,7 +253,11 @@ def _publish(tmp, final):
         os.path.dirname(final), f"{_OLD_PREFIX}{os.getpid()}-{os.path.basename(final)}"
     )
     os.rename(final, old)
-    os.rename(tmp, final)
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        os.rename(old, final)  # Put the previous export back rather than leave a gap.
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -342,8 +338,14 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     name = _check_name(name if name is not None else _default_name(run_dir))
     model_dir = os.path.join(base_path, name)
     config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
-    os.makedirs(model_dir, exist_ok=True)
-    _remove_stale(model_dir)
+    model_cfg, _ = checkpoint.read_run_config(run_dir)
+    if getattr(model_cfg, "num_classes", 0):
+        raise ExportError(
+            f"{run_dir} holds a class-conditional model (num_classes={model_cfg.num_classes}); "
+            f"SavedModel contract {CONTRACT_VERSION} covers unconditional models only."
+        )
+    if os.path.isdir(model_dir):
+        _remove_stale(model_dir)
     version = _choose_version(model_dir, version, overwrite)
     final = os.path.join(model_dir, str(version))
 
@@ -351,16 +353,11 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
             run_dir, which
         )
-        if getattr(model_cfg, "num_classes", 0):
-            raise ExportError(
-                f"{run_dir} is a class-conditional model (num_classes={model_cfg.num_classes}); "
-                "the SavedModel contract (version "
-                f"{CONTRACT_VERSION}) covers unconditional models only."
-            )
         metadata = build_metadata(
             model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator)
         )
         servable, signatures = build_servable(generator, discriminator, model_cfg, metadata)
+        os.makedirs(model_dir, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
         try:
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.

@@ -175,7 +175,7 @@ def side_by_side(*images, gap=8):
     return np.concatenate(parts, axis=1)
 
 
-def line_chart(series, title, xlabel, ylabel, size=(480, 300), hlines=()):
+def line_chart(series, title, xlabel, ylabel, size=(600, 300), hlines=()):
     """Draws a small line chart with Pillow (no plotting library needed).
 
     Args:
@@ -195,7 +195,8 @@ def line_chart(series, title, xlabel, ylabel, size=(480, 300), hlines=()):
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
-    left, right, top, bottom = 48, width - 12, 30, height - 40
+    # The legend sits right of the plot, where it hides no line.
+    left, right, top, bottom = 48, width - 150, 30, height - 40
     xs = np.concatenate([np.asarray(s[1], float) for s in series])
     ys = np.concatenate([np.asarray(s[2], float) for s in series] + [np.array([y for _, y in hlines], float)])
     x0, x1 = float(xs.min()), float(xs.max())
@@ -224,7 +225,8 @@ def line_chart(series, title, xlabel, ylabel, size=(480, 300), hlines=()):
             draw.line(points, fill=colour, width=2)
         for p in points if len(points) <= 40 else ():
             draw.ellipse((p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2), fill=colour)
-        draw.text((right - 150, top + 4 + 12 * k), label, fill=colour, font=font)
+        draw.line((right + 8, top + 10 + 14 * k, right + 22, top + 10 + 14 * k), fill=colour, width=2)
+        draw.text((right + 26, top + 4 + 14 * k), label, fill=colour, font=font)
     draw.text((left, 8), title, fill=(0, 0, 0), font=font)
     draw.text((left + (right - left) // 2 - 30, bottom + 20), xlabel, fill=(0, 0, 0), font=font)
     draw.text((left + 4, top + 4), ylabel, fill=(90, 90, 90), font=font)

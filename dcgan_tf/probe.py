@@ -271,11 +271,12 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
                 if cfg.labels is None else f"{cfg.labels} class-balanced labelled examples drawn "
                 "at random from the rest of the training split")
     return (
-        f"Validation set of up to {cfg.validation} examples drawn from the training split "
-        f"(at most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed {cfg.seed}). "
-        f"Classifier: {classifier} on features standardised on the labelled draw; solved in the dual, in "
-        f"the span of the labelled rows, when features outnumber examples; C from {list(cfg.c_grid)} chosen by validation error; "
-        "the chosen model is scored on the full test split."
+        f"Validation set of up to {cfg.validation} examples drawn from the training split (at "
+        f"most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed "
+        f"{cfg.seed}). Classifier: {classifier} on features standardised on the labelled draw; "
+        "solved in the dual, in the span of the labelled rows, when features outnumber examples; "
+        f"C from {list(cfg.c_grid)} chosen by validation error; the chosen model is scored on "
+        "the full test split."
     )
 
 

@@ -15,7 +15,7 @@ import urllib.request
 
 import numpy as np
 
-from dcgan_tf.contract import METADATA_ASSET, SIGNATURES
+from dcgan_tf.contract import METADATA_ASSET
 
 _DTYPES = {
     "DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
@@ -65,7 +65,11 @@ def read_signature_defs(path):
     path = resolve_model_path(path)
     saved = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        saved.ParseFromString(f.read())
+        raw = f.read()
+    try:
+        saved.ParseFromString(raw)
+    except Exception as e:  # protobuf's DecodeError is no ValueError.
+        raise ServingError(f"{path}/saved_model.pb is not a readable SavedModel: {e}") from None
     graph = next((m for m in saved.meta_graphs if "serve" in m.meta_info_def.tags), None)
     if graph is None:
         raise ServingError(f"{path} has no MetaGraph tagged 'serve', which TF Serving loads.")
@@ -337,6 +341,9 @@ class RestClient(Client):
             values = {next(iter(outputs)): values}  # One output: TF Serving leaves out its name.
         return {k: _to_array(v, outputs[k][0] if k in outputs else None) for k, v in values.items()}
 
+    def _timed_out(self):
+        return f"TF Serving at {self.url} did not answer within {self.timeout}s."
+
     def _call(self, method, url, body=None):
         data = json.dumps(body).encode("utf-8") if body is not None else None
         request = urllib.request.Request(
@@ -349,13 +356,13 @@ class RestClient(Client):
             raise ServingError(f"TF Serving answered HTTP {e.code} for {url}: {_error_text(e)}") from None
         except urllib.error.URLError as e:
             if isinstance(e.reason, (socket.timeout, TimeoutError)):
-                raise ServingError(f"TF Serving at {self.url} did not answer within {self.timeout}s.") from None
+                raise ServingError(self._timed_out()) from None
             raise ServingError(
                 f"Cannot reach TF Serving at {self.url} ({e.reason}). Is tensorflow_model_server "
                 "running with --rest_api_port, and is the URL right?"
             ) from None
         except (socket.timeout, TimeoutError):
-            raise ServingError(f"TF Serving at {self.url} did not answer within {self.timeout}s.") from None
+            raise ServingError(self._timed_out()) from None
         except OSError as e:
             raise ServingError(f"Connection to TF Serving at {self.url} failed: {e}") from None
         try:

@@ -162,7 +162,8 @@ _PLAIN_TF_CHECK = textwrap.dedent("""
             got = sess.run([sig.outputs[k].name for k in names],
                            {sig.inputs[k].name: v for k, v in feeds.items()})
             for k, value in zip(names, got):
-                assert np.abs(value.astype("float64") - np.asarray(expected[k]).astype("float64")).max() < 1e-5, (name, k)
+                diff = value.astype("float64") - np.asarray(expected[k]).astype("float64")
+                assert np.abs(diff).max() < 1e-5, (name, k)
     assert "dcgan_tf" not in sys.modules
     print("OK")
 """)
@@ -244,6 +245,10 @@ def test_a_path_that_is_not_a_savedmodel(tmp_path, run_dir):
         SavedModelClient(str(tmp_path / "missing"))
     with pytest.raises(ServingError, match="is not a SavedModel: it has no saved_model.pb"):
         SavedModelClient(run_dir)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "saved_model.pb").write_bytes(b"\xff\x00 not a protobuf")
+    with pytest.raises(ServingError, match="not a readable SavedModel"):
+        SavedModelClient(str(tmp_path / "bad"))
 
 
 def test_model_directory_resolves_to_newest_version(exported, base):
@@ -274,6 +279,7 @@ def test_bad_model_names(run_dir, tmp_path, name):
 def test_not_a_run_directory(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="not a run directory"):
         export_savedmodel(str(tmp_path), str(tmp_path / "sm"), name="m")
+    assert not os.path.exists(tmp_path / "sm")
 
 
 def test_failed_export_leaves_no_version(run_dir, tmp_path, monkeypatch):
@@ -288,6 +294,16 @@ def test_failed_export_leaves_no_version(run_dir, tmp_path, monkeypatch):
         export_savedmodel(run_dir, str(tmp_path), name="m")
     assert os.listdir(tmp_path / "m") == []
     assert not os.path.exists(tmp_path / "models.config")
+
+
+def test_conditional_models_are_refused_clearly(tmp_path):
+    if "num_classes" not in ModelConfig.__dataclass_fields__:
+        pytest.skip("no conditional models in this tree")
+    cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, num_classes=10)
+    checkpoint.write_run_config(str(tmp_path / "run"), cfg, TrainConfig(out=str(tmp_path / "run")))
+    with pytest.raises(ExportError, match="class-conditional model"):
+        export_savedmodel(str(tmp_path / "run"), str(tmp_path / "sm"), name="m")
+    assert not os.path.exists(tmp_path / "sm" / "m")
 
 
 _KILLED_EXPORT = textwrap.dedent("""
@@ -325,8 +341,9 @@ def _parse_with_tf_serving_schema(text):
 
     proto = descriptor_pb2.FileDescriptorProto(name="model_server_config_test.proto",
                                                package="tensorflow.serving")
-    string, message = descriptor_pb2.FieldDescriptorProto.TYPE_STRING, descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
-    optional, repeated = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL, descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+    field = descriptor_pb2.FieldDescriptorProto
+    string, message = field.TYPE_STRING, field.TYPE_MESSAGE
+    optional, repeated = field.LABEL_OPTIONAL, field.LABEL_REPEATED
     model = proto.message_type.add(name="ModelConfig")
     for number, field in [(1, "name"), (2, "base_path"), (4, "model_platform")]:
         model.field.add(name=field, number=number, type=string, label=optional)
@@ -405,7 +422,8 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     result = runner.invoke(cli, ["inspect", os.path.join(base, "digits"), "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
-    assert shown["metadata"]["step"] == 1 and shown["signatures"]["features"]["outputs"]["features"]["shape"] == [None, 1792]
+    assert shown["metadata"]["step"] == 1
+    assert shown["signatures"]["features"]["outputs"]["features"]["shape"] == [None, 1792]
     out, zfile = tmp_path / "g.png", tmp_path / "z.npy"
     result = runner.invoke(cli, ["sample", "--model", os.path.join(base, "digits", "1"), "--n", "6",
                                  "--seed", "3", "--out", str(out), "--show-index", "--save-z", str(zfile)])

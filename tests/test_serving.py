@@ -123,8 +123,10 @@ class FakeTFServing:
         if match.group(3):
             return 200, {
                 "model_spec": {"name": self.name, "signature_name": "", "version": str(self.version)},
-                "metadata": {"signature_def": {"signature_def": self.signature_defs,
-                                               "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap"}},
+                "metadata": {"signature_def": {
+                    "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap",
+                    "signature_def": self.signature_defs,
+                }},
             }
         return 200, {"model_version_status": [{
             "version": str(self.version), "state": "AVAILABLE",

@@ -1,0 +1,103 @@
+"""p50/p99 latency of the exported signatures, loaded with plain `tf.saved_model.load`.
+
+    python benchmarks/serve_latency.py --size 32 --width 64
+    python benchmarks/serve_latency.py --size 64 --width 64 --channels 3
+
+Compares `dcgan-tf export`'s `serving_default` with a plain `tf.saved_model.save` of the Keras
+generator (the baseline), both measured in this process. Weights are untrained: latency does
+not depend on their values.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from common import _conv_flops, machine, matmul_ceiling, percentiles  # noqa: E402
+
+
+def _time(fn, arg, repeats, warmup=5):
+    for _ in range(warmup):
+        fn(arg)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn(arg)
+        next(iter(out.values())).numpy()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return percentiles(samples)
+
+
+def exported(tmp, size, channels, width):
+    """Exports an untrained model through `dcgan_tf.export`; returns (path, generator)."""
+    from dcgan_tf import checkpoint
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.export import export_savedmodel
+    from dcgan_tf.train import build_gan
+
+    cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
+    run = os.path.join(tmp, "run")
+    gan = build_gan(cfg, TrainConfig(out=run))
+    checkpoint.write_run_config(run, cfg, TrainConfig(out=run))
+    checkpoint.save(gan, run, step=0, epoch=0)
+    return export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench"), gan.generator, cfg
+
+
+def plain_export(tmp, generator, cfg):
+    """The baseline: `tf.saved_model.save` of a module calling the Keras generator."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.generator = generator
+    spec = tf.TensorSpec((None, cfg.z_dim), tf.float32, name="z")
+    module.generate = tf.function(lambda z: {"images": generator(z, training=False)}, input_signature=[spec])
+    path = os.path.join(tmp, "plain")
+    tf.saved_model.save(module, path, signatures={"serving_default": module.generate})
+    return path
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--width", type=int, default=64, help="ngf = ndf")
+    p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--batches", default="1,64")
+    a = p.parse_args()
+
+    import tensorflow as tf
+
+    print(machine())
+    ceiling = matmul_ceiling()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path, generator, cfg = exported(tmp, a.size, a.channels, a.width)
+        g_flops = _conv_flops(generator)
+        plain = tf.saved_model.load(plain_export(tmp, generator, cfg)).signatures["serving_default"]
+        ours = tf.saved_model.load(path)
+        rng = np.random.default_rng(0)
+        for batch in (int(b) for b in a.batches.split(",")):
+            z = tf.constant(rng.uniform(-1, 1, (batch, cfg.z_dim)).astype("float32"))
+            pixels = tf.constant(rng.integers(0, 256, (batch, a.size, a.size, a.channels), dtype=np.uint8))
+            base = _time(lambda x: plain(z=x), z, a.repeats)
+            gen = _time(lambda x: ours.signatures["serving_default"](z=x), z, a.repeats)
+            feat = _time(lambda x: ours.signatures["features"](images=x), pixels, a.repeats)
+            gflops = g_flops * batch / (gen[0] / 1e3) / 1e9
+            rows.append((batch, base, gen, feat, gflops))
+    print(f"\n{a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, G {g_flops / 1e9:.3f} GFLOP/image; "
+          f"matmul ceiling {ceiling:.0f} GFLOP/s")
+    print(f"{'batch':>5} {'plain p50':>10} {'generate p50':>13} {'p99':>8} {'vs plain':>9} "
+          f"{'features p50':>13} {'p99':>8} {'G GFLOP/s':>10} {'ceiling':>8}")
+    for batch, base, gen, feat, gflops in rows:
+        print(f"{batch:>5} {base[0]:>9.2f}ms {gen[0]:>11.2f}ms {gen[1]:>6.2f}ms {base[0] / gen[0]:>8.2f}x "
+              f"{feat[0]:>11.2f}ms {feat[1]:>6.2f}ms {gflops:>10.1f} {gflops / ceiling:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""Near-duplicate removal by semantic hashing (paper section 4.1).
+
+The paper de-duplicated LSUN bedrooms with a 3072-128-3072 denoising, dropout-regularised
+ReLU autoencoder trained on 32x32 downsampled centre crops: the code layer's ReLU activations,
+binarised by thresholding, are a 128-bit hash, and images with the same hash are duplicates,
+found in linear time by bucketing. Here the autoencoder trains on the images being de-duplicated
+(as in the paper); images whose hashes are equal, or within `max_hamming` bits, are grouped.
+`max_hamming > 0` stays close to linear with multi-index hashing: the hash is cut into
+`max_hamming + 1` pieces, and two hashes that differ in at most that many bits share one piece
+exactly (pigeonhole), so only images that share a bucket are compared.
+"""
+
+import os
+import time
+
+import numpy as np
+
+from dcgan_tf.investigate import InvestigateError, rows_grid, write_report
+
+SIDE = 32
+CODE_BITS = 128
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+TFRECORD_KEYS = ("image", "image/encoded")
+THRESHOLDS = ("zero", "median")
+
+
+def centre_crop_resize(image, side=SIDE):
+    """uint8 (H, W, C) or (H, W) -> uint8 (side, side, 3): centre square crop, box resize, RGB."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    pil = Image.fromarray(image).convert("RGB")
+    w, h = pil.size
+    s = min(w, h)
+    pil = pil.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    return np.asarray(pil.resize((side, side), Image.BOX if s >= side else Image.BILINEAR))
+
+
+def prepare(images, side=SIDE):
+    """Brings images (N, H, W, C) or a list of arrays to uint8 (N, side, side, 3)."""
+    if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1:] == (side, side, 3):
+        return images.astype(np.uint8)
+    return np.stack([centre_crop_resize(im, side) for im in images]) if len(images) else \
+        np.zeros((0, side, side, 3), np.uint8)
+
+
+def load_folder(path):
+    """Every image under `path` (recursive), prepared; returns `(images, relative paths)`."""
+    from PIL import Image, UnidentifiedImageError
+
+    found = sorted(
+        os.path.relpath(os.path.join(root, f), path)
+        for root, _, files in os.walk(path) for f in files if f.lower().endswith(IMAGE_SUFFIXES)
+    )
+    if not found:
+        raise InvestigateError(f"No images ({', '.join(IMAGE_SUFFIXES)}) under {path}.")
+    images, kept = [], []
+    for rel in found:
+        try:
+            with Image.open(os.path.join(path, rel)) as im:
+                images.append(centre_crop_resize(np.asarray(im.convert("RGB"))))
+            kept.append(rel)
+        except (UnidentifiedImageError, OSError):
+            continue  # Not an image after all; reported by count below.
+    if not images:
+        raise InvestigateError(f"None of the {len(found)} files under {path} could be read as images.")
+    return np.stack(images), kept
+
+
+def _example_image(record):
+    import tensorflow as tf
+
+    example = tf.train.Example.FromString(record)
+    features = example.features.feature
+    for key in TFRECORD_KEYS:
+        if key in features and features[key].bytes_list.value:
+            return features[key].bytes_list.value[0]
+    raise InvestigateError(
+        f"Expected a bytes feature {' or '.join(repr(k) for k in TFRECORD_KEYS)} (an encoded image) "
+        f"in each tf.train.Example. Found: {', '.join(sorted(features)) or 'none'}"
+    )
+
+
+def load_tfrecords(paths):
+    """Decodes every record's encoded image; returns `(images, ids "file:index", records)`."""
+    import tensorflow as tf
+
+    images, ids, records = [], [], []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise InvestigateError(f"TFRecord file not found: {path}")
+        for i, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+            decoded = tf.io.decode_image(_example_image(record), expand_animations=False).numpy()
+            images.append(centre_crop_resize(decoded))
+            ids.append(f"{path}:{i}")
+            records.append(record)
+    if not images:
+        raise InvestigateError(f"No records in {', '.join(paths)}.")
+    return np.stack(images), ids, records
+
+
+def build_autoencoder(code_bits=CODE_BITS, noise=0.1, dropout=0.2, side=SIDE):
+    """The paper's 3072-128-3072 autoencoder: input noise (denoising), ReLU code, dropout.
+
+    Returns:
+        `(autoencoder, encoder)`: the trainable model and its input -> code half.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((side * side * 3,), name="pixels")
+    x = layers.GaussianNoise(noise, name="corrupt")(inputs)
+    code = layers.Dense(code_bits, activation="relu", name="code")(x)
+    x = layers.Dropout(dropout, name="dropout")(code)
+    outputs = layers.Dense(side * side * 3, activation="sigmoid", name="decode")(x)
+    return keras.Model(inputs, outputs, name="dedup_autoencoder"), keras.Model(inputs, code, name="encoder")
+
+
+def train_codes(images, epochs=30, batch_size=128, code_bits=CODE_BITS, noise=0.1, dropout=0.2,
+                seed=0, verbose=0):
+    """Trains the autoencoder on the images themselves and returns their codes.
+
+    Args:
+        images: uint8 (N, 32, 32, 3).
+
+    Returns:
+        `(codes float32 (N, code_bits), final reconstruction loss)`.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    autoencoder, encoder = build_autoencoder(code_bits, noise, dropout)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    history = autoencoder.fit(x, x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    codes = encoder.predict(x, batch_size=512, verbose=0)
+    return codes, float(history.history["loss"][-1])
+
+
+def binarise(codes, threshold="zero"):
+    """Bits of the codes: `> 0` (the ReLU's on/off), `> per-unit median`, or `> float`."""
+    if threshold == "zero":
+        cut = 0.0
+    elif threshold == "median":
+        cut = np.median(codes, axis=0, keepdims=True)
+    else:
+        try:
+            cut = float(threshold)
+        except (TypeError, ValueError):
+            raise InvestigateError(
+                f"Expected `threshold` in {THRESHOLDS} or a number. Received: {threshold!r}"
+            ) from None
+    return codes > cut
+
+
+def _union_find(n):
+    parent = np.arange(n)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i, j):
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    return find, union
+
+
+def group_hashes(bits, max_hamming=0):
+    """Groups rows of `bits` (N, B) whose Hamming distance is <= `max_hamming` (transitively).
+
+    Returns:
+        Groups of >= 2 indices, each sorted, ordered by their first index.
+    """
+    bits = np.asarray(bits, bool)
+    n, width = bits.shape
+    find, union = _union_find(n)
+    pieces = np.array_split(np.arange(width), max_hamming + 1)
+    packed = np.packbits(bits, axis=1)
+    for piece in pieces:
+        buckets = {}
+        for i, key in enumerate(np.packbits(bits[:, piece], axis=1)):
+            buckets.setdefault(key.tobytes(), []).append(i)
+        for members in buckets.values():
+            if len(members) < 2:
+                continue
+            members = np.asarray(members)
+            if max_hamming == 0:
+                for j in members[1:]:
+                    union(members[0], j)
+                continue
+            block = packed[members]
+            for a in range(len(members) - 1):
+                differ = np.unpackbits(block[a] ^ block[a + 1:], axis=1).sum(axis=1)
+                for b in np.flatnonzero(differ <= max_hamming):
+                    union(members[a], members[a + 1 + b])
+    groups = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def find_duplicates(images, threshold="zero", max_hamming=0, epochs=30, seed=0, **train_kwargs):
+    """Semantic-hash de-duplication of uint8 images (any size; prepared to 32x32x3).
+
+    Returns:
+        Dict with `groups` (lists of indices, first = the one to keep), `bits` (N, 128) bool,
+        `loss`, `distinct_hashes`, `mean_bits_on`.
+    """
+    images = prepare(images)
+    if len(images) < 2:
+        raise InvestigateError(f"Expected >= 2 images to de-duplicate. Received: {len(images)}")
+    codes, loss = train_codes(images, epochs=epochs, seed=seed, **train_kwargs)
+    bits = binarise(codes, threshold)
+    return {
+        "groups": group_hashes(bits, max_hamming), "bits": bits, "loss": loss,
+        "distinct_hashes": len({row.tobytes() for row in np.packbits(bits, axis=1)}),
+        "mean_bits_on": float(bits.sum(1).mean()),
+    }
+
+
+def plant_duplicates(images, per_kind=20, noise_std=4.0, shift=1, seed=0):
+    """Appends copies of random images: exact, with Gaussian noise, and shifted by `shift` px.
+
+    Args:
+        images: uint8 (N, 32, 32, 3) originals, assumed distinct.
+        per_kind: Copies of each kind, each of a different original.
+        noise_std: Standard deviation of the noise, in pixel levels (0..255).
+        shift: Pixels of the shift (direction drawn per copy; edges repeat).
+
+    Returns:
+        `(images with copies appended, planted)` where `planted` is a list of
+        `(original index, copy index, kind)`.
+    """
+    rng = np.random.default_rng(seed)
+    if 3 * per_kind > len(images):
+        raise InvestigateError(f"Expected >= {3 * per_kind} images to plant {per_kind} copies of 3 kinds.")
+    originals = rng.choice(len(images), 3 * per_kind, replace=False)
+    copies, planted = [], []
+    for k, i in enumerate(originals):
+        kind = ("exact", "noise", "shift")[k // per_kind]
+        image = images[i]
+        if kind == "noise":
+            image = np.clip(np.round(image + rng.normal(0, noise_std, image.shape)), 0, 255).astype(np.uint8)
+        elif kind == "shift":
+            dy, dx = [(shift, 0), (-shift, 0), (0, shift), (0, -shift)][rng.integers(4)]
+            image = np.roll(image, (dy, dx), axis=(0, 1))
+            # Repeat the edge the roll wrapped around, as a re-crop would show new pixels there.
+            if dy > 0:
+                image[:dy] = image[dy]
+            elif dy < 0:
+                image[dy:] = image[dy - 1]
+            if dx > 0:
+                image[:, :dx] = image[:, dx:dx + 1]
+            elif dx < 0:
+                image[:, dx:] = image[:, dx - 1:dx]
+        copies.append(image)
+        planted.append((int(i), len(images) + k, kind))
+    return np.concatenate([images, np.stack(copies)]), planted
+
+
+def score_groups(groups, planted):
+    """Pairwise precision and recall of found groups against planted (original, copy) pairs."""
+    found = {(a, b) for g in groups for x, a in enumerate(g) for b in g[x + 1:]}
+    truth = {tuple(sorted((a, b))): kind for a, b, kind in planted}
+    hits = [p for p in found if p in truth]
+    out = {
+        "predicted_pairs": len(found), "planted_pairs": len(truth), "true_pairs_found": len(hits),
+        "precision": len(hits) / len(found) if found else 1.0,
+        "recall": len(hits) / len(truth) if truth else 1.0,
+        "recall_by_kind": {},
+    }
+    for kind in sorted(set(truth.values())):
+        pairs = [p for p, k in truth.items() if k == kind]
+        out["recall_by_kind"][kind] = sum(p in found for p in pairs) / len(pairs)
+    return out
+
+
+def _group_figure(images, groups, limit=16, per_row=8):
+    rows = [images[g[:per_row]] for g in groups[:limit]]
+    return rows_grid(rows) if rows else None
+
+
+def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=False, threshold="zero",
+          max_hamming=0, epochs=30, seed=0, plant=0, noise_std=4.0, scale=2):
+    """De-duplicates a folder of images, TFRecord files or an image array; reports or removes.
+
+    Args:
+        out_dir: Where `dedup.png` (the groups, one per row) and `dedup.json` go.
+        folder: A folder of images (any size, searched recursively).
+        tfrecords: TFRecord files of `tf.train.Example`s with an encoded image under
+            `image` or `image/encoded`.
+        images: uint8 (N, H, W, C) instead (with optional `ids`).
+        remove: Folder: move every duplicate but the first of its group into
+            `OUT/removed/<relative path>`. TFRecords: write the kept records to
+            `OUT/dedup.tfrecord`. The inputs are otherwise untouched.
+        threshold: Code binarisation: `"zero"` (ReLU on), `"median"` or a number.
+        max_hamming: Group hashes that differ in at most this many bits. Defaults to 0.
+        epochs: Autoencoder epochs. Defaults to 30.
+        seed: Seeds training and planting.
+        plant: With `plant > 0`, first append `plant` copies of each kind (exact, Gaussian
+            noise of `noise_std` levels, 1-pixel shift) and report precision and recall on
+            them (a self-check; nothing is removed).
+        noise_std: Noise of the planted noisy copies. Defaults to 4 levels of 255.
+        scale: Upscaling of the PNG. Defaults to 2.
+
+    Returns:
+        The report dict of `dedup.json`.
+
+    Raises:
+        InvestigateError: no or several inputs, unreadable inputs, `remove` with `plant`.
+    """
+    start = time.perf_counter()
+    given = [x is not None for x in (folder, tfrecords, images)]
+    if sum(given) != 1:
+        raise InvestigateError("Pass exactly one input: a folder, TFRecord files, or images.")
+    if remove and (plant or images is not None):
+        raise InvestigateError("Expected --remove with a folder or TFRecords and without --plant.")
+    records = None
+    if folder is not None:
+        images, ids = load_folder(folder)
+    elif tfrecords is not None:
+        images, ids, records = load_tfrecords(list(tfrecords))
+    else:
+        images = prepare(images)
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(images))]
+    planted = []
+    if plant:
+        images, planted = plant_duplicates(images, plant, noise_std, seed=seed)
+        ids = ids + [f"planted:{kind}:{ids[a]}" for a, _, kind in planted]
+    found = find_duplicates(images, threshold, max_hamming, epochs, seed)
+    groups = found["groups"]
+    report = {
+        "input": folder or (list(tfrecords) if tfrecords else "array"), "images": len(images),
+        "autoencoder": f"{SIDE * SIDE * 3}-{CODE_BITS}-{SIDE * SIDE * 3} denoising (Gaussian input "
+                       f"noise 0.1), dropout 0.2, ReLU code, {epochs} epochs",
+        "threshold": threshold, "max_hamming": max_hamming, "loss": found["loss"],
+        "distinct_hashes": found["distinct_hashes"], "mean_bits_on": found["mean_bits_on"],
+        "groups": [[ids[i] for i in g] for g in groups], "group_count": len(groups),
+        "duplicates": sum(len(g) - 1 for g in groups), "seed": seed,
+    }
+    if plant:
+        report["planted"] = {"per_kind": plant, "noise_std": noise_std, "shift": 1,
+                             **score_groups(groups, planted)}
+    if remove:
+        report["removed"] = _remove(out_dir, folder, ids, groups, records)
+    report["seconds"] = time.perf_counter() - start
+    figure = _group_figure(images, groups)
+    figures = {"dedup.png": (figure, scale)} if figure is not None else {}
+    return write_report(out_dir, "dedup", report, figures)
+
+
+def _remove(out_dir, folder, ids, groups, records):
+    drop = sorted(i for g in groups for i in g[1:])
+    if folder is not None:
+        moved = []
+        for i in drop:
+            target = os.path.join(out_dir, "removed", ids[i])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(os.path.join(folder, ids[i]), target)
+            moved.append(target)
+        return {"moved_to": os.path.join(out_dir, "removed"), "count": len(moved)}
+    import tensorflow as tf
+
+    path = os.path.join(out_dir, "dedup.tfrecord")
+    os.makedirs(out_dir, exist_ok=True)
+    skip = set(drop)
+    with tf.io.TFRecordWriter(path) as writer:
+        for i, record in enumerate(records):
+            if i not in skip:
+                writer.write(record)
+    return {"tfrecord": path, "kept": len(records) - len(skip), "count": len(skip)}
