@@ -22,7 +22,10 @@ def _checkpoint(ctx, param, value):
 @click.option("--serving-root",
               help="Where the server sees --base-path, for models.config's base_path entries "
                    "(absolute). Default: keep the file's, or /models (the Docker image's).")
-def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_root):
+@click.option("--jit", is_flag=True,
+              help="XLA-compile the generating signatures: about 2x faster at batch 1 for 32x32 "
+                   "models on CPU; TF Serving needs --xla_cpu_compilation_enabled=true.")
+def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_root, jit):
     """Export a run as a TF Serving SavedModel version: BASE/NAME/VERSION/.
 
     \b
@@ -44,7 +47,7 @@ def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_roo
 
     path = export_savedmodel(
         run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
-        overwrite=overwrite, serving_root=serving_root,
+        overwrite=overwrite, serving_root=serving_root, jit=jit,
     )
     client = SavedModelClient(path)
     meta = client.metadata()

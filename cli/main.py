@@ -7,6 +7,7 @@ import click
 from cli.conditional import nn_classify
 from cli.export import export
 from cli.inspect_export import inspect
+from cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
 from cli.probe import probe
 from cli.sample import sample
 from cli.train import train
@@ -46,6 +47,12 @@ cli.add_command(probe)
 cli.add_command(export)
 cli.add_command(sample)
 cli.add_command(inspect)
+cli.add_command(interpolate)
+cli.add_command(arithmetic)
+cli.add_command(nearest)
+cli.add_command(visualize)
+cli.add_command(forget)
+cli.add_command(dedup)
 cli.add_command(nn_classify)
 
 

@@ -134,13 +134,14 @@ def generate(client, z, batch_size=256):
     return np.concatenate(parts)
 
 
-def rows_grid(rows, pad=2, gap_after=()):
+def rows_grid(rows, pad=2, gap_after=(), row_gaps=None):
     """Tiles rows of images (each uint8 (k, H, W, C)) into one image; short rows end blank.
 
     Args:
         rows: List of image arrays of the same H, W, C.
         pad: Pixels between cells.
         gap_after: Column indices after which one blank cell separates groups.
+        row_gaps: Per row, its own `gap_after` (overrides it).
 
     Returns:
         uint8 (rows * (H + pad) + pad, cols * (W + pad) + pad, C).
@@ -150,11 +151,12 @@ def rows_grid(rows, pad=2, gap_after=()):
     shape = next(r.shape[1:] for r in rows if len(r))
     blank = np.zeros((1, *shape), np.uint8)
     spaced = []
-    for row in rows:
+    for r, row in enumerate(rows):
+        gaps = row_gaps[r] if row_gaps is not None else gap_after
         cells = []
         for j, image in enumerate(row):
             cells.append(image[None])
-            if j in gap_after:
+            if j in gaps and j < len(row) - 1:
                 cells.append(blank)
         spaced.append(np.concatenate(cells) if cells else np.zeros((0, *shape), np.uint8))
     ncols = max(len(r) for r in spaced)
@@ -162,16 +164,16 @@ def rows_grid(rows, pad=2, gap_after=()):
     return make_grid(np.concatenate(padded), ncols=ncols, pad=pad)
 
 
-def side_by_side(*images, gap=8):
-    """Joins images (H_i, W_i, C) left to right, top-aligned, with `gap` blank columns."""
+def side_by_side(*images, gap=8, fill=0):
+    """Joins images (H_i, W_i, C) left to right, top-aligned, `gap` columns of `fill` apart."""
     channels = max(im.shape[-1] for im in images)
     images = [np.repeat(im, 3, axis=-1) if im.shape[-1] != channels else im for im in images]
     height = max(im.shape[0] for im in images)
     parts = []
     for i, im in enumerate(images):
         if i:
-            parts.append(np.zeros((height, gap, channels), np.uint8))
-        parts.append(np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))))
+            parts.append(np.full((height, gap, channels), fill, np.uint8))
+        parts.append(np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0)), constant_values=fill))
     return np.concatenate(parts, axis=1)
 
 

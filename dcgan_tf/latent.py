@@ -152,17 +152,18 @@ def interpolate(model, out_dir, walks=None, num_walks=4, points=2, steps=10, met
             "walks": per_walk,
         }
         figures[f"interpolate_{method}.png"] = (rows_grid(rows), scale)
-        matrix = np.stack([w["step_distances"] / baseline for w in per_walk]) \
-            if len({len(w["step_distances"]) for w in per_walk}) == 1 else None
-        if matrix is not None:
-            x = np.arange(1, matrix.shape[1] + 1)
-            series += [(f"{method} mean", x, matrix.mean(0)), (f"{method} max", x, matrix.max(0))]
-    if series:
-        even = 1.0 / (steps - 1)
-        figures["smoothness.png"] = (line_chart(
-            series, "consecutive-frame distance / random-pair distance", "step along the walk",
-            "ratio", hlines=[(f"even legs between random pairs: {even:.3f}", even)],
-        ), 1)
+        # Walks of more points have more steps: pad, so the curves are per step index.
+        longest = max(len(w["step_distances"]) for w in per_walk)
+        matrix = np.full((len(per_walk), longest), np.nan)
+        for i, w in enumerate(per_walk):
+            matrix[i, :len(w["step_distances"])] = w["step_distances"] / baseline
+        x = np.arange(1, longest + 1)
+        series += [(f"{method} mean", x, np.nanmean(matrix, 0)), (f"{method} max", x, np.nanmax(matrix, 0))]
+    even = 1.0 / (steps - 1)
+    figures["smoothness.png"] = (line_chart(
+        series, "consecutive-frame distance / random-pair distance", "step along the walk",
+        "ratio", hlines=[(f"even legs between random pairs: {even:.3f}", even)],
+    ), 1)
     report["seconds"] = time.perf_counter() - start
     return write_report(out_dir, "interpolate", report, figures)
 
@@ -248,7 +249,8 @@ def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=
     around = result[None] + rng.uniform(-noise, noise, (neighbours, result.size)).astype(np.float32)
     decoded = generate(client, np.concatenate([result[None], around]))
     rows.append(decoded)
-    figures = {"arithmetic.png": (rows_grid(rows), scale)}
+    gaps = [(len(r) - 2,) for r in rows[:-1]] + [(0,)]  # Before each mean; after the result.
+    figures = {"arithmetic.png": (rows_grid(rows, row_gaps=gaps), scale)}
     report = {
         "model": client.path, "z_dim": meta["z_dim"], "z_dist": meta["z_dist"], "seed": seed,
         "z_file": z_file, "concepts": report_concepts, "expression": expression,
@@ -256,8 +258,8 @@ def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=
         "result_z_norm": float(np.linalg.norm(result)), "noise": noise, "neighbours": neighbours,
         "noise_seed": noise_seed, "result_probability": score(decoded[:1]),
         "neighbour_probability": score(decoded[1:]),
-        "layout": "one row per concept (its exemplars, then the decoded mean z); last row: "
-                  "the expression's z, then its neighbours (z + U(-noise, noise))",
+        "layout": "one row per concept (its exemplars, a gap, then the decoded mean z); last "
+                  "row: the expression's z, a gap, then its neighbours (z + U(-noise, noise))",
     }
     if turn:
         frames = generate(client, lerp(means[turn[0]], means[turn[1]], np.linspace(0, 1, turn_steps)))

@@ -128,6 +128,6 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
     report["seconds"] = time.perf_counter() - start
     figures = {
         "nearest.png": (rows_grid(rows, gap_after=(0, k)), scale),
-        "nearest_distances.png": (side_by_side(*charts), 1),
+        "nearest_distances.png": (side_by_side(*charts, fill=255), 1),
     }
     return write_report(out_dir, "nearest", report, figures)
