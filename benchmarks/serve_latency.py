@@ -34,8 +34,8 @@ def _time(fn, arg, repeats, warmup=5):
     return percentiles(samples)
 
 
-def exported(tmp, size, channels, width):
-    """Exports an untrained model through `dcgan_tf.export`; returns (path, generator)."""
+def exported(tmp, size, channels, width, jit=False):
+    """Exports an untrained model through `dcgan_tf.export`; returns (path, generator, cfg)."""
     from dcgan_tf import checkpoint
     from dcgan_tf.config import ModelConfig, TrainConfig
     from dcgan_tf.export import export_savedmodel
@@ -43,10 +43,12 @@ def exported(tmp, size, channels, width):
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
     run = os.path.join(tmp, "run")
-    gan = build_gan(cfg, TrainConfig(out=run))
-    checkpoint.write_run_config(run, cfg, TrainConfig(out=run))
-    checkpoint.save(gan, run, step=0, epoch=0)
-    return export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench"), gan.generator, cfg
+    if not os.path.isdir(run):
+        gan = build_gan(cfg, TrainConfig(out=run))
+        checkpoint.write_run_config(run, cfg, TrainConfig(out=run))
+        checkpoint.save(gan, run, step=0, epoch=0)
+    path = export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench", jit=jit)
+    return path, checkpoint.load_networks(run)[2], cfg
 
 
 def plain_export(tmp, generator, cfg):
@@ -81,21 +83,27 @@ def main():
         g_flops = _conv_flops(generator)
         plain = tf.saved_model.load(plain_export(tmp, generator, cfg)).signatures["serving_default"]
         ours = tf.saved_model.load(path)
+        xla = tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, jit=True)[0])
         rng = np.random.default_rng(0)
         for batch in (int(b) for b in a.batches.split(",")):
             z = tf.constant(rng.uniform(-1, 1, (batch, cfg.z_dim)).astype("float32"))
             pixels = tf.constant(rng.integers(0, 256, (batch, a.size, a.size, a.channels), dtype=np.uint8))
             base = _time(lambda x: plain(z=x), z, a.repeats)
             gen = _time(lambda x: ours.signatures["serving_default"](z=x), z, a.repeats)
+            jit = _time(lambda x: xla.signatures["serving_default"](z=x), z, a.repeats)
             feat = _time(lambda x: ours.signatures["features"](images=x), pixels, a.repeats)
-            gflops = g_flops * batch / (gen[0] / 1e3) / 1e9
-            rows.append((batch, base, gen, feat, gflops))
+            gflops = g_flops * batch / (min(gen[0], jit[0]) / 1e3) / 1e9
+            rows.append((batch, base, gen, jit, feat, gflops))
     print(f"\n{a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, G {g_flops / 1e9:.3f} GFLOP/image; "
           f"matmul ceiling {ceiling:.0f} GFLOP/s")
+    print("generate = dcgan-tf export's serving_default; --jit = the same exported with XLA; "
+          "plain = tf.saved_model.save of the Keras generator")
     print(f"{'batch':>5} {'plain p50':>10} {'generate p50':>13} {'p99':>8} {'vs plain':>9} "
-          f"{'features p50':>13} {'p99':>8} {'G GFLOP/s':>10} {'ceiling':>8}")
-    for batch, base, gen, feat, gflops in rows:
-        print(f"{batch:>5} {base[0]:>9.2f}ms {gen[0]:>11.2f}ms {gen[1]:>6.2f}ms {base[0] / gen[0]:>8.2f}x "
+          f"{'--jit p50':>10} {'p99':>8} {'vs plain':>9} {'features p50':>13} {'p99':>8} "
+          f"{'G GFLOP/s':>10} {'ceiling':>8}")
+    for batch, base, gen, jit, feat, gflops in rows:
+        print(f"{batch:>5} {base[0]:>8.2f}ms {gen[0]:>11.2f}ms {gen[1]:>6.2f}ms {base[0] / gen[0]:>8.2f}x "
+              f"{jit[0]:>8.2f}ms {jit[1]:>6.2f}ms {base[0] / jit[0]:>8.2f}x "
               f"{feat[0]:>11.2f}ms {feat[1]:>6.2f}ms {gflops:>10.1f} {gflops / ceiling:>8.2f}")
 
 

@@ -296,9 +296,19 @@ def score_groups(groups, planted):
     return out
 
 
-def _group_figure(images, groups, limit=16, per_row=8):
-    rows = [images[g[:per_row]] for g in groups[:limit]]
-    return rows_grid(rows) if rows else None
+def _group_figure(images, groups, limit=32, per_group=6, width=12):
+    """Groups side by side (kept image first), a blank cell between groups, rows `width` wide."""
+    rows, gaps, row, row_gaps = [], [], [], []
+    for g in groups[:limit]:
+        members = list(g[:per_group])
+        if row and len(row) + len(members) > width:
+            rows.append(images[row]), gaps.append(tuple(row_gaps))
+            row, row_gaps = [], []
+        row += members
+        row_gaps.append(len(row) - 1)
+    if row:
+        rows.append(images[row]), gaps.append(tuple(row_gaps))
+    return rows_grid(rows, row_gaps=gaps) if rows else None
 
 
 def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=False, threshold="zero",
@@ -306,7 +316,7 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
     """De-duplicates a folder of images, TFRecord files or an image array; reports or removes.
 
     Args:
-        out_dir: Where `dedup.png` (the groups, one per row) and `dedup.json` go.
+        out_dir: Where `dedup.png` (up to 32 groups, kept image first) and `dedup.json` go.
         folder: A folder of images (any size, searched recursively).
         tfrecords: TFRecord files of `tf.train.Example`s with an encoded image under
             `image` or `image/encoded`.

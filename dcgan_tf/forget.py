@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from dcgan_tf.investigate import InvestigateError, load_z_file, rows_grid, sample_z, side_by_side, write_report
+from dcgan_tf.investigate import InvestigateError, header, load_z_file, sample_z, side_by_side, write_report
 
 
 def split_layer_name(cfg):
@@ -202,7 +202,9 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     left = _draw_boxes(make_grid(before_px[show], ncols=ncols), boxes, shown, ncols, cfg.image_size)
     right = make_grid(after_px[show], ncols=ncols)
     report["seconds"] = time.perf_counter() - start
-    return write_report(out_dir, "forget", report, {"forget.png": (side_by_side(left, right), scale)})
+    figure = side_by_side(left, right)
+    figure = header(figure, [(0, "before"), (left.shape[1] + 8, f"after: {len(dropped)} maps dropped")])
+    return write_report(out_dir, "forget", report, {"forget.png": (figure, scale)})
 
 
 def _changes(before, after, boxes, row, size):

@@ -177,6 +177,28 @@ def side_by_side(*images, gap=8, fill=0):
     return np.concatenate(parts, axis=1)
 
 
+def header(image, labels, height=12):
+    """Adds a strip above `image` with text labels at given x positions: `[(x, text)]`."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = np.asarray(image)
+    strip = np.zeros((height, *image.shape[1:]), np.uint8)
+    canvas = Image.fromarray(np.concatenate([strip, image])[..., 0] if image.shape[-1] == 1
+                             else np.concatenate([strip, image]))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    white = 255 if canvas.mode == "L" else (255, 255, 255)
+    for x, text in labels:
+        draw.text((x + 2, 0), text, fill=white, font=font)
+    out = np.asarray(canvas)
+    return out[..., None] if out.ndim == 2 else out
+
+
+def cell_x(column, size, pad=2):
+    """Left pixel of grid column `column` in a `make_grid`/`rows_grid` image."""
+    return pad + column * (size + pad)
+
+
 def line_chart(series, title, xlabel, ylabel, size=(600, 300), hlines=()):
     """Draws a small line chart with Pillow (no plotting library needed).
 

@@ -11,7 +11,8 @@ import time
 import numpy as np
 
 from dcgan_tf.investigate import (
-    InvestigateError, generate, line_chart, open_savedmodel, rows_grid, side_by_side, write_report,
+    InvestigateError, cell_x, generate, header, line_chart, open_savedmodel, rows_grid, side_by_side,
+    write_report,
 )
 
 # Generated samples count as near copies below this quantile of held-out NN distances.
@@ -126,8 +127,11 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
     report["layout"] = (f"one row per generated sample: the sample, its {k} nearest training images "
                         f"in pixel space, then its {k} nearest in feature space")
     report["seconds"] = time.perf_counter() - start
+    grid = header(rows_grid(rows, gap_after=(0, k)), [
+        (cell_x(0, size), "sample"), (cell_x(2, size), "nearest in pixels"),
+        (cell_x(k + 3, size), "nearest in D features")])
     figures = {
-        "nearest.png": (rows_grid(rows, gap_after=(0, k)), scale),
+        "nearest.png": (grid, scale),
         "nearest_distances.png": (side_by_side(*charts, fill=255), 1),
     }
     return write_report(out_dir, "nearest", report, figures)
