@@ -40,7 +40,8 @@ def _concepts(ctx, param, value):
 
 def _echo_report(report, keys):
     shown = {k: report[k] for k in keys if k in report}
-    click.echo(json.dumps(shown, indent=1))
+    if shown:
+        click.echo(json.dumps(shown, indent=1))
     for path in report["files"].values():
         click.echo(f"Wrote {path}")
 
@@ -284,7 +285,8 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
 @click.option("--folder", type=click.Path(exists=True, file_okay=False),
               help="A folder of images (any size; searched recursively).")
 @click.option("--tfrecord", "tfrecords", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="TFRecord file of tf.train.Examples with an encoded 'image' or 'image/encoded'; repeatable.")
+              help="TFRecord file of tf.train.Examples with an encoded 'image' or "
+                   "'image/encoded'; repeatable.")
 @click.option("--npz", type=click.Path(exists=True, dir_okay=False),
               help="A .npz with uint8 images (N, H, W, C) under 'x' (or its only array).")
 @click.option("--remove", is_flag=True,

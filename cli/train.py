@@ -44,7 +44,9 @@ def _power_of_two(ctx, param, value):
               help="auto: multiworker if TF_CONFIG is set, mirrored on several GPUs, else default.")
 @click.option("--jit", type=click.Choice(C.JIT_MODES), default="auto", show_default=True,
               help="XLA; auto = on for GPUs, off on CPU (measured slower there).")
-@click.option("--precision", type=click.Choice(C.PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(C.PRECISIONS), default="auto", show_default=True,
+              help="auto: bf16 mixed precision where the hardware has it (AVX512-BF16/AMX CPUs, "
+                   "Ampere+ GPUs), else fp32. fp16 uses loss scaling.")
 @click.option("--keep", "keep_checkpoints", type=click.IntRange(min=1), default=5, show_default=True,
               help="Recent checkpoints to keep (the best-scoring one is kept too).")
 @click.option("--steps-per-execution", type=click.IntRange(min=1), default=1, show_default=True)

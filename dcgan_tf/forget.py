@@ -50,13 +50,17 @@ def _check_boxes(boxes, size):
         try:
             index = int(key)
         except (TypeError, ValueError):
-            raise InvestigateError(f"Expected sample indices as keys of the boxes. Received: {key!r}") from None
+            raise InvestigateError(
+                f"Expected sample indices as keys of the boxes. Received: {key!r}"
+            ) from None
         if index < 0:
             raise InvestigateError(f"Expected sample indices >= 0. Received: {index}")
         checked = []
         for rect in rects:
             if len(rect) != 4:
-                raise InvestigateError(f"Expected boxes [x0, y0, x1, y1]. Received: {rect!r} for sample {index}")
+                raise InvestigateError(
+                    f"Expected boxes [x0, y0, x1, y1]. Received: {rect!r} for sample {index}"
+                )
             x0, y0, x1, y1 = (float(v) for v in rect)
             if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
                 raise InvestigateError(
@@ -217,7 +221,8 @@ def _changes(before, after, boxes, row, size):
             inside.append(diff[row[index]][m])
             outside.append(diff[row[index]][~m])
         out["boxed_change_inside"] = float(np.concatenate(inside).mean())
-        out["boxed_change_outside"] = float(np.concatenate(outside).mean()) if any(map(len, outside)) else None
+        rest = np.concatenate(outside)
+        out["boxed_change_outside"] = float(rest.mean()) if len(rest) else None
     return out
 
 

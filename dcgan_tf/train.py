@@ -23,10 +23,32 @@ def resolve_jit(mode):
     return mode == "on"
 
 
+def native_bf16():
+    """True where bf16 matmuls run natively: GPUs of compute capability 8.0+, or CPUs with
+    AVX512-BF16 / AMX-BF16 (oneDNN uses them)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = [tf.config.experimental.get_device_details(g) for g in gpus]
+        return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision):
+    """`"auto"` -> `"bf16"` where the hardware has native bf16, else `"fp32"`."""
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return precision
+
+
 def set_precision(precision):
     """Sets Keras' global dtype policy for `"fp32"`, `"bf16"` or `"fp16"` mixed precision."""
-    policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
-    keras.mixed_precision.set_global_policy(policy)
+    policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+    keras.mixed_precision.set_global_policy(policy[resolve_precision(precision)])
 
 
 def build_gan(model_cfg, train_cfg):
@@ -41,7 +63,8 @@ def build_gan(model_cfg, train_cfg):
 
     def adam():
         opt = keras.optimizers.Adam(train_cfg.lr, beta_1=train_cfg.beta1)
-        return keras.optimizers.LossScaleOptimizer(opt) if train_cfg.precision == "fp16" else opt
+        fp16 = resolve_precision(train_cfg.precision) == "fp16"
+        return keras.optimizers.LossScaleOptimizer(opt) if fp16 else opt
 
     gan.compile(
         d_optimizer=adam(),

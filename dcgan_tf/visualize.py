@@ -198,7 +198,8 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
     }
     grid = rows_grid(rows, gap_after=(top - 1, 2 * top - 1, 3 * top - 1))
     size = cfg.image_size
-    grid = header(grid, [(cell_x(0, size), "trained D: top images"), (cell_x(top + 1, size), "guided backprop"),
-                         (cell_x(2 * top + 2, size), "random D: top images"),
-                         (cell_x(3 * top + 3, size), "guided backprop")])
+    grid = header(grid, [
+        (cell_x(0, size), "trained D: top images"), (cell_x(top + 1, size), "guided backprop"),
+        (cell_x(2 * top + 2, size), "random D: top images"), (cell_x(3 * top + 3, size), "guided backprop"),
+    ])
     return write_report(out_dir, "visualize", report, {"visualize.png": (grid, scale)})

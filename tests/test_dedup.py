@@ -49,7 +49,8 @@ def test_binarise_thresholds():
 def test_plant_duplicates_kinds():
     images = _digits(12)[:, :32, :32]
     planted_images, planted = D.plant_duplicates(np.ascontiguousarray(images), per_kind=2, seed=0)
-    assert len(planted_images) == 18 and [k for _, _, k in planted] == ["exact"] * 2 + ["noise"] * 2 + ["shift"] * 2
+    assert len(planted_images) == 18
+    assert [k for _, _, k in planted] == ["exact"] * 2 + ["noise"] * 2 + ["shift"] * 2
     for original, copy, kind in planted:
         diff = np.abs(planted_images[copy].astype(int) - planted_images[original]).mean()
         assert (diff == 0) if kind == "exact" else (diff > 0)

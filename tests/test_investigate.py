@@ -176,5 +176,6 @@ def test_cli_nearest_visualize_forget(trained, tmp_path):
     assert "maps of deconv2_relu" in result.output
 
     boxes.write_text("{not json")
-    result = runner.invoke(cli, ["forget", "--run", trained[0], "--boxes", str(boxes), "--out", str(tmp_path)])
+    result = runner.invoke(cli, ["forget", "--run", trained[0], "--boxes", str(boxes),
+                                 "--out", str(tmp_path)])
     assert result.exit_code != 0 and "is not JSON" in result.output

@@ -177,3 +177,23 @@ def test_collapse_monitor_warns_when_samples_lose_diversity(tmp_path, caplog):
     assert collapsed["random_feature_diversity"] == pytest.approx(0, abs=1e-6)
     assert collapsed["diversity"] == pytest.approx(0, abs=1e-6) and collapsed["collapse_warning"]
     assert "mode collapse" in caplog.text
+
+
+@pytest.mark.parametrize("precision, jit", [("bf16", "off"), ("fp16", "off"), ("fp32", "on")])
+def test_gpu_path_flags_train_and_resume_on_cpu(tmp_path, precision, jit):
+    # The GPU settings (mixed precision, loss scaling, XLA) run the same code path on the CPU.
+    run = tmp_path / "run"
+    train(_cfg(run, max_steps=2, precision=precision, jit=jit), TINY, verbose=0)
+    again = train(_cfg(run, max_steps=4, precision=precision, jit=jit), TINY, verbose=0)
+    assert again["start_step"] == 2 and again["step"] == 4
+    line = _metrics(run)[-1]
+    assert np.isfinite(line["d_loss"]) and np.isfinite(line["g_loss"])
+    _, _, generator, _, _ = checkpoint.load_networks(str(run))
+    assert generator.get_layer("project").kernel.dtype == "float32"
+
+
+def test_auto_precision_follows_the_hardware():
+    from dcgan_tf.train import native_bf16, resolve_precision
+
+    assert resolve_precision("auto") == ("bf16" if native_bf16() else "fp32")
+    assert resolve_precision("fp16") == "fp16"
