@@ -144,6 +144,18 @@ def test_forget_all_maps_leaves_one_image(trained, tmp_path):
     assert not np.array_equal(*before)
 
 
+def test_forget_builds_float32_under_a_mixed_policy(trained, tmp_path):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        report = forget(trained[0], str(tmp_path), maps=[0], n=2)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # restored
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert report["dropped_maps"] == [0] and report["mean_abs_change"] > 0
+
+
 def test_forget_errors(trained, tmp_path):
     with pytest.raises(InvestigateError, match="either boxes"):
         forget(trained[0], str(tmp_path))
