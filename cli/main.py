@@ -34,11 +34,16 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dcgan-tf")
 def cli():
-    """DCGAN (Radford, Metz & Chintala 2015) in TensorFlow/Keras: train, export, probe.
+    """DCGAN (Radford, Metz & Chintala 2015) in TensorFlow/Keras.
+
+    Train, export TF Serving SavedModels, sample, probe the discriminator's features with a
+    linear SVM, and run the paper's investigations (walks, arithmetic, memorisation, guided
+    backprop, forgetting, dedup, conditional 1-NN).
 
     \b
     dcgan-tf train                       # digits, embedded, a few minutes on a CPU
     dcgan-tf train --dataset svhn --data-dir ~/data/svhn --out runs/svhn
+    dcgan-tf export runs/digits --name digits && dcgan-tf sample --model savedmodels/digits
     """
 
 

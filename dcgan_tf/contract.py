@@ -39,5 +39,9 @@ SIGNATURES = {
 
 GENERATE = "serving_default"
 
+# The `sample` signature draws z for seed s with the stateless Philox pair (s, SAMPLE_SALT), so
+# `dcgan-tf sample --seed S` cell i is seed S + i everywhere (export, investigate commands).
+SAMPLE_SALT = 0x6463_6761_6E
+
 # TF Serving's convention for extra files that travel with a version (not loaded as a graph).
 METADATA_ASSET = "assets.extra/metadata.json"

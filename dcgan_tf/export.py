@@ -21,15 +21,13 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import checkpoint, serving_config
-from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SIGNATURES
+from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
 from dcgan_tf.inference import FoldedGenerator
 from dcgan_tf.models import build_feature_model, feature_dim, pooled_features
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TMP_PREFIX = ".tmp-export-"
 _OLD_PREFIX = ".old-export-"
-# Salt of the `sample` signature's per-seed z stream, fixed so a seed means the same z forever.
-_SAMPLE_SALT = 0x6463_6761_6E
 
 
 class ExportError(ValueError):
@@ -138,7 +136,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
     @tf.function(input_signature=[_spec("sample", "seed", [None])])
     def sample(seed):
         def one_z(s):
-            pair = tf.stack([s, tf.constant(_SAMPLE_SALT, tf.int64)])
+            pair = tf.stack([s, tf.constant(SAMPLE_SALT, tf.int64)])
             if cfg.z_dist == "uniform":
                 return tf.random.stateless_uniform(
                     [cfg.z_dim], pair, minval=-1.0, maxval=1.0, alg="philox"

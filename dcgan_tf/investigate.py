@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from dcgan_tf.config import save_json
+from dcgan_tf.contract import SAMPLE_SALT
 
 # Signatures the SavedModel-based investigations call.
 NEEDED_SIGNATURES = ("serving_default", "sample")
@@ -141,11 +142,10 @@ def sample_z(z_dim, z_dist, seeds):
     """
     import tensorflow as tf
 
-    from dcgan_tf.export import _SAMPLE_SALT
 
     rows = []
     for s in np.asarray(seeds, np.int64).reshape(-1):
-        pair = tf.constant([s, _SAMPLE_SALT], tf.int64)
+        pair = tf.constant([s, SAMPLE_SALT], tf.int64)
         if z_dist == "uniform":
             rows.append(tf.random.stateless_uniform([z_dim], pair, minval=-1.0, maxval=1.0, alg="philox"))
         else:
