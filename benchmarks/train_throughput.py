@@ -30,7 +30,7 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit):
     import tensorflow as tf
 
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.train import build_gan, set_precision
+    from dcgan_tf.train import build_gan
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
     gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch))
@@ -45,7 +45,6 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit):
     float(logs["d_loss"])
     elapsed = time.perf_counter() - start
     flops = step_flops(gan.generator, gan.discriminator)
-    set_precision("fp32")
     return batch * steps / elapsed, flops
 
 

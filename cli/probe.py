@@ -48,6 +48,10 @@ def _c_grid(value):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--c-grid", default=",".join(f"{c:g}" for c in DEFAULT_C_GRID), show_default=True,
               help="SVM C values searched on the validation set.")
+@click.option("--solver", type=click.Choice(("auto", "newton", "liblinear")), default="auto",
+              show_default=True,
+              help="auto: the exact Newton solver in the dual when features outnumber examples, "
+                   "else LinearSVC's primal; liblinear: LinearSVC always.")
 @click.option("--baseline", type=click.Choice(BASELINES), default="none", show_default=True,
               help="Probe a baseline instead: random (untrained) D, raw pixels, or the D "
                    "architecture trained supervised on the labels.")
@@ -58,7 +62,7 @@ def _c_grid(value):
 @click.option("--no-cache", is_flag=True, help="Recompute features; write no cache.")
 @click.option("--json", "json_path", type=str, help="Write the full report here.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, baseline,
+def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver, baseline,
           batch_size, cache_dir, no_cache, json_path, quiet):
     """Score the discriminator's features with a linear L2-SVM (paper, section 5).
 
@@ -66,8 +70,8 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
     Protocol (the paper's SVHN protocol, for every dataset):
       1. a validation set of --validation examples from the training split;
       2. --labels class-balanced examples drawn at random from the rest (--repeats draws);
-      3. features standardised on the labelled draw; LinearSVC (squared hinge, L2 penalty),
-         dual form when features outnumber examples; C chosen on the validation set;
+      3. features standardised on the labelled draw; LinearSVC's L2-SVM (squared hinge,
+         L2 penalty), in the dual when features outnumber examples; C chosen on validation;
       4. the chosen SVM scored on the full test split: mean +- std of the test error.
     --labels all labels the whole training split (CIFAR-10 protocol).
     \b
@@ -87,7 +91,7 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
         )
     cfg = ProbeConfig(
         labels=_labels(labels), validation=validation, repeats=repeats, seed=seed,
-        c_grid=_c_grid(c_grid), batch_size=batch_size, cache_dir=cache_dir, cache=not no_cache,
+        c_grid=_c_grid(c_grid), solver=solver, batch_size=batch_size, cache_dir=cache_dir, cache=not no_cache,
     )
     if baseline == "none":
         if model is None:

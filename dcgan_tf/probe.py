@@ -274,7 +274,8 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
         f"Validation set of up to {cfg.validation} examples drawn from the training split (at "
         f"most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed "
         f"{cfg.seed}). Classifier: {classifier} on features standardised on the labelled draw; "
-        "solved in the dual, in the span of the labelled rows, when features outnumber examples; "
+        f"solver {cfg.solver!r} (auto: LinearSVC's objective solved exactly in the dual by "
+        "Newton's method when features outnumber examples, else liblinear's primal); "
         f"C from {list(cfg.c_grid)} chosen by validation error; the chosen model is scored on "
         "the full test split."
     )

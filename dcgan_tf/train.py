@@ -52,10 +52,18 @@ def set_precision(precision):
 
 
 def build_gan(model_cfg, train_cfg):
-    """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings)."""
+    """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
+
+    Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
+    is restored afterwards, so nothing else in the process changes precision.
+    """
+    previous = keras.mixed_precision.global_policy()
     set_precision(train_cfg.precision)
-    generator = build_generator(model_cfg)
-    discriminator = build_discriminator(model_cfg)
+    try:
+        generator = build_generator(model_cfg)
+        discriminator = build_discriminator(model_cfg)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
         num_classes=model_cfg.num_classes,
@@ -149,29 +157,26 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
 
     with strategy.scope():
         gan = build_gan(model_cfg, train_cfg)
-    try:
-        resumed_from = None
-        if checkpoint.list_checkpoints(run_dir):
-            resumed_from = checkpoint.select(run_dir, "last")
-            checkpoint.restore(gan, resumed_from)
-        if chief:
-            checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
-        done = gan.step
-        start = time.perf_counter()
-        segments = plan_segments(done, total, steps_per_epoch)
-        if segments:
-            _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
-        return {
-            "run_dir": run_dir,
-            "step": gan.step,
-            "start_step": done,
-            "checkpoint": checkpoint.select(run_dir, "last") if chief else None,
-            "resumed_from": resumed_from,
-            "seconds": time.perf_counter() - start,
-            "model": model_cfg.to_dict(),
-        }
-    finally:
-        set_precision("fp32")
+    resumed_from = None
+    if checkpoint.list_checkpoints(run_dir):
+        resumed_from = checkpoint.select(run_dir, "last")
+        checkpoint.restore(gan, resumed_from)
+    if chief:
+        checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
+    done = gan.step
+    start = time.perf_counter()
+    segments = plan_segments(done, total, steps_per_epoch)
+    if segments:
+        _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
+    return {
+        "run_dir": run_dir,
+        "step": gan.step,
+        "start_step": done,
+        "checkpoint": checkpoint.select(run_dir, "last") if chief else None,
+        "resumed_from": resumed_from,
+        "seconds": time.perf_counter() - start,
+        "model": model_cfg.to_dict(),
+    }
 
 
 def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from dcgan_tf.svm import (
-    ProbeConfig, ProbeError, RowSpace, balanced_sample, evaluate_features, fit_svm, split_protocol,
+    ProbeConfig, ProbeError, SquaredHingeSVC, balanced_sample, evaluate_features, fit_svm, split_protocol,
 )
 
 REPORT_KEYS = {
@@ -82,20 +82,22 @@ def test_split_protocol_draws_are_disjoint_repeatable_and_capped():
         split_protocol(labels, 10, ProbeConfig(labels=1300, validation=300))
 
 
-def test_rowspace_svm_matches_the_plain_dual_svm():
-    # More features than examples: the SVM is solved in the span of the training rows.
+@pytest.mark.parametrize("classes", [2, 4])
+def test_newton_solver_matches_linearsvc(classes):
+    # More features than examples: "auto" solves LinearSVC's problem with Newton in the dual.
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    x, y = _blobs(400, classes=4, dim=600, spread=0.3)
-    clf, c, _, _ = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(0.01,))
-    assert "rowspace" in clf.named_steps and clf.named_steps["rowspace"].basis.shape[0] <= 100
-    scaler = StandardScaler().fit(x[:100])
-    plain = LinearSVC(C=c, dual=True, max_iter=2000, random_state=0)
-    plain.fit(scaler.transform(x[:100]), y[:100])
-    expected = plain.decision_function(scaler.transform(x[200:]))
-    np.testing.assert_allclose(clf.decision_function(x[200:]), expected, atol=1e-4)
-    assert isinstance(clf.named_steps["rowspace"], RowSpace)
+    x, y = _blobs(400, classes=classes, dim=300, spread=0.15)
+    for c in (1e-3, 1.0):
+        clf, _, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(c,))
+        assert isinstance(clf.svm, SquaredHingeSVC) and search[0]["converged"]
+        scaler = StandardScaler().fit(x[:100])
+        reference = LinearSVC(C=c, dual=True, tol=1e-8, max_iter=100_000, random_state=0)
+        reference.fit(scaler.transform(x[:100]), y[:100])
+        expected = reference.decision_function(scaler.transform(x[200:]))
+        np.testing.assert_allclose(clf.decision_function(x[200:]), expected, atol=2e-3)
+        assert np.mean(clf.predict(x[200:]) == reference.predict(scaler.transform(x[200:]))) > 0.99
 
 
 def test_config_rejects_bad_values():
@@ -105,6 +107,8 @@ def test_config_rejects_bad_values():
         ProbeConfig(c_grid=())
     with pytest.raises(ProbeError, match="repeats"):
         ProbeConfig(repeats=0)
+    with pytest.raises(ProbeError, match="solver"):
+        ProbeConfig(solver="sgd")
 
 
 @pytest.mark.parametrize(
