@@ -50,11 +50,14 @@ def _c_grid(value):
               help="SVM C values searched on the validation set.")
 @click.option("--solver", type=click.Choice(("auto", "newton", "liblinear")), default="auto",
               show_default=True,
-              help="auto: the exact Newton solver in the dual when features outnumber examples, "
-                   "else LinearSVC's primal; liblinear: LinearSVC always.")
+              help="newton: LinearSVC's objective solved exactly in the dual (fast at any C); "
+                   "liblinear: LinearSVC itself; auto: newton up to 8000 labels.")
 @click.option("--baseline", type=click.Choice(BASELINES), default="none", show_default=True,
               help="Probe a baseline instead: random (untrained) D, raw pixels, or the D "
                    "architecture trained supervised on the labels.")
+@click.option("--search-every-draw", is_flag=True,
+              help="--baseline supervised: search (lr, dropout, epochs) on every draw, not only "
+                   "the first (4-5x slower).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images per call of the features signature.")
 @click.option("--cache-dir", type=str,
@@ -63,7 +66,7 @@ def _c_grid(value):
 @click.option("--json", "json_path", type=str, help="Write the full report here.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver, baseline,
-          batch_size, cache_dir, no_cache, json_path, quiet):
+          search_every_draw, batch_size, cache_dir, no_cache, json_path, quiet):
     """Score the discriminator's features with a linear L2-SVM (paper, section 5).
 
     \b
@@ -71,7 +74,7 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
       1. a validation set of --validation examples from the training split;
       2. --labels class-balanced examples drawn at random from the rest (--repeats draws);
       3. features standardised on the labelled draw; LinearSVC's L2-SVM (squared hinge,
-         L2 penalty), in the dual when features outnumber examples; C chosen on validation;
+         L2 penalty), solved in the dual; C chosen on the validation set;
       4. the chosen SVM scored on the full test split: mean +- std of the test error.
     --labels all labels the whole training split (CIFAR-10 protocol).
     \b
@@ -82,7 +85,7 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
       dcgan-tf probe --model savedmodels/digits --dataset digits --labels 200 --validation 300
     """
     from dcgan_tf import probe as P
-    from dcgan_tf.baselines import run_baseline
+    from dcgan_tf.baselines import SupervisedConfig, run_baseline
     from dcgan_tf.svm import ProbeConfig
 
     if dataset not in PROBE_DATASETS:
@@ -98,7 +101,8 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
             raise click.ClickException("--model is required (or pick a --baseline).")
         report = P.run_probe(model, dataset, data_dir, cfg, progress=not quiet)
     else:
-        report = run_baseline(baseline, model, dataset, data_dir, cfg, progress=not quiet)
+        sup = SupervisedConfig(search_every_draw=search_every_draw)
+        report = run_baseline(baseline, model, dataset, data_dir, cfg, sup, progress=not quiet)
     click.echo(P.format_table(report))
     if json_path:
         P.write_report(report, json_path)

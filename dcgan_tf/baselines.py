@@ -93,8 +93,9 @@ class SupervisedConfig:
         eval_every: Epochs between validation checks (early stopping, epoch selection).
         patience: Checks without improvement before stopping.
         batch_size: Mini-batch size.
-        search_every_draw: Search the grid on every draw; `False` searches it on the first
-            draw and reuses the chosen (lr, dropout, epochs) for the others (faster).
+        search_every_draw: Search the grid on every draw. Defaults to `False`: the grid is
+            searched on the first draw and the chosen (lr, dropout, epochs) trains the others,
+            4-5x faster (Fashion-MNIST, 1000 labels: ~3 min per searched draw on 2 cores).
     """
 
     lrs: tuple = (1e-3, 2e-4)
@@ -103,7 +104,7 @@ class SupervisedConfig:
     eval_every: int = 4
     patience: int = 2
     batch_size: int = 64
-    search_every_draw: bool = True
+    search_every_draw: bool = False
 
     def __post_init__(self):
         if not self.lrs or not self.dropouts or min(self.lrs) <= 0:
@@ -136,7 +137,13 @@ def build_classifier(model_cfg, num_classes, dropout=0.0):
     return keras.Model(body.input, logits, name="supervised_discriminator")
 
 
-def _error(model, x, y):
+def _error(model, x, y, train_x=None):
+    if train_x is not None:
+        # Moving batch-norm statistics lag after the few steps of a small labelled set: use
+        # the statistics of the labelled set under the current weights (no gradient step).
+        from dcgan_tf.models import recalibrate_batchnorm
+
+        recalibrate_batchnorm(model, (train_x[i:i + 250] for i in range(0, len(train_x), 250)))
     logits = model.predict(x, batch_size=500, verbose=0)
     return float(np.mean(np.argmax(logits, axis=1) != y))
 
@@ -154,14 +161,14 @@ def _fit(model_cfg, num_classes, lr, dropout, epochs, data, sup, seed, select=Tr
     )
     if not select:
         model.fit(x, y, batch_size=sup.batch_size, epochs=epochs, verbose=0, shuffle=True)
-        return model, _error(model, val_x, val_y), epochs
+        return model, _error(model, val_x, val_y, x), epochs
     best, done, stale = (np.inf, None, 0), 0, 0
     while done < epochs and stale < sup.patience:
         step = min(sup.eval_every, epochs - done)
         model.fit(x, y, batch_size=sup.batch_size, initial_epoch=done, epochs=done + step,
                   verbose=0, shuffle=True)
         done += step
-        error = _error(model, val_x, val_y)
+        error = _error(model, val_x, val_y, x)
         if error < best[0]:
             best, stale = (error, model.get_weights(), done), 0
         else:

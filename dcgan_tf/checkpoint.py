@@ -205,7 +205,7 @@ def read_run_config(run_dir):
 
 
 def load_networks(run_dir, which="last"):
-    """Builds G and D from a run's config and fills them from a checkpoint.
+    """Builds float32 G and D from a run's config and fills them from a checkpoint.
 
     Args:
         run_dir: A `dcgan-tf train` output directory.
@@ -215,14 +215,16 @@ def load_networks(run_dir, which="last"):
         `(model_cfg, train_cfg, generator, discriminator, meta)`; `meta` has `step`,
         `epoch`, `metrics` and `path`.
     """
-    from dcgan_tf.models import build_discriminator, build_generator
+    from dcgan_tf.models import build_discriminator, build_generator, dtype_policy
 
     model_cfg, train_cfg = read_run_config(run_dir)
     path = select(run_dir, which)
 
     class _Nets:
-        generator = build_generator(model_cfg)
-        discriminator = build_discriminator(model_cfg)
+        # float32 whatever precision trained them: their variables are float32 anyway.
+        with dtype_policy("float32"):
+            generator = build_generator(model_cfg)
+            discriminator = build_discriminator(model_cfg)
         seed_generator = None
 
     nets = _Nets()

@@ -9,7 +9,6 @@ the functions' variables uninitialised in session-based loaders such as TF Servi
 `saved_model_cli run` (keras #20095). All signatures run batch norm in inference mode.
 """
 
-import contextlib
 import datetime
 import json
 import os
@@ -273,17 +272,6 @@ def _umask():
     return mask
 
 
-@contextlib.contextmanager
-def _float32_policy():
-    # Exports are float32 whatever precision trained them; the variables are float32 anyway.
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 def build_metadata(model_cfg, train_cfg, meta, name, version, weights):
     """The export's self-description: enough for a consumer to need no side files."""
     from dcgan_tf import __version__
@@ -356,28 +344,27 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     version = _choose_version(model_dir, version, overwrite)
     final = os.path.join(model_dir, str(version))
 
-    with _float32_policy():
-        model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
-            run_dir, which
-        )
-        metadata = build_metadata(
-            model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator)
-        )
-        metadata["jit"] = bool(jit)
-        servable, signatures = build_servable(generator, discriminator, model_cfg, metadata, jit)
-        os.makedirs(model_dir, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
-        try:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.
-            tf.saved_model.save(servable, tmp, signatures=signatures)
-            asset = os.path.join(tmp, METADATA_ASSET)
-            os.makedirs(os.path.dirname(asset), exist_ok=True)
-            with open(asset, "w", encoding="utf-8") as f:
-                json.dump(metadata, f, indent=2, sort_keys=True)
-                f.write("\n")
-            _publish(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
+        run_dir, which
+    )
+    metadata = build_metadata(
+        model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator)
+    )
+    metadata["jit"] = bool(jit)
+    servable, signatures = build_servable(generator, discriminator, model_cfg, metadata, jit)
+    os.makedirs(model_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.
+        tf.saved_model.save(servable, tmp, signatures=signatures)
+        asset = os.path.join(tmp, METADATA_ASSET)
+        os.makedirs(os.path.dirname(asset), exist_ok=True)
+        with open(asset, "w", encoding="utf-8") as f:
+            json.dump(metadata, f, indent=2, sort_keys=True)
+            f.write("\n")
+        _publish(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     serving_config.write(base_path, config, serving_root=serving_root)
     return final

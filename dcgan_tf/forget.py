@@ -15,8 +15,9 @@ import time
 
 import numpy as np
 
+from dcgan_tf import checkpoint
 from dcgan_tf.investigate import (
-    InvestigateError, header, load_networks_fp32, load_z_file, sample_z, side_by_side, write_report,
+    InvestigateError, header, load_z_file, sample_z, side_by_side, write_report,
 )
 
 
@@ -148,7 +149,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     start = time.perf_counter()
     if (boxes is None) == (maps is None):
         raise InvestigateError("Pass either boxes (--boxes FILE.json) or maps to drop (--maps).")
-    cfg, _, generator, discriminator, meta = load_networks_fp32(run_dir, which)
+    cfg, _, generator, discriminator, meta = checkpoint.load_networks(run_dir, which)
     if getattr(cfg, "num_classes", 0):
         raise InvestigateError("Expected an unconditional model; this run is class-conditional.")
     layer = split_layer_name(cfg)

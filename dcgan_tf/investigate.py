@@ -7,7 +7,6 @@ sample` draws it: image `i` of `dcgan-tf sample --seed S` comes from seed `S + i
 export's `sample` signature, so a grid index names the same z everywhere.
 """
 
-import contextlib
 import os
 
 import numpy as np
@@ -53,31 +52,6 @@ def open_savedmodel(path, signatures=NEEDED_SIGNATURES):
             f"{client.path} has no {', '.join(missing)} signature: re-export it with `dcgan-tf export`."
         )
     return client, metadata
-
-
-@contextlib.contextmanager
-def float32_policy():
-    """Builds Keras layers in float32 inside the block, whatever the global dtype policy."""
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
-def load_networks_fp32(run_dir, which="last"):
-    """`checkpoint.load_networks` with float32 layers, whatever the global dtype policy.
-
-    A run trained in mixed precision stores float32 variables; rebuilt under a float32 policy
-    its activations and gradients (guided backprop, the forget regression) stay float32.
-    """
-    from dcgan_tf import checkpoint
-
-    with float32_policy():
-        return checkpoint.load_networks(run_dir, which)
 
 
 def check_indices(indices, name="index", limit=None):

@@ -6,10 +6,26 @@ stride-2 convolutions and ends in one logit. Batch norm everywhere except the ge
 and the discriminator's input layer. Weights start from N(0, 0.02) (section 4).
 """
 
+import contextlib
+
 import keras
 from keras import layers
 
 from dcgan_tf.config import ModelConfig
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Builds Keras layers under dtype policy `name` inside the block, then restores the old one.
+
+    Layers keep the policy they were built with, so mixed precision stays inside one model.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _init():

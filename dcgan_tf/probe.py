@@ -133,6 +133,11 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
     Raises:
         ProbeError: Not a SavedModel, or one without a `features` signature.
     """
+    return _extract(model_path, images, batch_size, cache_dir, tag, progress)[0]
+
+
+def _extract(model_path, images, batch_size, cache_dir, tag, progress):
+    """`(features, cached)`: `extract_features`, and whether they came from the cache."""
     model_path = resolve_savedmodel(model_path)
     images = np.asarray(images)
     if images.ndim == 3:
@@ -144,16 +149,16 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
         )
     path = _cache_path(cache_dir, model_path, images, tag) if cache_dir else None
     if path and os.path.isfile(path):
-        cached = np.load(path, mmap_mode=None)
+        cached = np.load(path)
         if cached.shape[0] == len(images):
-            return cached
+            return cached, True
     features = _run_signature(model_path, images, batch_size, progress)
     if path:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}.npy"
+        tmp = f"{path}.tmp{os.getpid()}.npy"  # written whole, then renamed: never half a file
         np.save(tmp, features)
         os.replace(tmp, path)
-    return features
+    return features, False
 
 
 def _run_signature(model_path, images, batch_size, progress):
@@ -222,8 +227,13 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
         method: Name in the report; defaults to `"dcgan"` or `"pixels"`.
 
     Returns:
-        The report dict: `test_error_mean`, `test_error_std`, `accuracy_mean`, `draws`,
-        `feature_dim`, `timings`, `metadata` and the protocol (see `write_report`).
+        The report dict (errors are fractions, std has ddof=1): `test_error_mean`,
+        `test_error_std`, `accuracy_mean`, `accuracy_std`, `validation_error_mean`, `draws`
+        (per draw: `C`, `solver`, `val_error`, `test_error`, `accuracy`, the C `search`,
+        `seconds`), `feature_dim`, `num_classes`, `sizes` (train, test, validation, labelled),
+        `notes` (adapted sizes), `protocol` (the `ProbeConfig` and a `description`),
+        `timings` (`load_data_s`, `features_s`, `features_cached`, `svm_s`, `total_s`),
+        `metadata` (the export's), `method`, `model`, `dataset`, `data_dir`, `versions`.
 
     Raises:
         ProbeError: Bad sizes, dataset or model; `dcgan_tf.data.DataError` for data files.
@@ -242,15 +252,12 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
     if pixels:
         train_x, test_x = pixel_features(train.images), pixel_features(test.images)
     else:
-        cached = cache_dir is not None and all(
-            os.path.isfile(_cache_path(cache_dir, model_path, s.images, f"{dataset}-{n}"))
-            for n, s in (("train", train), ("test", test))
+        (train_x, train_hit), (test_x, test_hit) = (
+            _extract(model_path, split.images, cfg.batch_size, cache_dir, f"{dataset}-{name}",
+                     progress)
+            for name, split in (("train", train), ("test", test))
         )
-        train_x, test_x = (
-            extract_features(model_path, s.images, cfg.batch_size, cache_dir, f"{dataset}-{n}",
-                             progress)
-            for n, s in (("train", train), ("test", test))
-        )
+        cached = train_hit and test_hit
     featured = time.perf_counter()
 
     result = evaluate_features(train_x, train.labels, test_x, test.labels, train.num_classes, cfg,
@@ -275,7 +282,8 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
         f"most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed "
         f"{cfg.seed}). Classifier: {classifier} on features standardised on the labelled draw; "
         f"solver {cfg.solver!r} (auto: LinearSVC's objective solved exactly in the dual by "
-        "Newton's method when features outnumber examples, else liblinear's primal); "
+        "Newton's method up to 8000 labels, else LinearSVC itself, dual when features "
+        "outnumber examples); "
         f"C from {list(cfg.c_grid)} chosen by validation error; the chosen model is scored on "
         "the full test split."
     )

@@ -9,7 +9,7 @@ import tensorflow as tf
 from dcgan_tf import checkpoint, data, distribute
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.gan import DCGAN
-from dcgan_tf.models import build_discriminator, build_generator
+from dcgan_tf.models import build_discriminator, build_generator, dtype_policy
 from dcgan_tf.monitor import RunMonitor
 
 class TrainingError(RuntimeError):
@@ -45,10 +45,10 @@ def resolve_precision(precision):
     return precision
 
 
-def set_precision(precision):
-    """Sets Keras' global dtype policy for `"fp32"`, `"bf16"` or `"fp16"` mixed precision."""
+def precision_policy(precision):
+    """Keras dtype policy of `"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision)."""
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-    keras.mixed_precision.set_global_policy(policy[resolve_precision(precision)])
+    return policy[resolve_precision(precision)]
 
 
 def build_gan(model_cfg, train_cfg):
@@ -57,13 +57,9 @@ def build_gan(model_cfg, train_cfg):
     Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
-    previous = keras.mixed_precision.global_policy()
-    set_precision(train_cfg.precision)
-    try:
+    with dtype_policy(precision_policy(train_cfg.precision)):
         generator = build_generator(model_cfg)
         discriminator = build_discriminator(model_cfg)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
         num_classes=model_cfg.num_classes,

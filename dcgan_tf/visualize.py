@@ -15,10 +15,11 @@ import time
 
 import numpy as np
 
+from dcgan_tf import checkpoint
 from dcgan_tf.investigate import (
-    InvestigateError, cell_x, float32_policy, header, load_networks_fp32, rows_grid, write_report,
+    InvestigateError, cell_x, header, rows_grid, write_report,
 )
-from dcgan_tf.models import build_discriminator, feature_layer_names
+from dcgan_tf.models import build_discriminator, dtype_policy, feature_layer_names
 
 
 def guided_leaky_relu(slope):
@@ -151,7 +152,7 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
     from dcgan_tf.data import load_split, prepare_images
 
     start = time.perf_counter()
-    cfg, train_cfg, _, trained, meta = load_networks_fp32(run_dir, which)
+    cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)
     if getattr(cfg, "num_classes", 0):
         raise InvestigateError("Expected an unconditional model; this run is class-conditional.")
     names = feature_layer_names(cfg)
@@ -177,7 +178,7 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
         raise InvestigateError(f"Expected channels in [0, {width}) for {layer}. Received: {bad}")
 
     keras.utils.set_random_seed(seed)
-    with float32_policy():
+    with dtype_policy("float32"):
         random = build_discriminator(cfg)
     panels, report_nets = {}, {}
     for name, net in (("trained", trained), ("random", random)):

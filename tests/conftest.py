@@ -1,3 +1,23 @@
 import os
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def digits_export(tmp_path_factory):
+    """A digits run trained 60 steps and its export, made once per test session.
+
+    Returns:
+        `(run_dir, savedmodel_path)`.
+    """
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.export import export_savedmodel
+    from dcgan_tf.train import train
+
+    root = tmp_path_factory.mktemp("digits-model")
+    run, base = str(root / "run"), str(root / "savedmodels")
+    train(TrainConfig(out=run, max_steps=60, batch_size=64),
+          ModelConfig(image_size=32, channels=1, ngf=16, ndf=16), verbose=0)
+    return run, export_savedmodel(run, base_path=base, name="digits")

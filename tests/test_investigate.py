@@ -13,26 +13,9 @@ from dcgan_tf.investigate import InvestigateError
 from dcgan_tf.visualize import guided_backprop, guided_leaky_relu, visualize
 
 
-def trained_export(tmp_path_factory):
-    """The digits run of tests/test_latent.py (60 steps) and its export, shared on disk."""
-    from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.train import train
-
-    root = tmp_path_factory.getbasetemp() / "investigate-model"
-    run, base = str(root / "run"), str(root / "savedmodels")
-    done = root / "done"
-    if not done.exists():
-        train(TrainConfig(out=run, max_steps=60, batch_size=64),
-              ModelConfig(image_size=32, channels=1, ngf=16, ndf=16), verbose=0)
-        export_savedmodel(run, base_path=base, name="digits")
-        done.write_text("ok")
-    return run, os.path.join(base, "digits", "1")
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return trained_export(tmp_path_factory)
+def trained(digits_export):
+    return digits_export
 
 
 def test_nearest_compares_generated_and_heldout(trained, tmp_path):

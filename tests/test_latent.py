@@ -11,26 +11,9 @@ from dcgan_tf.investigate import InvestigateError, grid_z, open_savedmodel, samp
 from dcgan_tf.latent import arithmetic, interpolate, lerp, parse_expression, slerp, walk
 
 
-def trained_export(tmp_path_factory):
-    """A digits run trained 60 steps and its export, made once per test session (on disk)."""
-    from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.train import train
-
-    root = tmp_path_factory.getbasetemp() / "investigate-model"
-    run, base = str(root / "run"), str(root / "savedmodels")
-    done = root / "done"
-    if not done.exists():
-        train(TrainConfig(out=run, max_steps=60, batch_size=64),
-              ModelConfig(image_size=32, channels=1, ngf=16, ndf=16), verbose=0)
-        export_savedmodel(run, base_path=base, name="digits")
-        done.write_text("ok")
-    return run, os.path.join(base, "digits", "1")
-
-
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return trained_export(tmp_path_factory)[1]
+def model(digits_export):
+    return digits_export[1]
 
 
 def test_lerp_and_slerp_hit_the_ends_and_slerp_keeps_the_norm():

@@ -82,18 +82,18 @@ def test_split_protocol_draws_are_disjoint_repeatable_and_capped():
         split_protocol(labels, 10, ProbeConfig(labels=1300, validation=300))
 
 
-@pytest.mark.parametrize("classes", [2, 4])
-def test_newton_solver_matches_linearsvc(classes):
-    # More features than examples: "auto" solves LinearSVC's problem with Newton in the dual.
+@pytest.mark.parametrize("classes, dim", [(2, 300), (4, 300), (4, 20)])
+def test_newton_solver_matches_linearsvc(classes, dim):
+    # "auto" solves LinearSVC's problem with Newton's method in the dual: same solution.
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    x, y = _blobs(400, classes=classes, dim=300, spread=0.15)
+    x, y = _blobs(400, classes=classes, dim=dim, spread=0.15 if dim > 100 else 0.5)
     for c in (1e-3, 1.0):
         clf, _, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(c,))
         assert isinstance(clf.svm, SquaredHingeSVC) and search[0]["converged"]
         scaler = StandardScaler().fit(x[:100])
-        reference = LinearSVC(C=c, dual=True, tol=1e-8, max_iter=100_000, random_state=0)
+        reference = LinearSVC(C=c, dual=dim > 100, tol=1e-8, max_iter=100_000, random_state=0)
         reference.fit(scaler.transform(x[:100]), y[:100])
         expected = reference.decision_function(scaler.transform(x[200:]))
         np.testing.assert_allclose(clf.decision_function(x[200:]), expected, atol=2e-3)
