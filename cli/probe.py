@@ -65,8 +65,8 @@ def _c_grid(value):
 @click.option("--no-cache", is_flag=True, help="Recompute features; write no cache.")
 @click.option("--json", "json_path", type=str, help="Write the full report here.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver, baseline,
-          search_every_draw, batch_size, cache_dir, no_cache, json_path, quiet):
+def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver,
+          baseline, search_every_draw, batch_size, cache_dir, no_cache, json_path, quiet):
     """Score the discriminator's features with a linear L2-SVM (paper, section 5).
 
     \b
@@ -90,11 +90,13 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
 
     if dataset not in PROBE_DATASETS:
         raise click.ClickException(
-            f"Unknown dataset {dataset!r} for the probe. Expected one of: {', '.join(PROBE_DATASETS)}."
+            f"Unknown dataset {dataset!r} for the probe. Expected one of: "
+            f"{', '.join(PROBE_DATASETS)}."
         )
     cfg = ProbeConfig(
         labels=_labels(labels), validation=validation, repeats=repeats, seed=seed,
-        c_grid=_c_grid(c_grid), solver=solver, batch_size=batch_size, cache_dir=cache_dir, cache=not no_cache,
+        c_grid=_c_grid(c_grid), solver=solver, batch_size=batch_size, cache_dir=cache_dir,
+        cache=not no_cache,
     )
     if baseline == "none":
         if model is None:

@@ -40,7 +40,8 @@ def model_config_of(model, dataset):
 
     size, channels = native_shape(dataset)
     cfg = ModelConfig(image_size=size, channels=channels)
-    return cfg, f"no --model given: the default architecture for {dataset} ({size}x{size}x{channels})"
+    return cfg, (f"no --model given: the default architecture for {dataset} "
+                 f"({size}x{size}x{channels})")
 
 
 def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
@@ -108,7 +109,9 @@ class SupervisedConfig:
 
     def __post_init__(self):
         if not self.lrs or not self.dropouts or min(self.lrs) <= 0:
-            raise ProbeError("Expected non-empty `lrs` (> 0) and `dropouts` for the supervised grid.")
+            raise ProbeError(
+                "Expected non-empty `lrs` (> 0) and `dropouts` for the supervised grid."
+            )
         if any(not 0 <= d < 1 for d in self.dropouts):
             raise ProbeError(f"Expected dropouts in [0, 1). Received: dropouts={self.dropouts}")
         for name in ("max_epochs", "eval_every", "patience", "batch_size"):
@@ -210,7 +213,9 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
     draws, split_notes = split_protocol(train.labels, train.num_classes, cfg)
     notes += split_notes
     if draws[0].refit_on_all:
-        raise ProbeError("The supervised baseline needs a labelled subset: use --labels N, not all.")
+        raise ProbeError(
+            "The supervised baseline needs a labelled subset: use --labels N, not all."
+        )
 
     def pixels(images):
         prepared = prepare_images(images, model_cfg.image_size, model_cfg.channels)
@@ -263,7 +268,8 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
         result, "supervised", None, dataset, data_dir, cfg, train.num_classes, head_dim, {},
         {"load_data_s": loaded - start, "train_s": time.perf_counter() - loaded,
          "total_s": time.perf_counter() - start},
-        classifier=classifier, extra={"supervised": sup.to_dict(), "architecture": model_cfg.to_dict()},
+        classifier=classifier,
+        extra={"supervised": sup.to_dict(), "architecture": model_cfg.to_dict()},
     )
 
 

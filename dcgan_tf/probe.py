@@ -17,8 +17,8 @@ import numpy as np
 
 from dcgan_tf.contract import METADATA_ASSET
 from dcgan_tf.svm import (  # noqa: F401  (re-exported: the probe's public API)
-    DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample, evaluate_features, fit_svm,
-    split_protocol,
+    DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample,
+    evaluate_features, fit_svm, split_protocol,
 )
 
 # The labelled datasets `dcgan_tf.data.load_split` reads into memory.
@@ -196,7 +196,8 @@ def load_labelled(dataset, data_dir=None):
     """
     if dataset not in PROBE_DATASETS:
         raise ProbeError(
-            f"Unknown dataset {dataset!r} for the probe. Expected one of: {', '.join(PROBE_DATASETS)}."
+            f"Unknown dataset {dataset!r} for the probe. Expected one of: "
+            f"{', '.join(PROBE_DATASETS)}."
         )
     from dcgan_tf.data import load_split
 
@@ -325,15 +326,22 @@ def format_table(report):
     ]
     lines += [f"note: {n}" for n in report.get("notes", [])]
     key = "C" if "C" in report["draws"][0] else "hparams"
-    lines.append(f"{'draw':>4}  {key:>18}  {'val err':>8}  {'test err':>8}  {'seconds':>8}")
+
+    def shown(value):
+        if isinstance(value, dict):
+            return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in value.items())
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    width = max(8, *(len(shown(d[key])) for d in report["draws"]))
+    lines.append(f"{'draw':>4}  {key:>{width}}  {'val err':>8}  {'test err':>8}  {'seconds':>8}")
     for d in report["draws"]:
-        shown = d[key] if key == "C" else ",".join(f"{k}={v}" for k, v in d[key].items())
-        shown = f"{shown:g}" if isinstance(shown, float) else str(shown)
-        lines.append(f"{d['draw']:>4}  {shown:>18}  {100 * d['val_error']:7.2f}%  "
+        lines.append(f"{d['draw']:>4}  {shown(d[key]):>{width}}  {100 * d['val_error']:7.2f}%  "
                      f"{100 * d['test_error']:7.2f}%  {d['seconds']:8.1f}")
     t = report["timings"]
     lines.append(
-        f"test error {100 * report['test_error_mean']:.2f}% +- {100 * report['test_error_std']:.2f}%"
+        f"test error {100 * report['test_error_mean']:.2f}% "
+        f"+- {100 * report['test_error_std']:.2f}%"
         f"  (accuracy {100 * report['accuracy_mean']:.2f}%)  in {t['total_s']:.1f}s"
     )
     return "\n".join(lines)

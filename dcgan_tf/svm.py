@@ -8,9 +8,9 @@ from the training split; `labels` class-balanced examples drawn at random from t
 per repeat; features standardised on the labelled draw only; a regularised linear L2-SVM
 (squared hinge, L2 penalty: scikit-learn's LinearSVC objective, solved exactly in the dual by
 Newton's method, or by LinearSVC itself) for each C of a grid; the C with the lowest
-validation error wins and that SVM is scored on the full test split. With `labels=None` (the paper's CIFAR-10
-protocol) every training example is labelled: C is chosen on a validation set redrawn each
-repeat, then the SVM is refitted on the whole training split.
+validation error wins and that SVM is scored on the full test split. With `labels=None` (the
+paper's CIFAR-10 protocol) every training example is labelled: C is chosen on a validation set
+redrawn each repeat, then the SVM is refitted on the whole training split.
 """
 
 import dataclasses
@@ -64,14 +64,17 @@ class ProbeConfig:
     def __post_init__(self):
         if self.labels is not None and (not isinstance(self.labels, int) or self.labels < 1):
             raise ProbeError(
-                f"Expected `labels` to be an integer >= 1 or None (all). Received: labels={self.labels!r}"
+                "Expected `labels` to be an integer >= 1 or None (all). "
+                f"Received: labels={self.labels!r}"
             )
         for name in ("validation", "repeats", "batch_size"):
             if getattr(self, name) < 1:
                 raise ProbeError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
         grid = tuple(float(c) for c in self.c_grid)
         if not grid or min(grid) <= 0:
-            raise ProbeError(f"Expected `c_grid` to be positive numbers. Received: c_grid={self.c_grid!r}")
+            raise ProbeError(
+                f"Expected `c_grid` to be positive numbers. Received: c_grid={self.c_grid!r}"
+            )
         object.__setattr__(self, "c_grid", grid)
         choose_solver(self.solver, 1)
 
@@ -341,8 +344,8 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
             `"auto"`: newton up to `NEWTON_MAX_SAMPLES` labelled examples, else liblinear.
 
     Returns:
-        `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the chosen C, its validation error, and `[{"C", "val_error", "converged"}]`
-        for the grid.
+        `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
+        chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
     """
     from sklearn.preprocessing import StandardScaler
 
