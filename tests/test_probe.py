@@ -194,11 +194,11 @@ def trained(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_features_signature_is_cached(trained, tmp_path):
+def test_features_signature_is_cached(digits_export, tmp_path):
     from dcgan_tf.data import load_split
     from dcgan_tf.probe import extract_features
 
-    model, width = trained["model"], trained["width"]
+    (_, model), width = digits_export, 16
     images = load_split("digits", "test").images[:100]
     first = extract_features(model, images, batch_size=32, cache_dir=str(tmp_path), tag="t")
     assert first.shape == (100, 16 * 7 * width) and first.dtype == np.float32  # 4x4 x (1+2+4)w
