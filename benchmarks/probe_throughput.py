@@ -2,8 +2,8 @@
 
     python benchmarks/probe_throughput.py --images 10000 --labels 1000
 
-The SVM is timed on the probe's C grid with `dcgan_tf.svm.fit_svm` (dual form and row-space
-projection when features outnumber examples) against the baseline of a plain primal
+The SVM is timed on the probe's C grid with `dcgan_tf.svm.fit_svm` (its default solver: an
+exact Newton method in the dual, same objective as LinearSVC) against the baseline of a plain primal
 `LinearSVC` on the same standardised features, at one C, in the same process.
 """
 

@@ -17,6 +17,11 @@ _LAZY = {
     "train": "dcgan_tf.train",
     "load_split": "dcgan_tf.data",
     "train_dataset": "dcgan_tf.data",
+    "export_savedmodel": "dcgan_tf.export",
+    "ProbeConfig": "dcgan_tf.svm",
+    "run_probe": "dcgan_tf.probe",
+    "run_baseline": "dcgan_tf.baselines",
+    "nn_classify": "dcgan_tf.conditional",
 }
 
 __all__ = ["ModelConfig", "TrainConfig", *_LAZY]
