@@ -45,25 +45,18 @@ def resolve_savedmodel(path):
     Raises:
         ProbeError: `path` is neither, e.g. a run directory that was never exported.
     """
+    from dcgan_tf.serving import ServingError, resolve_model_path
+
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    if os.path.isdir(path):
-        versions = sorted(
-            int(n) for n in os.listdir(path)
-            if n.isdigit() and os.path.isfile(os.path.join(path, n, "saved_model.pb"))
-        )
-        if versions:
-            return os.path.join(path, str(versions[-1]))
+    try:
+        return resolve_model_path(path)
+    except ServingError as e:
         if os.path.isfile(os.path.join(path, "config.json")):
             raise ProbeError(
                 f"{path} is a training run, not a SavedModel: export it first with "
                 f"`dcgan-tf export {path}` and pass the version directory it prints."
-            )
-    raise ProbeError(
-        f"{path} is not a SavedModel (no saved_model.pb in it or in a version directory): "
-        "pass a directory written by `dcgan-tf export`."
-    )
+            ) from None
+        raise ProbeError(str(e)) from None
 
 
 def read_metadata(model_path):
