@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
 from dcgan_tf import checkpoint, data
+from dcgan_tf.config import save_json
 from dcgan_tf.images import make_grid, save_png, to_uint8
 
 
@@ -107,7 +108,5 @@ def nn_classify(run_dir, out_dir, cfg=NNConfig(), dataset=None, data_dir=None):
         "protocol": "1-NN (Euclidean, pixels) fit on N generated or N real training images per "
                     "class, error on the real test split (paper, supplementary material)",
     }
-    from dcgan_tf.config import save_json
-
     save_json(os.path.join(out_dir, "nn_classify.json"), result)
     return result

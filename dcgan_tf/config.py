@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+import os
 
 DATASETS = (
     "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
@@ -166,8 +167,6 @@ class TrainConfig:
 
 def save_json(path, payload):
     """Writes `payload` as indented JSON, atomically (temp file, then rename)."""
-    import os
-
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(payload, f, indent=2, sort_keys=True)

@@ -326,6 +326,23 @@ def _prepare_tensor(images, image_size, channels, antialias=True):
     return x
 
 
+def as_image_batch(images):
+    """Returns `images` as a uint8 (N, H, W, C) array, C in {1, 3}; (N, H, W) becomes grey.
+
+    Raises:
+        ValueError: any other dtype or shape.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            "Expected `images` to be uint8 (N, H, W, C) with C in {1, 3}. "
+            f"Received: images {images.dtype} {images.shape}"
+        )
+    return images
+
+
 def prepare_images(images, image_size, channels, chunk=2048):
     """Brings uint8 images to the model's size and channels, once, before training.
 
@@ -344,14 +361,7 @@ def prepare_images(images, image_size, channels, chunk=2048):
     Raises:
         ValueError: `images` is not uint8 NHWC, or `channels` is not 1 or 3.
     """
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(
-            "Expected `images` to be uint8 (N, H, W, C) with C in {1, 3}. "
-            f"Received: images {images.dtype} {images.shape}"
-        )
+    images = as_image_batch(images)
     if channels not in (1, 3):
         raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={channels}")
     if images.shape[1:] == (image_size, image_size, channels):

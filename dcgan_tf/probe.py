@@ -131,15 +131,13 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
 
 def _extract(model_path, images, batch_size, cache_dir, tag, progress):
     """`(features, cached)`: `extract_features`, and whether they came from the cache."""
+    from dcgan_tf.data import as_image_batch
+
     model_path = resolve_savedmodel(model_path)
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ProbeError(
-            "Expected `images` to be uint8 (N, H, W, C) with C in {1, 3}. "
-            f"Received: images {images.dtype} {images.shape}"
-        )
+    try:
+        images = as_image_batch(images)
+    except ValueError as e:
+        raise ProbeError(str(e)) from None
     path = _cache_path(cache_dir, model_path, images, tag) if cache_dir else None
     if path and os.path.isfile(path):
         cached = np.load(path)
