@@ -2,7 +2,7 @@
 
     python benchmarks/probe_throughput.py --images 10000 --labels 1000
 
-The SVM is timed on the probe's C grid with `dcgan_tf.svm.fit_svm` (its default solver: an
+The SVM is timed on the probe's C grid with `dcgan_tf.probe.protocol.fit_svm` (its default solver: an
 exact Newton method in the dual, same objective as LinearSVC) against the baseline of a plain primal
 `LinearSVC` on the same standardised features, at one C, in the same process.
 """
@@ -36,8 +36,8 @@ def main():
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from dcgan_tf.probe import extract_features
-    from dcgan_tf.svm import DEFAULT_C_GRID, fit_svm
+    from dcgan_tf.probe.run import extract_features
+    from dcgan_tf.probe.protocol import DEFAULT_C_GRID, fit_svm
 
     print(machine())
     rng = np.random.default_rng(0)

@@ -35,11 +35,11 @@ def _time(fn, arg, repeats, warmup=5):
 
 
 def exported(tmp, size, channels, width, jit=False):
-    """Exports an untrained model through `dcgan_tf.export`; returns (path, generator, cfg)."""
-    from dcgan_tf import checkpoint
+    """Exports an untrained model through `dcgan_tf.export.savedmodel`; returns (path, generator, cfg)."""
+    from dcgan_tf.training import checkpoint
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.train import build_gan
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.training.run import build_gan
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
     run = os.path.join(tmp, "run")

@@ -33,7 +33,7 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit):
     import tensorflow as tf
 
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.train import build_gan
+    from dcgan_tf.training.run import build_gan
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
     gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch))
@@ -55,7 +55,7 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit):
 
 
 def train_path(size, channels, width, batch, precision, jit, steps_per_epoch=64):
-    """Images/s of the whole `dcgan_tf.train.train` on SVHN-format .mat files.
+    """Images/s of the whole `dcgan_tf.training.run.train` on SVHN-format .mat files.
 
     Input pipeline, progress, per-epoch samples, diversity figures, metrics and checkpoints are
     all included: the steady-state rate is 2 epochs' images over the wall-time difference
@@ -66,7 +66,7 @@ def train_path(size, channels, width, batch, precision, jit, steps_per_epoch=64)
     import scipy.io
 
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.train import train
+    from dcgan_tf.training.run import train
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
     with tempfile.TemporaryDirectory() as tmp:

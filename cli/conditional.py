@@ -27,8 +27,8 @@ def nn_classify(run_dir, out_dir, sizes, dataset, data_dir, checkpoint, test_lim
         raise click.BadParameter(f"expected comma-separated integers, got {sizes!r}", param_hint="--n")
     if min(parsed) < 1:
         raise click.BadParameter("sizes must be >= 1", param_hint="--n")
-    from dcgan_tf.conditional import NNConfig
-    from dcgan_tf.conditional import nn_classify as run
+    from dcgan_tf.investigations.nn_classify import NNConfig
+    from dcgan_tf.investigations.nn_classify import nn_classify as run
 
     cfg = NNConfig(sizes=parsed, seed=seed, checkpoint=checkpoint, test_limit=test_limit)
     result = run(run_dir, out_dir, cfg, dataset=dataset, data_dir=data_dir)

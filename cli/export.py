@@ -42,8 +42,8 @@ def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_roo
       dcgan-tf export runs/digits --name digits
       dcgan-tf export runs/svhn --checkpoint best --serving-root "$PWD/savedmodels"
     """
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.serving import SavedModelClient, format_signatures
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.serving.clients import SavedModelClient, format_signatures
 
     path = export_savedmodel(
         run_dir, base_path=base_path, name=name, version=version, which=checkpoint,

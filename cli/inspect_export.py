@@ -20,7 +20,7 @@ def inspect(path, as_json):
       dcgan-tf inspect savedmodels/digits
       dcgan-tf inspect savedmodels/digits/1 --json
     """
-    from dcgan_tf.serving import SavedModelClient, format_signatures
+    from dcgan_tf.serving.clients import SavedModelClient, format_signatures
 
     client = SavedModelClient(path)
     signatures = client.signatures()

@@ -2,7 +2,7 @@
 
 `interpolate`, `arithmetic` and `nearest` read an export (`--model`); `visualize` and `forget`
 need inner layers and read a run directory (`--run`); `dedup` reads images. Each writes its
-PNG(s) and one JSON into `--out`. The library (`dcgan_tf.latent`, `memorisation`, `visualize`,
+PNG(s) and one JSON into `--out`. The library (`dcgan_tf.investigations.latent`, `memorisation`, `visualize`,
 `forget`, `dedup`) loads only when a command runs, so `--help` stays fast.
 """
 
@@ -91,7 +91,7 @@ def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_fil
       dcgan-tf sample --model savedmodels/digits --n 64 --show-index --out grid.png
       dcgan-tf interpolate --model savedmodels/digits --out inv/interp --walk 3,17 --walk 5,9,12
     """
-    from dcgan_tf.latent import METHODS, interpolate as run
+    from dcgan_tf.investigations.latent import METHODS, interpolate as run
 
     methods = METHODS if method == "both" else (method,)
     report = run(model, out, walks=walks or None, num_walks=num_walks, points=points, steps=steps,
@@ -136,7 +136,7 @@ def arithmetic(model, out, concepts, expression, turn, turn_steps, noise, neighb
       dcgan-tf arithmetic --model savedmodels/faces --out inv/turn --concept left=1,2,3 \\
         --concept right=4,5,6 --expr 'right - left' --turn left,right
     """
-    from dcgan_tf.latent import arithmetic as run
+    from dcgan_tf.investigations.latent import arithmetic as run
 
     pair = None
     if turn:
@@ -179,7 +179,7 @@ def nearest(model, out, n, seed, dataset, data_dir, max_train, n_heldout, k, sho
       dcgan-tf nearest --model savedmodels/fashion --out inv/nearest
       dcgan-tf nearest --model savedmodels/svhn --data-dir ~/data/svhn --max-train 0 --out inv/nn
     """
-    from dcgan_tf.memorisation import nearest as run
+    from dcgan_tf.investigations.nearest import nearest as run
 
     report = run(model, out, n=n, seed=seed, dataset=dataset, data_dir=data_dir,
                  max_train=max_train, n_heldout=n_heldout, k=k, show=show, scale=scale)
@@ -220,7 +220,7 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
       dcgan-tf visualize --run runs/fashion_mnist --out inv/vis
       dcgan-tf visualize --run runs/svhn --layer conv1_lrelu --channels 0,7,19 --out inv/vis
     """
-    from dcgan_tf.visualize import visualize as run
+    from dcgan_tf.investigations.visualize import visualize as run
 
     report = run(run_dir, out, which=checkpoint, layer=layer, channels=channels,
                  num_channels=num_channels, top=top, n_images=n_images, dataset=dataset,
@@ -262,7 +262,7 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
       dcgan-tf forget --run runs/bedrooms --boxes windows.json --out inv/forget
       dcgan-tf forget --run runs/bedrooms --maps 3,17,40 --out inv/forget-maps
     """
-    from dcgan_tf.forget import forget as run
+    from dcgan_tf.investigations.forget import forget as run
 
     boxes = None
     if boxes_file:
@@ -321,7 +321,7 @@ def dedup(out, folder, tfrecords, npz, remove, threshold, max_hamming, epochs, s
     """
     import numpy as np
 
-    from dcgan_tf.dedup import THRESHOLDS, dedup as run
+    from dcgan_tf.investigations.dedup import THRESHOLDS, dedup as run
 
     if threshold not in THRESHOLDS:
         try:

@@ -2,9 +2,9 @@
 
 import click
 
-from dcgan_tf.svm import DEFAULT_C_GRID
+from dcgan_tf.probe.protocol import DEFAULT_C_GRID
 
-# Kept here (not imported from dcgan_tf.probe/baselines) so `--help` does not load TensorFlow.
+# Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
 PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
 BASELINES = ("none", "random", "pixels", "supervised")
 
@@ -84,9 +84,9 @@ def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_gr
       dcgan-tf probe --dataset fashion_mnist --baseline pixels
       dcgan-tf probe --model savedmodels/digits --dataset digits --labels 200 --validation 300
     """
-    from dcgan_tf import probe as P
-    from dcgan_tf.baselines import SupervisedConfig, run_baseline
-    from dcgan_tf.svm import ProbeConfig
+    from dcgan_tf.probe import run as P
+    from dcgan_tf.probe.baselines import SupervisedConfig, run_baseline
+    from dcgan_tf.probe.protocol import ProbeConfig
 
     if dataset not in PROBE_DATASETS:
         raise click.ClickException(

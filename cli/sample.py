@@ -5,7 +5,7 @@ import math
 import click
 import numpy as np
 
-from dcgan_tf.serving import REQUEST_FORMATS
+from dcgan_tf.serving.clients import REQUEST_FORMATS
 
 _PAD = 2
 _LABELLED_CELL = 48  # Smallest cell side, in pixels, that fits a readable index label.
@@ -68,7 +68,7 @@ def sample(model, server, name, version, n, seed, out, show_index, save_z, scale
       dcgan-tf sample --server http://localhost:8501 --name digits --format columnar
     """
     from dcgan_tf.images import make_grid, save_png
-    from dcgan_tf.serving import open_client
+    from dcgan_tf.serving.clients import open_client
 
     if model is not None and version is not None:
         raise click.UsageError(

@@ -78,7 +78,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     )
     model_cfg = None
     if model_flags:
-        from dcgan_tf.data import native_shape
+        from dcgan_tf.data.datasets import native_shape
 
         size, channels = native_shape(dataset)
         model_cfg = C.ModelConfig(**{"image_size": size, "channels": channels, **model_flags})
@@ -87,7 +87,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
                                "model": model_cfg.to_dict() if model_cfg else "dataset default"}, indent=2))
         return
 
-    from dcgan_tf.train import train as run_training
+    from dcgan_tf.training.run import train as run_training
 
     # A live progress bar on a terminal, one line per epoch in logs.
     summary = run_training(train_cfg, model_cfg, verbose=1 if sys.stdout.isatty() else 2)

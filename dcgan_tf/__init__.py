@@ -11,17 +11,17 @@ from dcgan_tf.config import ModelConfig, TrainConfig
 __version__ = "0.1.0"
 
 _LAZY = {
-    "DCGAN": "dcgan_tf.gan",
-    "build_generator": "dcgan_tf.models",
-    "build_discriminator": "dcgan_tf.models",
-    "train": "dcgan_tf.train",
-    "load_split": "dcgan_tf.data",
-    "train_dataset": "dcgan_tf.data",
-    "export_savedmodel": "dcgan_tf.export",
-    "ProbeConfig": "dcgan_tf.svm",
-    "run_probe": "dcgan_tf.probe",
-    "run_baseline": "dcgan_tf.baselines",
-    "nn_classify": "dcgan_tf.conditional",
+    "DCGAN": "dcgan_tf.training.gan",
+    "build_generator": "dcgan_tf.training.models",
+    "build_discriminator": "dcgan_tf.training.models",
+    "train": "dcgan_tf.training.run",
+    "load_split": "dcgan_tf.data.datasets",
+    "train_dataset": "dcgan_tf.data.datasets",
+    "export_savedmodel": "dcgan_tf.export.savedmodel",
+    "ProbeConfig": "dcgan_tf.probe.protocol",
+    "run_probe": "dcgan_tf.probe.run",
+    "run_baseline": "dcgan_tf.probe.baselines",
+    "nn_classify": "dcgan_tf.investigations.nn_classify",
 }
 
 __all__ = ["ModelConfig", "TrainConfig", *_LAZY]

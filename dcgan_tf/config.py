@@ -93,7 +93,7 @@ class TrainConfig:
 
     Args:
         out: Run directory for checkpoints, samples, logs and `config.json`.
-        dataset: Dataset name (see `dcgan_tf.data.DATASETS`).
+        dataset: Dataset name (see `dcgan_tf.data.datasets.DATASETS`).
         data_dir: Where the dataset's files are; `None` for embedded data.
         verify: Check known file sizes/checksums (SVHN).
         epochs: Passes over the training split.

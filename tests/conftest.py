@@ -13,8 +13,8 @@ def digits_export(tmp_path_factory):
         `(run_dir, savedmodel_path)`.
     """
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.train import train
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.training.run import train
 
     root = tmp_path_factory.mktemp("digits-model")
     run, base = str(root / "run"), str(root / "savedmodels")

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from dcgan_tf.config import ModelConfig, TrainConfig
-from dcgan_tf.models import build_discriminator, build_generator
-from dcgan_tf.train import train
+from dcgan_tf.training.models import build_discriminator, build_generator
+from dcgan_tf.training.run import train
 
 COND = ModelConfig(image_size=32, channels=1, ngf=16, ndf=16, num_classes=10)
 

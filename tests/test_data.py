@@ -1,4 +1,4 @@
-"""Tests for dcgan_tf.data and dcgan_tf.formats: each format against files written with NumPy."""
+"""Tests for dcgan_tf.data.datasets and dcgan_tf.data.formats: each format against files written with NumPy."""
 
 import collections
 import gzip
@@ -18,8 +18,8 @@ import pytest  # noqa: E402
 import scipy.io  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from dcgan_tf import data  # noqa: E402
-from dcgan_tf.data import DataError, DataNotFoundError  # noqa: E402
+from dcgan_tf.data import datasets as data  # noqa: E402
+from dcgan_tf.data.datasets import DataError, DataNotFoundError  # noqa: E402
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -530,7 +530,7 @@ def test_train_dataset_batches(svhn_dir):
 
 
 def test_train_dataset_resizes_with_message(caplog):
-    with caplog.at_level(logging.WARNING, logger="dcgan_tf.data"):
+    with caplog.at_level(logging.WARNING, logger="dcgan_tf.data.datasets"):
         ds, count = data.train_dataset("digits", 32, 1, batch_size=16)
     assert "digits images are 8x8 grey; resizing to 32x32." in caplog.text
     assert count == 1437

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf import dedup as D
-from dcgan_tf.investigate import InvestigateError
+from dcgan_tf.investigations import dedup as D
+from dcgan_tf.investigations.common import InvestigateError
 
 SVHN = os.path.join(os.environ.get("DCGAN_SHARED_DATA", "/work/shared/data"),
                     "svhn_train_first1083_unlabeled.npz")

@@ -12,10 +12,10 @@ import pytest
 MIRRORED_SCRIPT = textwrap.dedent(
     """
     import json, numpy as np, tensorflow as tf
-    from dcgan_tf.distribute import split_cpu
+    from dcgan_tf.training.distribute import split_cpu
     devices = split_cpu(2)
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.train import build_gan
+    from dcgan_tf.training.run import build_gan
 
     strategy = tf.distribute.MirroredStrategy(devices)
     cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)

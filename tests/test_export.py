@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf import checkpoint, serving_config
+from dcgan_tf.training import checkpoint
+from dcgan_tf.export import serving_config
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SIGNATURES
-from dcgan_tf.export import ExportError, directory_bytes, export_savedmodel, list_versions
-from dcgan_tf.serving import ServingError, SavedModelClient
+from dcgan_tf.export.savedmodel import ExportError, directory_bytes, export_savedmodel, list_versions
+from dcgan_tf.serving.clients import ServingError, SavedModelClient
 
 CFG = ModelConfig(image_size=32, channels=1, ngf=16, ndf=16)
 
@@ -26,7 +27,7 @@ def make_run(run_dir, cfg=CFG, step=1):
     The batch-norm moving statistics are set away from (0, 1), so a signature that ran batch
     norm in training mode would not match the Keras model in inference mode.
     """
-    from dcgan_tf.train import build_gan
+    from dcgan_tf.training.run import build_gan
 
     train_cfg = TrainConfig(out=str(run_dir))
     gan = build_gan(cfg, train_cfg)
@@ -170,7 +171,7 @@ _PLAIN_TF_CHECK = textwrap.dedent("""
 
 
 def test_plain_tensorflow_process_loads_and_matches_keras(exported, run_dir, tmp_path):
-    from dcgan_tf.models import build_feature_model
+    from dcgan_tf.training.models import build_feature_model
 
     _, _, generator, discriminator, _ = checkpoint.load_networks(run_dir)
     rng = np.random.default_rng(0)
@@ -218,7 +219,7 @@ def test_saved_model_cli_lists_and_runs(exported, tmp_path):
 
 
 def test_features_of_raw_images_match_the_training_pipeline(exported):
-    from dcgan_tf.data import prepare_images
+    from dcgan_tf.data.datasets import prepare_images
 
     client = SavedModelClient(exported)
     raw = np.random.default_rng(3).integers(0, 256, (3, 40, 48, 3), dtype=np.uint8)
@@ -308,7 +309,7 @@ def test_conditional_models_are_refused_clearly(tmp_path):
 
 _KILLED_EXPORT = textwrap.dedent("""
     import os, signal, sys
-    from dcgan_tf import export
+    from dcgan_tf.export import savedmodel as export
 
     def killed(tmp, final):  # Dies after the SavedModel is complete, before it is published.
         os.kill(os.getpid(), signal.SIGKILL)

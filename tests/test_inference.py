@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from dcgan_tf.config import ModelConfig
-from dcgan_tf.inference import FoldedGenerator, conv_transpose_matmul
-from dcgan_tf.models import build_generator
+from dcgan_tf.export.folded_generator import FoldedGenerator, conv_transpose_matmul
+from dcgan_tf.training.models import build_generator
 
 
 @pytest.mark.parametrize("n, h, cin, cout", [(1, 4, 64, 32), (3, 8, 16, 8), (2, 16, 8, 3)])

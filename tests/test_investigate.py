@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf import memorisation
-from dcgan_tf.forget import box_mask, forget, split_generator, split_layer_name
-from dcgan_tf.investigate import InvestigateError
-from dcgan_tf.visualize import guided_backprop, guided_leaky_relu, visualize
+from dcgan_tf.investigations import nearest as memorisation
+from dcgan_tf.investigations.forget import box_mask, forget, split_generator, split_layer_name
+from dcgan_tf.investigations.common import InvestigateError
+from dcgan_tf.investigations.visualize import guided_backprop, guided_leaky_relu, visualize
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_nearest_compares_generated_and_heldout(trained, tmp_path):
 
 def test_nearest_flags_a_generator_that_copies(trained, tmp_path, monkeypatch):
     # A "generator" that returns training images must show NN distances near 0 in both spaces.
-    from dcgan_tf.data import load_split, prepare_images
+    from dcgan_tf.data.datasets import load_split, prepare_images
 
     train = prepare_images(load_split("digits", "train").images, 32, 1)
     rng = np.random.default_rng(0)
@@ -59,7 +59,7 @@ def test_guided_leaky_relu_passes_only_positive_gradients_through_positive_input
 
 
 def test_guided_backprop_maps_have_the_image_shape(trained):
-    from dcgan_tf.checkpoint import load_networks
+    from dcgan_tf.training.checkpoint import load_networks
 
     cfg, _, _, discriminator, _ = load_networks(trained[0])
     images = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype(np.float32)
@@ -90,7 +90,7 @@ def test_box_mask_uses_cell_centres():
 
 
 def test_split_generator_recomposes_g(trained):
-    from dcgan_tf.checkpoint import load_networks
+    from dcgan_tf.training.checkpoint import load_networks
 
     cfg, _, generator, _, _ = load_networks(trained[0])
     assert split_layer_name(cfg) == "deconv2_relu"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf.investigate import InvestigateError, grid_z, open_savedmodel, sample_z
-from dcgan_tf.latent import arithmetic, interpolate, lerp, parse_expression, slerp, walk
+from dcgan_tf.investigations.common import InvestigateError, grid_z, open_savedmodel, sample_z
+from dcgan_tf.investigations.latent import arithmetic, interpolate, lerp, parse_expression, slerp, walk
 
 
 @pytest.fixture(scope="module")

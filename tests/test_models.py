@@ -6,7 +6,7 @@ import pytest
 from keras import layers
 
 from dcgan_tf.config import ModelConfig
-from dcgan_tf.models import (
+from dcgan_tf.training.models import (
     build_discriminator,
     build_feature_model,
     build_generator,

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from dcgan_tf.svm import (
+from dcgan_tf.probe.protocol import (
     ProbeConfig, ProbeError, SquaredHingeSVC, balanced_sample, evaluate_features, fit_svm,
     split_protocol,
 )
@@ -155,7 +155,7 @@ def test_cli_pixels_baseline_on_digits_writes_the_report(tmp_path):
 
 
 def _fashion_mnist_installed():
-    from dcgan_tf.data import DataError, load_split
+    from dcgan_tf.data.datasets import DataError, load_split
 
     try:
         load_split("fashion_mnist", "test")
@@ -166,7 +166,7 @@ def _fashion_mnist_installed():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A DCGAN trained briefly on real data and exported through `dcgan_tf.export`.
+    """A DCGAN trained briefly on real data and exported through `dcgan_tf.export.savedmodel`.
 
     Fashion-MNIST where installed (Debian's `dataset-fashion-mnist`): 3000 steps of a narrow
     model (about a minute) give features 0.7-1.4 points better than random ones, several
@@ -174,8 +174,8 @@ def trained(tmp_path_factory):
     (the margin is thinner: about 0.5 points on 360 test images).
     """
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.train import train
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.training.run import train
 
     root = tmp_path_factory.mktemp("probe")
     run = str(root / "run")
@@ -195,8 +195,8 @@ def trained(tmp_path_factory):
 
 @pytest.mark.slow
 def test_features_signature_is_cached(digits_export, tmp_path):
-    from dcgan_tf.data import load_split
-    from dcgan_tf.probe import extract_features
+    from dcgan_tf.data.datasets import load_split
+    from dcgan_tf.probe.run import extract_features
 
     (_, model), width = digits_export, 16
     images = load_split("digits", "test").images[:100]
@@ -214,7 +214,7 @@ def test_features_signature_is_cached(digits_export, tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_probe_beats_random_baseline_and_writes_complete_json(trained):
-    from dcgan_tf.data import load_split
+    from dcgan_tf.data.datasets import load_split
 
     root = trained["root"]
     common = ["probe", "--quiet", "--dataset", trained["dataset"], *trained["args"],
@@ -241,7 +241,7 @@ def test_end_to_end_probe_beats_random_baseline_and_writes_complete_json(trained
 
 @pytest.mark.slow
 def test_supervised_baseline_reports_like_the_probe(tmp_path):
-    from dcgan_tf.baselines import SupervisedConfig, supervised_baseline
+    from dcgan_tf.probe.baselines import SupervisedConfig, supervised_baseline
     from dcgan_tf.config import ModelConfig
 
     cfg = ProbeConfig(labels=100, validation=200, repeats=2, cache_dir=str(tmp_path))

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf import checkpoint
+from dcgan_tf.training import checkpoint
 from dcgan_tf.config import ModelConfig, TrainConfig
-from dcgan_tf.export import export_savedmodel
-from dcgan_tf.serving import RestClient, SavedModelClient, ServingError, open_client
+from dcgan_tf.export.savedmodel import export_savedmodel
+from dcgan_tf.serving.clients import RestClient, SavedModelClient, ServingError, open_client
 
 _PREDICT = re.compile(r"^/v1/models/([^/:]+)(?:/versions/(\d+))?:predict$")
 _MODEL = re.compile(r"^/v1/models/([^/:]+)(?:/versions/(\d+))?(/metadata)?$")
@@ -38,7 +38,7 @@ class FakeTFServing:
     def __init__(self, name, path, version=1):
         import tensorflow as tf
 
-        from dcgan_tf.serving import read_signature_defs
+        from dcgan_tf.serving.clients import read_signature_defs
 
         self.name, self.version = name, version
         self.model = tf.saved_model.load(path)
@@ -185,7 +185,7 @@ def _jsonable(array):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from dcgan_tf.train import build_gan
+    from dcgan_tf.training.run import build_gan
 
     run_dir = str(tmp_path_factory.mktemp("run") / "r")
     cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)

@@ -9,10 +9,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
-from dcgan_tf import checkpoint, losses
+from dcgan_tf.training import checkpoint
+from dcgan_tf.training import losses
 from dcgan_tf.config import ModelConfig, TrainConfig
-from dcgan_tf.losses import generator_loss
-from dcgan_tf.train import TrainingError, build_gan, plan_segments, train
+from dcgan_tf.training.losses import generator_loss
+from dcgan_tf.training.run import TrainingError, build_gan, plan_segments, train
 
 TINY = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)
 
@@ -160,7 +161,7 @@ def test_checkpointed_generator_samples_alike_in_inference_and_training_mode(tmp
 
 
 def test_collapse_monitor_warns_when_samples_lose_diversity(tmp_path, caplog):
-    from dcgan_tf.monitor import RunMonitor
+    from dcgan_tf.training.monitor import RunMonitor
 
     gan = build_gan(TINY, _cfg(tmp_path))
     real = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 1)).astype("float32")
@@ -193,7 +194,7 @@ def test_gpu_path_flags_train_and_resume_on_cpu(tmp_path, precision, jit):
 
 
 def test_auto_precision_follows_the_hardware():
-    from dcgan_tf.train import native_bf16, resolve_precision
+    from dcgan_tf.training.run import native_bf16, resolve_precision
 
     assert resolve_precision("auto") == ("bf16" if native_bf16() else "fp32")
     assert resolve_precision("fp16") == "fp16"

@@ -1,6 +1,6 @@
 """Shared pieces of the paper's model investigations (section 6): z, figures and reports.
 
-The commands built on this (`dcgan_tf.latent`, `memorisation`, `visualize`, `forget`) read an
+The commands built on this (`dcgan_tf.investigations.latent`, `memorisation`, `visualize`, `forget`) read an
 exported SavedModel where they can, so what is investigated is what is served, and a run
 directory only where they need the networks' inner layers. z is always drawn the way `dcgan-tf
 sample` draws it: image `i` of `dcgan-tf sample --seed S` comes from seed `S + i` through the
@@ -33,13 +33,13 @@ def open_savedmodel(path, signatures=NEEDED_SIGNATURES):
         signatures: Signature names that must exist.
 
     Returns:
-        `(client, metadata)`: a `dcgan_tf.serving.SavedModelClient` and the export's
+        `(client, metadata)`: a `dcgan_tf.serving.clients.SavedModelClient` and the export's
         metadata dict (`z_dim`, `z_dist`, `image_size`, `channels`, `dataset`, ...).
 
     Raises:
         InvestigateError: not a SavedModel, or one without a needed signature.
     """
-    from dcgan_tf.serving import SavedModelClient, ServingError
+    from dcgan_tf.serving.clients import SavedModelClient, ServingError
 
     try:
         client = SavedModelClient(path)

@@ -19,10 +19,11 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from dcgan_tf import checkpoint, serving_config
+from dcgan_tf.training import checkpoint
+from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
-from dcgan_tf.inference import FoldedGenerator
-from dcgan_tf.models import build_feature_model, feature_dim, pooled_features
+from dcgan_tf.export.folded_generator import FoldedGenerator
+from dcgan_tf.training.models import build_feature_model, feature_dim, pooled_features
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TMP_PREFIX = ".tmp-export-"
@@ -41,7 +42,7 @@ def _to_pixels(images):
 def _model_input(images, cfg):
     """Brings uint8 images (N, h, w, c), c in {1, 3}, to the model's input in [-1, 1].
 
-    Mirrors the training pipeline (`dcgan_tf.data`): centre-crop to a square, RGB to grey by
+    Mirrors the training pipeline (`dcgan_tf.data.datasets`): centre-crop to a square, RGB to grey by
     luminance, bilinear resize (antialiased when shrinking), round to uint8, grey to RGB by
     repetition, then x / 127.5 - 1.
     """

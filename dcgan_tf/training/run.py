@@ -6,11 +6,13 @@ import time
 import keras
 import tensorflow as tf
 
-from dcgan_tf import checkpoint, data, distribute
+from dcgan_tf.training import checkpoint
+from dcgan_tf.data import datasets as data
+from dcgan_tf.training import distribute
 from dcgan_tf.config import ModelConfig, TrainConfig
-from dcgan_tf.gan import DCGAN
-from dcgan_tf.models import build_discriminator, build_generator, dtype_policy
-from dcgan_tf.monitor import RunMonitor
+from dcgan_tf.training.gan import DCGAN
+from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
+from dcgan_tf.training.monitor import RunMonitor
 
 class TrainingError(RuntimeError):
     """Training stopped for a reason the user must act on (e.g. a NaN loss)."""

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from dcgan_tf.investigate import InvestigateError, rows_grid, write_report
+from dcgan_tf.investigations.common import InvestigateError, rows_grid, write_report
 
 SIDE = 32
 CODE_BITS = 128

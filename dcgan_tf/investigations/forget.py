@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from dcgan_tf import checkpoint
-from dcgan_tf.investigate import (
+from dcgan_tf.training import checkpoint
+from dcgan_tf.investigations.common import (
     InvestigateError, header, load_z_file, sample_z, side_by_side, write_report,
 )
 

@@ -13,8 +13,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from dcgan_tf import formats
-from dcgan_tf.formats import DataError, DataNotFoundError
+from dcgan_tf.data import formats
+from dcgan_tf.data.formats import DataError, DataNotFoundError
 
 from dcgan_tf.config import DATASETS
 

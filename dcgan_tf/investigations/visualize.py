@@ -15,11 +15,11 @@ import time
 
 import numpy as np
 
-from dcgan_tf import checkpoint
-from dcgan_tf.investigate import (
+from dcgan_tf.training import checkpoint
+from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, header, rows_grid, write_report,
 )
-from dcgan_tf.models import build_discriminator, dtype_policy, feature_layer_names
+from dcgan_tf.training.models import build_discriminator, dtype_policy, feature_layer_names
 
 
 def guided_leaky_relu(slope):
@@ -145,11 +145,11 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
 
     Raises:
         InvestigateError: unknown layer or channel, or a conditional model.
-        dcgan_tf.checkpoint.CheckpointError: not a run directory.
+        dcgan_tf.training.checkpoint.CheckpointError: not a run directory.
     """
     import keras
 
-    from dcgan_tf.data import load_split, prepare_images
+    from dcgan_tf.data.datasets import load_split, prepare_images
 
     start = time.perf_counter()
     cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)

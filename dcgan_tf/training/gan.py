@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from dcgan_tf import losses
+from dcgan_tf.training import losses
 from dcgan_tf.config import Z_DISTRIBUTIONS
 
 

@@ -1,6 +1,6 @@
 """The linear-probe protocol of the paper (section 5): splits, class-balanced draws, the L2-SVM.
 
-Pure NumPy and scikit-learn, no TensorFlow: features in, test errors out. `dcgan_tf.probe`
+Pure NumPy and scikit-learn, no TensorFlow: features in, test errors out. `dcgan_tf.probe.run`
 supplies the features (a SavedModel's `features` signature, or raw pixels).
 
 Protocol (the paper's SVHN protocol, used for every dataset): a validation set drawn at random

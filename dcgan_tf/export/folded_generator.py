@@ -55,7 +55,7 @@ class FoldedGenerator(tf.Module):
     that tracks it stores each weight once and loads in plain TensorFlow and TF Serving.
 
     Args:
-        generator: An unconditional Keras generator from `dcgan_tf.models.build_generator`.
+        generator: An unconditional Keras generator from `dcgan_tf.training.models.build_generator`.
     """
 
     def __init__(self, generator):

@@ -1,4 +1,4 @@
-"""Readers for the on-disk formats behind `dcgan_tf.data`: MATLAB, idx, CIFAR, image folders.
+"""Readers for the on-disk formats behind `dcgan_tf.data.datasets`: MATLAB, idx, CIFAR, image folders.
 
 Each reader takes a path, checks the layout it expects and returns NumPy arrays; every problem
 with a file is a `DataError` naming the file and how to fix it, so the CLI can print one line.

@@ -215,7 +215,7 @@ def load_networks(run_dir, which="last"):
         `(model_cfg, train_cfg, generator, discriminator, meta)`; `meta` has `step`,
         `epoch`, `metrics` and `path`.
     """
-    from dcgan_tf.models import build_discriminator, build_generator, dtype_policy
+    from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
 
     model_cfg, train_cfg = read_run_config(run_dir)
     path = select(run_dir, which)

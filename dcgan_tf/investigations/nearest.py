@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from dcgan_tf.investigate import (
+from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, generate, header, line_chart, open_savedmodel, rows_grid, side_by_side,
     write_report,
 )
@@ -26,7 +26,7 @@ def _features(client, pixels, batch_size=256):
 
 
 def _load(dataset, split, data_dir, size, channels):
-    from dcgan_tf.data import load_split, prepare_images
+    from dcgan_tf.data.datasets import load_split, prepare_images
 
     return prepare_images(load_split(dataset, split, data_dir).images, size, channels)
 
@@ -78,7 +78,7 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
 
     Raises:
         InvestigateError: not a usable SavedModel, or no dataset to compare with.
-        dcgan_tf.formats.DataError: the dataset's files are missing.
+        dcgan_tf.data.formats.DataError: the dataset's files are missing.
     """
     from sklearn.neighbors import NearestNeighbors
 

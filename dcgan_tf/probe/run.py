@@ -4,7 +4,7 @@ Features come from an exported SavedModel's `features` signature (the discrimina
 layers, each max-pooled to 4x4 and concatenated), so what is probed is exactly what is served.
 They are computed in batches and cached on disk, keyed by the SavedModel's bytes and the images'
 bytes, so repeats, C searches and later runs reuse them. The protocol itself (splits,
-class-balanced draws, standardisation, the SVM and its C search) lives in `dcgan_tf.svm`.
+class-balanced draws, standardisation, the SVM and its C search) lives in `dcgan_tf.probe.protocol`.
 """
 
 import hashlib
@@ -16,12 +16,12 @@ import time
 import numpy as np
 
 from dcgan_tf.contract import METADATA_ASSET
-from dcgan_tf.svm import (  # noqa: F401  (re-exported: the probe's public API)
+from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample,
     evaluate_features, fit_svm, split_protocol,
 )
 
-# The labelled datasets `dcgan_tf.data.load_split` reads into memory.
+# The labelled datasets `dcgan_tf.data.datasets.load_split` reads into memory.
 PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
 PIXELS = "pixels"
 FEATURES_SIGNATURE = "features"
@@ -45,7 +45,7 @@ def resolve_savedmodel(path):
     Raises:
         ProbeError: `path` is neither, e.g. a run directory that was never exported.
     """
-    from dcgan_tf.serving import ServingError, resolve_model_path
+    from dcgan_tf.serving.clients import ServingError, resolve_model_path
 
     path = os.fspath(path)
     try:
@@ -131,7 +131,7 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
 
 def _extract(model_path, images, batch_size, cache_dir, tag, progress):
     """`(features, cached)`: `extract_features`, and whether they came from the cache."""
-    from dcgan_tf.data import as_image_batch
+    from dcgan_tf.data.datasets import as_image_batch
 
     model_path = resolve_savedmodel(model_path)
     try:
@@ -183,14 +183,14 @@ def load_labelled(dataset, data_dir=None):
 
     Raises:
         ProbeError: A dataset the probe cannot use (unknown, streamed, or unlabelled).
-        dcgan_tf.data.DataError: Missing or corrupt files.
+        dcgan_tf.data.datasets.DataError: Missing or corrupt files.
     """
     if dataset not in PROBE_DATASETS:
         raise ProbeError(
             f"Unknown dataset {dataset!r} for the probe. Expected one of: "
             f"{', '.join(PROBE_DATASETS)}."
         )
-    from dcgan_tf.data import load_split
+    from dcgan_tf.data.datasets import load_split
 
     train, test = load_split(dataset, "train", data_dir), load_split(dataset, "test", data_dir)
     for name, split in (("train", train), ("test", test)):
@@ -213,7 +213,7 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
     Args:
         model: A SavedModel directory, or `"pixels"` for the raw-pixel baseline.
         dataset: One of `PROBE_DATASETS`.
-        data_dir: The dataset's files (see `dcgan_tf.data.load_split`).
+        data_dir: The dataset's files (see `dcgan_tf.data.datasets.load_split`).
         cfg: A `ProbeConfig`.
         progress: Show progress bars (feature extraction, draws).
         method: Name in the report; defaults to `"dcgan"` or `"pixels"`.
@@ -228,7 +228,7 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
         `metadata` (the export's), `method`, `model`, `dataset`, `data_dir`, `versions`.
 
     Raises:
-        ProbeError: Bad sizes, dataset or model; `dcgan_tf.data.DataError` for data files.
+        ProbeError: Bad sizes, dataset or model; `dcgan_tf.data.datasets.DataError` for data files.
     """
     start = time.perf_counter()
     pixels = model == PIXELS

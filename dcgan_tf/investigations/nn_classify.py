@@ -11,7 +11,8 @@ import time
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from dcgan_tf import checkpoint, data
+from dcgan_tf.training import checkpoint
+from dcgan_tf.data import datasets as data
 from dcgan_tf.config import save_json
 from dcgan_tf.images import make_grid, save_png, to_uint8
 

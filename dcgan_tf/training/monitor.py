@@ -9,9 +9,9 @@ import time
 import keras
 import numpy as np
 
-from dcgan_tf import checkpoint
+from dcgan_tf.training import checkpoint
 from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
-from dcgan_tf.models import build_feature_model, pooled_features, recalibrate_batchnorm
+from dcgan_tf.training.models import build_feature_model, pooled_features, recalibrate_batchnorm
 
 logger = logging.getLogger("dcgan_tf")
 

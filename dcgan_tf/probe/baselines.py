@@ -2,7 +2,7 @@
 
 - `pixels`: the same L2-SVM protocol on raw pixels.
 - `random`: the same protocol on a discriminator with its initial, untrained weights, exported
-  through `dcgan_tf.export` like any run, so it goes through the very same `features` signature.
+  through `dcgan_tf.export.savedmodel` like any run, so it goes through the very same `features` signature.
 - `supervised`: the discriminator's architecture (same widths and depth) with a softmax head,
   trained from scratch on the same labelled draws, hyper-parameters picked on the same
   validation set (the paper's 28.87% on SVHN with 1000 labels).
@@ -20,11 +20,11 @@ import time
 import numpy as np
 
 from dcgan_tf.config import ModelConfig, TrainConfig
-from dcgan_tf.probe import (
+from dcgan_tf.probe.run import (
     PIXELS, _report, default_cache_dir, load_labelled, read_metadata, resolve_savedmodel,
     run_probe,
 )
-from dcgan_tf.svm import ProbeConfig, ProbeError, split_protocol, summarise
+from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, summarise
 
 BASELINES = ("random", "pixels", "supervised")
 
@@ -36,7 +36,7 @@ def model_config_of(model, dataset):
         if "model" in metadata:
             return ModelConfig.from_dict(metadata["model"]), None
         raise ProbeError(f"{model} has no model configuration in its metadata: re-export it.")
-    from dcgan_tf.data import native_shape
+    from dcgan_tf.data.datasets import native_shape
 
     size, channels = native_shape(dataset)
     cfg = ModelConfig(image_size=size, channels=channels)
@@ -48,7 +48,7 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
     """Exports a DCGAN with random (initial) weights and returns its SavedModel directory.
 
     The untrained networks are checkpointed into a run directory and exported by
-    `dcgan_tf.export.export_savedmodel`, exactly like a trained run. The export is cached by
+    `dcgan_tf.export.savedmodel.export_savedmodel`, exactly like a trained run. The export is cached by
     model configuration and seed.
 
     Args:
@@ -62,9 +62,9 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
     """
     import keras
 
-    from dcgan_tf import checkpoint
-    from dcgan_tf.export import export_savedmodel
-    from dcgan_tf.train import build_gan
+    from dcgan_tf.training import checkpoint
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.training.run import build_gan
 
     key = hashlib.sha256(
         json.dumps({"model": model_cfg.to_dict(), "seed": seed}, sort_keys=True).encode()
@@ -130,7 +130,7 @@ def build_classifier(model_cfg, num_classes, dropout=0.0):
     """
     import keras
 
-    from dcgan_tf.models import build_discriminator
+    from dcgan_tf.training.models import build_discriminator
 
     body = build_discriminator(model_cfg)
     x = body.get_layer("flatten").output
@@ -144,7 +144,7 @@ def _error(model, x, y, train_x=None):
     if train_x is not None:
         # Moving batch-norm statistics lag after the few steps of a small labelled set: use
         # the statistics of the labelled set under the current weights (no gradient step).
-        from dcgan_tf.models import recalibrate_batchnorm
+        from dcgan_tf.training.models import recalibrate_batchnorm
 
         recalibrate_batchnorm(model, (train_x[i:i + 250] for i in range(0, len(train_x), 250)))
     logits = model.predict(x, batch_size=500, verbose=0)
@@ -189,7 +189,7 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
     validation error; the chosen network is scored on the full test split.
 
     Args:
-        dataset: One of `dcgan_tf.probe.PROBE_DATASETS`.
+        dataset: One of `dcgan_tf.probe.run.PROBE_DATASETS`.
         data_dir: The dataset's files.
         model_cfg: The architecture; `None` for the dataset's default shape.
         cfg: A `ProbeConfig` (sizes, repeats, seed).
@@ -198,11 +198,11 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
         notes: Notes to carry into the report.
 
     Returns:
-        A report with the same keys as `dcgan_tf.probe.run_probe`; each draw has `hparams`.
+        A report with the same keys as `dcgan_tf.probe.run.run_probe`; each draw has `hparams`.
     """
     from tqdm import tqdm
 
-    from dcgan_tf.data import prepare_images
+    from dcgan_tf.data.datasets import prepare_images
 
     start = time.perf_counter()
     notes = list(notes)
@@ -281,7 +281,7 @@ def run_baseline(name, model, dataset, data_dir=None, cfg=ProbeConfig(), sup=Sup
         name: One of `BASELINES`.
         model: The probed SavedModel, whose architecture `random` and `supervised` copy; `None`
             for the dataset's default architecture.
-        dataset, data_dir, cfg, progress: As for `dcgan_tf.probe.run_probe`.
+        dataset, data_dir, cfg, progress: As for `dcgan_tf.probe.run.run_probe`.
         sup: The supervised baseline's grid.
 
     Returns:

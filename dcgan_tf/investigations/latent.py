@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from dcgan_tf.investigate import (
+from dcgan_tf.investigations.common import (
     InvestigateError, generate, grid_z, line_chart, load_z_file, open_savedmodel, rows_grid,
     write_report,
 )

@@ -1,0 +1,1 @@
+"""Checkpoints to TF Serving SavedModels: signatures, the folded serving generator, models.config."""

@@ -1,0 +1,1 @@
+"""Clients of an export: a local SavedModel, TF Serving over REST."""
