@@ -2,7 +2,7 @@
 
 `interpolate`, `arithmetic` and `nearest` read an export (`--model`); `visualize` and `forget`
 need inner layers and read a run directory (`--run`); `dedup` reads images. Each writes its
-PNG(s) and one JSON into `--out`. The library (`dcgan_tf.investigations.latent`, `memorisation`, `visualize`,
+PNG(s) and one JSON into `--out`. The library (`dcgan_tf.investigations.latent`, `nearest`, `visualize`,
 `forget`, `dedup`) loads only when a command runs, so `--help` stays fast.
 """
 
@@ -10,7 +10,8 @@ import json
 
 import click
 
-DATASETS = ("digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder")
+from dcgan_tf.data.registry import IN_MEMORY_DATASETS as DATASETS
+
 _MODEL = click.Path(exists=True, file_okay=False)
 
 
@@ -350,5 +351,3 @@ def dedup(out, folder, tfrecords, npz, remove, threshold, max_hamming, epochs, s
                    f"({', '.join(f'{k} {v:.2f}' for k, v in p['recall_by_kind'].items())})")
     _echo_report(report, ("removed",))
 
-
-COMMANDS = (interpolate, arithmetic, nearest, visualize, forget, dedup)

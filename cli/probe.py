@@ -2,10 +2,10 @@
 
 import click
 
+from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 from dcgan_tf.probe.protocol import DEFAULT_C_GRID
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
-PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
 BASELINES = ("none", "random", "pixels", "supervised")
 
 
@@ -30,9 +30,9 @@ def _c_grid(value):
 
 
 @click.command()
-@click.option("--svm", is_flag=True, default=True,
-              help="Linear L2-SVM on the pooled discriminator features (the paper's probe; "
-                   "the only one so far, so the default).")
+@click.option("--svm", is_flag=True, expose_value=False,
+              help="Linear L2-SVM on the pooled discriminator features: the paper's probe and "
+                   "the only one, so it runs with or without this flag.")
 @click.option("--model", type=str,
               help="SavedModel directory from `dcgan-tf export` (or its model directory: the "
                    "newest version). Baselines copy its architecture.")
@@ -65,7 +65,7 @@ def _c_grid(value):
 @click.option("--no-cache", is_flag=True, help="Recompute features; write no cache.")
 @click.option("--json", "json_path", type=str, help="Write the full report here.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def probe(svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver,
+def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver,
           baseline, search_every_draw, batch_size, cache_dir, no_cache, json_path, quiet):
     """Score the discriminator's features with a linear L2-SVM (paper, section 5).
 

@@ -6,6 +6,7 @@ import sys
 import click
 
 from dcgan_tf import config as C
+from dcgan_tf.data.registry import DATASETS, DEFAULT_EPOCHS
 
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size")
 
@@ -17,7 +18,7 @@ def _power_of_two(ctx, param, value):
 
 
 @click.command()
-@click.option("--dataset", type=click.Choice(C.DATASETS), default="digits", show_default=True,
+@click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True,
               help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the dataset's files.")
 @click.option("--no-verify", is_flag=True, help="Skip the size/sha256 check of known files (SVHN).")
@@ -71,7 +72,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
                    for k, v in model_flags.items() if v is not None}
     if conditional:
         model_flags["num_classes"] = num_classes
-    flags["epochs"] = flags["epochs"] or C.DEFAULT_EPOCHS.get(dataset, 25)
+    flags["epochs"] = flags["epochs"] or DEFAULT_EPOCHS.get(dataset, 25)
     train_cfg = C.TrainConfig(
         out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset, data_dir=data_dir,
         verify=not no_verify, **flags,

@@ -1,20 +1,12 @@
 """Plain configuration for models and training runs (frozen dataclasses, JSON round-trip)."""
 
 import dataclasses
-import json
 import math
-import os
 
-DATASETS = (
-    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
-    "celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32",
-)
 Z_DISTRIBUTIONS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 JIT_MODES = ("auto", "on", "off")
-# Epochs when none is given: digits is tiny (11 steps an epoch), so it takes more to look like digits.
-DEFAULT_EPOCHS = {"digits": 60}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +99,8 @@ class TrainConfig:
         jit: XLA: `"on"`, `"off"` or `"auto"` (off on CPU, where it measured slower).
         precision: `"fp32"`, `"bf16"` or `"fp16"` (mixed precision, fp16 with loss
             scaling); `"auto"` takes bf16 where the hardware computes it natively (CPUs with
-            AVX512-BF16 or AMX, GPUs of compute capability 8.0+: 1.7-2.2x faster here), else fp32.
+            AVX512-BF16 or AMX, GPUs of compute capability 8.0+), else fp32. Whether it is
+            faster depends on the machine: see benchmarks/README.md.
         keep_checkpoints: How many recent checkpoints to keep.
         steps_per_execution: Train steps per `tf.function` call.
         sample_grid: Samples in the per-epoch PNG grid (a square number).
@@ -164,11 +157,3 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
-
-def save_json(path, payload):
-    """Writes `payload` as indented JSON, atomically (temp file, then rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)

@@ -1,4 +1,4 @@
-"""The SavedModel contract (DESIGN.md section 2): signature, input and output names and dtypes.
+"""The SavedModel contract: signature, input and output names and dtypes.
 
 TF Serving clients, the probe and `dcgan-tf sample` rely on these names, so they are versioned:
 a change that breaks a consumer bumps `CONTRACT_VERSION`, which every export records in its
@@ -7,10 +7,13 @@ metadata. This module imports nothing heavy, so consumers can read it without Te
 
 CONTRACT_VERSION = 1
 
+# The generate signature: TF Serving calls it when a request names no signature.
+GENERATE = "serving_default"
+
 # Signature name -> {"inputs": {name: dtype}, "outputs": {name: dtype}}, in TensorFlow dtype names.
 SIGNATURES = {
     # Generate: z (N, z_dim) -> images in [-1, 1] and the same images as uint8 pixels.
-    "serving_default": {
+    GENERATE: {
         "inputs": {"z": "float32"},
         "outputs": {"images": "float32", "pixels": "uint8"},
     },
@@ -37,7 +40,6 @@ SIGNATURES = {
     },
 }
 
-GENERATE = "serving_default"
 
 # The `sample` signature draws z for seed s with the stateless Philox pair (s, SAMPLE_SALT), so
 # `dcgan-tf sample --seed S` cell i is seed S + i everywhere (export, investigate commands).

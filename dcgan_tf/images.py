@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from dcgan_tf.atomic import atomic_path
+
 
 def to_uint8(images):
     """Maps float images in [-1, 1] to uint8 pixels (the inverse of the training scaling)."""
@@ -38,10 +40,8 @@ def save_png(path, image, scale=1):
     pil = Image.fromarray(image)
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    pil.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        pil.save(tmp)
     return path
 
 

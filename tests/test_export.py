@@ -336,28 +336,11 @@ def test_killed_export_leaves_nothing_tf_serving_would_load(run_dir, tmp_path):
 
 
 def _parse_with_tf_serving_schema(text):
-    """Parses models.config with a protobuf schema of TF Serving's ModelServerConfig."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, text_format
-    from google.protobuf import message_factory
+    """Parses models.config with TF Serving's own `ModelServerConfig` proto."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
 
-    proto = descriptor_pb2.FileDescriptorProto(name="model_server_config_test.proto",
-                                               package="tensorflow.serving")
-    field = descriptor_pb2.FieldDescriptorProto
-    string, message = field.TYPE_STRING, field.TYPE_MESSAGE
-    optional, repeated = field.LABEL_OPTIONAL, field.LABEL_REPEATED
-    model = proto.message_type.add(name="ModelConfig")
-    for number, field in [(1, "name"), (2, "base_path"), (4, "model_platform")]:
-        model.field.add(name=field, number=number, type=string, label=optional)
-    lst = proto.message_type.add(name="ModelConfigList")
-    lst.field.add(name="config", number=1, type=message, label=repeated,
-                  type_name=".tensorflow.serving.ModelConfig")
-    server = proto.message_type.add(name="ModelServerConfig")
-    server.field.add(name="model_config_list", number=1, type=message, label=optional,
-                     type_name=".tensorflow.serving.ModelConfigList")
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(proto)
-    cls = message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.ModelServerConfig"))
-    return text_format.Parse(text, cls())
+    return text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
 
 
 def test_models_config_lists_every_model(run_dir, tmp_path):
@@ -391,11 +374,34 @@ def test_models_config_keeps_hand_edits(run_dir, tmp_path):
     export_savedmodel(run_dir, base, name="new")
     entries = serving_config.read(base)
     assert sorted(entries) == ["digits", "new"]
-    assert "model_version_policy: { specific { versions: 1 } }" in entries["digits"]
-    assert '"/srv/models/new"' in entries["new"]  # The root the existing entries use.
+    assert list(entries["digits"].model_version_policy.specific.versions) == [1]
+    assert entries["new"].base_path == "/srv/models/new"  # The root the existing entries use.
     serving_config.write(base, serving_root="/data/sm/")
     entries = serving_config.read(base)
-    assert '"/data/sm/digits"' in entries["digits"] and "versions: 1" in entries["digits"]
+    assert entries["digits"].base_path == "/data/sm/digits"
+    assert list(entries["digits"].model_version_policy.specific.versions) == [1]
+
+
+def test_models_config_does_not_grow_on_re_export(run_dir, tmp_path):
+    import difflib
+
+    base = str(tmp_path)
+    path = os.path.join(base, "models.config")
+    export_savedmodel(run_dir, base, name="digits")
+    with open(path, encoding="utf-8") as f:
+        first = f.read()
+    export_savedmodel(run_dir, base, name="digits")  # Version 2: the same model list.
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == first
+    export_savedmodel(run_dir, base, name="faces")
+    with open(path, encoding="utf-8") as f:
+        third = f.read()
+    diff = [d for d in difflib.ndiff(first.splitlines(), third.splitlines()) if d[0] in "+-"]
+    assert all(d.startswith("+ ") for d in diff), diff  # Nothing removed or changed, ...
+    assert [d[2:].strip() for d in diff] == [  # ... only the new entry added.
+        "config {", 'name: "faces"', 'base_path: "/models/faces"', 'model_platform: "tensorflow"',
+        "}",
+    ]
 
 
 def test_broken_models_config_fails_before_exporting(run_dir, tmp_path):

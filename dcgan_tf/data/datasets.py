@@ -16,17 +16,9 @@ import tensorflow as tf
 from dcgan_tf.data import formats
 from dcgan_tf.data.formats import DataError, DataNotFoundError
 
-from dcgan_tf.config import DATASETS
-
-IN_MEMORY_DATASETS = DATASETS[:6]
-TFDS_DATASETS = DATASETS[6:]
-
-# (image_size, channels) each dataset trains at by default.
-_NATIVE_SHAPES = {
-    "digits": (32, 1), "svhn": (32, 3), "cifar10": (32, 3), "mnist": (32, 1),
-    "fashion_mnist": (32, 1), "folder": (64, 3), "celeb_a": (64, 3), "lsun/bedroom": (64, 3),
-    "downsampled_imagenet/32x32": (32, 3),
-}
+from dcgan_tf.data.registry import (  # noqa: F401  (re-exported)
+    DATASETS, IN_MEMORY_DATASETS, NATIVE_SHAPES as _NATIVE_SHAPES, TFDS_DATASETS,
+)
 _SPLITS = {
     "digits": ("train", "test"), "svhn": ("train", "test", "extra", "train+extra"),
     "cifar10": ("train", "test"), "mnist": ("train", "test"), "fashion_mnist": ("train", "test"),
@@ -37,7 +29,7 @@ _TFDS_NAMES = {
     "mnist": "mnist", "fashion_mnist": "fashion_mnist", "celeb_a": "celeb_a",
     "lsun/bedroom": "lsun/bedroom", "downsampled_imagenet/32x32": "downsampled_imagenet/32x32",
 }
-# Published sizes and SHA-256 of http://ufldl.stanford.edu/housenumbers/ (DESIGN.md section 3).
+# Published sizes and SHA-256 of http://ufldl.stanford.edu/housenumbers/ (checked when read).
 SVHN_FILES = {
     "train": ("train_32x32.mat", 182_040_794,
               "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8"),

@@ -1,4 +1,4 @@
-"""Exporting a run as a TF Serving SavedModel version, written atomically (DESIGN.md section 2).
+"""Exporting a run as a TF Serving SavedModel version, written atomically.
 
 The exported object is a `tf.Module` with a `tf.function` per signature, each with an explicit
 input signature so names and dtypes survive (`tf.saved_model.save` on a Keras 3 model loses
@@ -21,9 +21,10 @@ import tensorflow as tf
 
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
-from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
+from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
 from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.training.models import build_feature_model, feature_dim, pooled_features
+from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TMP_PREFIX = ".tmp-export-"
@@ -129,7 +130,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
         images = servable.generator(z)
         return {"images": images, "pixels": _to_pixels(images)}
 
-    @tf.function(input_signature=[_spec("serving_default", "z", [None, cfg.z_dim])])
+    @tf.function(input_signature=[_spec(GENERATE, "z", [None, cfg.z_dim])])
     def generate(z):
         return generate_images(z)
 
@@ -168,7 +169,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
     servable.features = features
     servable.metadata = metadata_fn
     signatures = {
-        "serving_default": generate, "sample": sample, "discriminate": discriminate,
+        GENERATE: generate, "sample": sample, "discriminate": discriminate,
         "features": features, "metadata": metadata_fn,
     }
     return servable, signatures
@@ -183,16 +184,6 @@ def directory_bytes(path):
     """Total size of the files under `path`."""
     return sum(
         os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
-    )
-
-
-def list_versions(model_dir):
-    """Integer version directories of `model_dir` (those TF Serving would load), ascending."""
-    if not os.path.isdir(model_dir):
-        return []
-    return sorted(
-        int(n) for n in os.listdir(model_dir)
-        if n.isdigit() and os.path.isdir(os.path.join(model_dir, n))
     )
 
 
@@ -335,7 +326,7 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     model_dir = os.path.join(base_path, name)
     config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
     model_cfg, _ = checkpoint.read_run_config(run_dir)
-    if getattr(model_cfg, "num_classes", 0):
+    if model_cfg.num_classes:
         raise ExportError(
             f"{run_dir} holds a class-conditional model (num_classes={model_cfg.num_classes}); "
             f"SavedModel contract {CONTRACT_VERSION} covers unconditional models only."

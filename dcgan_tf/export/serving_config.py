@@ -1,21 +1,30 @@
-"""`BASE/models.config`: TF Serving's `model_config_list` (text format) of every exported model.
+"""`BASE/models.config`: TF Serving's `ModelServerConfig` (text format) of every exported model.
 
-The file lists exactly the models found under the base path. An entry that already exists is
-kept as written, so hand edits such as a `model_version_policy` survive re-exports; only its
-`base_path` changes, and only when a new serving root is asked for.
+Read and written with the official proto (`tensorflow-serving-api`) and protobuf's
+`text_format`, so TF Serving and this module agree on the syntax. The file lists exactly the
+models found under the base path. An entry that already exists keeps its typed fields, so hand
+edits such as a `model_version_policy` or `version_labels` survive re-exports; only its
+`base_path` changes, and only when a new serving root is asked for. Comments are not fields and
+are not kept, except the header this module writes.
 """
 
 import os
-import re
+
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from dcgan_tf.atomic import write_text
+from dcgan_tf.versions import list_models
 
 FILENAME = "models.config"
 DEFAULT_ROOT = "/models"  # Where the tensorflow/serving Docker image expects models.
-_BASE_PATH = re.compile(r'base_path\s*:\s*"((?:[^"\\]|\\.)*)"')
-_MODEL_NAME = re.compile(r'\bname\s*:\s*"((?:[^"\\]|\\.)*)"')
 _HEADER = (
     "# TF Serving model config: every model under this directory, kept up to date by\n"
     "# `dcgan-tf export`. Serve with --model_config_file (see README, \"Serving\").\n"
 )
+
+__all__ = ["FILENAME", "ServingConfigError", "config_path", "list_models", "parse", "read",
+           "render", "write"]
 
 
 class ServingConfigError(ValueError):
@@ -23,83 +32,29 @@ class ServingConfigError(ValueError):
 
 
 def config_path(base_path):
+    """The path of `base_path`'s `models.config`."""
     return os.path.join(base_path, FILENAME)
 
 
-def list_models(base_path):
-    """Names of the models under `base_path` that have a loadable integer version, sorted."""
-    if not os.path.isdir(base_path):
-        return []
-    names = []
-    for name in sorted(os.listdir(base_path)):
-        model_dir = os.path.join(base_path, name)
-        if name.startswith(".") or not os.path.isdir(model_dir):
-            continue
-        if any(
-            v.isdigit() and os.path.isfile(os.path.join(model_dir, v, "saved_model.pb"))
-            for v in os.listdir(model_dir)
-        ):
-            names.append(name)
-    return names
-
-
-def _blocks(text, start, end):
-    """Yields `(keyword, body_start, body_end)` of the `keyword [:] { ... }` blocks in text[start:end]."""
-    i, depth, token_start, body_start, keyword = start, 0, None, None, None
-    while i < end:
-        ch = text[i]
-        if ch == "#":
-            i = text.find("\n", i)
-            i = end if i < 0 else i
-            continue
-        if ch in "\"'":
-            close = i + 1
-            while close < end and text[close] != ch:
-                close += 2 if text[close] == "\\" else 1
-            i = close + 1
-            continue
-        if ch == "{":
-            if depth == 0:
-                keyword = text[token_start:i].strip().rstrip(":").strip() if token_start is not None else ""
-                body_start = i + 1
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth < 0:
-                raise ServingConfigError("unbalanced '}'")
-            if depth == 0:
-                yield keyword.split()[-1] if keyword else "", body_start, i
-                token_start = None
-        elif depth == 0 and token_start is None and not ch.isspace() and ch != ",":
-            token_start = i
-        i += 1
-    if depth:
-        raise ServingConfigError("unbalanced '{'")
-
-
 def parse(text):
-    """Returns `{name: entry_text}` of a `model_config_list` text-format config.
+    """Returns `{name: ModelConfig}` of a text-format `ModelServerConfig`, in file order.
 
     Raises:
-        ServingConfigError: the text is not a `model_config_list`.
+        ServingConfigError: the text is not a `ModelServerConfig`, or holds a
+            `custom_model_config` instead of a `model_config_list`.
     """
-    entries = {}
-    lists = [b for b in _blocks(text, 0, len(text)) if b[0] == "model_config_list"]
-    if not lists and text.strip() and not text.strip().startswith("#"):
-        raise ServingConfigError("no model_config_list")
-    for _, start, end in lists:
-        for keyword, body_start, body_end in _blocks(text, start, end):
-            if keyword != "config":
-                continue
-            body = text[body_start:body_end]
-            match = _MODEL_NAME.search(body)
-            if match:
-                entries[match.group(1)] = body.strip("\n")
-    return entries
+    config = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as e:
+        raise ServingConfigError(str(e)) from None
+    if config.WhichOneof("config") == "custom_model_config":
+        raise ServingConfigError("it holds a custom_model_config, not a model_config_list")
+    return {entry.name: entry for entry in config.model_config_list.config}
 
 
 def read(base_path):
-    """Reads `BASE/models.config` into `{name: entry_text}`; `{}` when there is none.
+    """Reads `BASE/models.config` into `{name: ModelConfig}`; `{}` when there is none.
 
     Raises:
         ServingConfigError: the file exists but is not a `model_config_list`.
@@ -118,38 +73,38 @@ def read(base_path):
 
 
 def _root_of(entries):
-    for name, body in entries.items():
-        match = _BASE_PATH.search(body)
-        if match and match.group(1).rstrip("/").endswith("/" + name):
-            return match.group(1).rstrip("/")[: -len(name) - 1] or "/"
+    for name, entry in entries.items():
+        base_path = entry.base_path.rstrip("/")
+        if base_path.endswith("/" + name):
+            return base_path[: -len(name) - 1] or "/"
     return DEFAULT_ROOT
 
 
 def render(names, entries=None, serving_root=None):
-    """Renders the config text for `names`, keeping the text of `entries` that exist.
+    """Renders the config text for `names`, keeping the fields of `entries` that exist.
 
     Args:
         names: Model names to list.
-        entries: `{name: entry_text}` of the current file. Defaults to none.
+        entries: `{name: ModelConfig}` of the current file. Defaults to none.
         serving_root: The base path as the server sees it; rewrites every `base_path` when
             given. `None` keeps existing ones and uses their root (or `/models`) for new ones.
+
+    Returns:
+        The file's text: the header, then the proto in text format. The same inputs always
+        give the same bytes, so re-exporting a model leaves the file as it was.
     """
     entries = entries or {}
-    root = (serving_root or _root_of(entries)).rstrip("/") or ""
-    lines = [_HEADER.rstrip("\n"), "model_config_list {"]
+    root = (serving_root or _root_of(entries)).rstrip("/")
+    config = model_server_config_pb2.ModelServerConfig()
     for name in names:
-        base_path = f"{root}/{name}"
-        body = entries.get(name)
-        if body is None:
-            body = (
-                f'    name: "{name}"\n    base_path: "{base_path}"\n'
-                '    model_platform: "tensorflow"'
-            )
-        elif serving_root is not None:
-            body = _BASE_PATH.sub(lambda _: f'base_path: "{base_path}"', body, count=1)
-        lines += ["  config {", body, "  }"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        entry = config.model_config_list.config.add()
+        if name in entries:
+            entry.CopyFrom(entries[name])
+            if serving_root is not None:
+                entry.base_path = f"{root}/{name}"
+        else:
+            entry.name, entry.base_path, entry.model_platform = name, f"{root}/{name}", "tensorflow"
+    return _HEADER + text_format.MessageToString(config)
 
 
 def write(base_path, entries=None, serving_root=None):
@@ -157,8 +112,8 @@ def write(base_path, entries=None, serving_root=None):
 
     Args:
         base_path: TF Serving's model base path on this machine.
-        entries: The file's previous `{name: entry_text}` (from `read`), kept for
-            models still present. Defaults to reading the file now.
+        entries: The file's previous `{name: ModelConfig}` (from `read`), kept for models
+            still present. Defaults to reading the file now.
         serving_root: See `render`.
 
     Returns:
@@ -167,9 +122,5 @@ def write(base_path, entries=None, serving_root=None):
     if entries is None:
         entries = read(base_path)
     path = config_path(base_path)
-    os.makedirs(base_path, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render(list_models(base_path), entries, serving_root))
-    os.replace(tmp, path)
+    write_text(path, render(list_models(base_path), entries, serving_root))
     return path

@@ -11,11 +11,11 @@ import os
 
 import numpy as np
 
-from dcgan_tf.config import save_json
-from dcgan_tf.contract import SAMPLE_SALT
+from dcgan_tf.atomic import save_json
+from dcgan_tf.contract import GENERATE, SAMPLE_SALT
 
 # Signatures the SavedModel-based investigations call.
-NEEDED_SIGNATURES = ("serving_default", "sample")
+NEEDED_SIGNATURES = (GENERATE, "sample")
 # Colours of the lines of `line_chart` (RGB), in order.
 _COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
             (140, 86, 75), (23, 190, 207), (127, 127, 127))

@@ -150,7 +150,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     if (boxes is None) == (maps is None):
         raise InvestigateError("Pass either boxes (--boxes FILE.json) or maps to drop (--maps).")
     cfg, _, generator, discriminator, meta = checkpoint.load_networks(run_dir, which)
-    if getattr(cfg, "num_classes", 0):
+    if cfg.num_classes:
         raise InvestigateError("Expected an unconditional model; this run is class-conditional.")
     layer = split_layer_name(cfg)
     lower, upper = split_generator(generator, layer)

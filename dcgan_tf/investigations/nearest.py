@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from dcgan_tf.contract import GENERATE
 from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, generate, header, line_chart, open_savedmodel, rows_grid, side_by_side,
     write_report,
@@ -83,7 +84,7 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
     from sklearn.neighbors import NearestNeighbors
 
     start = time.perf_counter()
-    client, meta = open_savedmodel(model, ("sample", "serving_default", "features"))
+    client, meta = open_savedmodel(model, ("sample", GENERATE, "features"))
     dataset = dataset or meta.get("dataset")
     if not dataset:
         raise InvestigateError("The export records no dataset: pass --dataset (and --data-dir).")

@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from dcgan_tf.training import checkpoint
 from dcgan_tf.data import datasets as data
-from dcgan_tf.config import save_json
+from dcgan_tf.atomic import save_json
 from dcgan_tf.images import make_grid, save_png, to_uint8
 
 

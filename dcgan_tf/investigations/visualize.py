@@ -153,7 +153,7 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
 
     start = time.perf_counter()
     cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)
-    if getattr(cfg, "num_classes", 0):
+    if cfg.num_classes:
         raise InvestigateError("Expected an unconditional model; this run is class-conditional.")
     names = feature_layer_names(cfg)
     layer = layer or names[-1]

@@ -15,14 +15,16 @@ import time
 
 import numpy as np
 
+from dcgan_tf.atomic import atomic_path, save_json
 from dcgan_tf.contract import METADATA_ASSET
+from dcgan_tf.data.registry import IN_MEMORY_DATASETS
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample,
     evaluate_features, fit_svm, split_protocol,
 )
 
 # The labelled datasets `dcgan_tf.data.datasets.load_split` reads into memory.
-PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
+PROBE_DATASETS = IN_MEMORY_DATASETS
 PIXELS = "pixels"
 FEATURES_SIGNATURE = "features"
 
@@ -145,10 +147,8 @@ def _extract(model_path, images, batch_size, cache_dir, tag, progress):
             return cached, True
     features = _run_signature(model_path, images, batch_size, progress)
     if path:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}.npy"  # written whole, then renamed: never half a file
-        np.save(tmp, features)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".npy") as tmp:
+            np.save(tmp, features)
     return features, False
 
 
@@ -340,8 +340,4 @@ def format_table(report):
 
 def write_report(report, path):
     """Writes the report as indented JSON, atomically."""
-    from dcgan_tf.config import save_json
-
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     save_json(path, report)

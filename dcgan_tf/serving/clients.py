@@ -15,7 +15,8 @@ import urllib.request
 
 import numpy as np
 
-from dcgan_tf.contract import METADATA_ASSET
+from dcgan_tf.contract import GENERATE, METADATA_ASSET
+from dcgan_tf.versions import newest_version_dir
 
 _DTYPES = {
     "DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
@@ -38,13 +39,9 @@ def resolve_model_path(path):
     """
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
-    if os.path.isdir(path):
-        versions = sorted(
-            int(v) for v in os.listdir(path)
-            if v.isdigit() and os.path.isfile(os.path.join(path, v, "saved_model.pb"))
-        )
-        if versions:
-            return os.path.join(path, str(versions[-1]))
+    newest = newest_version_dir(path)
+    if newest:
+        return newest
     what = "does not exist" if not os.path.exists(path) else "has no saved_model.pb"
     raise ServingError(
         f"{path} is not a SavedModel: it {what}. Pass a version directory written by "
@@ -197,7 +194,7 @@ class Client:
 
     def generate(self, z):
         """Images for latent vectors `z` (N, z_dim): `{"images": float32, "pixels": uint8}`."""
-        return self.predict("serving_default", {"z": z})
+        return self.predict(GENERATE, {"z": z})
 
     def sample(self, seeds):
         """One image per integer seed: `{"z", "images", "pixels"}`; a seed always gives the same z."""

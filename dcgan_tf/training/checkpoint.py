@@ -15,7 +15,8 @@ import tempfile
 
 import numpy as np
 
-from dcgan_tf.config import ModelConfig, TrainConfig, save_json
+from dcgan_tf.atomic import save_json
+from dcgan_tf.config import ModelConfig, TrainConfig
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 

@@ -1,0 +1,20 @@
+"""The datasets `dcgan-tf` knows, by how they are read; TensorFlow-free so the CLI can list them.
+
+Add a dataset here (and its reader in `dcgan_tf.data.datasets`): the CLI's choices, the probe
+and the investigations take their lists from this module.
+"""
+
+# Read from their original files into memory, with labels: what the probe and the
+# investigations can use.
+IN_MEMORY_DATASETS = ("digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder")
+# Streamed from an already prepared TensorFlow Datasets directory.
+TFDS_DATASETS = ("celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32")
+DATASETS = IN_MEMORY_DATASETS + TFDS_DATASETS
+# (image_size, channels) each dataset trains at by default.
+NATIVE_SHAPES = {
+    "digits": (32, 1), "svhn": (32, 3), "cifar10": (32, 3), "mnist": (32, 1),
+    "fashion_mnist": (32, 1), "folder": (64, 3), "celeb_a": (64, 3), "lsun/bedroom": (64, 3),
+    "downsampled_imagenet/32x32": (32, 3),
+}
+# Epochs when none is given: digits is tiny (11 steps an epoch), so it takes more to look like digits.
+DEFAULT_EPOCHS = {"digits": 60}
