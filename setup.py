@@ -10,8 +10,13 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dcgan_tf", "dcgan_tf.*", "cli", "cli.*"]),
     install_requires=[
-        "tensorflow-cpu>=2.16; platform_machine=='x86_64' or platform_machine=='AMD64'",
-        "tensorflow>=2.16; platform_machine!='x86_64' and platform_machine!='AMD64'",
+        # `tensorflow`, not `tensorflow-cpu`, on every platform: tensorflow-serving-api (TF
+        # Serving's protos and gRPC stubs) requires it by that name. It runs on CPUs; the CUDA
+        # libraries come only with the [cuda] extra. See README, "Dependencies".
+        "tensorflow>=2.16",
+        "tensorflow-serving-api>=2.16",
+        "grpcio",
+        "protobuf",
         "keras>=3.0",
         "tensorboard",
         "tensorflow-datasets>=4.9",
@@ -20,6 +25,7 @@ setup(
         "click>=8.0",
         "scipy",
         "Pillow",
+        "matplotlib",
         "tqdm",
     ],
     extras_require={

@@ -5,7 +5,7 @@ import math
 import click
 import numpy as np
 
-from dcgan_tf.serving.clients import REQUEST_FORMATS
+from dcgan_tf.serving.rest import REQUEST_FORMATS
 
 _PAD = 2
 _LABELLED_CELL = 48  # Smallest cell side, in pixels, that fits a readable index label.
@@ -37,7 +37,8 @@ def _label_cells(grid, n, cell, ncols, scale):
 @click.command()
 @click.option("--model", type=click.Path(exists=True, file_okay=False),
               help="SavedModel version directory, or a model directory (newest version).")
-@click.option("--server", help="TF Serving REST address instead of --model, e.g. http://localhost:8501.")
+@click.option("--server", help="TF Serving instead of --model: REST (http://localhost:8501) or gRPC "
+                                "(grpc://localhost:8500).")
 @click.option("--name", help="Model name on --server.")
 @click.option("--version", "version", type=click.IntRange(min=0),
               help="Version on --server. Default: newest.")
@@ -51,7 +52,7 @@ def _label_cells(grid, n, cell, ncols, scale):
 @click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Upscale the grid (nearest neighbour).")
 @click.option("--format", "request_format", type=click.Choice(REQUEST_FORMATS), default="row",
-              show_default=True, help="REST request format with --server: instances or inputs.")
+              show_default=True, help="REST request format with an http:// --server: instances or inputs.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Seconds to wait for --server.")
 def sample(model, server, name, version, n, seed, out, show_index, save_z, scale, request_format,
@@ -66,6 +67,7 @@ def sample(model, server, name, version, n, seed, out, show_index, save_z, scale
       dcgan-tf sample --model savedmodels/digits/1 --out grid.png
       dcgan-tf sample --model savedmodels/digits --n 100 --seed 7 --show-index --save-z z.npy
       dcgan-tf sample --server http://localhost:8501 --name digits --format columnar
+      dcgan-tf sample --server grpc://localhost:8500 --name digits --out grid.png
     """
     from dcgan_tf.images import make_grid, save_png
     from dcgan_tf.serving.clients import open_client

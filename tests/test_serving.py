@@ -326,3 +326,149 @@ def test_cli_sample_through_the_server(fake, tmp_path):
     assert np.load(zfile).shape == (4, 100)
     result = CliRunner().invoke(cli, ["sample", "--server", fake.url, "--name", "faces"])
     assert result.exit_code == 1 and "Servable not found" in result.output
+
+
+class FakeGrpcServing:
+    """An in-process gRPC server implementing TF Serving's `PredictionService` for one SavedModel.
+
+    `Predict` runs the SavedModel's signature on the request's `TensorProto`s and answers with
+    `TensorProto`s; `GetModelMetadata` answers the signature definitions as a `SignatureDefMap`.
+    Unknown models answer NOT_FOUND, as TF Serving does.
+    """
+
+    def __init__(self, name, path, version=1):
+        from concurrent import futures
+
+        import grpc
+        import tensorflow as tf
+        from tensorflow.core.protobuf import saved_model_pb2
+        from tensorflow_serving.apis import (
+            get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc,
+        )
+
+        saved = saved_model_pb2.SavedModel()
+        with open(f"{path}/saved_model.pb", "rb") as f:
+            saved.ParseFromString(f.read())
+        defs = get_model_metadata_pb2.SignatureDefMap()
+        for key, sig in saved.meta_graphs[0].signature_def.items():
+            defs.signature_def[key].CopyFrom(sig)
+        model = tf.saved_model.load(path)
+        fake = self
+        self.requests = []
+
+        class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+            def _check(self, spec, context):
+                if spec.name != name or (spec.HasField("version") and spec.version.value != version):
+                    context.abort(grpc.StatusCode.NOT_FOUND,
+                                  f"Servable not found for request: Latest({spec.name})")
+
+            def GetModelMetadata(self, request, context):
+                self._check(request.model_spec, context)
+                answer = get_model_metadata_pb2.GetModelMetadataResponse()
+                answer.model_spec.name, answer.model_spec.version.value = name, version
+                answer.metadata["signature_def"].Pack(defs)
+                return answer
+
+            def Predict(self, request, context):
+                self._check(request.model_spec, context)
+                fake.requests.append(request)
+                fn = model.signatures[request.model_spec.signature_name or "serving_default"]
+                try:
+                    outputs = fn(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
+                except Exception as e:  # TF Serving answers INVALID_ARGUMENT with TF's message.
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(getattr(e, "message", e)))
+                answer = predict_pb2.PredictResponse()
+                for k, v in outputs.items():
+                    answer.outputs[k].CopyFrom(tf.make_tensor_proto(v.numpy()))
+                return answer
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Servicer(), self.server)
+        self.address = f"grpc://127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+
+    def __enter__(self):
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def grpc_server(exported):
+    with FakeGrpcServing("digits", exported) as server:
+        yield server
+
+
+def test_grpc_rest_and_savedmodel_give_the_same_images(grpc_server, fake, exported):
+    from dcgan_tf.serving.clients import GrpcClient
+
+    seeds = [3, 4, 5, 6]
+    with GrpcClient(grpc_server.address, "digits", version=1) as client:
+        over_grpc = client.sample(seeds)
+    over_rest = RestClient(fake.url, "digits").sample(seeds)
+    local = SavedModelClient(exported).sample(seeds)
+    for key in ("z", "images", "pixels"):
+        assert over_grpc[key].dtype == local[key].dtype and over_grpc[key].shape == local[key].shape
+        assert np.array_equal(over_grpc[key], local[key]), key
+        assert np.array_equal(over_rest[key], local[key]), key
+    # Binary tensors on the wire: the seeds as packed int64, not JSON text.
+    request = grpc_server.requests[-1]
+    assert request.model_spec.signature_name == "sample" and request.model_spec.version.value == 1
+    assert request.inputs["seed"].tensor_content == np.asarray(seeds, np.int64).tobytes()
+
+
+def test_every_signature_through_grpc(grpc_server, exported):
+    from dcgan_tf.serving.clients import GrpcClient
+
+    client = open_client(server=grpc_server.address, name="digits")
+    assert isinstance(client, GrpcClient)
+    local = SavedModelClient(exported)
+    images = np.random.default_rng(2).integers(0, 256, (2, 40, 36, 3), dtype=np.uint8)
+    z = np.random.default_rng(3).uniform(-1, 1, (2, 100)).astype("float32")
+    assert np.array_equal(client.generate(z)["images"], local.generate(z)["images"])
+    assert np.allclose(client.discriminate(images)["logits"], local.discriminate(images)["logits"],
+                       atol=1e-6)
+    assert np.allclose(client.features(images), local.features(images), atol=1e-6)
+    assert grpc_server.requests[-1].inputs["images"].tensor_content == images.tobytes()
+    assert client.metadata()["step"] == 3 and client.metadata()["z_dim"] == 100
+    assert client.signatures() == local.signatures()
+    client.close()
+
+
+def test_grpc_errors_are_one_line(grpc_server):
+    from dcgan_tf.serving.clients import GrpcClient
+
+    with GrpcClient(grpc_server.address, "digits") as client:
+        with pytest.raises(ServingError, match=r"INVALID_ARGUMENT .*1 \(grey\) or 3 \(RGB\) channels"):
+            client.discriminate(np.zeros((1, 8, 8, 2), np.uint8))
+        with pytest.raises(ServingError, match=r"`z` of shape \(N, 100\)"):
+            client.generate(np.zeros((1, 7), np.float32))
+    with pytest.raises(ServingError, match=r"NOT_FOUND .*Latest\(faces\)"):
+        GrpcClient(grpc_server.address, "faces").signatures()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ServingError, match=rf"Cannot reach TF Serving at grpc://127.0.0.1:{port} "):
+        GrpcClient(f"grpc://127.0.0.1:{port}", "digits", timeout=5).signatures()
+    with pytest.raises(ServingError, match="grpc://host:port"):
+        GrpcClient("grpc://", "digits")
+
+
+def test_cli_sample_through_grpc(grpc_server, exported, tmp_path):
+    from PIL import Image
+
+    from cli.main import cli
+
+    out = tmp_path / "grid.png"
+    result = CliRunner().invoke(cli, [
+        "sample", "--server", grpc_server.address, "--name", "digits", "--n", "4", "--seed", "10",
+        "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    local = SavedModelClient(exported).sample(np.arange(10, 14))["pixels"]
+    with Image.open(out) as image:
+        grid = np.asarray(image)
+    assert np.array_equal(grid[2:34, 2:34], local[0, ..., 0])  # First cell, after the 2-pixel pad.
+    result = CliRunner().invoke(cli, ["sample", "--server", grpc_server.address, "--name", "faces"])
+    assert result.exit_code == 1 and "NOT_FOUND" in result.output and "Traceback" not in result.output

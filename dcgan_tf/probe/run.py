@@ -8,7 +8,6 @@ class-balanced draws, standardisation, the SVM and its C search) lives in `dcgan
 """
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -16,7 +15,6 @@ import time
 import numpy as np
 
 from dcgan_tf.atomic import atomic_path, save_json
-from dcgan_tf.contract import METADATA_ASSET
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample,
@@ -67,18 +65,9 @@ def read_metadata(model_path):
     Reads the `assets.extra/metadata.json` file when present (no TensorFlow needed), else
     calls the SavedModel's `metadata` signature.
     """
-    model_path = resolve_savedmodel(model_path)
-    asset = os.path.join(model_path, METADATA_ASSET)
-    if os.path.isfile(asset):
-        with open(asset, encoding="utf-8") as f:
-            return json.load(f)
-    import tensorflow as tf
+    from dcgan_tf.serving.clients import SavedModelClient
 
-    loaded = tf.saved_model.load(model_path)
-    if "metadata" not in loaded.signatures:
-        return {}
-    out = loaded.signatures["metadata"](request=tf.constant([0], tf.int32))["metadata"]
-    return json.loads(out.numpy()[0].decode("utf-8"))
+    return SavedModelClient(resolve_savedmodel(model_path)).metadata()
 
 
 def model_fingerprint(model_path):

@@ -1,1 +1,1 @@
-"""Clients of an export: a local SavedModel, TF Serving over REST."""
+"""Clients of an export: a local SavedModel, TF Serving over REST or gRPC."""
