@@ -16,9 +16,6 @@ from dcgan_tf.contract import GENERATE, SAMPLE_SALT
 
 # Signatures the SavedModel-based investigations call.
 NEEDED_SIGNATURES = (GENERATE, "sample")
-# Colours of the lines of `line_chart` (RGB), in order.
-_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
-            (140, 86, 75), (23, 190, 207), (127, 127, 127))
 
 
 class InvestigateError(ValueError):
@@ -197,64 +194,6 @@ def header(image, labels, height=12):
 def cell_x(column, size, pad=2):
     """Left pixel of grid column `column` in a `make_grid`/`rows_grid` image."""
     return pad + column * (size + pad)
-
-
-def line_chart(series, title, xlabel, ylabel, size=(600, 300), hlines=()):
-    """Draws a small line chart with Pillow (no plotting library needed).
-
-    Args:
-        series: List of `(label, xs, ys)`.
-        title: Text above the plot.
-        xlabel: Text under the x axis.
-        ylabel: Text beside the y axis (left, above).
-        size: `(width, height)` in pixels.
-        hlines: List of `(label, y)` drawn as grey horizontal reference lines.
-
-    Returns:
-        uint8 RGB image (height, width, 3).
-    """
-    from PIL import Image, ImageDraw, ImageFont
-
-    width, height = size
-    image = Image.new("RGB", size, (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    # The legend sits right of the plot, where it hides no line.
-    left, right, top, bottom = 48, width - 150, 30, height - 40
-    xs = np.concatenate([np.asarray(s[1], float) for s in series])
-    ys = np.concatenate([np.asarray(s[2], float) for s in series] + [np.array([y for _, y in hlines], float)])
-    x0, x1 = float(xs.min()), float(xs.max())
-    y0, y1 = min(0.0, float(ys.min())), float(ys.max()) * 1.05 or 1.0
-    x1 = x1 if x1 > x0 else x0 + 1
-
-    def px(x, y):
-        return (left + (x - x0) / (x1 - x0) * (right - left), bottom - (y - y0) / (y1 - y0) * (bottom - top))
-
-    draw.rectangle((left, top, right, bottom), outline=(0, 0, 0))
-    for frac in (0.0, 0.5, 1.0):
-        y = y0 + frac * (y1 - y0)
-        _, py = px(x0, y)
-        draw.text((2, py - 5), f"{y:.3g}", fill=(0, 0, 0), font=font)
-        x = x0 + frac * (x1 - x0)
-        pxx, _ = px(x, y0)
-        draw.text((pxx - 8, bottom + 4), f"{x:.3g}", fill=(0, 0, 0), font=font)
-    for label, y in hlines:
-        _, py = px(x0, y)
-        draw.line((left, py, right, py), fill=(150, 150, 150))
-        draw.text((left + 4, py - 12), label, fill=(110, 110, 110), font=font)
-    for k, (label, sx, sy) in enumerate(series):
-        colour = _COLOURS[k % len(_COLOURS)]
-        points = [px(x, y) for x, y in zip(sx, sy)]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        for p in points if len(points) <= 40 else ():
-            draw.ellipse((p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2), fill=colour)
-        draw.line((right + 8, top + 10 + 14 * k, right + 22, top + 10 + 14 * k), fill=colour, width=2)
-        draw.text((right + 26, top + 4 + 14 * k), label, fill=colour, font=font)
-    draw.text((left, 8), title, fill=(0, 0, 0), font=font)
-    draw.text((left + (right - left) // 2 - 30, bottom + 20), xlabel, fill=(0, 0, 0), font=font)
-    draw.text((left + 4, top + 4), ylabel, fill=(90, 90, 90), font=font)
-    return np.asarray(image)
 
 
 def write_report(out_dir, name, report, figures):

@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 
+from dcgan_tf.charts import line_chart
 from dcgan_tf.investigations.common import (
-    InvestigateError, generate, grid_z, line_chart, load_z_file, open_savedmodel, rows_grid,
+    InvestigateError, generate, grid_z, load_z_file, open_savedmodel, rows_grid,
     write_report,
 )
 

@@ -11,8 +11,9 @@ import time
 import numpy as np
 
 from dcgan_tf.contract import GENERATE
+from dcgan_tf.charts import line_chart
 from dcgan_tf.investigations.common import (
-    InvestigateError, cell_x, generate, header, line_chart, open_savedmodel, rows_grid, side_by_side,
+    InvestigateError, cell_x, generate, header, open_savedmodel, rows_grid, side_by_side,
     write_report,
 )
 

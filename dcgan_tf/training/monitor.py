@@ -1,4 +1,8 @@
-"""What a run records each epoch: samples, diversity and collapse figures, metrics, checkpoint."""
+"""What a run records each epoch: samples, diversity and collapse figures, metrics, checkpoint.
+
+TensorBoard gets, beside Keras' scalars, the sample grid of every epoch (`logs/samples`, the
+Images tab) and the run's configuration through the hparams plugin (the HParams tab).
+"""
 
 import json
 import logging
@@ -8,6 +12,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from dcgan_tf.training import checkpoint
 from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
@@ -58,6 +63,7 @@ class RunMonitor(keras.callbacks.Callback):
         self.bad_step = None
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = 0
+        self._summaries = None
 
     def _random_z(self):
         if self.model_cfg.z_dist == "uniform":
@@ -66,6 +72,20 @@ class RunMonitor(keras.callbacks.Callback):
 
     def _inputs(self, z):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
+
+    def _summary_writer(self):
+        """The TensorBoard writer of samples and hparams, opened on first use (chief only)."""
+        if self._summaries is None:
+            self._summaries = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs", "samples"))
+            from tensorboard.plugins.hparams import api as hparams
+
+            with self._summaries.as_default():
+                hparams.hparams(run_hparams(self.model_cfg, self.cfg), trial_id=self.run_dir)
+        return self._summaries
+
+    def on_train_end(self, logs=None):
+        if self._summaries is not None:
+            self._summaries.flush()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -90,6 +110,8 @@ class RunMonitor(keras.callbacks.Callback):
         pixels = make_grid(to_uint8(images))
         save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
         save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
+        with self._summary_writer().as_default():
+            tf.summary.image("samples", pixels[None], step=step)
         record = {"epoch": epoch + 1, "step": step, "time": time.time()}
         record.update({k: float(np.mean(v)) for k, v in logs.items()})
         self.writer.write(json.dumps(record) + "\n")
@@ -123,3 +145,15 @@ class RunMonitor(keras.callbacks.Callback):
                 self.model.step, current, self.best_feature_diversity,
             )
         return figures
+
+
+def run_hparams(model_cfg, train_cfg):
+    """The run's configuration as TensorBoard hparams: every field with a scalar value.
+
+    Paths (`out`, `data_dir`) are left out: they name the run, they do not tune it.
+    """
+    values = {**model_cfg.to_dict(), **train_cfg.to_dict()}
+    return {
+        k: v for k, v in sorted(values.items())
+        if k not in ("out", "data_dir") and isinstance(v, (bool, int, float, str))
+    }
