@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf.data import formats
+from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.data.formats import DataError, DataNotFoundError
 
 from dcgan_tf.data.registry import (  # noqa: F401  (re-exported)
@@ -304,11 +305,7 @@ def tfds_dataset(name, split="train", data_dir=None):
 
 def _prepare_tensor(images, image_size, channels, antialias=True):
     """Centre-crops, converts channels and resizes uint8 (..., H, W, C) images, in TF."""
-    shape = tf.shape(images)
-    height, width = shape[-3], shape[-2]
-    side = tf.minimum(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    x = tf.cast(images[..., top:top + side, left:left + side, :], tf.float32)
+    x = tf.cast(crop_tensor(images)[0], tf.float32)
     if channels == 1 and images.shape[-1] == 3:
         x = tf.image.rgb_to_grayscale(x)  # ITU-R 601 luminance, like Pillow's "L"
     x = tf.image.resize(x, (image_size, image_size), method="bilinear", antialias=antialias)

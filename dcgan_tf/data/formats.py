@@ -14,6 +14,8 @@ import zlib
 
 import numpy as np
 
+from dcgan_tf.data.crop import crop_resize_pil
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32  # one label byte, then 3x32x32 channel-major pixels
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
@@ -283,13 +285,7 @@ def read_image(path, size):
             image = image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise DataError(f"Corrupt image file {path}: {err}. Remove or replace it.") from err
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    image = image.crop((left, top, left + side, top + side))
-    if side != size:
-        image = image.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+    return crop_resize_pil(image, size)
 
 
 def read_image_folder(data_dir, split, size):

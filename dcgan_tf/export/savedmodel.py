@@ -22,6 +22,7 @@ import tensorflow as tf
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
+from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.training.models import build_feature_model, feature_dim, pooled_features
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
@@ -58,10 +59,9 @@ def _model_input(images, cfg):
             tf.minimum(height, width), message="Expected `images` of non-zero height and width"
         ),
     ]
-    side = tf.minimum(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
     with tf.control_dependencies(checks):
-        x = tf.cast(images[:, top:top + side, left:left + side, :], tf.float32)
+        x, side = crop_tensor(images)
+        x = tf.cast(x, tf.float32)
     if cfg.channels == 1:
         x = tf.cond(
             tf.equal(channels, 3),

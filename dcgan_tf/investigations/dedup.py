@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from dcgan_tf.data.crop import crop_resize_pil
 from dcgan_tf.investigations.common import InvestigateError, rows_grid, write_report
 
 SIDE = 32
@@ -41,10 +42,9 @@ def centre_crop_resize(image, side=SIDE):
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     pil = Image.fromarray(image).convert("RGB")
-    w, h = pil.size
-    s = min(w, h)
-    pil = pil.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    return np.asarray(pil.resize((side, side), Image.BOX if s >= side else Image.BILINEAR))
+    # An area average when shrinking: each hash pixel is the mean of the pixels it covers.
+    shrinking = min(pil.size) >= side
+    return crop_resize_pil(pil, side, resample="box" if shrinking else "bilinear")
 
 
 def prepare(images, side=SIDE):
