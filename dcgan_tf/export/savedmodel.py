@@ -21,9 +21,10 @@ import tensorflow as tf
 
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
-from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
+from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
 from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.export.folded_generator import FoldedGenerator
+from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.training.models import build_feature_model, feature_dim, pooled_features
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
@@ -136,15 +137,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
 
     @tf.function(input_signature=[_spec("sample", "seed", [None])])
     def sample(seed):
-        def one_z(s):
-            pair = tf.stack([s, tf.constant(SAMPLE_SALT, tf.int64)])
-            if cfg.z_dist == "uniform":
-                return tf.random.stateless_uniform(
-                    [cfg.z_dim], pair, minval=-1.0, maxval=1.0, alg="philox"
-                )
-            return tf.random.stateless_normal([cfg.z_dim], pair, alg="philox")
-
-        z = tf.map_fn(one_z, seed, fn_output_signature=tf.TensorSpec([cfg.z_dim], tf.float32))
+        z = tf.map_fn(lambda s: z_from_seed(s, cfg.z_dim, cfg.z_dist), seed, fn_output_signature=tf.TensorSpec([cfg.z_dim], tf.float32))
         return {"z": z, **generate_images(z)}
 
     @tf.function(input_signature=[_spec("discriminate", "images", [None, None, None, None])])

@@ -12,7 +12,8 @@ import os
 import numpy as np
 
 from dcgan_tf.atomic import save_json
-from dcgan_tf.contract import GENERATE, SAMPLE_SALT
+from dcgan_tf.contract import GENERATE
+from dcgan_tf.latent_z import z_from_seed
 
 # Signatures the SavedModel-based investigations call.
 NEEDED_SIGNATURES = (GENERATE, "sample")
@@ -111,17 +112,8 @@ def sample_z(z_dim, z_dist, seeds):
     Returns:
         float32 (len(seeds), z_dim).
     """
-    import tensorflow as tf
-
-
-    rows = []
-    for s in np.asarray(seeds, np.int64).reshape(-1):
-        pair = tf.constant([s, SAMPLE_SALT], tf.int64)
-        if z_dist == "uniform":
-            rows.append(tf.random.stateless_uniform([z_dim], pair, minval=-1.0, maxval=1.0, alg="philox"))
-        else:
-            rows.append(tf.random.stateless_normal([z_dim], pair, alg="philox"))
-    return np.stack([r.numpy() for r in rows]) if rows else np.zeros((0, z_dim), np.float32)
+    rows = [z_from_seed(s, z_dim, z_dist).numpy() for s in np.asarray(seeds, np.int64).reshape(-1)]
+    return np.stack(rows) if rows else np.zeros((0, z_dim), np.float32)
 
 
 def generate(client, z, batch_size=256):

@@ -14,6 +14,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from dcgan_tf.training import checkpoint
 from dcgan_tf.data import datasets as data
 from dcgan_tf.atomic import save_json
+from dcgan_tf.latent_z import draw_z
 from dcgan_tf.images import make_grid, save_png, to_uint8
 
 
@@ -41,9 +42,8 @@ def generate(generator, model_cfg, labels, rng, batch_size=500):
     out = []
     for start in range(0, len(labels), batch_size):
         lab = labels[start : start + batch_size].astype("int32")[:, None]
-        shape = (len(lab), model_cfg.z_dim)
-        z = rng.uniform(-1, 1, shape) if model_cfg.z_dist == "uniform" else rng.standard_normal(shape)
-        out.append(to_uint8(generator([z.astype("float32"), lab], training=False).numpy()))
+        z = draw_z(rng, len(lab), model_cfg.z_dim, model_cfg.z_dist)
+        out.append(to_uint8(generator([z, lab], training=False).numpy()))
     return np.concatenate(out)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf.training import checkpoint
+from dcgan_tf.latent_z import draw_z
 from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
 from dcgan_tf.training.models import build_feature_model, pooled_features, recalibrate_batchnorm
 
@@ -66,9 +67,7 @@ class RunMonitor(keras.callbacks.Callback):
         self._summaries = None
 
     def _random_z(self):
-        if self.model_cfg.z_dist == "uniform":
-            return self.z_rng.uniform(-1, 1, self.z_shape).astype("float32")
-        return self.z_rng.standard_normal(self.z_shape).astype("float32")
+        return draw_z(self.z_rng, *self.z_shape, self.model_cfg.z_dist)
 
     def _inputs(self, z):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
