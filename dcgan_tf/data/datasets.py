@@ -13,8 +13,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from dcgan_tf.data import formats
-from dcgan_tf.data.crop import crop_tensor
+from dcgan_tf.data import formats, prepared_tfds
+from dcgan_tf.data.crop import as_image_batch, prepare_images, prepare_tensor  # noqa: F401  (re-exported)
+from dcgan_tf.data.prepared_tfds import tfds_dataset  # noqa: F401  (re-exported)
 from dcgan_tf.data.formats import DataError, DataNotFoundError
 
 from dcgan_tf.data.registry import (  # noqa: F401  (re-exported)
@@ -23,12 +24,6 @@ from dcgan_tf.data.registry import (  # noqa: F401  (re-exported)
 _SPLITS = {
     "digits": ("train", "test"), "svhn": ("train", "test", "extra", "train+extra"),
     "cifar10": ("train", "test"), "mnist": ("train", "test"), "fashion_mnist": ("train", "test"),
-}
-# Names in TensorFlow Datasets' catalogue, for streaming and for prepared-TFDS fallbacks.
-_TFDS_NAMES = {
-    "svhn": "svhn_cropped", "svhn_cropped": "svhn_cropped", "cifar10": "cifar10",
-    "mnist": "mnist", "fashion_mnist": "fashion_mnist", "celeb_a": "celeb_a",
-    "lsun/bedroom": "lsun/bedroom", "downsampled_imagenet/32x32": "downsampled_imagenet/32x32",
 }
 # Published sizes and SHA-256 of http://ufldl.stanford.edu/housenumbers/ (checked when read).
 SVHN_FILES = {
@@ -221,148 +216,13 @@ def _load_folder(data_dir, split, size):
 
 def _load_prepared_tfds(name, split, data_dir):
     """The split from a prepared TFDS copy of `name` in `data_dir`, or `None` if there is none."""
-    if not os.path.isdir(os.path.join(data_dir, _TFDS_NAMES[name])):
+    if not os.path.isdir(os.path.join(data_dir, prepared_tfds.TFDS_NAMES[name])):
         return None
-    builder = _tfds_builder(name, data_dir)
-    ds = _tfds_examples(builder, name, split).batch(4096)
+    builder = prepared_tfds.load_builder(name, data_dir)
+    ds = prepared_tfds.examples(builder, name, split).batch(4096)
     batches = list(ds.as_numpy_iterator())
     labels = np.concatenate([b[1] for b in batches]).astype(np.int64)
     return Split(np.concatenate([b[0] for b in batches]), labels, 10)
-
-
-def _tfds_builder(name, data_dir):
-    """A TFDS builder for an already prepared dataset; raises instead of downloading."""
-    import tensorflow_datasets as tfds
-
-    if name not in _TFDS_NAMES:
-        expected = ", ".join(_TFDS_NAMES)
-        raise DataError(f"Unknown TFDS dataset {name!r}. Expected one of: {expected}.")
-    tfds_name = _TFDS_NAMES[name]
-    builder = tfds.builder(tfds_name, data_dir=data_dir)
-    if builder.is_prepared():
-        return builder
-    # A copy prepared by another TFDS release has another version directory: read it as is.
-    versions = os.path.dirname(builder.data_dir)
-    prepared = [v for v in os.listdir(versions) if _is_version(v) and os.path.isfile(
-        os.path.join(versions, v, "dataset_info.json"))] if os.path.isdir(versions) else []
-    if not prepared:
-        raise DataNotFoundError(
-            f"TFDS dataset {tfds_name} is not prepared: {builder.data_dir}/dataset_info.json not "
-            f"found. Nothing is downloaded here: run `tfds build {tfds_name} --data_dir DIR` on a "
-            "machine with internet, copy DIR here and pass it as --data-dir."
-        )
-    newest = max(prepared, key=lambda v: tuple(int(p) for p in v.split(".")))
-    return tfds.builder_from_directory(os.path.join(versions, newest))
-
-
-def _is_version(name):
-    parts = name.split(".")
-    return len(parts) == 3 and all(p.isdigit() for p in parts)
-
-
-def _tfds_examples(builder, name, split, shuffle_files=False, seed=None):
-    """`(uint8 image HWC, int64 label or -1)` pairs of a prepared builder's split."""
-    import tensorflow_datasets as tfds
-
-    try:
-        builder.info.splits[split].num_examples
-    except (KeyError, ValueError) as err:
-        raise DataError(
-            f"Unknown split {split!r} for {name}. Expected one of: "
-            f"{', '.join(builder.info.splits)}."
-        ) from err
-    read_config = tfds.ReadConfig(shuffle_seed=seed) if seed is not None else None
-    ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
-    has_label = "label" in builder.info.features
-
-    def to_pair(example):
-        label = tf.cast(example["label"], tf.int64) if has_label else tf.constant(-1, tf.int64)
-        return example["image"], label
-
-    return ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def tfds_dataset(name, split="train", data_dir=None):
-    """Streams a dataset from an already prepared TensorFlow Datasets directory.
-
-    Never downloads: a dataset that is not prepared in `data_dir` raises at once.
-
-    Args:
-        name: A TFDS dataset of `DATASETS` (`"celeb_a"`, `"lsun/bedroom"`,
-            `"downsampled_imagenet/32x32"`), or `"svhn"` (TFDS `svhn_cropped`), `"cifar10"`,
-            `"mnist"`, `"fashion_mnist"`.
-        split: A TFDS split name or expression. Defaults to `"train"`.
-        data_dir: The TFDS data directory; `None` for TFDS' default (`~/tensorflow_datasets`).
-
-    Returns:
-        A `tf.data.Dataset` of `(image, label)`: uint8 (H, W, C) and int64 (-1 if unlabelled).
-
-    Raises:
-        DataError: Unknown dataset or split; `DataNotFoundError` if it is not prepared.
-    """
-    return _tfds_examples(_tfds_builder(name, data_dir), name, split)
-
-
-def _prepare_tensor(images, image_size, channels, antialias=True):
-    """Centre-crops, converts channels and resizes uint8 (..., H, W, C) images, in TF."""
-    x = tf.cast(crop_tensor(images)[0], tf.float32)
-    if channels == 1 and images.shape[-1] == 3:
-        x = tf.image.rgb_to_grayscale(x)  # ITU-R 601 luminance, like Pillow's "L"
-    x = tf.image.resize(x, (image_size, image_size), method="bilinear", antialias=antialias)
-    x = tf.saturate_cast(tf.round(x), tf.uint8)
-    if channels == 3 and images.shape[-1] == 1:
-        x = tf.image.grayscale_to_rgb(x)
-    return x
-
-
-def as_image_batch(images):
-    """Returns `images` as a uint8 (N, H, W, C) array, C in {1, 3}; (N, H, W) becomes grey.
-
-    Raises:
-        ValueError: any other dtype or shape.
-    """
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(
-            "Expected `images` to be uint8 (N, H, W, C) with C in {1, 3}. "
-            f"Received: images {images.dtype} {images.shape}"
-        )
-    return images
-
-
-def prepare_images(images, image_size, channels, chunk=2048):
-    """Brings uint8 images to the model's size and channels, once, before training.
-
-    Non-square images are centre-cropped, then resized bilinearly with antialiasing; grey
-    becomes RGB by repetition, RGB becomes grey by luminance.
-
-    Args:
-        images: uint8 (N, H, W, C) with C in {1, 3}, or (N, H, W) grey.
-        image_size: Side of the square output.
-        channels: 1 or 3.
-        chunk: Images resized per TF call, to bound the float32 working memory.
-
-    Returns:
-        uint8 (N, image_size, image_size, channels); `images` itself when nothing changes.
-
-    Raises:
-        ValueError: `images` is not uint8 NHWC, or `channels` is not 1 or 3.
-    """
-    images = as_image_batch(images)
-    if channels not in (1, 3):
-        raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={channels}")
-    if images.shape[1:] == (image_size, image_size, channels):
-        return images
-    # Antialiasing only matters when shrinking, and costs 5x when enlarging (MNIST 28 -> 32).
-    antialias = min(images.shape[1:3]) > image_size
-    parts = [
-        _prepare_tensor(tf.constant(images[i:i + chunk]), image_size, channels, antialias).numpy()
-        for i in range(0, len(images), chunk)
-    ]
-    empty = np.zeros((0, image_size, image_size, channels), np.uint8)
-    return np.concatenate(parts) if parts else empty
 
 
 def _check_batch_size(batch_size, strategy):
@@ -443,6 +303,14 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         data = _load_folder(data_dir, split, image_size)
     else:
         data = load_split(name, split, data_dir, verify)
+    if with_labels and data.labels is None:
+        raise DataError(f"{name} ({data_dir}) has no labels; conditional training needs labelled data.")
+    return _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
+                                    with_labels)
+
+
+def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed, with_labels):
+    """`train_dataset` of a `Split` in memory: resized once, then shuffled indices each pass."""
     _log_resize(name, data.images.shape[1:], image_size, channels)
     images = prepare_images(data.images, image_size, channels)
     count = len(images)
@@ -451,8 +319,6 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     ds = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat().batch(batch_size, drop_remainder=True)
     if with_labels:
-        if data.labels is None:
-            raise DataError(f"{name} ({data_dir}) has no labels; conditional training needs labelled data.")
         labels = tf.constant(data.labels.astype("int32"))
         ds = ds.map(lambda index: (_normalise(tf.gather(pixels, index)), tf.gather(labels, index)),
                     num_parallel_calls=tf.data.AUTOTUNE)
@@ -475,14 +341,14 @@ def _check_count(name, split, count, batch_size):
 
 
 def _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split):
-    builder = _tfds_builder(name, data_dir)
-    ds = _tfds_examples(builder, name, split, shuffle_files=True, seed=seed)
+    builder = prepared_tfds.load_builder(name, data_dir)
+    ds = prepared_tfds.examples(builder, name, split, shuffle_files=True, seed=seed)
     count = builder.info.splits[split].num_examples
     _check_count(name, split, count, batch_size)
     shape = builder.info.features["image"].shape
     if None not in shape:
         _log_resize(name, shape, image_size, channels)
-    ds = ds.map(lambda image, label: _prepare_tensor(image, image_size, channels),
+    ds = ds.map(lambda image, label: prepare_tensor(image, image_size, channels),
                 num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.shuffle(_TFDS_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat().batch(batch_size, drop_remainder=True)
