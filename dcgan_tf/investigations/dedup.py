@@ -10,18 +10,14 @@ found in linear time by bucketing. Here the autoencoder trains on the images bei
 exactly (pigeonhole), so only images that share a bucket are compared.
 """
 
-import os
 import time
 
 import numpy as np
 
-from dcgan_tf.data.crop import crop_resize_pil
 from dcgan_tf.investigations.common import InvestigateError, rows_grid, write_report
+from dcgan_tf.investigations.dedup_inputs import SIDE, load_inputs, prepare, remove_duplicates
 
-SIDE = 32
 CODE_BITS = 128
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-TFRECORD_KEYS = ("image", "image/encoded")
 THRESHOLDS = ("zero", "median")
 # Input noise (in standard deviations of the standardised pixels), code dropout and epochs,
 # picked on SVHN with planted copies (see tests/test_dedup.py).
@@ -32,82 +28,6 @@ EPOCHS = 40
 # Measured on SVHN + 20 planted copies of each kind: k=0 precision 1.0, recall 0.4 (noisy
 # copies flip a few bits); k=4 precision 1.0, recall 0.7; k=8 precision 0.6-0.8, recall 0.85.
 MAX_HAMMING = 4
-
-
-def centre_crop_resize(image, side=SIDE):
-    """uint8 (H, W, C) or (H, W) -> uint8 (side, side, 3): centre square crop, box resize, RGB."""
-    from PIL import Image
-
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    pil = Image.fromarray(image).convert("RGB")
-    # An area average when shrinking: each hash pixel is the mean of the pixels it covers.
-    shrinking = min(pil.size) >= side
-    return crop_resize_pil(pil, side, resample="box" if shrinking else "bilinear")
-
-
-def prepare(images, side=SIDE):
-    """Brings images (N, H, W, C) or a list of arrays to uint8 (N, side, side, 3)."""
-    if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1:] == (side, side, 3):
-        return images.astype(np.uint8)
-    return np.stack([centre_crop_resize(im, side) for im in images]) if len(images) else \
-        np.zeros((0, side, side, 3), np.uint8)
-
-
-def load_folder(path):
-    """Every image under `path` (recursive), prepared; returns `(images, relative paths)`."""
-    from PIL import Image, UnidentifiedImageError
-
-    found = sorted(
-        os.path.relpath(os.path.join(root, f), path)
-        for root, _, files in os.walk(path) for f in files if f.lower().endswith(IMAGE_SUFFIXES)
-    )
-    if not found:
-        raise InvestigateError(f"No images ({', '.join(IMAGE_SUFFIXES)}) under {path}.")
-    images, kept = [], []
-    for rel in found:
-        try:
-            with Image.open(os.path.join(path, rel)) as im:
-                images.append(centre_crop_resize(np.asarray(im.convert("RGB"))))
-            kept.append(rel)
-        except (UnidentifiedImageError, OSError):
-            continue  # Not an image after all; reported by count below.
-    if not images:
-        raise InvestigateError(f"None of the {len(found)} files under {path} could be read as images.")
-    return np.stack(images), kept
-
-
-def _example_image(record):
-    import tensorflow as tf
-
-    example = tf.train.Example.FromString(record)
-    features = example.features.feature
-    for key in TFRECORD_KEYS:
-        if key in features and features[key].bytes_list.value:
-            return features[key].bytes_list.value[0]
-    raise InvestigateError(
-        f"Expected a bytes feature {' or '.join(repr(k) for k in TFRECORD_KEYS)} (an encoded image) "
-        f"in each tf.train.Example. Found: {', '.join(sorted(features)) or 'none'}"
-    )
-
-
-def load_tfrecords(paths):
-    """Decodes every record's encoded image; returns `(images, ids "file:index", records)`."""
-    import tensorflow as tf
-
-    images, ids, records = [], [], []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise InvestigateError(f"TFRecord file not found: {path}")
-        for i, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
-            decoded = tf.io.decode_image(_example_image(record), expand_animations=False).numpy()
-            images.append(centre_crop_resize(decoded))
-            ids.append(f"{path}:{i}")
-            records.append(record)
-    if not images:
-        raise InvestigateError(f"No records in {', '.join(paths)}.")
-    return np.stack(images), ids, records
 
 
 def build_autoencoder(code_bits=CODE_BITS, noise=NOISE, dropout=DROPOUT, jitter=JITTER, side=SIDE):
@@ -347,14 +267,7 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
         raise InvestigateError("Pass exactly one input: a folder, TFRecord files, or images.")
     if remove and (plant or images is not None):
         raise InvestigateError("Expected --remove with a folder or TFRecords and without --plant.")
-    records = None
-    if folder is not None:
-        images, ids = load_folder(folder)
-    elif tfrecords is not None:
-        images, ids, records = load_tfrecords(list(tfrecords))
-    else:
-        images = prepare(images)
-        ids = list(ids) if ids is not None else [str(i) for i in range(len(images))]
+    images, ids, records = load_inputs(folder, tfrecords, images, ids)
     planted = []
     if plant:
         images, planted = plant_duplicates(images, plant, noise_std, seed=seed)
@@ -374,30 +287,8 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
         report["planted"] = {"per_kind": plant, "noise_std": noise_std, "shift": 1,
                              **score_groups(groups, planted)}
     if remove:
-        report["removed"] = _remove(out_dir, folder, ids, groups, records)
+        report["removed"] = remove_duplicates(out_dir, folder, ids, groups, records)
     report["seconds"] = time.perf_counter() - start
     figure = _group_figure(images, groups)
     figures = {"dedup.png": (figure, scale)} if figure is not None else {}
     return write_report(out_dir, "dedup", report, figures)
-
-
-def _remove(out_dir, folder, ids, groups, records):
-    drop = sorted(i for g in groups for i in g[1:])
-    if folder is not None:
-        moved = []
-        for i in drop:
-            target = os.path.join(out_dir, "removed", ids[i])
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.replace(os.path.join(folder, ids[i]), target)
-            moved.append(target)
-        return {"moved_to": os.path.join(out_dir, "removed"), "count": len(moved)}
-    import tensorflow as tf
-
-    path = os.path.join(out_dir, "dedup.tfrecord")
-    os.makedirs(out_dir, exist_ok=True)
-    skip = set(drop)
-    with tf.io.TFRecordWriter(path) as writer:
-        for i, record in enumerate(records):
-            if i not in skip:
-                writer.write(record)
-    return {"tfrecord": path, "kept": len(records) - len(skip), "count": len(skip)}
