@@ -9,8 +9,21 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 JIT_MODES = ("auto", "on", "off")
 
 
+class _JsonRoundTrip:
+    """`to_dict`/`from_dict` for the frozen config dataclasses (`config.json`, metadata)."""
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds the config from a dict, ignoring keys it does not know (older/newer runs)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_JsonRoundTrip):
     """Shape of the generator and discriminator (DCGAN paper, section 3).
 
     Args:
@@ -70,17 +83,9 @@ class ModelConfig:
         """Number of stride-2 blocks between 4x4 and `image_size`."""
         return int(math.log2(self.image_size // 4))
 
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_JsonRoundTrip):
     """A training run: data, optimisation (paper section 4) and bookkeeping.
 
     Args:
@@ -148,12 +153,3 @@ class TrainConfig:
             raise ValueError(
                 f"Expected `sample_grid` to be a square number. Received: sample_grid={self.sample_grid}"
             )
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
