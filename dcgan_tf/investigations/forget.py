@@ -158,16 +158,9 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     grid = generator.get_layer(layer).output.shape[1]
     boxes = _check_boxes(boxes, cfg.image_size) if boxes is not None else {}
 
-    z_all = load_z_file(z_file, cfg.z_dim) if z_file else None
     shown = list(range(n))
     wanted = sorted(set(shown) | set(boxes))
-    if z_all is not None:
-        if wanted and wanted[-1] >= len(z_all):
-            raise InvestigateError(f"Expected sample indices below {len(z_all)} (rows of {z_file}). "
-                                   f"Received: {wanted[-1]}")
-        z = z_all[wanted]
-    else:
-        z = sample_z(cfg.z_dim, cfg.z_dist, np.asarray(wanted, np.int64) + seed)
+    z = _grid_z(wanted, cfg, seed, z_file)
     row = {index: i for i, index in enumerate(wanted)}
     acts = lower(z).numpy()
 
@@ -182,10 +175,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
         report.update({"boxes": {str(i): [list(r) for r in boxes[i]] for i in boxes},
                        "regression": {**info, "C": C, "weights": weights}})
     else:
-        dropped = sorted({int(m) for m in maps})
-        bad = [m for m in dropped if not 0 <= m < width]
-        if bad:
-            raise InvestigateError(f"Expected maps in [0, {width}) for {layer}. Received: {bad}")
+        dropped = _check_maps(maps, width, layer)
     mask = np.ones(width, np.float32)
     mask[dropped] = 0.0
     before = np.asarray(upper(acts))
@@ -210,6 +200,25 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     figure = side_by_side(left, right)
     figure = header(figure, [(0, "before"), (left.shape[1] + 8, f"after: {len(dropped)} maps dropped")])
     return write_report(out_dir, "forget", report, {"forget.png": (figure, scale)})
+
+
+def _grid_z(indices, cfg, seed, z_file):
+    """z of grid cells `indices`: rows of `z_file`, or seeds SEED + i as `dcgan-tf sample` draws them."""
+    if not z_file:
+        return sample_z(cfg.z_dim, cfg.z_dist, np.asarray(indices, np.int64) + seed)
+    z_all = load_z_file(z_file, cfg.z_dim)
+    if indices and indices[-1] >= len(z_all):
+        raise InvestigateError(f"Expected sample indices below {len(z_all)} (rows of {z_file}). "
+                               f"Received: {indices[-1]}")
+    return z_all[indices]
+
+
+def _check_maps(maps, width, layer):
+    dropped = sorted({int(m) for m in maps})
+    bad = [m for m in dropped if not 0 <= m < width]
+    if bad:
+        raise InvestigateError(f"Expected maps in [0, {width}) for {layer}. Received: {bad}")
+    return dropped
 
 
 def _changes(before, after, boxes, row, size):

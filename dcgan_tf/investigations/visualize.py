@@ -119,6 +119,24 @@ def _network_panel(discriminator, layer, channels, images, pixels, top):
     return acts, rows, stats
 
 
+def _search_images(dataset, data_dir, n_images, seed, cfg):
+    """uint8 pixels of a seeded random subset of `n_images` training images, at the model's size."""
+    from dcgan_tf.data.datasets import load_split, prepare_images
+
+    data = load_split(dataset, "train", data_dir).images
+    rng = np.random.default_rng(seed)
+    if len(data) > n_images:
+        data = data[np.sort(rng.choice(len(data), n_images, replace=False))]
+    return prepare_images(data, cfg.image_size, cfg.channels)
+
+
+def _most_active_channels(net, layer, images, top, num_channels):
+    """The `num_channels` channels of `layer` with the highest mean top-`top` activation, sorted."""
+    acts = channel_activations(net, layer, images)
+    strength = -np.sort(-acts, axis=0)[:top].mean(axis=0)
+    return np.sort(np.argsort(-strength)[:num_channels]).tolist()
+
+
 def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_channels=6, top=4,
               n_images=2000, dataset=None, data_dir=None, seed=0, scale=2):
     """Top activating real images and guided-backprop maps, trained vs random discriminator.
@@ -149,8 +167,6 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
     """
     import keras
 
-    from dcgan_tf.data.datasets import load_split, prepare_images
-
     start = time.perf_counter()
     cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)
     if cfg.num_classes:
@@ -162,17 +178,11 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
     width = trained.get_layer(layer).output.shape[-1]
 
     dataset = dataset or train_cfg.dataset
-    data = load_split(dataset, "train", data_dir or train_cfg.data_dir).images
-    rng = np.random.default_rng(seed)
-    if len(data) > n_images:
-        data = data[np.sort(rng.choice(len(data), n_images, replace=False))]
-    pixels = prepare_images(data, cfg.image_size, cfg.channels)
+    pixels = _search_images(dataset, data_dir or train_cfg.data_dir, n_images, seed, cfg)
     images = pixels.astype(np.float32) / 127.5 - 1.0
 
     if channels is None:
-        acts = channel_activations(trained, layer, images)
-        strength = -np.sort(-acts, axis=0)[:top].mean(axis=0)
-        channels = np.sort(np.argsort(-strength)[:num_channels]).tolist()
+        channels = _most_active_channels(trained, layer, images, top, num_channels)
     bad = [c for c in channels if not 0 <= c < width]
     if bad:
         raise InvestigateError(f"Expected channels in [0, {width}) for {layer}. Received: {bad}")
