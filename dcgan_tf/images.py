@@ -1,7 +1,6 @@
 """Converting generated images to pixels and writing PNG grids."""
 
 import math
-import os
 
 import numpy as np
 

@@ -9,7 +9,7 @@ import os
 
 from dcgan_tf.contract import METADATA_ASSET
 from dcgan_tf.serving.grpc_client import SCHEME as GRPC_SCHEME, GrpcClient
-from dcgan_tf.serving.rest import REQUEST_FORMATS, RestClient
+from dcgan_tf.serving.rest import REQUEST_FORMATS, RestClient  # noqa: F401  (re-exported)
 from dcgan_tf.serving.signatures import (  # noqa: F401  (re-exported: the serving API)
     Client, ServingError, describe, first_line, format_signatures, read_signature_defs,
     resolve_model_path, text_of,
