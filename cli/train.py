@@ -7,8 +7,23 @@ import click
 
 from dcgan_tf import config as C
 from dcgan_tf.data.registry import DATASETS, DEFAULT_EPOCHS
+from dcgan_tf import recipes
 
-MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size")
+MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size",
+               "spectral_norm")
+# Recipe options: `None` when not given, so that the recipe's value applies.
+RECIPE_TRAIN_FLAGS = ("d_lr", "g_lr", "rotation_weight", "rotation_weight_g", "diffaugment")
+
+
+def _policies(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return ",".join(C.parse_policies(value))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a comma-separated subset of {','.join(C.AUGMENTATIONS)} (or ''), got {value!r}"
+        ) from None
 
 
 def _power_of_two(ctx, param, value):
@@ -51,8 +66,22 @@ def _power_of_two(ctx, param, value):
 @click.option("--keep", "keep_checkpoints", type=click.IntRange(min=1), default=5, show_default=True,
               help="Recent checkpoints to keep (the best-scoring one is kept too).")
 @click.option("--steps-per-execution", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--recipe", type=click.Choice(recipes.NAMES), default="paper", show_default=True,
+              help="Preset of the options below; paper = section 4 with all of them off. "
+                   f"auto = {recipes.AUTO}. Explicit flags override the preset.")
+@click.option("--rotation-weight", type=click.FloatRange(min=0),
+              help="D's self-supervised rotation loss weight (Chen et al. 2019; 0 = off).")
+@click.option("--rotation-weight-g", type=click.FloatRange(min=0),
+              help="G's rotation loss weight on its images (needs --rotation-weight > 0).")
+@click.option("--diffaugment", callback=_policies,
+              help="DiffAugment policies for D's inputs, real and fake: any of "
+                   "translation,cutout,color ('' = none).")
+@click.option("--spectral-norm/--no-spectral-norm", default=None,
+              help="Spectral normalisation of D's layers (Miyato et al. 2018).")
+@click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), help="D's learning rate. Default: --lr.")
+@click.option("--g-lr", type=click.FloatRange(min=0, min_open=True), help="G's learning rate. Default: --lr.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved configuration and exit.")
-def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, **flags):
+def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, recipe, **flags):
     """Train a DCGAN; re-running the same command resumes from the last checkpoint.
 
     \b
@@ -66,32 +95,43 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
       dcgan-tf train --dataset svhn --data-dir ~/data/svhn --max-steps 5000
       dcgan-tf train --dataset folder --data-dir photos/ --image-size 64 --ngf 128
       dcgan-tf train --dataset fashion_mnist --conditional --out runs/cond
+      dcgan-tf train --recipe ssgan --diffaugment translation,cutout
     """
     model_flags = {k: flags.pop(k) for k in MODEL_FLAGS}
     model_flags = {k: int(v) if k in ("channels", "kernel_size") else v
                    for k, v in model_flags.items() if v is not None}
     if conditional:
         model_flags["num_classes"] = num_classes
+    for name in RECIPE_TRAIN_FLAGS:
+        if flags[name] is None:
+            del flags[name]
     flags["epochs"] = flags["epochs"] or DEFAULT_EPOCHS.get(dataset, 25)
-    train_cfg = C.TrainConfig(
-        out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset, data_dir=data_dir,
-        verify=not no_verify, **flags,
-    )
-    model_cfg = None
-    if model_flags:
-        from dcgan_tf.data.datasets import native_shape
+    flags.update(out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset,
+                 data_dir=data_dir, verify=not no_verify)
+    # Without model flags or a recipe that changes the networks, the library picks the
+    # dataset's shape, or the stored one when resuming.
+    from dcgan_tf.data.datasets import native_shape
 
-        size, channels = native_shape(dataset)
-        model_cfg = C.ModelConfig(**{"image_size": size, "channels": channels, **model_flags})
+    preset_model = recipes.preset(recipe)[0]
+    size, channels = native_shape(dataset) if (model_flags or preset_model) else (32, 1)
+    try:
+        model_cfg, train_cfg, feature_cfg = recipes.apply(
+            recipe, {"image_size": size, "channels": channels, **model_flags}, flags, {})
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    if not (model_flags or preset_model):
+        model_cfg = None
     if dry_run:
         click.echo(json.dumps({"train": train_cfg.to_dict(),
-                               "model": model_cfg.to_dict() if model_cfg else "dataset default"}, indent=2))
+                               "model": model_cfg.to_dict() if model_cfg else "dataset default",
+                               "features": feature_cfg.to_dict()}, indent=2))
         return
 
     from dcgan_tf.training.run import train as run_training
 
     # A live progress bar on a terminal, one line per epoch in logs.
-    summary = run_training(train_cfg, model_cfg, verbose=1 if sys.stdout.isatty() else 2)
+    summary = run_training(train_cfg, model_cfg, verbose=1 if sys.stdout.isatty() else 2,
+                           feature_cfg=feature_cfg)
     if summary["start_step"] == summary["step"]:
         click.echo(f"Nothing to do: {train_cfg.out} is already at step {summary['step']} "
                    "(raise --epochs or --max-steps to train on).")

@@ -19,7 +19,13 @@ class _JsonRoundTrip:
     def from_dict(cls, values):
         """Builds the config from a dict, ignoring keys it does not know (older/newer runs)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**{k: v for k, v in (values or {}).items() if k in names})
+
+
+# DiffAugment's policies (Zhao et al. 2020) and the probe-time feature choices.
+AUGMENTATIONS = ("translation", "cutout", "color")
+FEATURE_POOLINGS = ("4x4", "pyramid")
+FEATURE_ACTIVATIONS = ("post", "pre")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,8 @@ class ModelConfig(_JsonRoundTrip):
             0.1; Keras' 0.99 lags on short runs and spoils inference-mode samples.
         num_classes: 0 for the paper's unconditional DCGAN; K > 1 makes both networks
             take a class label (the supplementary material's conditional MNIST model).
+        spectral_norm: Wrap D's convolutions and logit layer in spectral normalisation
+            (Miyato et al. 2018), a departure from the paper. Defaults to `False`.
     """
 
     image_size: int = 32
@@ -53,6 +61,7 @@ class ModelConfig(_JsonRoundTrip):
     kernel_size: int = 4
     bn_momentum: float = 0.9
     num_classes: int = 0
+    spectral_norm: bool = False
 
     def __post_init__(self):
         size = self.image_size
@@ -109,6 +118,17 @@ class TrainConfig(_JsonRoundTrip):
         keep_checkpoints: How many recent checkpoints to keep.
         steps_per_execution: Train steps per `tf.function` call.
         sample_grid: Samples in the per-epoch PNG grid (a square number).
+        recipe: Name of the preset the options below came from (`dcgan_tf.recipes`),
+            recorded for the study; `"paper"` is section 4 with every option off.
+        d_lr: D's Adam learning rate (TTUR, Heusel et al. 2017); `None` uses `lr`.
+        g_lr: G's Adam learning rate; `None` uses `lr`.
+        rotation_weight: Weight of D's self-supervised rotation loss on real images
+            (Chen et al. 2019, their beta = 1); 0 (paper) builds no rotation head.
+        rotation_weight_g: Weight of G's rotation loss on its own images (their
+            alpha = 0.2); needs `rotation_weight` > 0. Defaults to 0.
+        diffaugment: Comma-separated DiffAugment policies applied to every image D sees,
+            real and fake (Zhao et al. 2020), e.g. `"translation,cutout,color"`; `""` (paper)
+            for none.
     """
 
     out: str = "runs/default"
@@ -127,6 +147,12 @@ class TrainConfig(_JsonRoundTrip):
     keep_checkpoints: int = 5
     steps_per_execution: int = 1
     sample_grid: int = 64
+    recipe: str = "paper"
+    d_lr: float | None = None
+    g_lr: float | None = None
+    rotation_weight: float = 0.0
+    rotation_weight_g: float = 0.0
+    diffaugment: str = ""
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -146,6 +172,18 @@ class TrainConfig(_JsonRoundTrip):
             raise ValueError(f"Expected `max_steps` >= 1. Received: max_steps={self.max_steps}")
         if self.lr <= 0:
             raise ValueError(f"Expected `lr` > 0. Received: lr={self.lr}")
+        for name in ("d_lr", "g_lr"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"Expected `{name}` > 0. Received: {name}={getattr(self, name)}")
+        for name in ("rotation_weight", "rotation_weight_g"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Expected `{name}` >= 0. Received: {name}={getattr(self, name)}")
+        if self.rotation_weight_g and not self.rotation_weight:
+            raise ValueError(
+                "Expected `rotation_weight` > 0 with `rotation_weight_g` (G's term needs D's "
+                f"rotation head). Received: rotation_weight=0, rotation_weight_g={self.rotation_weight_g}"
+            )
+        parse_policies(self.diffaugment)
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"Expected `beta1` in [0, 1). Received: beta1={self.beta1}")
         root = math.isqrt(self.sample_grid)
@@ -153,3 +191,86 @@ class TrainConfig(_JsonRoundTrip):
             raise ValueError(
                 f"Expected `sample_grid` to be a square number. Received: sample_grid={self.sample_grid}"
             )
+
+    @property
+    def d_learning_rate(self):
+        """D's learning rate: `d_lr`, else `lr`."""
+        return self.lr if self.d_lr is None else self.d_lr
+
+    @property
+    def g_learning_rate(self):
+        """G's learning rate: `g_lr`, else `lr`."""
+        return self.lr if self.g_lr is None else self.g_lr
+
+
+
+def parse_policies(text):
+    """Splits a comma-separated DiffAugment policy string into a tuple of known names.
+
+    Raises:
+        ValueError: on a name outside `AUGMENTATIONS` or a repeated one.
+    """
+    names = tuple(n.strip() for n in (text or "").split(",") if n.strip())
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(
+            f"Expected `diffaugment` to be a comma-separated subset of {AUGMENTATIONS}. "
+            f"Received: diffaugment={text!r}"
+        )
+    return names
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig(_JsonRoundTrip):
+    """What the export's `features` signature computes from D (paper section 5 by default).
+
+    Args:
+        layers: `"all"` conv blocks (paper) or comma-separated block indices, e.g. `"1,2"`.
+        pooling: `"4x4"`: each block max-pooled to a 4x4 grid (paper); `"pyramid"`: 1x1,
+            2x2 and 4x4 grids concatenated (spatial pyramid pooling, He et al. 2014).
+        activation: `"post"` LeakyReLU outputs (paper) or `"pre"`: the values entering it
+            (batch-norm outputs; the first block's convolution).
+        flip: Average the features of each image and its horizontal mirror. Defaults to `False`.
+    """
+
+    layers: str = "all"
+    pooling: str = "4x4"
+    activation: str = "post"
+    flip: bool = False
+
+    def __post_init__(self):
+        if self.pooling not in FEATURE_POOLINGS:
+            raise ValueError(
+                f"Expected `pooling` in {FEATURE_POOLINGS}. Received: pooling={self.pooling!r}"
+            )
+        if self.activation not in FEATURE_ACTIVATIONS:
+            raise ValueError(
+                f"Expected `activation` in {FEATURE_ACTIVATIONS}. Received: activation={self.activation!r}"
+            )
+        if self.layers != "all":
+            parts = [p.strip() for p in str(self.layers).split(",")]
+            if not parts or not all(p.isdigit() for p in parts) or len(set(parts)) != len(parts):
+                raise ValueError(
+                    "Expected `layers` to be 'all' or distinct comma-separated block indices. "
+                    f"Received: layers={self.layers!r}"
+                )
+
+    def block_indices(self, num_blocks):
+        """The chosen conv-block indices of a D with `num_blocks` blocks, ascending.
+
+        Raises:
+            ValueError: when an index is >= `num_blocks`.
+        """
+        if self.layers == "all":
+            return list(range(num_blocks))
+        indices = sorted(int(p) for p in str(self.layers).split(","))
+        if indices[-1] >= num_blocks:
+            raise ValueError(
+                f"Expected `layers` to be block indices below {num_blocks}. Received: layers={self.layers!r}"
+            )
+        return indices
+
+    @property
+    def grids(self):
+        """Sides of the pooled grids."""
+        return (4,) if self.pooling == "4x4" else (1, 2, 4)

@@ -40,3 +40,11 @@ def test_probe_throughput_smoke():
     out = _run("probe_throughput.py", "--width", "8", "--images", "64", "--labels", "20",
                "--validation", "20", "--batch", "32", "--skip-primal")
     assert "feature extraction" in out and "fit_svm" in out
+
+
+@pytest.mark.slow
+def test_recipe_throughput_smoke():
+    out = _run("recipe_throughput.py", "--width", "8", "--batch", "8", "--steps", "1", "--rounds", "1",
+               "--variants", "paper,rotation-d+g,diffaugment,spectral-norm")
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("paper_img/s=") and "ratio_paper=1.000" in last and "ratio_spectral-norm=" in last

@@ -9,6 +9,7 @@ the functions' variables uninitialised in session-based loaders such as TF Servi
 `saved_model_cli run` (keras #20095). All signatures run batch norm in inference mode.
 """
 
+import dataclasses
 import datetime
 import json
 import os
@@ -24,8 +25,9 @@ from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
 from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.export.folded_generator import FoldedGenerator
+from dcgan_tf.config import FeatureConfig
 from dcgan_tf.latent_z import z_from_seed
-from dcgan_tf.training.models import build_feature_model, feature_dim, pooled_features
+from dcgan_tf.training.models import build_feature_model, extract_features, feature_dim
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -99,7 +101,7 @@ def _raw(variable):
     return raw
 
 
-def build_servable(generator, discriminator, cfg, metadata, jit=False):
+def build_servable(generator, discriminator, cfg, metadata, jit=False, features=None):
     """Builds the `tf.Module` that is saved: each variable once, one `tf.function` per signature.
 
     The generator is served as `FoldedGenerator` (batch norm folded into the weights, small
@@ -113,6 +115,8 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
         metadata: JSON-serialisable dict returned by the `metadata` signature.
         jit: Compile the generating signatures with XLA (faster on this CPU at 32x32; TF
             Serving then needs `--xla_cpu_compilation_enabled=true`). Defaults to `False`.
+        features: `FeatureConfig` of the `features` signature (layers, pooling, pre- or
+            post-activation, mirror averaging). Defaults to the paper's.
 
     Returns:
         `(servable, signatures)`: a `tf.Module` holding the lists `generator_variables` and
@@ -122,8 +126,10 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
     servable = tf.Module(name="dcgan")
     servable.generator = FoldedGenerator(generator)
     servable.discriminator_variables = [_raw(v) for v in discriminator.variables]
+    features_cfg = features or FeatureConfig()
     # A functional view over D's layers: it shares their variables, and stays untracked.
-    feature_model = build_feature_model(discriminator, cfg)
+    feature_model = build_feature_model(discriminator, cfg, features_cfg)
+    width = feature_dim(cfg, features_cfg)
     metadata_json = json.dumps(metadata, sort_keys=True)
 
     @tf.function(jit_compile=jit)
@@ -148,9 +154,8 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
 
     @tf.function(input_signature=[_spec("features", "images", [None, None, None, None])])
     def features(images):
-        activations = feature_model(_model_input(images, cfg), training=False)
-        pooled = tf.cast(pooled_features(activations), tf.float32)
-        return {"features": tf.ensure_shape(pooled, [None, feature_dim(cfg)])}
+        pooled = extract_features(feature_model, _model_input(images, cfg), features_cfg)
+        return {"features": tf.ensure_shape(tf.cast(pooled, tf.float32), [None, width])}
 
     @tf.function(input_signature=[_spec("metadata", "request", [None])])
     def metadata_fn(request):
@@ -257,8 +262,13 @@ def _umask():
     return mask
 
 
-def build_metadata(model_cfg, train_cfg, meta, name, version, weights):
-    """The export's self-description: enough for a consumer to need no side files."""
+def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=None):
+    """The export's self-description: enough for a consumer to need no side files.
+
+    `features` (a `FeatureConfig`, the paper's by default) is what the `features` signature
+    computes; `feature_dim` is its width.
+    """
+    features = features or FeatureConfig()
     from dcgan_tf import __version__
 
     train = {k: v for k, v in train_cfg.to_dict().items() if k not in ("out", "data_dir")}
@@ -279,7 +289,9 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights):
         "epoch": int(meta["epoch"]),
         "checkpoint": os.path.basename(meta["path"]),
         "metrics": meta.get("metrics", {}),
-        "feature_dim": feature_dim(model_cfg),
+        "feature_dim": feature_dim(model_cfg, features),
+        "features": features.to_dict(),
+        "recipe": train_cfg.recipe,
         "weights_bytes": weights,
         "model": model_cfg.to_dict(),
         "train": train,
@@ -289,7 +301,7 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights):
 
 
 def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None, which="last",
-                      overwrite=False, serving_root=None, jit=False):
+                      overwrite=False, serving_root=None, jit=False, features=None):
     """Exports a run's checkpoint as `BASE/NAME/VERSION/` and lists it in `BASE/models.config`.
 
     The SavedModel is written into a hidden temporary directory beside the versions (TF
@@ -306,6 +318,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             (and all of them when given). `None` keeps existing entries and uses their root,
             or `"/models"` (the Docker image's) for the first.
         jit: XLA-compile the generating signatures (see `build_servable`).
+        features: Dict of `FeatureConfig` fields overriding the run's recorded choices
+            for the `features` signature (`config.json`; the paper's for older runs).
 
     Returns:
         The path of the new version directory.
@@ -313,6 +327,7 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     Raises:
         ExportError: bad name or version, an existing version without `overwrite`, or an
             unreadable `models.config`.
+        ValueError: on a `features` choice that is invalid or names a missing block.
         checkpoint.CheckpointError: not a run directory, or no such checkpoint.
     """
     name = _check_name(name if name is not None else _default_name(run_dir))
@@ -324,6 +339,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             f"{run_dir} holds a class-conditional model (num_classes={model_cfg.num_classes}); "
             f"SavedModel contract {CONTRACT_VERSION} covers unconditional models only."
         )
+    feature_cfg = dataclasses.replace(checkpoint.read_feature_config(run_dir), **(features or {}))
+    feature_cfg.block_indices(model_cfg.num_blocks)  # Fail on a missing block before the slow part.
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
     version = _choose_version(model_dir, version, overwrite)
@@ -333,10 +350,13 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         run_dir, which
     )
     metadata = build_metadata(
-        model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator)
+        model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator),
+        feature_cfg,
     )
     metadata["jit"] = bool(jit)
-    servable, signatures = build_servable(generator, discriminator, model_cfg, metadata, jit)
+    servable, signatures = build_servable(
+        generator, discriminator, model_cfg, metadata, jit, feature_cfg
+    )
     os.makedirs(model_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
     try:

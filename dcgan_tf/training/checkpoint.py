@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 
 from dcgan_tf.atomic import save_json
-from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 
@@ -30,6 +30,8 @@ def _groups(gan):
         "generator": gan.generator.variables,
         "discriminator": gan.discriminator.variables,
     }
+    if getattr(gan, "rotation_head", None) is not None:
+        groups["rotation_head"] = gan.rotation_head.variables
     if getattr(gan, "seed_generator", None) is not None:
         groups["rng"] = [gan.seed_generator.state]
     for name in ("d_optimizer", "g_optimizer"):
@@ -41,7 +43,7 @@ def _groups(gan):
 
 def build_optimizers(gan):
     """Creates the optimizers' slot variables so that a restore can fill them."""
-    gan.d_optimizer.build(gan.discriminator.trainable_variables)
+    gan.d_optimizer.build(gan.d_trainable_variables)
     gan.g_optimizer.build(gan.generator.trainable_variables)
 
 
@@ -184,12 +186,22 @@ def restore(gan, path, groups=None):
     return read_meta(path)
 
 
-def write_run_config(run_dir, model_cfg, train_cfg):
+def write_run_config(run_dir, model_cfg, train_cfg, feature_cfg=None):
     os.makedirs(run_dir, exist_ok=True)
+    features = (feature_cfg or FeatureConfig()).to_dict()
     save_json(
         os.path.join(run_dir, "config.json"),
-        {"model": model_cfg.to_dict(), "train": train_cfg.to_dict()},
+        {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "features": features},
     )
+
+
+def read_feature_config(run_dir):
+    """The run's default `features` choices (`FeatureConfig`); the paper's when none is stored."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        return FeatureConfig()
+    with open(path, encoding="utf-8") as f:
+        return FeatureConfig.from_dict(json.load(f).get("features"))
 
 
 def read_run_config(run_dir):

@@ -4,8 +4,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from dcgan_tf.training import losses
-from dcgan_tf.config import Z_DISTRIBUTIONS
+from dcgan_tf.training import augment, losses
+from dcgan_tf.config import Z_DISTRIBUTIONS, parse_policies
+from dcgan_tf.training.models import with_last_features
 
 
 def _replica_scale(value):
@@ -35,10 +36,17 @@ class DCGAN(keras.Model):
         seed: Seed of the z sampler, whose state is checkpointed with the model.
         num_classes: 0, or the number of classes of a conditional model, whose networks
             take `[x, label]` and which trains on `(images, labels)` batches.
+        rotation_head: `None` (paper), or a model from D's flattened last block to 4 rotation
+            logits, trained with D (Chen et al. 2019).
+        rotation_weight: Weight of D's rotation loss on real images. Defaults to 0.
+        rotation_weight_g: Weight of G's rotation loss on its images. Defaults to 0.
+        diffaugment: DiffAugment policies applied to all of D's inputs, e.g.
+            `"translation,cutout,color"`; `""` (paper) for none.
     """
 
     def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None,
-                 num_classes=0, **kwargs):
+                 num_classes=0, rotation_head=None, rotation_weight=0.0, rotation_weight_g=0.0,
+                 diffaugment="", **kwargs):
         super().__init__(**kwargs)
         if z_dist not in Z_DISTRIBUTIONS:
             raise ValueError(f"Expected `z_dist` in {Z_DISTRIBUTIONS}. Received: z_dist={z_dist!r}")
@@ -48,11 +56,23 @@ class DCGAN(keras.Model):
         self.z_dist = z_dist
         self.seed = seed
         self.num_classes = num_classes
+        if (rotation_weight or rotation_weight_g) and rotation_head is None:
+            raise ValueError(
+                "Expected a `rotation_head` with a rotation loss weight. Received: "
+                f"rotation_weight={rotation_weight}, rotation_weight_g={rotation_weight_g}"
+            )
+        self.rotation_head = rotation_head
+        self.rotation_weight = float(rotation_weight)
+        self.rotation_weight_g = float(rotation_weight_g)
+        self.diffaugment = ",".join(parse_policies(diffaugment))
+        # D's view returning its last block too, for the rotation head; shares D's layers.
+        self._d_features = with_last_features(discriminator) if rotation_head is not None else None
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.rotation_tracker = keras.metrics.Mean(name="d_rotation_loss")
         # Both networks arrive built; `fit` must not build this model by calling it on images.
         self.built = True
 
@@ -69,7 +89,14 @@ class DCGAN(keras.Model):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
+
+    @property
+    def d_trainable_variables(self):
+        """What D's optimizer trains: D's weights and the rotation head's, if any."""
+        head = self.rotation_head.trainable_variables if self.rotation_head is not None else []
+        return self.discriminator.trainable_variables + head
 
     def _replica_seed(self):
         # Each replica folds its id into the seed: a mirrored seed state alone would give every
@@ -108,6 +135,8 @@ class DCGAN(keras.Model):
         G = self._conditioned(self.generator, fake_labels)
         D_real = self._conditioned(self.discriminator, real_labels)
         D_fake = self._conditioned(self.discriminator, fake_labels)
+        # DiffAugment: one draw for D's step, another for G's, same policy for real and fake.
+        aug_d, aug_g = self._augmenter(), self._augmenter()
 
         # One generator forward pass serves both steps: its tape stays open for G's gradient.
         with tf.GradientTape() as g_tape:
@@ -115,17 +144,27 @@ class DCGAN(keras.Model):
 
             # Train the discriminator: maximise log D(x) + log(1 - D(G(z))).
             with tf.GradientTape() as d_tape:
-                real_logits = D_real(real_images)
-                fake_logits = D_fake(ops.stop_gradient(fake_images))
+                real_logits = D_real(aug_d(real_images))
+                fake_logits = D_fake(aug_d(ops.stop_gradient(fake_images)))
                 d_loss = ops.mean(losses.discriminator_loss(real_logits, fake_logits))
-                d_scaled = self.d_optimizer.scale_loss(_replica_scale(d_loss))
-            d_vars = self.discriminator.trainable_variables
+                d_total = d_loss
+                if self.rotation_weight:
+                    # ... and predict the rotation of real images (Chen et al. 2019).
+                    rotation = self._rotation_loss(real_images, real_labels)
+                    d_total = d_loss + self.rotation_weight * rotation
+                    self.rotation_tracker.update_state(rotation)
+                d_scaled = self.d_optimizer.scale_loss(_replica_scale(d_total))
+            d_vars = self.d_trainable_variables
             self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
 
             # Train the generator: maximise log D(G(z)) against the updated discriminator.
-            g_logits = D_fake(fake_images)
+            g_logits = D_fake(aug_g(fake_images))
             g_loss = ops.mean(losses.generator_loss(g_logits))
-            g_scaled = self.g_optimizer.scale_loss(_replica_scale(g_loss))
+            g_total = g_loss
+            if self.rotation_weight_g:
+                # ... and make the rotations of its images recognisable to D.
+                g_total = g_loss + self.rotation_weight_g * self._rotation_loss(fake_images, fake_labels)
+            g_scaled = self.g_optimizer.scale_loss(_replica_scale(g_total))
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
 
@@ -134,6 +173,21 @@ class DCGAN(keras.Model):
         for tracker, value in zip(self.metrics, (d_loss, g_loss, d_real, d_fake)):
             tracker.update_state(value)
         return _as_logs(self.metrics)
+
+    def _augmenter(self):
+        # The identity for the paper recipe; else DiffAugment with one seed per call site.
+        if not self.diffaugment:
+            return lambda x: x
+        seed = self._replica_seed()
+        return lambda x: augment.diff_augment(x, self.diffaugment, seed)
+
+    def _rotation_loss(self, images, labels):
+        # Mean cross-entropy of the rotation head on a batch rotated by (i mod 4) * 90 degrees.
+        rotated, targets = augment.rotate_batch(images)
+        inputs = rotated if labels is None else [rotated, labels]
+        _, last = self._d_features(inputs, training=True)
+        logits = self.rotation_head(last, training=True)
+        return ops.mean(losses.rotation_loss(logits, targets))
 
     @staticmethod
     def _conditioned(model, labels):
@@ -151,6 +205,11 @@ class DCGAN(keras.Model):
             "z_dist": self.z_dist,
             "seed": self.seed,
             "num_classes": self.num_classes,
+            "rotation_head": (keras.saving.serialize_keras_object(self.rotation_head)
+                              if self.rotation_head is not None else None),
+            "rotation_weight": self.rotation_weight,
+            "rotation_weight_g": self.rotation_weight_g,
+            "diffaugment": self.diffaugment,
         }
 
     @classmethod
@@ -158,4 +217,6 @@ class DCGAN(keras.Model):
         config = dict(config)
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        if config.get("rotation_head") is not None:
+            config["rotation_head"] = keras.saving.deserialize_keras_object(config["rotation_head"])
         return cls(**config)

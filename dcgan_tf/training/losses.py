@@ -27,3 +27,19 @@ def generator_loss(fake_logits):
     """
     fake_logits = ops.cast(ops.reshape(fake_logits, (-1,)), "float32")
     return _bce_with_logits(ops.ones_like(fake_logits), fake_logits)
+
+
+def rotation_loss(rotation_logits, rotations):
+    """Self-supervised rotation loss (Chen et al. 2019): softmax cross-entropy, per example.
+
+    Args:
+        rotation_logits: (N, 4) logits over 0, 90, 180 and 270 degrees.
+        rotations: int (N,) true rotation indices in 0..3.
+
+    Returns:
+        The per-example loss (N,).
+    """
+    logits = ops.cast(rotation_logits, "float32")
+    log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    onehot = ops.one_hot(ops.reshape(rotations, (-1,)), ops.shape(logits)[-1])
+    return -ops.sum(onehot * log_probs, axis=-1)

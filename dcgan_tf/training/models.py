@@ -11,7 +11,9 @@ import contextlib
 import keras
 from keras import layers
 
-from dcgan_tf.config import ModelConfig
+from dcgan_tf.config import FeatureConfig, ModelConfig
+
+ROTATIONS = 4  # 0, 90, 180 and 270 degrees (Chen et al. 2019).
 
 
 @contextlib.contextmanager
@@ -118,29 +120,78 @@ def build_discriminator(cfg: ModelConfig):
         inputs, x = [images, label], layers.Concatenate(name="image_label")([images, maps])
     # Strided convolutions halve the size: size -> size/2 -> ... -> 4x4.
     for i, width in enumerate(discriminator_widths(cfg)):
-        x = layers.Conv2D(
+        conv = layers.Conv2D(
             width, cfg.kernel_size, strides=2, padding="same", use_bias=i == 0,
             kernel_initializer=_init(), name=f"conv{i}",
-        )(x)
+        )
+        x = _spectral(cfg, conv)(x)
         if i > 0:  # No batch norm on the input layer.
             x = _bn(cfg, f"conv{i}_bn")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_lrelu")(x)
     # Flatten the last conv layer into a single logit (sigmoid lives in the loss).
     x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
+    logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")
+    logits = _spectral(cfg, logit)(x)
     return keras.Model(inputs, logits, name="discriminator")
 
 
-def feature_layer_names(cfg: ModelConfig):
-    """Names of the discriminator layers whose outputs form the probe features."""
-    return [f"conv{i}_lrelu" for i in range(cfg.num_blocks)]
+def _spectral(cfg, layer):
+    # Spectral normalisation (Miyato et al. 2018) is an option, not the paper: the wrapper
+    # takes the layer's name, so feature and visualisation code finds `conv{i}` either way.
+    if not cfg.spectral_norm:
+        return layer
+    name = layer.name
+    layer.name = f"{name}_inner"
+    return layers.SpectralNormalization(layer, name=name, dtype=layer.dtype_policy)
 
 
-def build_feature_model(discriminator, cfg: ModelConfig):
-    """Returns a model mapping images to the list of conv-block activations of `discriminator`."""
+def build_rotation_head(cfg: ModelConfig):
+    """Builds the self-supervised rotation head: D's flattened last block -> 4 rotation logits.
+
+    A linear layer on the features D's real/fake logit reads (Chen et al. 2019, section 3).
+
+    Args:
+        cfg: The model's shape.
+
+    Returns:
+        A `keras.Model` from (4 * 4 * widest D block,) to float32 logits (4,).
+    """
+    features = keras.Input((16 * discriminator_widths(cfg)[-1],), name="d_features")
+    logits = layers.Dense(
+        ROTATIONS, kernel_initializer=_init(), dtype="float32", name="rotation_logits"
+    )(features)
+    return keras.Model(features, logits, name="rotation_head")
+
+
+def with_last_features(discriminator):
+    """A view of `discriminator` returning `[logits, flattened last block]`, sharing its layers."""
+    flat = discriminator.get_layer("flatten").output
+    return keras.Model(discriminator.inputs, [discriminator.output, flat], name="d_with_features")
+
+
+def feature_layer_names(cfg: ModelConfig, features: FeatureConfig | None = None):
+    """Names of the discriminator layers whose outputs form the probe features.
+
+    Args:
+        cfg: The model's shape.
+        features: Which blocks and whether before or after the LeakyReLU. Defaults to the
+            paper's: every block, after the activation.
+    """
+    features = features or FeatureConfig()
+    names = []
+    for i in features.block_indices(cfg.num_blocks):
+        if features.activation == "post":
+            names.append(f"conv{i}_lrelu")
+        else:  # What enters the LeakyReLU: batch norm's output, the convolution's on block 0.
+            names.append(f"conv{i}_bn" if i > 0 else f"conv{i}")
+    return names
+
+
+def build_feature_model(discriminator, cfg: ModelConfig, features: FeatureConfig | None = None):
+    """Returns a model mapping images to the list of the chosen block activations of `discriminator`."""
     if cfg.num_classes:
         raise ValueError("Expected an unconditional discriminator for features (num_classes=0).")
-    outputs = [discriminator.get_layer(n).output for n in feature_layer_names(cfg)]
+    outputs = [discriminator.get_layer(n).output for n in feature_layer_names(cfg, features)]
     return keras.Model(discriminator.input, outputs, name="discriminator_features")
 
 
@@ -149,22 +200,45 @@ def pooled_features(activations, grid=4):
 
     Args:
         activations: List of tensors (N, H, W, C) with H and W multiples of `grid`.
-        grid: Side of the pooled grid. Defaults to 4 (paper).
+        grid: Side of the pooled grid, or a tuple of sides for a spatial pyramid (each
+            activation pooled to every grid, He et al. 2014). Defaults to 4 (paper).
 
     Returns:
-        A float32 tensor (N, sum(grid * grid * C)).
+        A float32 tensor (N, sum over activations and grids of grid * grid * C).
     """
+    grids = (grid,) if isinstance(grid, int) else tuple(grid)
     pooled = []
     for a in activations:
-        size = a.shape[1] // grid
-        p = keras.ops.max_pool(a, pool_size=size, strides=size, padding="valid") if size > 1 else a
-        pooled.append(keras.ops.reshape(p, (keras.ops.shape(p)[0], -1)))
+        for g in grids:
+            size = a.shape[1] // g
+            p = keras.ops.max_pool(a, pool_size=size, strides=size, padding="valid") if size > 1 else a
+            pooled.append(keras.ops.reshape(p, (keras.ops.shape(p)[0], -1)))
     return keras.ops.cast(keras.ops.concatenate(pooled, axis=-1), "float32")
 
 
-def feature_dim(cfg: ModelConfig, grid=4):
-    """Width of the pooled feature vector, e.g. 7168 for 32x32 and ndf=64."""
-    return grid * grid * sum(discriminator_widths(cfg))
+def extract_features(feature_model, images, features: FeatureConfig | None = None):
+    """The probe features of `images` (N, H, W, C) in [-1, 1]: pooled, flip-averaged if chosen.
+
+    Batch norm runs in inference mode.
+    """
+    features = features or FeatureConfig()
+
+    def pooled(x):
+        return pooled_features(feature_model(x, training=False), features.grids)
+
+    if not features.flip:
+        return pooled(images)
+    # Mirror averaging: a horizontally flipped image is as likely under the data, so the
+    # average is a flip-invariant feature at no extra width.
+    return (pooled(images) + pooled(keras.ops.flip(images, axis=2))) / 2.0
+
+
+def feature_dim(cfg: ModelConfig, features: FeatureConfig | None = None):
+    """Width of the pooled feature vector, e.g. 7168 for 32x32, ndf=64 and the paper's features."""
+    features = features or FeatureConfig()
+    widths = discriminator_widths(cfg)
+    cells = sum(g * g for g in features.grids)
+    return cells * sum(widths[i] for i in features.block_indices(cfg.num_blocks))
 
 
 def recalibrate_batchnorm(model, batches):

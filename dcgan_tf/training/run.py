@@ -9,9 +9,11 @@ import tensorflow as tf
 from dcgan_tf.training import checkpoint
 from dcgan_tf.data import datasets as data
 from dcgan_tf.training import distribute
-from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training.gan import DCGAN
-from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
+from dcgan_tf.training.models import (
+    build_discriminator, build_generator, build_rotation_head, dtype_policy,
+)
 from dcgan_tf.training.monitor import RunMonitor
 
 class TrainingError(RuntimeError):
@@ -62,19 +64,22 @@ def build_gan(model_cfg, train_cfg):
     with dtype_policy(precision_policy(train_cfg.precision)):
         generator = build_generator(model_cfg)
         discriminator = build_discriminator(model_cfg)
+        head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
-        num_classes=model_cfg.num_classes,
+        num_classes=model_cfg.num_classes, rotation_head=head,
+        rotation_weight=train_cfg.rotation_weight, rotation_weight_g=train_cfg.rotation_weight_g,
+        diffaugment=train_cfg.diffaugment,
     )
 
-    def adam():
-        opt = keras.optimizers.Adam(train_cfg.lr, beta_1=train_cfg.beta1)
+    def adam(lr):
+        opt = keras.optimizers.Adam(lr, beta_1=train_cfg.beta1)
         fp16 = resolve_precision(train_cfg.precision) == "fp16"
         return keras.optimizers.LossScaleOptimizer(opt) if fp16 else opt
 
     gan.compile(
-        d_optimizer=adam(),
-        g_optimizer=adam(),
+        d_optimizer=adam(train_cfg.d_learning_rate),
+        g_optimizer=adam(train_cfg.g_learning_rate),
         jit_compile=resolve_jit(train_cfg.jit),
         steps_per_execution=train_cfg.steps_per_execution,
     )
@@ -123,7 +128,8 @@ def _resolve_configs(train_cfg, model_cfg):
     return model_cfg
 
 
-def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose="auto"):
+def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose="auto",
+          feature_cfg: FeatureConfig | None = None):
     """Trains (or resumes) the run in `train_cfg.out` and returns a summary dict.
 
     Args:
@@ -131,6 +137,9 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         model_cfg: Model shape; `None` takes the dataset's native size and channels, or the
             stored config when resuming.
         verbose: Keras `fit` verbosity (progress bar).
+        feature_cfg: The `features` signature an export of this run computes unless told
+            otherwise; recorded in `config.json`. `None` keeps the stored one when resuming,
+            else the paper's.
 
     Returns:
         Dict with `run_dir`, `step`, `checkpoint`, `resumed_from` and `seconds`.
@@ -160,7 +169,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         resumed_from = checkpoint.select(run_dir, "last")
         checkpoint.restore(gan, resumed_from)
     if chief:
-        checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
+        feature_cfg = feature_cfg or checkpoint.read_feature_config(run_dir)
+        checkpoint.write_run_config(run_dir, model_cfg, train_cfg, feature_cfg)
     done = gan.step
     start = time.perf_counter()
     segments = plan_segments(done, total, steps_per_epoch)

@@ -1,0 +1,288 @@
+"""Recipe options: DiffAugment, rotation head, spectral norm, TTUR, feature choices, presets."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from dcgan_tf import recipes
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
+from dcgan_tf.training import augment, losses
+from dcgan_tf.training.models import (
+    build_discriminator, build_feature_model, extract_features, feature_dim,
+)
+
+SEED = tf.constant([3, 7], tf.int64)
+
+
+def _images(n=8, size=32, channels=3, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32")
+
+
+def _np_translate(x, shifts):
+    out = np.zeros_like(x)
+    n, h, w, _ = x.shape
+    for i, (dy, dx) in enumerate(shifts):
+        for y in range(h):
+            for xx in range(w):
+                sy, sx = y - dy, xx - dx
+                if 0 <= sy < h and 0 <= sx < w:
+                    out[i, y, xx] = x[i, sy, sx]
+    return out
+
+
+def _np_cut(x, centres, side):
+    out = x.copy()
+    for i, (cy, cx) in enumerate(centres):
+        top, left = cy - side // 2, cx - side // 2
+        out[i, max(top, 0):max(top + side, 0), max(left, 0):max(left + side, 0)] = 0
+    return out
+
+
+def test_translation_matches_numpy_on_fixed_seed():
+    x = _images()
+    got = augment.translation(tf.constant(x), SEED).numpy()
+    shifts = augment.translation_shifts(8, 32, SEED).numpy()
+    assert np.abs(shifts).max() <= 4 and len({tuple(s) for s in shifts}) > 1
+    np.testing.assert_array_equal(got, _np_translate(x, shifts))
+
+
+def test_cutout_matches_numpy_on_fixed_seed():
+    x = _images()
+    got = augment.cutout(tf.constant(x), SEED).numpy()
+    centres = augment.cutout_centres(8, 32, SEED).numpy()
+    np.testing.assert_array_equal(got, _np_cut(x, centres, 16))
+    # A square of half the side, less where it is clipped at the border.
+    zeroed = (got == 0).all(axis=-1).sum(axis=(1, 2))
+    assert zeroed.max() == 256 and zeroed.min() > 0
+
+
+@pytest.mark.parametrize("policy", ["translation", "cutout", "color", "translation,cutout,color"])
+def test_augmentations_are_differentiable_and_keep_shapes_and_ranges(policy):
+    x = tf.constant(_images(channels=3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = augment.diff_augment(x, policy, SEED)
+        total = tf.reduce_sum(y * tf.random.stateless_normal(y.shape, [1, 2]))
+    grad = tape.gradient(total, x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert grad is not None and float(tf.reduce_sum(tf.abs(grad))) > 0
+    values = y.numpy()
+    if "color" in policy:
+        # The analytic bound of `augment.color` for inputs in [-1, 1] (its docstring).
+        extreme = tf.constant(np.sign(_images(channels=3, seed=1)))
+        assert np.abs(augment.color(extreme, SEED).numpy()).max() <= 6.0
+        assert np.abs(values).max() <= 6.0
+    else:
+        # Moved or zeroed pixels only: every value is an input value or 0.
+        assert np.isin(values, np.append(x.numpy(), 0.0)).all()
+    # Same seed, same draw; another seed, another.
+    np.testing.assert_array_equal(values, augment.diff_augment(x, policy, SEED).numpy())
+    assert not np.array_equal(values, augment.diff_augment(x, policy, SEED + 1).numpy())
+
+
+def test_unknown_policy_is_rejected():
+    with pytest.raises(ValueError, match="Expected `diffaugment`"):
+        TrainConfig(diffaugment="translation,flip")
+
+
+def test_rotation_labels_match_np_rot90():
+    x = _images(n=9, channels=1)
+    rotated, labels = augment.rotate_batch(tf.constant(x))
+    labels = labels.numpy()
+    np.testing.assert_array_equal(labels, np.arange(9) % 4)
+    for i in range(9):
+        np.testing.assert_array_equal(rotated.numpy()[i], np.rot90(x[i], labels[i], axes=(0, 1)))
+
+
+def test_rotation_loss_matches_numpy_cross_entropy():
+    logits = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
+    targets = np.array([0, 1, 2, 3, 1, 0])
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    want = -log_softmax[np.arange(6), targets]
+    got = np.asarray(losses.rotation_loss(logits, targets))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_paper_recipe_equals_todays_defaults():
+    model, train, features = recipes.apply("paper", {"image_size": 32, "channels": 1}, {}, {})
+    assert model == ModelConfig() and train == TrainConfig() and features == FeatureConfig()
+    assert not model.spectral_norm and train.rotation_weight == 0 and train.diffaugment == ""
+    assert train.d_learning_rate == train.g_learning_rate == 2e-4
+
+
+def test_cli_recipe_presets_and_explicit_overrides():
+    from cli.main import cli as main
+
+    runner = CliRunner()
+    paper = runner.invoke(main, ["train", "--dry-run"])
+    assert paper.exit_code == 0, paper.output
+    resolved = json.loads(paper.output)
+    defaults = TrainConfig().to_dict()
+    assert {k: v for k, v in resolved["train"].items() if k not in ("out", "epochs")} == {
+        k: v for k, v in defaults.items() if k not in ("out", "epochs")}
+    assert resolved["model"] == "dataset default" and resolved["features"] == FeatureConfig().to_dict()
+
+    out = runner.invoke(main, ["train", "--recipe", "auto", "--rotation-weight", "0.5",
+                               "--diffaugment", "cutout", "--spectral-norm", "--g-lr", "1e-4",
+                               "--dry-run"])
+    assert out.exit_code == 0, out.output
+    resolved = json.loads(out.output)
+    assert resolved["train"]["recipe"] == recipes.AUTO
+    assert resolved["train"]["rotation_weight"] == 0.5 and resolved["train"]["diffaugment"] == "cutout"
+    assert resolved["train"]["rotation_weight_g"] == 0.2  # From the preset.
+    assert resolved["model"]["spectral_norm"] is True and resolved["train"]["g_lr"] == 1e-4
+    bad = runner.invoke(main, ["train", "--rotation-weight-g", "0.2", "--dry-run"])
+    assert bad.exit_code != 0 and "rotation_weight" in bad.output and "Traceback" not in bad.output
+
+
+def test_spectral_norm_keeps_top_singular_value_near_one():
+    cfg = ModelConfig(ndf=8, spectral_norm=True)
+    d = build_discriminator(cfg)
+    x = _images(n=4, channels=1)
+    for _ in range(30):  # Power iteration converges over training-mode calls.
+        d(x, training=True)
+    for name in ("conv0", "conv1", "conv2", "logit"):
+        kernel = d.get_layer(name).layer.kernel.numpy()
+        top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert abs(top - 1.0) < 0.05, (name, top)
+    assert build_feature_model(d, cfg) is not None  # Feature layer names survive the wrapper.
+
+
+def test_feature_choices_pyramid_pre_activation_and_flip():
+    cfg = ModelConfig(ndf=8)
+    d = build_discriminator(cfg)
+    x = _images(n=3, channels=1)
+    chosen = FeatureConfig(layers="1,2", pooling="pyramid", activation="pre", flip=True)
+    model = build_feature_model(d, cfg, chosen)
+    assert [o.name.split("/")[0] for o in model.outputs] and feature_dim(cfg, chosen) == 21 * (16 + 32)
+    got = np.asarray(extract_features(model, x, chosen))
+    assert got.shape == (3, feature_dim(cfg, chosen))
+    # Mirror averaging makes the features invariant to a horizontal flip.
+    np.testing.assert_allclose(got, np.asarray(extract_features(model, x[:, :, ::-1], chosen)),
+                               rtol=1e-5, atol=1e-6)
+    # Pyramid pooling against NumPy max pooling of the pre-activation maps, unflipped.
+    plain = FeatureConfig(layers="1,2", pooling="pyramid", activation="pre")
+    acts = [np.asarray(a) for a in build_feature_model(d, cfg, plain)(x, training=False)]
+    want = []
+    for a in acts:
+        n, h, w, c = a.shape
+        for g in (1, 2, 4):
+            s = h // g
+            want.append(a.reshape(n, g, s, g, s, c).max(axis=(2, 4)).reshape(n, -1))
+    np.testing.assert_allclose(np.asarray(extract_features(model, x, plain)),
+                               np.concatenate(want, axis=1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="block indices below 3"):
+        feature_dim(cfg, FeatureConfig(layers="3"))
+
+
+OPTIONS = {
+    "rotation": ({}, {"rotation_weight": 1.0, "rotation_weight_g": 0.2}, {}),
+    "diffaugment": ({}, {"diffaugment": "translation,cutout,color"}, {}),
+    "sn_ttur": ({"spectral_norm": True}, {"d_lr": 4e-4, "g_lr": 1e-4}, {}),
+    "features": ({}, {}, {"pooling": "pyramid", "activation": "pre", "flip": True, "layers": "1,2"}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_train_resume_export_and_features_with_each_option(tmp_path, option):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.training import checkpoint
+    from dcgan_tf.training.run import build_gan, train
+
+    model_values, train_values, feature_values = OPTIONS[option]
+    model_cfg, train_cfg, feature_cfg = recipes.apply(
+        "paper", {"image_size": 32, "channels": 1, "ngf": 8, "ndf": 8, **model_values},
+        {"out": str(tmp_path / "run"), "max_steps": 3, "batch_size": 32, "precision": "fp32",
+         **train_values}, feature_values)
+    first = train(train_cfg, model_cfg, verbose=0, feature_cfg=feature_cfg)
+    assert first["step"] == 3
+    # Resume: counters, both optimizers and the rotation head come back from the checkpoint.
+    gan = build_gan(model_cfg, train_cfg)
+    checkpoint.restore(gan, first["checkpoint"])
+    assert int(gan.d_optimizer.iterations.numpy()) == 3
+    if gan.rotation_head is not None:
+        saved = np.load(os.path.join(first["checkpoint"], "state.npz"))
+        heads = [k for k in saved.files if k.startswith("rotation_head/")]
+        assert len(heads) == 2
+        np.testing.assert_array_equal(saved[heads[0]], gan.rotation_head.variables[0].numpy())
+    resumed = train(train_cfg.__class__(**{**train_cfg.to_dict(), "max_steps": 4}), model_cfg, verbose=0)
+    assert resumed["start_step"] == 3 and resumed["step"] == 4
+    metrics = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    assert all(np.isfinite(m["d_loss"]) and np.isfinite(m["g_loss"]) for m in metrics)
+
+    path = export_savedmodel(str(tmp_path / "run"), base_path=str(tmp_path / "sm"), name="m")
+    loaded = tf.saved_model.load(path)
+    meta = json.loads(loaded.signatures["metadata"](request=tf.constant([0]))["metadata"][0].numpy())
+    assert meta["features"] == feature_cfg.to_dict() and meta["recipe"] == "paper"
+    assert meta["model"]["spectral_norm"] == model_cfg.spectral_norm
+    assert meta["train"]["rotation_weight"] == train_cfg.rotation_weight
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 40, 40, 3), dtype=np.uint8)
+    features = loaded.signatures["features"](images=tf.constant(pixels))["features"].numpy()
+    assert features.shape == (5, meta["feature_dim"]) and np.isfinite(features).all()
+    assert meta["feature_dim"] == feature_dim(model_cfg, feature_cfg)
+    # The variables are stored once: close to the networks' own size.
+    variables = sum(os.path.getsize(os.path.join(r, f))
+                    for r, _, fs in os.walk(os.path.join(path, "variables")) for f in fs)
+    assert variables < 1.3 * meta["weights_bytes"]
+
+
+@pytest.mark.parametrize("precision,conditional", [("bf16", False), ("fp32", True)])
+def test_all_options_train_under_bf16_and_conditional(precision, conditional):
+    from dcgan_tf.training.run import build_gan
+
+    cfg = ModelConfig(ngf=8, ndf=8, spectral_norm=True, num_classes=10 if conditional else 0)
+    gan = build_gan(cfg, TrainConfig(precision=precision, batch_size=16, rotation_weight=1.0,
+                                     rotation_weight_g=0.2, diffaugment="translation,cutout,color"))
+    x = _images(n=16, channels=1)
+    data = (x, np.arange(16) % 10) if conditional else x
+    step = tf.function(gan.train_step)
+    before = gan.rotation_head.variables[0].numpy().copy()
+    for _ in range(2):
+        logs = step(data)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert 0 < float(logs["d_rotation_loss"]) < 10
+    assert not np.array_equal(before, gan.rotation_head.variables[0].numpy())
+
+
+MIRRORED_OPTIONS_SCRIPT = """
+import json, numpy as np, tensorflow as tf
+from dcgan_tf.training.distribute import split_cpu
+devices = split_cpu(2)
+from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.training.run import build_gan
+strategy = tf.distribute.MirroredStrategy(devices)
+cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, spectral_norm=True)
+with strategy.scope():
+    gan = build_gan(cfg, TrainConfig(batch_size=16, precision="fp32", rotation_weight=1.0,
+                                     rotation_weight_g=0.2, diffaugment="translation,cutout,color"))
+x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 1)).astype("float32")
+ds = tf.data.Dataset.from_tensor_slices(x).batch(16, drop_remainder=True)
+history = gan.fit(ds, epochs=1, verbose=0).history
+def same(v):
+    parts = [t.numpy() for t in strategy.experimental_local_results(v.value)]
+    return all(np.array_equal(parts[0], p) for p in parts)
+print(json.dumps({
+    "losses": [float(v[-1]) for v in history.values()],
+    # Batch norm's moving statistics are per replica (Keras' BN is not synchronised), with or
+    # without the options: compare the trained weights and spectral norm's power-iteration state.
+    "replicas_equal": all(same(v) for v in gan.rotation_head.variables
+                          + gan.discriminator.trainable_variables
+                          + [v for v in gan.discriminator.variables if "vector_u" in v.path]),
+    "vector_u": sum("vector_u" in v.path for v in gan.discriminator.variables),
+    "step": int(gan.d_optimizer.iterations.numpy()),
+}))
+"""
+
+
+def test_mirrored_strategy_with_every_training_option():
+    from test_distribute import _run_python
+
+    result = _run_python(MIRRORED_OPTIONS_SCRIPT)
+    assert result["step"] == 2 and all(np.isfinite(result["losses"])) and result["vector_u"] == 4
+    # Spectral norm's power-iteration state and the rotation head stay in sync across replicas.
+    assert result["replicas_equal"]
