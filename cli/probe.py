@@ -5,7 +5,7 @@ import click
 from dcgan_tf.probe.protocol import DEFAULT_C_GRID
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
-PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
+PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder", "npz")
 BASELINES = ("none", "random", "pixels", "supervised")
 
 

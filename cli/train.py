@@ -19,7 +19,8 @@ def _power_of_two(ctx, param, value):
 @click.command()
 @click.option("--dataset", type=click.Choice(C.DATASETS), default="digits", show_default=True,
               help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the dataset's files.")
+@click.option("--data-dir", type=click.Path(),
+              help="Directory holding the dataset's files (the .npz file for --dataset npz).")
 @click.option("--no-verify", is_flag=True, help="Skip the size/sha256 check of known files (SVHN).")
 @click.option("--out", help="Run directory (checkpoints, samples, logs). Default: runs/<dataset>.")
 @click.option("--image-size", type=int, callback=_power_of_two, help="Model image size. Default: the dataset's.")
@@ -80,7 +81,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     if model_flags:
         from dcgan_tf.data.datasets import native_shape
 
-        size, channels = native_shape(dataset)
+        size, channels = native_shape(dataset, data_dir)
         model_cfg = C.ModelConfig(**{"image_size": size, "channels": channels, **model_flags})
     if dry_run:
         click.echo(json.dumps({"train": train_cfg.to_dict(),

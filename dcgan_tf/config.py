@@ -6,7 +6,7 @@ import math
 import os
 
 DATASETS = (
-    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder",
+    "digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder", "npz",
     "celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32",
 )
 Z_DISTRIBUTIONS = ("uniform", "normal")

@@ -22,7 +22,7 @@ from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's p
 )
 
 # The labelled datasets `dcgan_tf.data.datasets.load_split` reads into memory.
-PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder")
+PROBE_DATASETS = ("svhn", "cifar10", "mnist", "fashion_mnist", "digits", "folder", "npz")
 PIXELS = "pixels"
 FEATURES_SIGNATURE = "features"
 
@@ -196,8 +196,9 @@ def load_labelled(dataset, data_dir=None):
     for name, split in (("train", train), ("test", test)):
         if split.labels is None or not split.num_classes:
             raise ProbeError(
-                f"The {name} split of {dataset} ({data_dir}) is unlabelled: the probe needs class "
-                "folders, DIR/train/<class>/ and DIR/test/<class>/."
+                f"The {name} split of {dataset} ({data_dir}) is unlabelled: the probe needs "
+                + ("a `y` key (and `y_test` with `x_test`) in the .npz file." if dataset == "npz"
+                   else "class folders, DIR/train/<class>/ and DIR/test/<class>/.")
             )
     if test.num_classes != train.num_classes:
         raise ProbeError(

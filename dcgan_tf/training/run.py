@@ -118,7 +118,7 @@ def _resolve_configs(train_cfg, model_cfg):
             )
         return saved_model_cfg
     if model_cfg is None:
-        size, channels = data.native_shape(train_cfg.dataset)
+        size, channels = data.native_shape(train_cfg.dataset, train_cfg.data_dir)
         model_cfg = ModelConfig(image_size=size, channels=channels)
     return model_cfg
 
