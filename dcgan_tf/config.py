@@ -111,6 +111,10 @@ class TrainConfig:
         keep_checkpoints: How many recent checkpoints to keep.
         steps_per_execution: Train steps per `tf.function` call.
         sample_grid: Samples in the per-epoch PNG grid (a square number).
+        max_minutes: Stop after the step that crosses this many minutes of training in this
+            invocation (a checkpoint is written); `None` for no limit.
+        score_every: Log a cheap KID (2000 samples, classifier space of the labelled training
+            data) every this many epochs; 0 turns it off.
     """
 
     out: str = "runs/default"
@@ -129,6 +133,8 @@ class TrainConfig:
     keep_checkpoints: int = 5
     steps_per_execution: int = 1
     sample_grid: int = 64
+    max_minutes: float | None = None
+    score_every: int = 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -146,6 +152,10 @@ class TrainConfig:
                 raise ValueError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"Expected `max_steps` >= 1. Received: max_steps={self.max_steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"Expected `max_minutes` > 0. Received: max_minutes={self.max_minutes}")
+        if self.score_every < 0:
+            raise ValueError(f"Expected `score_every` >= 0. Received: score_every={self.score_every}")
         if self.lr <= 0:
             raise ValueError(f"Expected `lr` > 0. Received: lr={self.lr}")
         if not 0 <= self.beta1 < 1:

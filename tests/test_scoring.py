@@ -1,6 +1,7 @@
 """Scoring: statistics against closed forms and independent computations, feature spaces, CLI."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -178,3 +179,56 @@ def test_cli_errors(digits_export, tmp_path):
                      "--n", "10")
     assert "--feature-space inception --inception-weights FILE" in result.output
     assert "a `y` key" in result.output
+
+
+def _fake_checkpoint(run, step, metrics):
+    path = os.path.join(run, "checkpoints", f"ckpt-{step:09d}")
+    os.makedirs(path)
+    with open(os.path.join(path, "meta.json"), "w") as f:
+        json.dump({"step": step, "epoch": 1, "metrics": metrics}, f)
+
+
+def test_best_checkpoint_is_lowest_kid_else_diversity(tmp_path):
+    from dcgan_tf.training import checkpoint
+
+    run = str(tmp_path / "run")
+    _fake_checkpoint(run, 10, {"diversity_score": -0.1})
+    _fake_checkpoint(run, 20, {"diversity_score": -0.5})
+    assert checkpoint.select(run, "best").endswith("ckpt-000000010")
+    _fake_checkpoint(run, 30, {"diversity_score": -0.9, "kid": 0.02})
+    _fake_checkpoint(run, 40, {"diversity_score": -0.0, "kid": 0.05})
+    assert checkpoint.select(run, "best").endswith("ckpt-000000030")
+
+
+def test_training_logs_kid_and_stops_at_max_minutes(tmp_path, monkeypatch):
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.scoring import training as scoring_training
+    from dcgan_tf.training import checkpoint
+    from dcgan_tf.training.run import train
+
+    monkeypatch.setattr(scoring_training, "TRAINING_CLASSIFIER", TINY)
+    monkeypatch.setenv("DCGAN_TF_CACHE", str(tmp_path / "cache"))
+    model = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)
+    run = str(tmp_path / "run")
+    summary = train(TrainConfig(out=run, max_steps=4, batch_size=64, score_every=1), model,
+                    verbose=0)
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    assert len(records) == 1 and records[0]["kid"] > 0 and records[0]["kid_std"] >= 0
+    assert not summary["timed_out"]
+    # 0.3 ms of training: the first step crosses it, and that step is checkpointed.
+    summary = train(TrainConfig(out=run, epochs=50, batch_size=64, max_minutes=5e-6), model,
+                    verbose=0)
+    assert summary["timed_out"] and summary["step"] == 5
+    assert checkpoint.list_checkpoints(run)[-1][0] == 5
+
+
+def test_score_every_needs_labels(tmp_path):
+    from dcgan_tf.config import TrainConfig
+    from dcgan_tf.training.run import train
+
+    path = str(tmp_path / "u.npz")
+    np.savez(path, x=np.zeros((80, 32, 32, 1), np.uint8))
+    with pytest.raises(ScoringError, match="--score-every needs a labelled dataset"):
+        train(TrainConfig(out=str(tmp_path / "r"), dataset="npz", data_dir=path, max_steps=1,
+                          batch_size=32, score_every=1), verbose=0)
