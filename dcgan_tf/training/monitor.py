@@ -111,11 +111,10 @@ class RunMonitor(keras.callbacks.Callback):
 
     def _kid(self):
         # Its own RNG, so every score sees the same z and the other figures' z do not change.
-        z = self._random_z(np.random.default_rng(self.cfg.seed + 1), (self.scorer.n, self.model_cfg.z_dim))
-        labels = (np.arange(len(z)) % max(self.model_cfg.num_classes, 1)).astype("int32")[:, None]
-        rows = [self.model.generator([z[i:i + 500], labels[i:i + 500]] if self.model_cfg.num_classes
-                                     else z[i:i + 500], training=False).numpy()
-                for i in range(0, len(z), 500)]
+        count, chunk = self.scorer.n, self.z_shape[0]
+        z = self._random_z(np.random.default_rng(self.cfg.seed + 1), (count, self.model_cfg.z_dim))
+        rows = [self.model.generator(self._inputs(z[i:i + chunk]), training=False).numpy()
+                for i in range(0, count, chunk)]
         return self.scorer.score(to_uint8(np.concatenate(rows)))
 
     def _diversity(self, images):
