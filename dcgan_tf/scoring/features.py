@@ -59,6 +59,7 @@ class FeatureSpace:
         channels: Input channels (grey and RGB are converted).
         scale: `(a, b)` so the network sees `pixels * a + b`.
         info: Extra facts for the report (e.g. the classifier's validation accuracy).
+        max_batch: Largest batch `embed` runs: Inception at 299x299 took 13.5 GB at 200.
     """
 
     name: str
@@ -68,11 +69,13 @@ class FeatureSpace:
     channels: int
     scale: tuple
     info: dict = dataclasses.field(default_factory=dict)
+    max_batch: int = 500
 
     def embed(self, images, batch_size=200):
         """(N, F) float64 features of uint8 (N, H, W, C) images, in batches."""
         from dcgan_tf.data.datasets import prepare_images
 
+        batch_size = min(batch_size, self.max_batch)
         parts = []
         for i in range(0, len(images), batch_size):
             batch = prepare_images(images[i:i + batch_size], self.size, self.channels)
@@ -125,7 +128,7 @@ def inception_space(weights=None):
             "internet, or put it in ~/.keras/models/), or score in --feature-space classifier "
             "on a labelled dataset.") from None
     return FeatureSpace("inception", weights_fingerprint(model), model, INCEPTION_SIZE, 3,
-                        (1 / 127.5, -1.0), {"weights": weights or "imagenet"})
+                        (1 / 127.5, -1.0), {"weights": weights or "imagenet"}, max_batch=32)
 
 
 def build_classifier(num_classes, channels, width=32):
