@@ -10,6 +10,7 @@ from cli.inspect_export import inspect
 from cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
 from cli.probe import probe
 from cli.sample import sample
+from cli.score import score
 from cli.train import train
 
 
@@ -51,6 +52,7 @@ cli.add_command(train)
 cli.add_command(probe)
 cli.add_command(export)
 cli.add_command(sample)
+cli.add_command(score)
 cli.add_command(inspect)
 cli.add_command(interpolate)
 cli.add_command(arithmetic)

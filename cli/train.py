@@ -35,7 +35,8 @@ def _power_of_two(ctx, param, value):
 @click.command()
 @click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True,
               help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the dataset's files.")
+@click.option("--data-dir", type=click.Path(),
+              help="Directory holding the dataset's files (the .npz file for --dataset npz).")
 @click.option("--no-verify", is_flag=True, help="Skip the size/sha256 check of known files (SVHN).")
 @click.option("--out", help="Run directory (checkpoints, samples, logs). Default: runs/<dataset>.")
 @click.option("--image-size", type=int, callback=_power_of_two, help="Model image size. Default: the dataset's.")
@@ -52,6 +53,12 @@ def _power_of_two(ctx, param, value):
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Passes over the data. [default: 60 for digits, else 25]")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many total steps.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after the step that crosses this many minutes of training (checkpoint "
+                   "written); a re-run trains this long again.")
+@click.option("--score-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Log KID (2000 samples, classifier space of the labelled data) every N epochs; "
+                   "export --checkpoint best then picks the lowest. 0: off.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
 @click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
@@ -113,7 +120,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     from dcgan_tf.data.datasets import native_shape
 
     preset_model = recipes.preset(recipe)[0]
-    size, channels = native_shape(dataset) if (model_flags or preset_model) else (32, 1)
+    size, channels = native_shape(dataset, data_dir) if (model_flags or preset_model) else (32, 1)
     try:
         model_cfg, train_cfg, feature_cfg = recipes.apply(
             recipe, {"image_size": size, "channels": channels, **model_flags}, flags, {})
@@ -136,7 +143,8 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
         click.echo(f"Nothing to do: {train_cfg.out} is already at step {summary['step']} "
                    "(raise --epochs or --max-steps to train on).")
     else:
+        limit = " (stopped at --max-minutes)" if summary.get("timed_out") else ""
         click.echo(f"Trained steps {summary['start_step']}..{summary['step']} in "
-                   f"{summary['seconds']:.1f}s. Checkpoint: {summary['checkpoint']}")
+                   f"{summary['seconds']:.1f}s{limit}. Checkpoint: {summary['checkpoint']}")
         click.echo(f"Samples: {train_cfg.out}/samples/latest.png  "
                    f"Metrics: {train_cfg.out}/metrics.jsonl")

@@ -129,6 +129,10 @@ class TrainConfig(_JsonRoundTrip):
         diffaugment: Comma-separated DiffAugment policies applied to every image D sees,
             real and fake (Zhao et al. 2020), e.g. `"translation,cutout,color"`; `""` (paper)
             for none.
+        max_minutes: Stop after the step that crosses this many minutes of training in this
+            invocation (a checkpoint is written); `None` for no limit.
+        score_every: Log a cheap KID (2000 samples, classifier space of the labelled training
+            data) every this many epochs; 0 turns it off.
     """
 
     out: str = "runs/default"
@@ -153,6 +157,8 @@ class TrainConfig(_JsonRoundTrip):
     rotation_weight: float = 0.0
     rotation_weight_g: float = 0.0
     diffaugment: str = ""
+    max_minutes: float | None = None
+    score_every: int = 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -170,6 +176,10 @@ class TrainConfig(_JsonRoundTrip):
                 raise ValueError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"Expected `max_steps` >= 1. Received: max_steps={self.max_steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"Expected `max_minutes` > 0. Received: max_minutes={self.max_minutes}")
+        if self.score_every < 0:
+            raise ValueError(f"Expected `score_every` >= 0. Received: score_every={self.score_every}")
         if self.lr <= 0:
             raise ValueError(f"Expected `lr` > 0. Received: lr={self.lr}")
         for name in ("d_lr", "g_lr"):

@@ -1,5 +1,6 @@
 """Each benchmark runs one tiny iteration, so they never rot (the figures come from real runs)."""
 
+import json
 import os
 import re
 import subprocess
@@ -48,3 +49,16 @@ def test_recipe_throughput_smoke():
                "--variants", "paper,rotation-d+g,diffaugment,spectral-norm")
     last = out.strip().splitlines()[-1]
     assert last.startswith("paper_img/s=") and "ratio_paper=1.000" in last and "ratio_spectral-norm=" in last
+
+
+def test_quality_smoke_and_resume(tmp_path):
+    args = ["--dataset", "digits", "--variant", "tiny=--ngf 8 --ndf 8 --batch-size 64",
+            "--budget-steps", "3", "--labels", "50", "--repeats", "2", "--n-score", "100",
+            "--classifier-epochs", "1", "--baselines", "pixels,random", "--out", str(tmp_path)]
+    out = _run("quality.py", *args)
+    assert re.search(r"\| tiny \| 3 \| [\d.]+ \| \d+ \| [\d.]+ \+- [\d.]+ \| [\d.]+ \+- [\d.]+ \| [\d.]+ \|", out), out
+    assert "| pixels |" in out and "| random-" in out and "wall time:" in out
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert report["variants"][0]["steps"] == 3 and report["variants"][0]["n_score"] == 100
+    again = _run("quality.py", *args)  # resumable: the finished variant is not trained again
+    assert "tiny: result exists" in again and "| tiny | 3 |" in again

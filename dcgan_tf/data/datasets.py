@@ -13,7 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from dcgan_tf.data import formats, prepared_tfds
+from dcgan_tf.data import formats, npz, prepared_tfds
 from dcgan_tf.data.crop import as_image_batch, prepare_images, prepare_tensor  # noqa: F401  (re-exported)
 from dcgan_tf.data.prepared_tfds import tfds_dataset  # noqa: F401  (re-exported)
 from dcgan_tf.data.formats import DataError, DataNotFoundError
@@ -85,13 +85,18 @@ def _check_split(name, split, splits):
         raise DataError(f"Unknown split {split!r} for {name}. Expected one of: {expected}.")
 
 
-def native_shape(name):
+def native_shape(name, data_dir=None):
     """Returns the `(image_size, channels)` a dataset trains at by default.
 
+    An `npz` file trains at its own channels and the power of 2 >= 32 that holds its images.
+
     Raises:
-        DataError: `name` is not one of `DATASETS`.
+        DataError: `name` is not one of `DATASETS`, or an unreadable `npz` file.
     """
     _check_name(name)
+    if name == "npz":
+        height, width, channels = npz.image_shape(data_dir)
+        return max(32, 1 << (max(height, width) - 1).bit_length()), channels
     return _NATIVE_SHAPES[name]
 
 
@@ -100,7 +105,8 @@ def load_split(name, split="train", data_dir=None, verify=True):
 
     Args:
         name: One of `IN_MEMORY_DATASETS`: `"digits"` (scikit-learn's, embedded), `"svhn"`,
-            `"cifar10"`, `"mnist"`, `"fashion_mnist"` or `"folder"`.
+            `"cifar10"`, `"mnist"`, `"fashion_mnist"`, `"folder"` or `"npz"` (see
+            `dcgan_tf.data.npz`: `data_dir` is the `.npz` file).
         split: `"train"` or `"test"`; SVHN also has `"extra"` and `"train+extra"`. Digits has
             no official split: a fixed seeded 80/20 permutation. Defaults to `"train"`.
         data_dir: Directory with the original files: SVHN `*_32x32.mat`; CIFAR-10
@@ -126,6 +132,8 @@ def load_split(name, split="train", data_dir=None, verify=True):
         )
     if name == "folder":
         return _load_folder(data_dir, split, _NATIVE_SHAPES["folder"][0])
+    if name == "npz":
+        return Split(*npz.load_arrays(data_dir, split))
     _check_split(name, split, _SPLITS[name])
     if name == "digits":
         return _load_digits(split)

@@ -6,7 +6,8 @@ and the investigations take their lists from this module.
 
 # Read from their original files into memory, with labels: what the probe and the
 # investigations can use.
-IN_MEMORY_DATASETS = ("digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder")
+# `npz` is a user's own labelled file (`dcgan_tf.data.npz`); its shape comes from the file.
+IN_MEMORY_DATASETS = ("digits", "svhn", "cifar10", "mnist", "fashion_mnist", "folder", "npz")
 # Streamed from an already prepared TensorFlow Datasets directory.
 TFDS_DATASETS = ("celeb_a", "lsun/bedroom", "downsampled_imagenet/32x32")
 DATASETS = IN_MEMORY_DATASETS + TFDS_DATASETS

@@ -29,7 +29,7 @@ from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, sum
 BASELINES = ("random", "pixels", "supervised")
 
 
-def model_config_of(model, dataset):
+def model_config_of(model, dataset, data_dir=None):
     """`(ModelConfig, note)`: the probed SavedModel's shape, or the dataset's default shape."""
     if model is not None:
         metadata = read_metadata(model)
@@ -38,7 +38,7 @@ def model_config_of(model, dataset):
         raise ProbeError(f"{model} has no model configuration in its metadata: re-export it.")
     from dcgan_tf.data.datasets import native_shape
 
-    size, channels = native_shape(dataset)
+    size, channels = native_shape(dataset, data_dir)
     cfg = ModelConfig(image_size=size, channels=channels)
     return cfg, (f"no --model given: the default architecture for {dataset} "
                  f"({size}x{size}x{channels})")
@@ -207,7 +207,7 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
     start = time.perf_counter()
     notes = list(notes)
     if model_cfg is None:
-        model_cfg, note = model_config_of(None, dataset)
+        model_cfg, note = model_config_of(None, dataset, data_dir)
         notes.append(note)
     train, test = load_labelled(dataset, data_dir)
     draws, split_notes = split_protocol(train.labels, train.num_classes, cfg)
@@ -293,7 +293,7 @@ def run_baseline(name, model, dataset, data_dir=None, cfg=ProbeConfig(), sup=Sup
     if name == "pixels":
         report = run_probe(PIXELS, dataset, data_dir, cfg, progress)
     else:
-        model_cfg, note = model_config_of(model, dataset)
+        model_cfg, note = model_config_of(model, dataset, data_dir)
         notes = [note] if note else []
         if name == "supervised":
             report = supervised_baseline(dataset, data_dir, model_cfg, cfg, sup, progress, notes)

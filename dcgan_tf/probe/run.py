@@ -185,8 +185,9 @@ def load_labelled(dataset, data_dir=None):
     for name, split in (("train", train), ("test", test)):
         if split.labels is None or not split.num_classes:
             raise ProbeError(
-                f"The {name} split of {dataset} ({data_dir}) is unlabelled: the probe needs class "
-                "folders, DIR/train/<class>/ and DIR/test/<class>/."
+                f"The {name} split of {dataset} ({data_dir}) is unlabelled: the probe needs "
+                + ("a `y` key (and `y_test` with `x_test`) in the .npz file." if dataset == "npz"
+                   else "class folders, DIR/train/<class>/ and DIR/test/<class>/.")
             )
     if test.num_classes != train.num_classes:
         raise ProbeError(

@@ -73,7 +73,7 @@ def read_meta(path):
 def save(gan, run_dir, step, epoch, metrics=None, keep=5):
     """Writes checkpoint `ckpt-<step>` atomically and keeps the newest `keep`.
 
-    The checkpoint with the best logged `diversity_score` is kept too, so that a
+    The best checkpoint (see `select`) is kept too, so that a
     late collapse never deletes the good weights.
 
     Returns:
@@ -120,7 +120,10 @@ def _prune(run_dir, keep):
 
 
 def select(run_dir, which="last"):
-    """Picks a checkpoint path: `"last"`, `"best"` (highest `diversity_score`) or a step number.
+    """Picks a checkpoint path: `"last"`, `"best"` or a step number.
+
+    `"best"` is the lowest logged `kid` where the run scored (`--score-every`), else the
+    highest `diversity_score`.
 
     Raises:
         CheckpointError: when the run has no checkpoint, or none at that step.
@@ -133,7 +136,11 @@ def select(run_dir, which="last"):
     if which in (None, "last"):
         return found[-1][1]
     if which == "best":
-        scored = [(read_meta(p)["metrics"].get("diversity_score"), s, p) for s, p in found]
+        metrics = [(read_meta(p)["metrics"], s, p) for s, p in found]
+        kids = [(m["kid"], s, p) for m, s, p in metrics if m.get("kid") is not None]
+        if kids:
+            return min(kids)[2]
+        scored = [(m.get("diversity_score"), s, p) for m, s, p in metrics]
         scored = [t for t in scored if t[0] is not None]
         return max(scored)[2] if scored else found[-1][1]
     try:

@@ -44,9 +44,11 @@ class RunMonitor(keras.callbacks.Callback):
         model_cfg: The run's `ModelConfig`.
         real_batch: A batch of real training images in [-1, 1], the diversity reference.
         writer: Open `metrics.jsonl` file; `None` on workers that are not the chief.
+        scorer: A `dcgan_tf.scoring.training.TrainingScorer` for `kid` every
+            `train_cfg.score_every` epochs, or `None`.
     """
 
-    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer):
+    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer, scorer=None):
         super().__init__()
         self.run_dir = run_dir
         self.cfg = train_cfg
@@ -62,12 +64,17 @@ class RunMonitor(keras.callbacks.Callback):
         self.real_distance = mean_pairwise_distance(real_batch)
         self.best_feature_diversity = 0.0
         self.bad_step = None
+        self.scorer = scorer
+        # Measured from here, so data loading and the classifier do not count.
+        self.deadline = (time.perf_counter() + 60 * train_cfg.max_minutes
+                         if train_cfg.max_minutes else None)
+        self.timed_out = False
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = 0
         self._summaries = None
 
-    def _random_z(self):
-        return draw_z(self.z_rng, *self.z_shape, self.model_cfg.z_dist)
+    def _random_z(self, rng=None, shape=None):
+        return draw_z(rng or self.z_rng, *(shape or self.z_shape), self.model_cfg.z_dist)
 
     def _inputs(self, z):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
@@ -94,6 +101,9 @@ class RunMonitor(keras.callbacks.Callback):
         if logs and not all(math.isfinite(float(np.mean(v))) for v in logs.values()):
             self.bad_step = (self.model.step, dict(logs))
             self.model.stop_training = True
+        elif self.deadline is not None and time.perf_counter() >= self.deadline:
+            self.timed_out = True  # Keras still ends the epoch, so a checkpoint is written
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         if self.bad_step is not None or self.writer is None:
@@ -105,6 +115,8 @@ class RunMonitor(keras.callbacks.Callback):
         recalibrate_batchnorm(generator, (self._inputs(self._random_z()) for _ in range(RECALIBRATION_BATCHES)))
         images = generator(self._inputs(self.fixed_z), training=False).numpy()
         logs.update(self._diversity(images))
+        if self.scorer is not None and (epoch + 1) % self.cfg.score_every == 0:
+            logs.update(self._kid())
 
         pixels = make_grid(to_uint8(images))
         save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
@@ -116,6 +128,14 @@ class RunMonitor(keras.callbacks.Callback):
         self.writer.write(json.dumps(record) + "\n")
         self.writer.flush()
         checkpoint.save(self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints)
+
+    def _kid(self):
+        # Its own RNG, so every score sees the same z and the other figures' z do not change.
+        count, chunk = self.scorer.n, self.z_shape[0]
+        z = self._random_z(np.random.default_rng(self.cfg.seed + 1), (count, self.model_cfg.z_dim))
+        rows = [self.model.generator(self._inputs(z[i:i + chunk]), training=False).numpy()
+                for i in range(0, count, chunk)]
+        return self.scorer.score(to_uint8(np.concatenate(rows)))
 
     def _diversity(self, images):
         pixel = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)

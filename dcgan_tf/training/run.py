@@ -123,7 +123,7 @@ def _resolve_configs(train_cfg, model_cfg):
             )
         return saved_model_cfg
     if model_cfg is None:
-        size, channels = data.native_shape(train_cfg.dataset)
+        size, channels = data.native_shape(train_cfg.dataset, train_cfg.data_dir)
         model_cfg = ModelConfig(image_size=size, channels=channels)
     return model_cfg
 
@@ -142,7 +142,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
             else the paper's.
 
     Returns:
-        Dict with `run_dir`, `step`, `checkpoint`, `resumed_from` and `seconds`.
+        Dict with `run_dir`, `step`, `checkpoint`, `resumed_from`, `seconds` and
+        `timed_out` (stopped by `max_minutes`).
 
     Raises:
         TrainingError: on a NaN/inf loss or a run directory that does not match.
@@ -174,8 +175,9 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     done = gan.step
     start = time.perf_counter()
     segments = plan_segments(done, total, steps_per_epoch)
+    timed_out = False
     if segments:
-        _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
+        timed_out = _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
     return {
         "run_dir": run_dir,
         "step": gan.step,
@@ -183,6 +185,7 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         "checkpoint": checkpoint.select(run_dir, "last") if chief else None,
         "resumed_from": resumed_from,
         "seconds": time.perf_counter() - start,
+        "timed_out": timed_out,
         "model": model_cfg.to_dict(),
     }
 
@@ -191,7 +194,12 @@ def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
     first = next(iter(dataset.take(1)))
     real_batch = (first[0] if isinstance(first, tuple) else first).numpy()[: train_cfg.sample_grid]
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
-    monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer)
+    scorer = None
+    if train_cfg.score_every and chief:
+        from dcgan_tf.scoring.training import TrainingScorer
+
+        scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
+    monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer)
     callbacks = [monitor]
     if chief:
         callbacks.append(
@@ -203,17 +211,18 @@ def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
                 dataset, initial_epoch=first_epoch, epochs=first_epoch + epochs,
                 steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
             )
-            if monitor.bad_step is not None:
+            if monitor.bad_step is not None or monitor.timed_out:
                 break
     finally:
         if writer is not None:
             writer.close()
-    if monitor.bad_step is not None:
-        step, logs = monitor.bad_step
-        last = checkpoint.list_checkpoints(run_dir)
-        kept = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written"
-        shown = ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items())
-        raise TrainingError(
-            f"Loss became NaN/inf at step {step} ({shown}); training stopped and {kept}. "
-            "Lower --lr or check the input data."
-        )
+    if monitor.bad_step is None:
+        return monitor.timed_out
+    step, logs = monitor.bad_step
+    last = checkpoint.list_checkpoints(run_dir)
+    kept = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written"
+    shown = ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items())
+    raise TrainingError(
+        f"Loss became NaN/inf at step {step} ({shown}); training stopped and {kept}. "
+        "Lower --lr or check the input data."
+    )

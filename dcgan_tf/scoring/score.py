@@ -1,0 +1,203 @@
+"""Scoring a SavedModel: N images from its `sample` signature against N real images of a split.
+
+The generated images come from the served graph (seeds `seed .. seed + N - 1`), so what is
+scored is exactly what is served; the real ones are a seeded draw of N from the split. Both go
+through one feature space, then FID, KID and precision/recall compare the two feature sets.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from dcgan_tf.scoring import stats
+from dcgan_tf.scoring.features import (
+    FEATURE_SPACES, ClassifierConfig, ScoringError, classifier_space, inception_space,
+)
+
+SAMPLE_SIGNATURE = "sample"
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    """What to compare and how.
+
+    Args:
+        split: The real split. Defaults to `"test"`.
+        n: Generated and real images. Defaults to 10,000.
+        feature_space: `"classifier"` (trained on the dataset's labelled training split) or
+            `"inception"`. Defaults to `"classifier"`.
+        inception_weights: Inception-v3 weights file; `None` for Keras' `"imagenet"`.
+        seed: First generator seed, and seed of the real draw and KID subsets. Defaults to 0.
+        kid_subsets: Defaults to 100.
+        kid_subset_size: Defaults to 1000.
+        k: Precision/recall neighbour. Defaults to 3.
+        batch_size: Images per call of the generator and of the feature network. Defaults to 250.
+        cache_dir: Root of the classifier cache; `None` for the probe's default cache dir.
+        cache: Keep trained classifiers on disk. Defaults to `True`.
+        classifier: A `ClassifierConfig`.
+    """
+
+    split: str = "test"
+    n: int = 10_000
+    feature_space: str = "classifier"
+    inception_weights: str | None = None
+    seed: int = 0
+    kid_subsets: int = stats.KID_SUBSETS
+    kid_subset_size: int = stats.KID_SUBSET_SIZE
+    k: int = stats.PR_NEIGHBOURS
+    batch_size: int = 250
+    cache_dir: str | None = None
+    cache: bool = True
+    classifier: ClassifierConfig = ClassifierConfig()
+
+    def __post_init__(self):
+        if self.feature_space not in FEATURE_SPACES:
+            raise ValueError(f"Expected `feature_space` in {FEATURE_SPACES}. "
+                             f"Received: feature_space={self.feature_space!r}")
+        for name in ("n", "kid_subsets", "kid_subset_size", "k", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
+        if self.n <= self.k:
+            raise ValueError(f"Expected `n` > k = {self.k}. Received: n={self.n}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def feature_space(dataset, data_dir, cfg, progress=False):
+    """The `FeatureSpace` `cfg` names for `dataset` (the classifier trains on its train split).
+
+    Raises:
+        ScoringError: An unlabelled dataset in the classifier space (naming both ways out),
+            or Inception weights that cannot be loaded.
+    """
+    if cfg.feature_space == "inception":
+        return inception_space(cfg.inception_weights)
+    from dcgan_tf.data.datasets import load_split
+    from dcgan_tf.probe.run import default_cache_dir
+
+    train = load_split(dataset, "train", data_dir)
+    if train.labels is None or not train.num_classes:
+        raise ScoringError(
+            f"{dataset} ({data_dir}) has no labels, so no classifier feature space: score with "
+            "--feature-space inception --inception-weights FILE, or give the data labels "
+            "(a `y` key in an .npz, or class folders).")
+    cache_dir = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
+    return classifier_space(train, cfg.classifier, cache_dir, progress)
+
+
+def sample_function(model_path):
+    """The `sample` signature of a SavedModel (seeds int64 [N] -> pixels uint8).
+
+    Raises:
+        ScoringError: The SavedModel has no `sample` signature.
+    """
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(model_path)
+    if SAMPLE_SIGNATURE not in loaded.signatures:
+        raise ScoringError(
+            f"{model_path} has no `{SAMPLE_SIGNATURE}` signature (it has: "
+            f"{', '.join(sorted(loaded.signatures)) or 'none'}): export it with `dcgan-tf export`.")
+    return loaded.signatures[SAMPLE_SIGNATURE]
+
+
+def generate(sample_fn, n, seed=0, batch_size=250):
+    """uint8 images from a `sample` signature (see `sample_function`), seeds `seed .. seed + n - 1`."""
+    import tensorflow as tf
+
+    seeds = np.arange(seed, seed + n, dtype=np.int64)
+    return np.concatenate([sample_fn(seed=tf.constant(seeds[i:i + batch_size]))["pixels"].numpy()
+                           for i in range(0, n, batch_size)])
+
+
+def real_images(dataset, data_dir, split, n, seed=0):
+    """`n` images of a split: all of them in order when `n` is its size, else a seeded draw.
+
+    Raises:
+        ScoringError: `n` exceeds the split.
+    """
+    from dcgan_tf.data.datasets import load_split
+
+    images = load_split(dataset, split, data_dir).images
+    if n > len(images):
+        raise ScoringError(f"Expected `n` <= {len(images)}, the size of {dataset}'s {split!r} "
+                           f"split. Received: n={n}")
+    if n == len(images):
+        return images
+    return images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
+
+
+def compare(real_features, fake_features, cfg):
+    """FID, KID (mean, std) and precision/recall between two feature sets, as a dict."""
+    kid_mean, kid_std = stats.kid(real_features, fake_features, cfg.kid_subsets,
+                                  cfg.kid_subset_size, cfg.seed)
+    precision, recall = stats.precision_recall(real_features, fake_features, cfg.k)
+    return {"fid": stats.fid(real_features, fake_features), "kid": kid_mean, "kid_std": kid_std,
+            "precision": precision, "recall": recall}
+
+
+def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=False):
+    """Scores a SavedModel's samples against a dataset split.
+
+    Args:
+        model: A SavedModel directory, or a model directory (its newest version).
+        dataset: One of `dcgan_tf.data.registry.IN_MEMORY_DATASETS`.
+        data_dir: The dataset's files (see `dcgan_tf.data.datasets.load_split`).
+        cfg: A `ScoreConfig`.
+        progress: Show progress (the classifier's training).
+
+    Returns:
+        The report: `fid`, `kid`, `kid_std`, `precision`, `recall`, `feature_space` (name,
+        weights' SHA-256, input size, ...), `n`, `seeds` (generator seeds and real-draw seed),
+        `model`, `dataset`, `split`, `config`, `timings`, `metadata` (the export's).
+
+    Raises:
+        ScoringError: No `sample` signature, `n` larger than the split, or no usable feature
+            space; `dcgan_tf.data.formats.DataError` for data files.
+    """
+    from dcgan_tf.probe.run import ProbeError, read_metadata, resolve_savedmodel
+
+    start = time.perf_counter()
+    try:
+        model_path = resolve_savedmodel(model)
+    except ProbeError as e:
+        raise ScoringError(str(e)) from None
+    # Every cheap check before the classifier trains.
+    sample_fn = sample_function(model_path)
+    real = real_images(dataset, data_dir, cfg.split, cfg.n, cfg.seed)
+    space = feature_space(dataset, data_dir, cfg, progress)
+    ready = time.perf_counter()
+    fake = generate(sample_fn, cfg.n, cfg.seed, cfg.batch_size)
+    generated = time.perf_counter()
+    real_features = space.embed(real, cfg.batch_size)
+    fake_features = space.embed(fake, cfg.batch_size)
+    embedded = time.perf_counter()
+    figures = compare(real_features, fake_features, cfg)
+    done = time.perf_counter()
+    return {
+        **figures,
+        "feature_space": space.describe(),
+        "feature_dim": int(real_features.shape[1]),
+        "n": cfg.n,
+        "seeds": {"generator": [cfg.seed, cfg.seed + cfg.n - 1], "real_draw": cfg.seed,
+                  "kid_subsets": cfg.seed},
+        "model": model_path, "dataset": dataset, "data_dir": data_dir, "split": cfg.split,
+        "config": cfg.to_dict(),
+        "timings": {"feature_space_s": round(ready - start, 3),
+                    "generate_s": round(generated - ready, 3),
+                    "features_s": round(embedded - generated, 3),
+                    "statistics_s": round(done - embedded, 3), "total_s": round(done - start, 3)},
+        "metadata": read_metadata(model_path),
+    }
+
+
+def format_report(report):
+    """Two lines for the terminal: the figures, then what they were measured in."""
+    space = report["feature_space"]
+    return (f"FID {report['fid']:.3f}  KID {report['kid']:.5f} +- {report['kid_std']:.5f}  "
+            f"precision {report['precision']:.3f}  recall {report['recall']:.3f}\n"
+            f"{space['name']} space ({report['feature_dim']}-d, weights "
+            f"{space['weights_sha256'][:12]}), N = {report['n']} of {report['dataset']} "
+            f"{report['split']!r}, in {report['timings']['total_s']:.1f}s")
