@@ -48,12 +48,19 @@ def peak_rss_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def cpu_seconds():
+    """User + system CPU time of this process: what the work cost, whatever else is running."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def probe(train, test, solver, validation):
     from dcgan_tf.probe.protocol import ProbeConfig, evaluate_features
 
     cfg = ProbeConfig(labels=None, validation=validation, repeats=1, solver=solver)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     report = evaluate_features(*train, *test, 10, cfg)
+    report["cpu_s"] = cpu_seconds() - cpu
     return report, time.perf_counter() - start
 
 
@@ -70,9 +77,11 @@ def main():
     p.add_argument("--skip-liblinear", action="store_true", help="only the full-size probe")
     a = p.parse_args()
 
-    from common import machine
+    # Not common.machine(): it imports TensorFlow, whose memory would count in the peak RSS.
+    import platform
 
-    print(machine())
+    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"no TensorFlow imported")
     print(f"load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     if not a.skip_liblinear:
         train = synthetic_features(a.subset_train, a.subset_features, seed=1)
@@ -82,7 +91,8 @@ def main():
             report, seconds = probe(train, test, solver, a.validation)
             rows[solver] = (report, seconds)
             draw = report["draws"][0]
-            print(f"subset {a.subset_train} x {a.subset_features}, {solver:<9}: {seconds:8.1f} s,"
+            print(f"subset {a.subset_train} x {a.subset_features}, {solver:<9}: {seconds:8.1f} s "
+                  f"({report['cpu_s']:.1f} s CPU),"
                   f" C {draw['C']:g}, val error {100 * draw['val_error']:.2f}%, test error "
                   f"{100 * draw['test_error']:.2f}%, converged "
                   f"{[s['converged'] for s in draw['search']]}")
@@ -104,7 +114,7 @@ def main():
               f"{[round(100 * s['val_error'], 2) for s in draw['search']]}%, converged "
               f"{[s['converged'] for s in draw['search']]}")
         print(f"all labels ({report['sizes']['labelled']}), solver {draw['solver']}: "
-              f"{seconds:.1f} s, C {draw['C']:g}, test error {100 * draw['test_error']:.2f}%, "
+              f"{seconds:.1f} s ({report['cpu_s']:.1f} s CPU), C {draw['C']:g}, test error {100 * draw['test_error']:.2f}%, "
               f"peak RSS {peak_rss_gb():.2f} GB")
     print(f"load average at end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 

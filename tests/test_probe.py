@@ -155,6 +155,13 @@ def test_primal_warm_start_along_c_equals_cold_start():
         cold = PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y)
         np.testing.assert_allclose(warm.decision_function(x), cold.decision_function(x),
                                    atol=1e-5)
+    # Starting from another solution (the refit's start) converges to the same one.
+    start = (path[0].coef_, path[0].intercept_)
+    restarted = fit_primal_path(x, y, (1.0,), tol=1e-10, init=start)[0]
+    np.testing.assert_allclose(restarted.decision_function(x), path[2].decision_function(x),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="Expected `init` coefficients of shape"):
+        fit_primal_path(x, y, (1.0,), init=(path[0].coef_[:2], path[0].intercept_[:2]))
     # Warm starts save Newton steps at the larger C values.
     assert sum(map(sum, (s.n_iter_ for s in path[1:]))) < sum(
         sum(PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y).n_iter_) for c in grid[1:])
@@ -192,6 +199,11 @@ def test_auto_solver_takes_the_smaller_exact_system_and_standardises_in_place_on
     np.testing.assert_allclose(same.decision_function(test), clf.decision_function(x[:50]),
                                atol=1e-4)
     np.testing.assert_array_equal(test, x[:50])  # scoring never writes to its input
+    # The refit's warm start: weights carried to another scaler give the same decisions.
+    other = fit_svm(x[100:], y[100:], val, y[400:], c_grid=(c,))[0].scaler
+    coef, intercept = clf.weights_for(other)
+    carried = other.transform(x) @ coef.T + intercept
+    np.testing.assert_allclose(carried, clf.decision_function(x), atol=1e-4)
 
 
 def test_config_rejects_bad_values():

@@ -175,7 +175,7 @@ class PrimalSquaredHingeSVC:
         return self.classes_[np.argmax(scores, axis=1)]
 
 
-def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50):
+def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None):
     """Fits `PrimalSquaredHingeSVC` at each C of `c_grid`, warm-starting along ascending C.
 
     The Gram matrix of `x` (with the intercept's constant column) is computed once and shared
@@ -189,6 +189,8 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50):
         c_grid: Regularisation constants, any order.
         tol: Stopping tolerance (see `PrimalSquaredHingeSVC`). Defaults to 1e-4.
         max_iter: Most Newton steps per class and C. Defaults to 50.
+        init: `(coef, intercept)` to start from instead of zero, e.g. a solution on similar
+            data (the probe's refit on the whole training split starts from the C search's).
 
     Returns:
         A fitted `PrimalSquaredHingeSVC` for each C, in ascending order of C.
@@ -209,11 +211,17 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50):
     grid = sorted(float(c) for c in c_grid)
     gram = _augmented_gram(x, np.ones(len(x), bool))
     positives = classes[1:] if len(classes) == 2 else classes
+    if init is not None and np.shape(init[0]) != (len(positives), x.shape[1]):
+        raise ValueError(
+            f"Expected `init` coefficients of shape {(len(positives), x.shape[1])}. "
+            f"Received: shape={np.shape(init[0])}"
+        )
     weights = np.zeros((len(grid), len(positives), x.shape[1] + 1))
     steps = np.zeros((len(grid), len(positives)), int)
     converged = np.ones(len(grid), bool)
     for k, positive in enumerate(positives):
-        state = _PathState(x, np.where(y == positive, 1.0, -1.0), gram)
+        start = None if init is None else np.append(init[0][k], init[1][k])
+        state = _PathState(x, np.where(y == positive, 1.0, -1.0), gram, start)
         for j, c in enumerate(grid):
             steps[j, k], done = state.solve(c, tol, max_iter)
             weights[j, k] = state.w
@@ -229,7 +237,7 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50):
 _CHUNK = 4096
 
 
-def _augmented_gram(x, rows, sign=1.0, out=None):
+def _augmented_gram(x, rows, sign=1, out=None):
     """`[x_R, 1]^T [x_R, 1]` over the rows R where `rows` is True, added to `out` times `sign`."""
     dim = x.shape[1]
     if out is None:
@@ -237,7 +245,10 @@ def _augmented_gram(x, rows, sign=1.0, out=None):
     index = np.flatnonzero(rows)
     for i in range(0, len(index), _CHUNK):
         part = x[index[i:i + _CHUNK]]
-        out[:dim, :dim] += sign * (part.T @ part)
+        if sign > 0:
+            out[:dim, :dim] += part.T @ part
+        else:
+            out[:dim, :dim] -= part.T @ part
         sums = sign * part.sum(axis=0, dtype=np.float64)
         out[:dim, dim] += sums.astype(x.dtype)
         out[dim, :dim] += sums.astype(x.dtype)
@@ -248,12 +259,15 @@ def _augmented_gram(x, rows, sign=1.0, out=None):
 class _PathState:
     """One binary problem along the C path: the iterate, its outputs and `X_A^T X_A`."""
 
-    def __init__(self, x, target, gram):
+    def __init__(self, x, target, gram, init=None):
         self.x, self.target, self.gram = x, target, gram
         self.w = np.zeros(x.shape[1] + 1)
         self.out = np.zeros(len(x))
         self.active = np.ones(len(x), bool)  # at w = 0 every example is inside the margin
         self.hessian_part = gram.copy()  # X_A^T X_A for the current A
+        if init is not None:
+            self.w[:] = init
+            self.out = self._times(self.w)
         # liblinear's primal stopping scale: |g(0)| / C times min(#pos, #neg) / N.
         self.g0 = np.linalg.norm(self._times_transpose(target))
         self.scale = max(min(np.sum(target > 0), np.sum(target < 0)), 1) / len(target)
@@ -269,13 +283,13 @@ class _PathState:
         added, removed = active & ~self.active, self.active & ~active
         changes, inside = added.sum() + removed.sum(), active.sum()
         if changes <= min(inside, len(active) - inside):
-            _augmented_gram(self.x, added, 1.0, self.hessian_part)
-            _augmented_gram(self.x, removed, -1.0, self.hessian_part)
+            _augmented_gram(self.x, added, 1, self.hessian_part)
+            _augmented_gram(self.x, removed, -1, self.hessian_part)
         elif inside <= len(active) - inside:
             self.hessian_part = _augmented_gram(self.x, active)
         else:
             self.hessian_part = self.gram.copy()
-            _augmented_gram(self.x, ~active, -1.0, self.hessian_part)
+            _augmented_gram(self.x, ~active, -1, self.hessian_part)
         self.active = active
 
     def solve(self, c, tol, max_iter):
