@@ -54,6 +54,37 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+class Costs:
+    """Counts and times the primal solver's two O(F^2)-and-up kernels, to say where time goes."""
+
+    def __init__(self):
+        from dcgan_tf.probe import solvers
+
+        self.counts = {"factorisations": [0, 0.0], "gram rows": [0, 0.0]}
+        factor, gram = solvers._factor_spd, solvers._augmented_gram
+
+        def timed_factor(*args):
+            start = time.perf_counter()
+            try:
+                return factor(*args)
+            finally:
+                self.counts["factorisations"][0] += 1
+                self.counts["factorisations"][1] += time.perf_counter() - start
+
+        def timed_gram(x, rows, *args):
+            start = time.perf_counter()
+            try:
+                return gram(x, rows, *args)
+            finally:
+                self.counts["gram rows"][0] += int(np.sum(rows))
+                self.counts["gram rows"][1] += time.perf_counter() - start
+
+        solvers._factor_spd, solvers._augmented_gram = timed_factor, timed_gram
+
+    def __str__(self):
+        return ", ".join(f"{k}: {n} in {t:.1f} s" for k, (n, t) in self.counts.items())
+
+
 def probe(train, test, solver, validation):
     from dcgan_tf.probe.protocol import ProbeConfig, evaluate_features
 
@@ -107,8 +138,10 @@ def main():
         train = synthetic_features(a.train, a.features, seed=1)
         test = synthetic_features(a.test, a.features, seed=2)
         made = time.perf_counter() - start
+        costs = Costs()
         report, seconds = probe(train, test, "auto", a.validation)
         draw = report["draws"][0]
+        print(f"primal solver kernels: {costs}")
         print(f"features: {a.train} train + {a.test} test x {a.features} (made in {made:.1f} s)")
         print(f"search over {[s['C'] for s in draw['search']]}: val errors "
               f"{[round(100 * s['val_error'], 2) for s in draw['search']]}%, converged "

@@ -284,7 +284,8 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
 
     Args:
         train_x, train_y: Labelled features (N, F) and labels (N,).
-        val_x, val_y: Validation features and labels.
+        val_x, val_y: Validation features and labels; `None` with a single C (a refit): no
+            validation error then.
         c_grid: Regularisation constants to try; ties go to the smaller C.
         seed: liblinear's random state.
         solver: `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
@@ -303,7 +304,9 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
     """
     scaler = Standardiser().fit(train_x)
     train_z = scaler.transform(train_x, overwrite)
-    val_z = scaler.transform(val_x, overwrite)
+    if val_x is None and len(c_grid) != 1:
+        raise ProbeError(f"Expected validation data to choose among C={list(c_grid)}.")
+    val_z = None if val_x is None else scaler.transform(val_x, overwrite)
     num_samples, num_features = train_z.shape
     solver = choose_solver(solver, num_samples, num_features)
     grid = sorted(c_grid)
@@ -325,9 +328,9 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         else:
             svc = liblinear_svc(c, seed, dual=bool(num_features > num_samples))
             converged = fit_quietly(svc, train_z, train_y)
-        error = float(np.mean(svc.predict(val_z) != val_y))
+        error = None if val_z is None else float(np.mean(svc.predict(val_z) != val_y))
         search.append({"C": c, "val_error": error, "converged": bool(converged)})
-        if best is None or error < best[2]:
+        if best is None or (error is not None and error < best[2]):
             best = (svc, c, error)
     svc, c, error = best
     return StandardisedSVM(scaler, svc), c, error, search
@@ -363,8 +366,7 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
         )
         if draw.refit_on_all:
             everything = np.concatenate([draw.labelled, draw.validation])
-            clf, _, _, _ = fit_svm(train_x[everything], train_y[everything],
-                                   train_x[draw.validation], train_y[draw.validation], (c,),
+            clf, _, _, _ = fit_svm(train_x[everything], train_y[everything], None, None, (c,),
                                    seed=cfg.seed + k, solver=cfg.solver, overwrite=True,
                                    init=clf)
         test_error = float(np.mean(clf.predict(test_x) != test_y))

@@ -234,7 +234,9 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None):
 
 
 # Rows per matmul when adding or removing examples from X_A^T X_A: bounds the gathered copy.
-_CHUNK = 4096
+_CHUNK = 2048
+# Systems of this dimension and up are factorised with every BLAS thread.
+_THREADED_DIM = 2048
 
 
 def _augmented_gram(x, rows, sign=1, out=None):
@@ -294,6 +296,15 @@ class _PathState:
 
     def solve(self, c, tol, max_iter):
         """Newton steps at C = `c` from the current iterate: `(steps, converged)`."""
+        from threadpoolctl import threadpool_limits
+
+        # Below this size a factorisation is milliseconds and BLAS threads only add
+        # synchronisation, which stalls for whole scheduler slices on a busy machine.
+        small = len(self.hessian_part) < _THREADED_DIM
+        with threadpool_limits(limits=1 if small else None, user_api="blas"):
+            return self._solve(c, tol, max_iter)
+
+    def _solve(self, c, tol, max_iter):
         factor = None
         for step in range(1, max_iter + 1):
             self._set_active(self.target * self.out < 1.0)
