@@ -40,3 +40,10 @@ def test_probe_throughput_smoke():
     out = _run("probe_throughput.py", "--width", "8", "--images", "64", "--labels", "20",
                "--validation", "20", "--batch", "32", "--skip-primal")
     assert "feature extraction" in out and "fit_svm" in out
+
+
+@pytest.mark.slow
+def test_probe_all_labels_smoke():
+    out = _run("probe_all_labels.py", "--train", "600", "--test", "200", "--features", "40",
+               "--validation", "100", "--subset-train", "400", "--subset-features", "30")
+    assert "liblinear / primal time" in out and "solver primal" in out and "peak RSS" in out
