@@ -48,10 +48,12 @@ def _c_grid(value):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--c-grid", default=",".join(f"{c:g}" for c in DEFAULT_C_GRID), show_default=True,
               help="SVM C values searched on the validation set.")
-@click.option("--solver", type=click.Choice(("auto", "newton", "liblinear")), default="auto",
-              show_default=True,
-              help="newton: LinearSVC's objective solved exactly in the dual (fast at any C); "
-                   "liblinear: LinearSVC itself; auto: newton up to 8000 labels.")
+@click.option("--solver", type=click.Choice(("auto", "newton", "primal", "liblinear")),
+              default="auto", show_default=True,
+              help="LinearSVC's objective solved exactly by Newton's method, newton: in the "
+                   "dual (N x N system), primal: in the primal ((F+1)^2 system, warm-started "
+                   "along C); liblinear: LinearSVC itself; auto: primal when labels outnumber "
+                   "features, else newton up to 8000 labels, else liblinear.")
 @click.option("--baseline", type=click.Choice(BASELINES), default="none", show_default=True,
               help="Probe a baseline instead: random (untrained) D, raw pixels, or the D "
                    "architecture trained supervised on the labels.")
@@ -74,7 +76,7 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
       1. a validation set of --validation examples from the training split;
       2. --labels class-balanced examples drawn at random from the rest (--repeats draws);
       3. features standardised on the labelled draw; LinearSVC's L2-SVM (squared hinge,
-         L2 penalty), solved in the dual; C chosen on the validation set;
+         L2 penalty), solved exactly (--solver); C chosen on the validation set;
       4. the chosen SVM scored on the full test split: mean +- std of the test error.
     --labels all labels the whole training split (CIFAR-10 protocol).
     \b

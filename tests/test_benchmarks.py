@@ -62,3 +62,9 @@ def test_quality_smoke_and_resume(tmp_path):
     assert report["variants"][0]["steps"] == 3 and report["variants"][0]["n_score"] == 100
     again = _run("quality.py", *args)  # resumable: the finished variant is not trained again
     assert "tiny: result exists" in again and "| tiny | 3 |" in again
+
+
+def test_probe_all_labels_smoke():
+    out = _run("probe_all_labels.py", "--train", "600", "--test", "200", "--features", "40",
+               "--validation", "100", "--subset-train", "400", "--subset-features", "30")
+    assert "liblinear / primal time" in out and "solver primal" in out and "peak RSS" in out

@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from dcgan_tf.probe.protocol import (
-    ProbeConfig, ProbeError, SquaredHingeSVC, balanced_sample, evaluate_features, fit_svm,
+    ProbeConfig, ProbeError, balanced_sample, choose_solver, evaluate_features, fit_svm,
     split_protocol,
 )
+from dcgan_tf.probe.solvers import PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path
 
 REPORT_KEYS = {
     "test_error_mean", "test_error_std", "accuracy_mean", "accuracy_std", "draws", "feature_dim",
@@ -85,13 +86,14 @@ def test_split_protocol_draws_are_disjoint_repeatable_and_capped():
 
 @pytest.mark.parametrize("classes, dim", [(2, 300), (4, 300), (4, 20)])
 def test_newton_solver_matches_linearsvc(classes, dim):
-    # "auto" solves LinearSVC's problem with Newton's method in the dual: same solution.
+    # The dual Newton solver solves LinearSVC's problem: same solution.
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
     x, y = _blobs(400, classes=classes, dim=dim, spread=0.15 if dim > 100 else 0.5)
     for c in (1e-3, 1.0):
-        clf, _, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(c,))
+        clf, _, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(c,),
+                                    solver="newton")
         assert isinstance(clf.svm, SquaredHingeSVC) and search[0]["converged"]
         scaler = StandardScaler().fit(x[:100])
         reference = LinearSVC(C=c, dual=dim > 100, tol=1e-8, max_iter=100_000, random_state=0)
@@ -99,6 +101,109 @@ def test_newton_solver_matches_linearsvc(classes, dim):
         expected = reference.decision_function(scaler.transform(x[200:]))
         np.testing.assert_allclose(clf.decision_function(x[200:]), expected, atol=2e-3)
         assert np.mean(clf.predict(x[200:]) == reference.predict(scaler.transform(x[200:]))) > 0.99
+
+
+def _overlapping(n, classes, dim, seed=0):
+    """Standardised float64 blobs that overlap: many examples inside the margin at any C."""
+    x, y = _blobs(n, classes=classes, dim=dim, seed=seed, spread=0.4)
+    x = x.astype(np.float64)
+    return (x - x.mean(0)) / x.std(0), y
+
+
+@pytest.mark.parametrize("classes, dim", [(2, 30), (3, 30), (10, 60)])
+def test_primal_solver_matches_linearsvc_run_to_convergence(classes, dim):
+    # Same objective as LinearSVC (squared hinge, L2 penalty, regularised intercept,
+    # one-vs-rest): liblinear's primal solver run to a tight tolerance is the reference.
+    from sklearn.svm import LinearSVC
+
+    x, y = _overlapping(600, classes, dim)
+    grid = (1e-3, 0.1, 10.0)
+    fitted = fit_primal_path(x[:400], y[:400], grid, tol=1e-10)
+    for c, svc in zip(grid, fitted):
+        reference = LinearSVC(C=c, dual=False, tol=1e-10, max_iter=100_000).fit(x[:400], y[:400])
+        assert svc.C == c and svc.converged_
+        np.testing.assert_allclose(svc.coef_, reference.coef_, atol=1e-5)
+        np.testing.assert_allclose(svc.intercept_, reference.intercept_, atol=1e-5)
+        np.testing.assert_allclose(svc.decision_function(x[400:]),
+                                   reference.decision_function(x[400:]), atol=1e-5)
+        assert np.array_equal(svc.predict(x[400:]), reference.predict(x[400:]))
+
+
+def test_primal_objective_is_minimal_and_float32_agrees():
+    # Independent check of optimality: the objective's gradient, written out in NumPy, vanishes.
+    x, y = _overlapping(500, 3, 20, seed=2)
+    svc = PrimalSquaredHingeSVC(C=0.5, tol=1e-10).fit(x, y)
+    xa = np.hstack([x, np.ones((len(x), 1))])
+    for k, cls in enumerate(svc.classes_):
+        w = np.append(svc.coef_[k], svc.intercept_[k]).astype(np.float64)
+        t = np.where(y == cls, 1.0, -1.0)
+        margin = np.maximum(0.0, 1.0 - t * (xa @ w))
+        grad = w - 2 * 0.5 * xa.T @ (t * margin)
+        assert np.linalg.norm(grad) < 1e-4 * np.linalg.norm(2 * 0.5 * xa.T @ t)
+    # float32 features (the probe's) run float32 matmuls and factorisations: same answer.
+    single = PrimalSquaredHingeSVC(C=0.5).fit(x.astype(np.float32), y)
+    assert single.converged_
+    np.testing.assert_allclose(single.decision_function(x), svc.decision_function(x), atol=2e-3)
+
+
+def test_primal_warm_start_along_c_equals_cold_start():
+    x, y = _overlapping(500, 4, 25, seed=3)
+    grid = (1e-4, 1e-2, 1.0, 100.0)
+    path = fit_primal_path(x, y, grid[::-1], tol=1e-10)  # any order: fitted ascending
+    assert [svc.C for svc in path] == list(grid)
+    for c, warm in zip(grid, path):
+        cold = PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y)
+        np.testing.assert_allclose(warm.decision_function(x), cold.decision_function(x),
+                                   atol=1e-5)
+    # Starting from another solution (the refit's start) converges to the same one.
+    start = (path[0].coef_, path[0].intercept_)
+    restarted = fit_primal_path(x, y, (1.0,), tol=1e-10, init=start)[0]
+    np.testing.assert_allclose(restarted.decision_function(x), path[2].decision_function(x),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="Expected `init` coefficients of shape"):
+        fit_primal_path(x, y, (1.0,), init=(path[0].coef_[:2], path[0].intercept_[:2]))
+    # Warm starts save Newton steps at the larger C values.
+    assert sum(map(sum, (s.n_iter_ for s in path[1:]))) < sum(
+        sum(PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y).n_iter_) for c in grid[1:])
+
+
+def test_primal_one_vs_rest_agrees_with_binary_problems():
+    # Multi-class = one binary problem per class against the rest, each with its own intercept.
+    x, y = _overlapping(450, 3, 15, seed=4)
+    multi = PrimalSquaredHingeSVC(C=0.3, tol=1e-10).fit(x, y)
+    for k in range(3):
+        binary = PrimalSquaredHingeSVC(C=0.3, tol=1e-10).fit(x, (y == k).astype(int))
+        np.testing.assert_allclose(multi.decision_function(x)[:, k],
+                                   binary.decision_function(x), atol=1e-5)
+    assert np.array_equal(multi.predict(x), np.argmax(multi.decision_function(x), axis=1))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        fit_primal_path(x, np.zeros(len(x)), (1.0,))
+    with pytest.raises(ValueError, match="Expected `x` to be a float32 or float64"):
+        fit_primal_path(x.astype(int), y, (1.0,))
+
+
+def test_auto_solver_takes_the_smaller_exact_system_and_standardises_in_place_only_on_request():
+    assert choose_solver("auto", 45_000, 7168) == "primal"
+    assert choose_solver("auto", 1000, 7168) == "newton"
+    assert choose_solver("auto", 9000, 20_000) == "liblinear"
+    x, y = _overlapping(600, 3, 20, seed=5)
+    x = x.astype(np.float32) * 3 + 1
+    train, val = x[:400].copy(), x[400:].copy()
+    clf, c, _, search = fit_svm(train, y[:400], val, y[400:], c_grid=(0.01, 1.0))
+    assert isinstance(clf.svm, PrimalSquaredHingeSVC) and all(s["converged"] for s in search)
+    np.testing.assert_array_equal(train, x[:400])
+    same, same_c, _, _ = fit_svm(train, y[:400], val, y[400:], c_grid=(0.01, 1.0),
+                                 overwrite=True)
+    assert same_c == c and abs(train.mean()) < 1e-3  # standardised in place
+    test = x[:50].copy()
+    np.testing.assert_allclose(same.decision_function(test), clf.decision_function(x[:50]),
+                               atol=1e-4)
+    np.testing.assert_array_equal(test, x[:50])  # scoring never writes to its input
+    # The refit's warm start: weights carried to another scaler give the same decisions.
+    other = fit_svm(x[100:], y[100:], val, y[400:], c_grid=(c,))[0].scaler
+    coef, intercept = clf.weights_for(other)
+    carried = other.transform(x) @ coef.T + intercept
+    np.testing.assert_allclose(carried, clf.decision_function(x), atol=1e-4)
 
 
 def test_config_rejects_bad_values():
@@ -110,6 +215,7 @@ def test_config_rejects_bad_values():
         ProbeConfig(repeats=0)
     with pytest.raises(ProbeError, match="solver"):
         ProbeConfig(solver="sgd")
+    assert ProbeConfig(solver="primal").solver == "primal"
 
 
 @pytest.mark.parametrize(

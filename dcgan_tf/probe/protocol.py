@@ -1,4 +1,4 @@
-"""The linear-probe protocol of the paper (section 5): splits, class-balanced draws, the L2-SVM.
+"""The linear-probe protocol of the paper (section 5): splits, class-balanced draws, the C search.
 
 Pure NumPy and scikit-learn, no TensorFlow: features in, test errors out. `dcgan_tf.probe.run`
 supplies the features (a SavedModel's `features` signature, or raw pixels).
@@ -6,8 +6,9 @@ supplies the features (a SavedModel's `features` signature, or raw pixels).
 Protocol (the paper's SVHN protocol, used for every dataset): a validation set drawn at random
 from the training split; `labels` class-balanced examples drawn at random from the rest, once
 per repeat; features standardised on the labelled draw only; a regularised linear L2-SVM
-(squared hinge, L2 penalty: scikit-learn's LinearSVC objective, solved exactly in the dual by
-Newton's method, or by LinearSVC itself) for each C of a grid; the C with the lowest
+(squared hinge, L2 penalty: scikit-learn's LinearSVC objective, solved exactly by Newton's
+method in the dual or the primal, whichever system is smaller, or by LinearSVC itself; see
+`dcgan_tf.probe.solvers`) for each C of a grid; the C with the lowest
 validation error wins and that SVM is scored on the full test split. With `labels=None` (the
 paper's CIFAR-10 protocol) every training example is labelled: C is chosen on a validation set
 redrawn each repeat, then the SVM is refitted on the whole training split.
@@ -15,16 +16,20 @@ redrawn each repeat, then the SVM is refitted on the whole training split.
 
 import dataclasses
 import time
-import warnings
 
 import numpy as np
+
+from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
+    PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path, fit_quietly, liblinear_svc,
+)
 
 DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 # The validation set never takes more than this share of the training split (digits has 1,437
 # training images: 10,000 cannot be had, 287 can).
 MAX_VALIDATION_FRACTION = 0.2
-SOLVERS = ("auto", "newton", "liblinear")
-# The Newton solver factors up to N x N matrices (N labelled examples): beyond this, liblinear.
+SOLVERS = ("auto", "newton", "primal", "liblinear")
+# The dual Newton solver factors up to N x N matrices (N labelled examples), the primal one
+# (F+1) x (F+1) (F features): "auto" takes the smaller, and liblinear when both are too big.
 NEWTON_MAX_SAMPLES = 8000
 
 
@@ -48,7 +53,8 @@ class ProbeConfig:
         batch_size: Images per call of the `features` signature.
         cache_dir: Where features are cached; `None` for `default_cache_dir()`.
         cache: Cache features on disk. Defaults to `True`.
-        solver: `"auto"`, `"newton"` or `"liblinear"`; see `fit_svm`. Defaults to `"auto"`.
+        solver: `"auto"`, `"newton"`, `"primal"` or `"liblinear"`; see `fit_svm`. Defaults
+            to `"auto"`.
     """
 
     labels: int | None = 1000
@@ -186,108 +192,41 @@ def split_protocol(train_labels, num_classes, cfg):
     return draws, notes
 
 
-class SquaredHingeSVC:
-    """LinearSVC's problem, one-vs-rest, solved exactly by Newton's method in the dual (Gram) form.
+class Standardiser:
+    """scikit-learn's `StandardScaler` (mean 0, variance 1; constant features unscaled), lean.
 
-    Per class, with targets y in {-1, 1} and the intercept as a regularised feature of value 1
-    (liblinear's `intercept_scaling=1`), it minimises the objective of
-    `LinearSVC(loss="squared_hinge", penalty="l2", C=C)`:
-    `1/2 |w|^2 + C sum_i max(0, 1 - y_i w.x_i)^2`. With w = X^T beta, a Newton step on the
-    examples inside the margin, A, is one linear solve, `(K_AA + I / (2C)) beta_A = y_A`
-    (Chapelle 2007, "Training a support vector machine in the primal"), followed by an exact
-    line search (Keerthi & DeCoste 2005); it ends when A stops changing, in 3-15 steps here.
-    Each step costs one Cholesky of at most N x N, whatever the width of the features, where
-    liblinear needs thousands of passes at large C. Measured at 1000 labels: x 7,168 DCGAN
-    features, liblinear's dual took 311 s at C=0.1 without converging (2000 passes), this
-    0.7 s; x 784 pixels, liblinear's primal took 28 s at C=1 without converging, this 0.5 s.
-
-    Args:
-        C: Regularisation constant, as in `LinearSVC`.
-        max_iter: Most Newton steps per class.
+    Its statistics are accumulated in float64 over row chunks, so float32 features are never
+    copied whole to float64 (`StandardScaler.fit` does: 2 GB at 36,000 x 7,168), and
+    `transform` can work in place.
     """
 
-    def __init__(self, C=1.0, max_iter=100):
-        self.C = C
-        self.max_iter = max_iter
-
-    def fit(self, x, y, gram=None):
-        """Fits on features `x` (N, F); `gram` is `x @ x.T + 1` if already computed."""
-        from threadpoolctl import threadpool_limits
-
+    def fit(self, x, chunk=4096):
+        """Fits the mean and scale of `x` (N, F); returns `self`."""
         x = np.asarray(x)
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        gram = x.astype(np.float64) @ x.T.astype(np.float64) + 1.0 if gram is None else gram
-        # One binary problem for two classes (positive: the second), as liblinear does.
-        positives = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
-        betas, self.n_iter_, self.converged_ = [], [], True
-        # Small solves, many of them: a single BLAS thread avoids oversubscription stalls.
-        with threadpool_limits(limits=1, user_api="blas"):
-            for c in positives:
-                beta, steps, converged = _newton_binary(gram, np.where(y == c, 1.0, -1.0),
-                                                        self.C, self.max_iter)
-                betas.append(beta)
-                self.n_iter_.append(steps)
-                self.converged_ &= converged
-        beta = np.stack(betas)  # (classes, N)
-        self.coef_ = (beta @ x.astype(np.float64)).astype(np.float32)
-        self.intercept_ = beta.sum(axis=1).astype(np.float32)
+        total = np.zeros(x.shape[1])
+        for i in range(0, len(x), chunk):
+            total += x[i:i + chunk].sum(axis=0, dtype=np.float64)
+        self.mean_ = total / len(x)
+        squares = np.zeros(x.shape[1])
+        for i in range(0, len(x), chunk):
+            squares += np.square(x[i:i + chunk] - self.mean_).sum(axis=0)
+        scale = np.sqrt(squares / len(x))
+        self.scale_ = np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)
         return self
 
-    def decision_function(self, x):
-        scores = np.asarray(x, dtype=np.float32) @ self.coef_.T + self.intercept_
-        return scores[:, 0] if len(self.classes_) == 2 else scores
+    def transform(self, x, overwrite=False):
+        """Standardised `x`: float32 stays float32, other types become float64.
 
-    def predict(self, x):
-        scores = self.decision_function(x)
-        if len(self.classes_) == 2:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
-
-
-def _newton_binary(gram, y, c, max_iter):
-    """`(beta, steps, converged)` minimising 1/2 b'Kb + c sum max(0, 1 - y (Kb))^2."""
-    import scipy.linalg
-
-    n = len(y)
-    beta, out = np.zeros(n), np.zeros(n)
-    margin = np.ones(n, bool)  # examples with y f(x) < 1; all of them at beta = 0
-    for step in range(1, max_iter + 1):
-        idx = np.flatnonzero(margin)
-        target = np.zeros(n)
-        system = gram[np.ix_(idx, idx)] + np.eye(len(idx)) / (2.0 * c)
-        try:
-            target[idx] = scipy.linalg.solve(system, y[idx], assume_a="pos")
-        except np.linalg.LinAlgError:  # numerically singular at a huge C: least squares
-            target[idx] = scipy.linalg.lstsq(system, y[idx])[0]
-        delta = target - beta
-        change = gram @ delta
-        t = _line_search(out, change, y, beta @ change, delta @ change, c)
-        beta += t * delta
-        out += t * change
-        new_margin = y * out < 1.0
-        if t > 0.999 and np.array_equal(new_margin, margin):
-            return beta, step, True
-        margin = new_margin
-    return beta, max_iter, False
-
-
-def _line_search(out, change, y, beta_k_delta, delta_k_delta, c):
-    """Exact minimiser over t >= 0 of the convex piecewise quadratic objective along `delta`."""
-
-    def slope(t):
-        m = 1.0 - y * (out + t * change)
-        inside = m > 0
-        return beta_k_delta + t * delta_k_delta - 2.0 * c * np.dot(y[inside] * change[inside],
-                                                                     m[inside])
-
-    lo, hi = 0.0, 1.0
-    while slope(hi) < 0 and hi < 1e6:
-        lo, hi = hi, 2.0 * hi
-    for _ in range(60):  # the slope is non-decreasing: bisection finds its zero
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if slope(mid) < 0 else (lo, mid)
-    return 0.5 * (lo + hi)
+        Args:
+            x: Features (N, F).
+            overwrite: Write into `x` itself when it is a writable float array.
+        """
+        x = np.asarray(x)
+        if not (overwrite and x.dtype.kind == "f" and x.flags.writeable):
+            x = x.astype(x.dtype if x.dtype == np.float32 else np.float64)
+        x -= self.mean_.astype(x.dtype)
+        x /= self.scale_.astype(x.dtype)
+        return x
 
 
 @dataclasses.dataclass
@@ -303,70 +242,95 @@ class StandardisedSVM:
     def predict(self, x):
         return self.svm.predict(self.scaler.transform(x))
 
-
-def _linear_svc(c, seed, dual):
-    from sklearn.svm import LinearSVC
-
-    return LinearSVC(C=c, loss="squared_hinge", penalty="l2", dual=dual, max_iter=2000,
-                     random_state=seed)
-
-
-def _fit_quietly(svc, x, y):
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        svc.fit(x, y)
-    return not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    def weights_for(self, scaler):
+        """`(coef, intercept)` of the same decision function on features standardised by
+        `scaler` (a `Standardiser`) instead of this SVM's own."""
+        raw = self.svm.coef_.astype(np.float64) / self.scaler.scale_
+        intercept = self.svm.intercept_ - raw @ self.scaler.mean_ + raw @ scaler.mean_
+        return raw * scaler.scale_, intercept
 
 
-def choose_solver(solver, num_samples):
-    """`"auto"` is `"newton"` up to `NEWTON_MAX_SAMPLES` labelled examples, else `"liblinear"`."""
+def choose_solver(solver, num_samples, num_features=None):
+    """Resolves `"auto"`: the exact Newton solver whose system is the smaller.
+
+    `"primal"` when labelled examples outnumber features (its system is (F+1) x (F+1)),
+    else `"newton"` (the dual, N x N) up to `NEWTON_MAX_SAMPLES` examples, else `"liblinear"`.
+
+    Args:
+        solver: One of `SOLVERS`.
+        num_samples: Labelled examples N.
+        num_features: Feature dimension F; `None` when unknown (never "primal" then).
+
+    Returns:
+        `"newton"`, `"primal"` or `"liblinear"`.
+
+    Raises:
+        ProbeError: `solver` is not one of `SOLVERS`.
+    """
     if solver not in SOLVERS:
         raise ProbeError(f"Expected `solver` in {SOLVERS}. Received: solver={solver!r}")
     if solver != "auto":
         return solver
+    if num_features is not None and num_samples > num_features:
+        return "primal"
     return "newton" if num_samples <= NEWTON_MAX_SAMPLES else "liblinear"
 
 
-def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solver="auto"):
+def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solver="auto",
+            overwrite=False, init=None):
     """Fits a standardised linear L2-SVM for each C and keeps the best on the validation set.
 
     The scaler is fitted on `train_x` only, once; the Gram matrix, too, is shared by every C.
 
     Args:
         train_x, train_y: Labelled features (N, F) and labels (N,).
-        val_x, val_y: Validation features and labels.
+        val_x, val_y: Validation features and labels; `None` with a single C (a refit): no
+            validation error then.
         c_grid: Regularisation constants to try; ties go to the smaller C.
         seed: liblinear's random state.
-        solver: `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual),
-            `"liblinear"` (`LinearSVC`, in its dual form when features outnumber examples) or
-            `"auto"`: newton up to `NEWTON_MAX_SAMPLES` labelled examples, else liblinear.
+        solver: `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
+            an N x N system), `"primal"` (`PrimalSquaredHingeSVC`: solved exactly in the
+            primal, an (F+1) x (F+1) system, warm-started along ascending C), `"liblinear"`
+            (`LinearSVC`, in its dual form when features outnumber examples) or `"auto"`
+            (`choose_solver`: the smaller exact system).
+        overwrite: Standardise `train_x` and `val_x` in place (float arrays the caller no longer
+            needs): saves two copies of the features. Defaults to `False`.
+        init: A fitted `StandardisedSVM` on similar data to start the primal solver from (its
+            weights carried over to this scaler); other solvers ignore it.
 
     Returns:
         `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
         chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
     """
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(train_x)
-    train_z, val_z = scaler.transform(train_x), scaler.transform(val_x)
+    scaler = Standardiser().fit(train_x)
+    train_z = scaler.transform(train_x, overwrite)
+    if val_x is None and len(c_grid) != 1:
+        raise ProbeError(f"Expected validation data to choose among C={list(c_grid)}.")
+    val_z = None if val_x is None else scaler.transform(val_x, overwrite)
     num_samples, num_features = train_z.shape
-    solver = choose_solver(solver, num_samples)
-    if solver == "newton":
+    solver = choose_solver(solver, num_samples, num_features)
+    grid = sorted(c_grid)
+    if solver == "primal":
+        start = init.weights_for(scaler) if isinstance(init, StandardisedSVM) and isinstance(
+            init.svm, PrimalSquaredHingeSVC) else None
+        fitted = iter(fit_primal_path(train_z, train_y, grid, init=start))
+    elif solver == "newton":
         z64 = train_z.astype(np.float64)
         gram = z64 @ z64.T + 1.0
     best, search = None, []
-    for c in sorted(c_grid):
-        if solver == "newton":
+    for c in grid:
+        if solver == "primal":
+            svc = next(fitted)
+            converged = svc.converged_
+        elif solver == "newton":
             svc = SquaredHingeSVC(c).fit(train_z, train_y, gram=gram)
             converged = svc.converged_
         else:
-            svc = _linear_svc(c, seed, dual=bool(num_features > num_samples))
-            converged = _fit_quietly(svc, train_z, train_y)
-        error = float(np.mean(svc.predict(val_z) != val_y))
+            svc = liblinear_svc(c, seed, dual=bool(num_features > num_samples))
+            converged = fit_quietly(svc, train_z, train_y)
+        error = None if val_z is None else float(np.mean(svc.predict(val_z) != val_y))
         search.append({"C": c, "val_error": error, "converged": bool(converged)})
-        if best is None or error < best[2]:
+        if best is None or (error is not None and error < best[2]):
             best = (svc, c, error)
     svc, c, error = best
     return StandardisedSVM(scaler, svc), c, error, search
@@ -398,16 +362,17 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
         clf, c, val_error, search = fit_svm(
             train_x[draw.labelled], train_y[draw.labelled],
             train_x[draw.validation], train_y[draw.validation], cfg.c_grid, seed=cfg.seed + k,
-            solver=cfg.solver,
+            solver=cfg.solver, overwrite=True,
         )
         if draw.refit_on_all:
             everything = np.concatenate([draw.labelled, draw.validation])
-            clf, _, _, _ = fit_svm(train_x[everything], train_y[everything],
-                                   train_x[draw.validation], train_y[draw.validation], (c,),
-                                   seed=cfg.seed + k, solver=cfg.solver)
+            clf, _, _, _ = fit_svm(train_x[everything], train_y[everything], None, None, (c,),
+                                   seed=cfg.seed + k, solver=cfg.solver, overwrite=True,
+                                   init=clf)
         test_error = float(np.mean(clf.predict(test_x) != test_y))
         results.append({
-            "draw": k, "C": c, "solver": choose_solver(cfg.solver, len(draw.labelled)),
+            "draw": k, "C": c,
+            "solver": choose_solver(cfg.solver, len(draw.labelled), train_x.shape[1]),
             "val_error": val_error, "test_error": test_error,
             "accuracy": 1.0 - test_error, "search": search,
             "seconds": round(time.perf_counter() - t0, 3),

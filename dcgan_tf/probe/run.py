@@ -263,9 +263,9 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
         f"Validation set of up to {cfg.validation} examples drawn from the training split (at "
         f"most {MAX_VALIDATION_FRACTION:.0%} of it); {labelled}; {cfg.repeats} draws (seed "
         f"{cfg.seed}). Classifier: {classifier} on features standardised on the labelled draw; "
-        f"solver {cfg.solver!r} (auto: LinearSVC's objective solved exactly in the dual by "
-        "Newton's method up to 8000 labels, else LinearSVC itself, dual when features "
-        "outnumber examples); "
+        f"solver {cfg.solver!r} (auto: LinearSVC's objective solved exactly by Newton's "
+        "method, in the primal when labels outnumber features, else in the dual up to 8000 "
+        "labels, else LinearSVC itself); "
         f"C from {list(cfg.c_grid)} chosen by validation error; the chosen model is scored on "
         "the full test split."
     )

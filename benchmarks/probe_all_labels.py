@@ -1,0 +1,156 @@
+"""The probe at all labels (the paper's CIFAR-10 setting): time and peak memory of the SVM.
+
+    python benchmarks/probe_all_labels.py --train 45000 --features 7168
+    python benchmarks/probe_all_labels.py --skip-full --subset-train 6000 --subset-features 1024
+
+Runs `dcgan_tf.probe.protocol.evaluate_features` with `ProbeConfig(labels=None, repeats=1)` (C
+searched over the 6-value grid on a held-out validation set, then refitted on the whole training
+split) on synthetic features of CIFAR-10's size: correlated like conv features (a 256-factor
+low-rank part plus noise) with a weak class signal, so the SVM is neither trivial nor hopeless.
+Then the baseline: the same protocol with `--solver primal` and `--solver liblinear` (scikit-learn's
+LinearSVC) on a subset both can solve, in the same process: time ratio, chosen C, test errors.
+Peak RSS is the process's maximum resident set (`getrusage`), features included.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def synthetic_features(n, dim, seed, classes=10, factors=256, chunk=4096):
+    """float32 (n, dim) features and labels: low-rank correlated part + noise + class means."""
+    rng = np.random.default_rng(1234)  # the same feature "model" for every split
+    loadings = rng.standard_normal((factors, dim)).astype(np.float32)
+    loadings *= np.linspace(3.0, 0.1, factors, dtype=np.float32)[:, None]
+    # Class means of a size that leaves the classes equally separable at any width.
+    means = rng.standard_normal((classes, dim)).astype(np.float32) * (3.4 / np.sqrt(dim))
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    x = np.empty((n, dim), np.float32)
+    for i in range(0, n, chunk):
+        rows = slice(i, min(i + chunk, n))
+        m = rows.stop - rows.start
+        x[rows] = rng.standard_normal((m, factors), dtype=np.float32) @ loadings
+        x[rows] += rng.standard_normal((m, dim), dtype=np.float32)
+        x[rows] += means[y[rows]]
+    return x, y
+
+
+def peak_rss_gb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def cpu_seconds():
+    """User + system CPU time of this process: what the work cost, whatever else is running."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Costs:
+    """Counts and times the primal solver's two O(F^2)-and-up kernels, to say where time goes."""
+
+    def __init__(self):
+        from dcgan_tf.probe import solvers
+
+        self.counts = {"factorisations": [0, 0.0], "gram rows": [0, 0.0]}
+        factor, gram = solvers._factor_spd, solvers._augmented_gram
+
+        def timed_factor(*args):
+            start = time.perf_counter()
+            try:
+                return factor(*args)
+            finally:
+                self.counts["factorisations"][0] += 1
+                self.counts["factorisations"][1] += time.perf_counter() - start
+
+        def timed_gram(x, rows, *args):
+            start = time.perf_counter()
+            try:
+                return gram(x, rows, *args)
+            finally:
+                self.counts["gram rows"][0] += int(np.sum(rows))
+                self.counts["gram rows"][1] += time.perf_counter() - start
+
+        solvers._factor_spd, solvers._augmented_gram = timed_factor, timed_gram
+
+    def __str__(self):
+        return ", ".join(f"{k}: {n} in {t:.1f} s" for k, (n, t) in self.counts.items())
+
+
+def probe(train, test, solver, validation):
+    from dcgan_tf.probe.protocol import ProbeConfig, evaluate_features
+
+    cfg = ProbeConfig(labels=None, validation=validation, repeats=1, solver=solver)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    report = evaluate_features(*train, *test, 10, cfg)
+    report["cpu_s"] = cpu_seconds() - cpu
+    return report, time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train", type=int, default=45_000, help="training split (all labelled)")
+    p.add_argument("--test", type=int, default=10_000)
+    p.add_argument("--features", type=int, default=7168)
+    p.add_argument("--validation", type=int, default=10_000, help="capped at 20%% of --train")
+    p.add_argument("--subset-train", type=int, default=6000)
+    p.add_argument("--subset-features", type=int, default=1024)
+    p.add_argument("--skip-full", action="store_true", help="only the liblinear comparison")
+    p.add_argument("--skip-liblinear", action="store_true", help="only the full-size probe")
+    a = p.parse_args()
+
+    # Not common.machine(): it imports TensorFlow, whose memory would count in the peak RSS.
+    import platform
+
+    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"no TensorFlow imported")
+    print(f"load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    if not a.skip_liblinear:
+        train = synthetic_features(a.subset_train, a.subset_features, seed=1)
+        test = synthetic_features(a.test, a.subset_features, seed=2)
+        rows = {}
+        for solver in ("primal", "liblinear"):
+            report, seconds = probe(train, test, solver, a.validation)
+            rows[solver] = (report, seconds)
+            draw = report["draws"][0]
+            print(f"subset {a.subset_train} x {a.subset_features}, {solver:<9}: {seconds:8.1f} s "
+                  f"({report['cpu_s']:.1f} s CPU),"
+                  f" C {draw['C']:g}, val error {100 * draw['val_error']:.2f}%, test error "
+                  f"{100 * draw['test_error']:.2f}%, converged "
+                  f"{[s['converged'] for s in draw['search']]}")
+        ratio = rows["liblinear"][1] / rows["primal"][1]
+        gap = 100 * abs(rows["primal"][0]["test_error_mean"] - rows["liblinear"][0]["test_error_mean"])
+        same_c = rows["primal"][0]["draws"][0]["C"] == rows["liblinear"][0]["draws"][0]["C"]
+        print(f"liblinear / primal time: {ratio:.1f}x; same C: {same_c}; "
+              f"test error gap {gap:.2f} points")
+        del train, test
+    if not a.skip_full:
+        start = time.perf_counter()
+        train = synthetic_features(a.train, a.features, seed=1)
+        test = synthetic_features(a.test, a.features, seed=2)
+        made = time.perf_counter() - start
+        costs = Costs()
+        report, seconds = probe(train, test, "auto", a.validation)
+        draw = report["draws"][0]
+        print(f"primal solver kernels: {costs}")
+        print(f"features: {a.train} train + {a.test} test x {a.features} (made in {made:.1f} s)")
+        print(f"search over {[s['C'] for s in draw['search']]}: val errors "
+              f"{[round(100 * s['val_error'], 2) for s in draw['search']]}%, converged "
+              f"{[s['converged'] for s in draw['search']]}")
+        print(f"all labels ({report['sizes']['labelled']}), solver {draw['solver']}: "
+              f"{seconds:.1f} s ({report['cpu_s']:.1f} s CPU), C {draw['C']:g}, test error {100 * draw['test_error']:.2f}%, "
+              f"peak RSS {peak_rss_gb():.2f} GB")
+    print(f"load average at end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
