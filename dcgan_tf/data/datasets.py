@@ -120,7 +120,7 @@ def load_split(name, split="train", data_dir=None, verify=True):
             or not; folder `<split>/<class>/*.png|jpg` or flat images. Without them, SVHN,
             CIFAR-10 and (Fashion-)MNIST are read from a prepared TFDS directory there.
             Fashion-MNIST defaults to Debian's `/usr/share/datasets/fashion-mnist`.
-        verify: Check SVHN files against their published size and SHA-256 (warns on mismatch).
+        verify: Check SVHN files against their published size and SHA-256 (refuses a mismatch).
             Defaults to `True`.
 
     Returns:
