@@ -413,7 +413,7 @@ def _normalise(images):
 
 
 def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
-                  strategy=None, split="train", with_labels=False):
+                  strategy=None, split="train", with_labels=False, skip_batches=0):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -434,6 +434,9 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         split: The split to train on. Defaults to `"train"`.
         with_labels: Yield `(images, labels)` batches (int32 labels), for conditional
             training. Defaults to `False`.
+        skip_batches: Start this many batches into the stream, where a resumed run left
+            off. In-memory datasets skip shuffled indices (cheap); TFDS ones read and drop
+            the batches. Defaults to 0.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -449,7 +452,8 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     if name in TFDS_DATASETS:
         if with_labels:
             raise DataError(f"{name} has no class labels to condition on; use an unconditional model.")
-        return _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
+        ds = _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
+        return (ds[0].skip(skip_batches), ds[1]) if skip_batches else ds
     if name == "folder":  # read straight at the training size, to resample once
         data = _load_folder(data_dir, split, image_size)
     else:
@@ -460,7 +464,7 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     _check_count(name, split, count, batch_size)
     pixels = tf.constant(images)
     ds = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().batch(batch_size, drop_remainder=True)
+    ds = ds.repeat().batch(batch_size, drop_remainder=True).skip(skip_batches)
     if with_labels:
         if data.labels is None:
             raise DataError(f"{name} ({data_dir}) has no labels; conditional training needs labelled data.")

@@ -19,6 +19,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from dcgan_tf import locks
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SAMPLE_SALT, SIGNATURES
@@ -84,6 +85,25 @@ def _model_input(images, cfg):
     return x / 127.5 - 1.0
 
 
+def _checked_z(z, z_dim):
+    """`z` after in-graph checks of its width and values, whose messages TF Serving returns.
+
+    A session-based server does not check a fed tensor against the signature's shape, so a
+    wrong width would otherwise surface as MatMul's error, and a NaN as black images.
+    """
+    # Size against rows x z_dim, not the static width, which the graph optimiser would fold.
+    rows = tf.shape(z, out_type=tf.int64)[0]
+    checks = [
+        tf.debugging.assert_equal(
+            tf.size(z, out_type=tf.int64), rows * z_dim,
+            message=f"Expected `z` of shape [N, {z_dim}] (z_dim={z_dim})",
+        ),
+        tf.debugging.assert_all_finite(z, "Expected `z` of finite values (no NaN or inf)"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(z)
+
+
 def _spec(signature, name, shape):
     """The input's `TensorSpec`, dtype from the contract; its name becomes the input's name."""
     return tf.TensorSpec(shape, tf.as_dtype(SIGNATURES[signature]["inputs"][name]), name=name)
@@ -131,7 +151,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False):
 
     @tf.function(input_signature=[_spec("serving_default", "z", [None, cfg.z_dim])])
     def generate(z):
-        return generate_images(z)
+        return generate_images(_checked_z(z, cfg.z_dim))
 
     @tf.function(input_signature=[_spec("sample", "seed", [None])])
     def sample(seed):
@@ -246,8 +266,10 @@ def _choose_version(model_dir, version, overwrite):
     return version
 
 
-def _publish(tmp, final):
+def _publish(tmp, final, overwrite):
     """Moves the finished export into place with renames, so no half-written version shows."""
+    if os.path.exists(final) and not overwrite:
+        raise ExportError(f"{final} already exists. Pass --overwrite to replace it.")
     if not os.path.exists(final):
         try:
             os.rename(tmp, final)
@@ -295,6 +317,7 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights):
         "epoch": int(meta["epoch"]),
         "checkpoint": os.path.basename(meta["path"]),
         "metrics": meta.get("metrics", {}),
+        "segments": meta.get("segments", []),
         "feature_dim": feature_dim(model_cfg),
         "weights_bytes": weights,
         "model": model_cfg.to_dict(),
@@ -340,6 +363,17 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             f"{run_dir} holds a class-conditional model (num_classes={model_cfg.num_classes}); "
             f"SavedModel contract {CONTRACT_VERSION} covers unconditional models only."
         )
+    # One exporter per model: the version is chosen and published under the lock, so two
+    # exports never pick the same number and none replaces a version unasked.
+    with locks.hold(model_dir, "dcgan-tf export"):
+        final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit)
+    with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
+        config = serving_config.read(base_path)  # Again: another export may have added a model.
+        serving_config.write(base_path, config, serving_root=serving_root)
+    return final
+
+
+def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit):
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
     version = _choose_version(model_dir, version, overwrite)
@@ -353,7 +387,6 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     )
     metadata["jit"] = bool(jit)
     servable, signatures = build_servable(generator, discriminator, model_cfg, metadata, jit)
-    os.makedirs(model_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.
@@ -363,9 +396,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         with open(asset, "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
             f.write("\n")
-        _publish(tmp, final)
+        _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    serving_config.write(base_path, config, serving_root=serving_root)
     return final

@@ -48,8 +48,7 @@ class RunMonitor(keras.callbacks.Callback):
         self.writer = writer
         self.real_batch = real_batch
         self.z_shape = (max(train_cfg.batch_size, train_cfg.sample_grid), model_cfg.z_dim)
-        self.z_rng = np.random.default_rng(train_cfg.seed)
-        self.fixed_z = self._random_z()[: train_cfg.sample_grid]
+        self.fixed_z = self._random_z(np.random.default_rng(train_cfg.seed))[: train_cfg.sample_grid]
         # A conditional model's grid shows the classes in order, row after row.
         classes = max(model_cfg.num_classes, 1)
         self.labels = (np.arange(self.z_shape[0]) % classes).astype("int32")[:, None]
@@ -59,10 +58,10 @@ class RunMonitor(keras.callbacks.Callback):
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = 0
 
-    def _random_z(self):
+    def _random_z(self, rng):
         if self.model_cfg.z_dist == "uniform":
-            return self.z_rng.uniform(-1, 1, self.z_shape).astype("float32")
-        return self.z_rng.standard_normal(self.z_shape).astype("float32")
+            return rng.uniform(-1, 1, self.z_shape).astype("float32")
+        return rng.standard_normal(self.z_shape).astype("float32")
 
     def _inputs(self, z):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
@@ -83,20 +82,30 @@ class RunMonitor(keras.callbacks.Callback):
         step = self.model.step
         logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
         generator = self.model.generator
-        recalibrate_batchnorm(generator, (self._inputs(self._random_z()) for _ in range(RECALIBRATION_BATCHES)))
+        # Seeded by the epoch, not drawn from one stream, so a resumed run draws the same z.
+        rng = np.random.default_rng([self.cfg.seed, epoch + 1])
+        # Training goes on from its own moving statistics: the re-estimated ones are for
+        # samples and exports, and a resume must not depend on where the run stopped.
+        training_stats = [v.numpy() for v in generator.non_trainable_variables]
+        recalibrate_batchnorm(generator, (self._inputs(self._random_z(rng)) for _ in range(RECALIBRATION_BATCHES)))
         images = generator(self._inputs(self.fixed_z), training=False).numpy()
-        logs.update(self._diversity(images))
+        logs.update(self._diversity(images, rng))
 
         pixels = make_grid(to_uint8(images))
         save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
         save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
         record = {"epoch": epoch + 1, "step": step, "time": time.time()}
         record.update({k: float(np.mean(v)) for k, v in logs.items()})
+        # Checkpoint first: a kill before the line leaves it to be restored from the checkpoint
+        # on resume (`history.reconcile_metrics`), never a line for a step that is replayed.
+        checkpoint.save(self.model, self.run_dir, step, epoch + 1, record,
+                        keep=self.cfg.keep_checkpoints, training_stats=training_stats)
+        for variable, value in zip(generator.non_trainable_variables, training_stats):
+            variable.assign(value)
         self.writer.write(json.dumps(record) + "\n")
         self.writer.flush()
-        checkpoint.save(self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints)
 
-    def _diversity(self, images):
+    def _diversity(self, images, rng=None):
         pixel = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)
         # Closest to the real data's spread scores best; collapse drives it toward 0.
         figures = {"diversity": pixel, "diversity_score": -abs(math.log(max(pixel, 1e-6)))}
@@ -108,7 +117,8 @@ class RunMonitor(keras.callbacks.Callback):
             return pooled_features(features(x, training=False)).numpy()
 
         real = mean_pairwise_distance(embed(self.real_batch))
-        random_images = self.model.generator(self._random_z(), training=False)
+        rng = rng if rng is not None else np.random.default_rng(self.cfg.seed)
+        random_images = self.model.generator(self._random_z(rng), training=False)
         figures["feature_diversity"] = mean_pairwise_distance(embed(images)) / max(real, 1e-12)
         figures["random_feature_diversity"] = mean_pairwise_distance(embed(random_images)) / max(real, 1e-12)
         current = figures["random_feature_diversity"]
