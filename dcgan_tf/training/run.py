@@ -249,9 +249,10 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
         )
     try:
         for first_epoch, epochs, steps in segments:
-            # Each `fit` starts a new iterator: start it where the data stream stood at this
-            # step, as an uninterrupted run's would.
-            segment_data = make_dataset(skip_batches=gan.step)[0] if gan.step else dataset
+            # Each `fit` iterates a fresh pipeline started where the data stream stood at this
+            # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
+            # for every further iterator of the same dataset (as `dataset.take(1)` above made).
+            segment_data = make_dataset(skip_batches=gan.step)[0]
             gan.fit(
                 segment_data, initial_epoch=first_epoch, epochs=first_epoch + epochs,
                 steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
