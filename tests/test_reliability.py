@@ -225,17 +225,25 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
 # Finding 6: serving_default checks z in the graph, where TF Serving runs it.
 
 def _session_call(savedmodel, z):
-    """Runs serving_default the way TF Serving does: a session fed without client-side checks."""
-    import tensorflow as tf
+    """Runs serving_default as a C++ session does: the feed is not checked against z's shape.
 
-    graph = tf.Graph()
-    with tf.compat.v1.Session(graph=graph) as sess:
-        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], savedmodel)
-        signature = meta.signature_def["serving_default"]
-        feed = graph.get_tensor_by_name(signature.inputs["z"].name)
-        fetch = graph.get_tensor_by_name(signature.outputs["images"].name)
-        # make_callable skips Session.run's Python shape check, as the C++ server does.
-        return sess.make_callable(fetch, [feed])(z)
+    Python's `Session.run` refuses a wrong shape before the graph runs; TF Serving does not,
+    so the graph is imported with z mapped to a placeholder of any shape.
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    model = saved_model_pb2.SavedModel()
+    with open(os.path.join(savedmodel, "saved_model.pb"), "rb") as f:
+        model.ParseFromString(f.read())
+    meta = model.meta_graphs[0]
+    signature = meta.signature_def["serving_default"]
+    with tf.Graph().as_default() as graph:
+        feed = tf.compat.v1.placeholder(tf.float32, [None, None])
+        saver = tf.compat.v1.train.import_meta_graph(meta, input_map={signature.inputs["z"].name: feed})
+        with tf.compat.v1.Session(graph=graph) as sess:
+            saver.restore(sess, os.path.join(savedmodel, "variables", "variables"))
+            return sess.run(graph.get_tensor_by_name(signature.outputs["images"].name), {feed: z})
 
 
 @pytest.mark.parametrize("z, match", [
