@@ -327,6 +327,7 @@ def test_sigkill_at_random_moments_then_resume_equals_an_unkilled_run(tmp_path):
     assert _child(run, "fast").communicate(timeout=600)[0].strip() == "done"
 
     found = checkpoint.list_checkpoints(run)
+    assert not [n for n in os.listdir(run / "checkpoints") if n.startswith(".tmp-ckpt-")]
     assert all(checkpoint.damage(path) is None for _, path in found)
     for _, path in found:  # Every checkpoint loads into a model.
         checkpoint.restore(build_gan(TINY, _cfg(run)), path)
