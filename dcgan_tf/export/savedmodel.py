@@ -374,6 +374,7 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
 
 
 def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit):
+    """Chooses the version, writes the SavedModel and publishes it; the caller holds the lock."""
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
     version = _choose_version(model_dir, version, overwrite)

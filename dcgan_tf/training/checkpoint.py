@@ -433,5 +433,6 @@ def load_networks(run_dir, which="last"):
     meta["path"] = path
     meta["segments"] = history.trained_segments(segments, int(meta["step"]))
     if meta["segments"]:  # The flags that trained these weights, not the latest launch's.
-        train_cfg = TrainConfig.from_dict({**train_cfg.to_dict(), **meta["segments"][-1]["train"]})
+        trained = meta["segments"][-1]["train"] or {}  # None: a launch from before segments.
+        train_cfg = TrainConfig.from_dict({**train_cfg.to_dict(), **trained})
     return model_cfg, train_cfg, nets.generator, nets.discriminator, meta
