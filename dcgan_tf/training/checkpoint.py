@@ -144,7 +144,9 @@ def set_aside_after(run_dir, path):
     root = checkpoint_dir(run_dir)
     for _, other in list_checkpoints(run_dir):
         if os.path.basename(other) > os.path.basename(path):
-            os.replace(other, os.path.join(root, _DAMAGED_PREFIX + os.path.basename(other)))
+            aside = os.path.join(root, _DAMAGED_PREFIX + os.path.basename(other))
+            shutil.rmtree(aside, ignore_errors=True)  # One set aside earlier at the same step.
+            os.replace(other, aside)
 
 
 def save(gan, run_dir, step, epoch, metrics=None, keep=5, training_stats=None):
