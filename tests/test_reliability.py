@@ -337,3 +337,22 @@ def test_sigkill_at_random_moments_then_resume_equals_an_unkilled_run(tmp_path):
     b = _weights(checkpoint.select(run, "last"))
     assert a.keys() == b.keys()
     assert all(np.array_equal(a[k], b[k]) for k in a), "killed run's weights differ"
+
+
+def test_runs_checkpointed_as_state_npz_still_load_and_damage_is_seen(tmp_path):
+    from dcgan_tf.training import legacy_checkpoint
+
+    gan = build_gan(TINY, _cfg(tmp_path))
+    path = tmp_path / "checkpoints" / "ckpt-000000003"
+    os.makedirs(path)
+    arrays = {f"{group}/{i:04d}/{v.path}": v.numpy() + 1
+              for group, variables in legacy_checkpoint._groups(gan).items()
+              for i, v in enumerate(variables)}
+    np.savez(path / "state.npz", **arrays)
+    (path / "meta.json").write_text('{"step": 3, "epoch": 1, "metrics": {}}')
+    other = build_gan(TINY, _cfg(tmp_path))
+    assert checkpoint.restore(other, checkpoint.select(tmp_path))["step"] == 3
+    assert np.array_equal(other.generator.variables[0].numpy(), gan.generator.variables[0].numpy() + 1)
+    with open(path / "state.npz", "r+b") as f:
+        f.truncate(1000)
+    assert "BadZipFile" in checkpoint.damage(str(path))

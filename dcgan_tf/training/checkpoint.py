@@ -21,10 +21,10 @@ import re
 import shutil
 import tempfile
 
-import numpy as np
 import tensorflow as tf
 
 from dcgan_tf.config import ModelConfig, TrainConfig, save_json
+from dcgan_tf.training import legacy_checkpoint as legacy
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 _TMP_PREFIX = ".tmp-ckpt-"
@@ -36,21 +36,6 @@ logger = logging.getLogger("dcgan_tf")
 
 class CheckpointError(ValueError):
     """A checkpoint or run directory that cannot be used."""
-
-
-def _groups(gan):
-    """The variables of a legacy `state.npz` checkpoint, by group, in a fixed order."""
-    groups = {
-        "generator": gan.generator.variables,
-        "discriminator": gan.discriminator.variables,
-    }
-    if getattr(gan, "seed_generator", None) is not None:
-        groups["rng"] = [gan.seed_generator.state]
-    for name in ("d_optimizer", "g_optimizer"):
-        opt = getattr(gan, name, None)
-        if opt is not None:
-            groups[name] = opt.variables
-    return groups
 
 
 def _trackables(gan, training_stats=None):
@@ -110,14 +95,8 @@ def damage(path):
     except (OSError, ValueError) as e:
         return f"unreadable meta.json: {e}"
     files = meta.get("files")
-    if files is None:  # A legacy checkpoint without checksums: check that it opens.
-        try:
-            with np.load(os.path.join(path, "state.npz")) as state:
-                for key in state.files:
-                    state[key]
-        except Exception as e:  # zipfile, zlib and NumPy each raise their own kind.
-            return f"unreadable state.npz: {type(e).__name__}: {e}"
-        return None
+    if files is None:  # A checkpoint from before checksums: check that it opens.
+        return legacy.damage(path)
     for name, expected in sorted(files.items()):
         file = os.path.join(path, name)
         if not os.path.isfile(file):
@@ -304,7 +283,7 @@ def restore(gan, path, groups=None):
     if problem is not None:
         raise CheckpointError(f"Checkpoint {path} is damaged ({problem}).")
     if not os.path.isfile(os.path.join(path, f"{_PREFIX}.index")):
-        _restore_npz(gan, path, groups)
+        legacy.restore(gan, path, groups)
         return read_meta(path)
     objects = _trackables(gan)
     stats = None
@@ -335,31 +314,6 @@ def read_arrays(path):
     reader = tf.train.load_checkpoint(prefix)
     return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
-
-
-def _restore_npz(gan, path, groups=None):
-    """Restores a legacy `state.npz` checkpoint (dcgan-tf before TensorFlow checkpoints)."""
-    state = np.load(os.path.join(path, "state.npz"))
-    saved = {}
-    for key in state.files:
-        group, index, _ = key.split("/", 2)
-        saved.setdefault(group, {})[int(index)] = state[key]
-    for group, variables in _groups(gan).items():
-        if groups is not None and group not in groups:
-            continue
-        values = saved.get(group, {})
-        if len(values) != len(variables):
-            raise CheckpointError(
-                f"Checkpoint {path} has {len(values)} {group} variables, the model has "
-                f"{len(variables)}. Was it written with a different configuration?"
-            )
-        for i, v in enumerate(variables):
-            if tuple(values[i].shape) != tuple(v.shape):
-                raise CheckpointError(
-                    f"Checkpoint {path}: {group} variable {v.path} has shape {values[i].shape}, "
-                    f"the model expects {tuple(v.shape)}."
-                )
-            v.assign(values[i])
 
 
 def write_run_config(run_dir, model_cfg, train_cfg, segments=None):
