@@ -1,6 +1,7 @@
 """`dcgan-tf train`."""
 
 import json
+import logging
 import sys
 
 import click
@@ -136,6 +137,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
 
     from dcgan_tf.training.run import train as run_training
 
+    _show_library_messages()
     # A live progress bar on a terminal, one line per epoch in logs.
     summary = run_training(train_cfg, model_cfg, verbose=1 if sys.stdout.isatty() else 2,
                            feature_cfg=feature_cfg)
@@ -148,3 +150,13 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
                    f"{summary['seconds']:.1f}s{limit}. Checkpoint: {summary['checkpoint']}")
         click.echo(f"Samples: {train_cfg.out}/samples/latest.png  "
                    f"Metrics: {train_cfg.out}/metrics.jsonl")
+
+
+def _show_library_messages():
+    """Prints the library's notes (resume point, skipped checkpoints, lock takeovers) as lines."""
+    logger = logging.getLogger("dcgan_tf")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

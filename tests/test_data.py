@@ -89,9 +89,9 @@ def test_svhn_real_pixels_round_trip(tmp_path):
     np.testing.assert_array_equal(got.images, x)
 
 
-def test_svhn_verify_warns_on_size(svhn_dir):
+def test_svhn_verify_refuses_wrong_size(svhn_dir):
     root, _ = svhn_dir
-    with pytest.warns(UserWarning, match=r"train_32x32\.mat is .* bytes, expected 182,040,794"):
+    with pytest.raises(DataError, match=r"train_32x32\.mat is .* bytes, expected 182,040,794.*--no-verify"):
         data.load_split("svhn", data_dir=str(root), verify=True)
 
 
@@ -100,7 +100,7 @@ def test_svhn_verify_hash(svhn_dir, monkeypatch):
     path = root / "train_32x32.mat"
     size, sha = path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()
     monkeypatch.setitem(data.SVHN_FILES, "train", ("train_32x32.mat", size, "0" * 64))
-    with pytest.warns(UserWarning, match=f"has sha256 {sha}, expected 0000"):
+    with pytest.raises(DataError, match=f"has sha256 {sha}, expected 0000"):
         data.load_split("svhn", data_dir=str(root))
     monkeypatch.setitem(data.SVHN_FILES, "train", ("train_32x32.mat", size, sha))
     with warnings.catch_warnings():

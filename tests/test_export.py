@@ -92,8 +92,8 @@ def test_signatures_follow_the_contract(exported):
 
 
 def test_variables_are_stored_once(exported, run_dir):
-    state = np.load(os.path.join(checkpoint.select(run_dir), "state.npz"))
-    weights = sum(state[k].nbytes for k in state.files if k.startswith(("generator/", "discriminator/")))
+    _, _, generator, discriminator, _ = checkpoint.load_networks(run_dir)
+    weights = sum(v.numpy().nbytes for v in [*generator.variables, *discriminator.variables])
     ratio = directory_bytes(os.path.join(exported, "variables")) / weights
     assert ratio < 1.10, f"variables/ is {ratio:.2f}x the weights: something is stored twice"
 
@@ -268,7 +268,8 @@ def test_versions_never_overwrite_unless_asked(run_dir, tmp_path):
     export_savedmodel(run_dir, base, name="m", version=5, overwrite=True)
     assert not os.path.exists(stamp)
     assert list_versions(os.path.join(base, "m")) == [1, 5, 6]
-    assert [e for e in os.listdir(os.path.join(base, "m")) if e.startswith(".")] == []
+    # No temporary directory is left; the (empty, unlocked) lock file stays by design.
+    assert [e for e in os.listdir(os.path.join(base, "m")) if e.startswith(".")] == [".lock"]
 
 
 @pytest.mark.parametrize("name", ["", ".hidden", "a/b", "-x", "spaced name"])
@@ -283,6 +284,11 @@ def test_not_a_run_directory(tmp_path):
     assert not os.path.exists(tmp_path / "sm")
 
 
+def _entries(model_dir):
+    """What a model directory holds besides its lock file (which stays, empty, by design)."""
+    return [e for e in os.listdir(model_dir) if e != ".lock"]
+
+
 def test_failed_export_leaves_no_version(run_dir, tmp_path, monkeypatch):
     import tensorflow as tf
 
@@ -293,7 +299,7 @@ def test_failed_export_leaves_no_version(run_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(tf.saved_model, "save", broken_save)
     with pytest.raises(RuntimeError, match="disk full"):
         export_savedmodel(run_dir, str(tmp_path), name="m")
-    assert os.listdir(tmp_path / "m") == []
+    assert _entries(tmp_path / "m") == []
     assert not os.path.exists(tmp_path / "models.config")
 
 
@@ -311,7 +317,7 @@ _KILLED_EXPORT = textwrap.dedent("""
     import os, signal, sys
     from dcgan_tf.export import savedmodel as export
 
-    def killed(tmp, final):  # Dies after the SavedModel is complete, before it is published.
+    def killed(tmp, final, *args):  # Dies after the SavedModel is complete, before it is published.
         os.kill(os.getpid(), signal.SIGKILL)
 
     export._publish = killed
@@ -326,13 +332,13 @@ def test_killed_export_leaves_nothing_tf_serving_would_load(run_dir, tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
-    left = os.listdir(base / "m")
+    left = _entries(base / "m")
     assert len(left) == 1 and left[0].startswith(".tmp-export-"), left
     assert os.path.isfile(base / "m" / left[0] / "saved_model.pb")  # It was killed late.
     assert list_versions(str(base / "m")) == [] and serving_config.list_models(str(base)) == []
     # The next export cleans up after the dead one and takes version 1.
     assert export_savedmodel(run_dir, str(base), name="m").endswith(os.path.join("m", "1"))
-    assert os.listdir(base / "m") == ["1"]
+    assert _entries(base / "m") == ["1"]
 
 
 def _parse_with_tf_serving_schema(text):

@@ -114,7 +114,7 @@ def load_split(name, split="train", data_dir=None, verify=True):
             or not; folder `<split>/<class>/*.png|jpg` or flat images. Without them, SVHN,
             CIFAR-10 and (Fashion-)MNIST are read from a prepared TFDS directory there.
             Fashion-MNIST defaults to Debian's `/usr/share/datasets/fashion-mnist`.
-        verify: Check SVHN files against their published size and SHA-256 (warns on mismatch).
+        verify: Check SVHN files against their published size and SHA-256 (refuses a mismatch).
             Defaults to `True`.
 
     Returns:
@@ -270,7 +270,7 @@ def _normalise(images):
 
 
 def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
-                  strategy=None, split="train", with_labels=False):
+                  strategy=None, split="train", with_labels=False, skip_batches=0):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -291,6 +291,9 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         split: The split to train on. Defaults to `"train"`.
         with_labels: Yield `(images, labels)` batches (int32 labels), for conditional
             training. Defaults to `False`.
+        skip_batches: Start this many batches into the stream, where a resumed run left
+            off. In-memory datasets skip shuffled indices (cheap); TFDS ones read and drop
+            the batches. Defaults to 0.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -306,7 +309,8 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     if name in TFDS_DATASETS:
         if with_labels:
             raise DataError(f"{name} has no class labels to condition on; use an unconditional model.")
-        return _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
+        ds = _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
+        return (ds[0].skip(skip_batches), ds[1]) if skip_batches else ds
     if name == "folder":  # read straight at the training size, to resample once
         data = _load_folder(data_dir, split, image_size)
     else:
@@ -314,10 +318,11 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     if with_labels and data.labels is None:
         raise DataError(f"{name} ({data_dir}) has no labels; conditional training needs labelled data.")
     return _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                                    with_labels)
+                                    with_labels, skip_batches)
 
 
-def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed, with_labels):
+def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
+                             with_labels, skip_batches=0):
     """`train_dataset` of a `Split` in memory: resized once, then shuffled indices each pass."""
     _log_resize(name, data.images.shape[1:], image_size, channels)
     images = prepare_images(data.images, image_size, channels)
@@ -325,7 +330,7 @@ def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size
     _check_count(name, split, count, batch_size)
     pixels = tf.constant(images)
     ds = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().batch(batch_size, drop_remainder=True)
+    ds = ds.repeat().batch(batch_size, drop_remainder=True).skip(skip_batches)
     if with_labels:
         labels = tf.constant(data.labels.astype("int32"))
         ds = ds.map(lambda index: (_normalise(tf.gather(pixels, index)), tf.gather(labels, index)),

@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import os
 import pickle
-import warnings
 import zlib
 
 import numpy as np
@@ -31,7 +30,7 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 
 def verify_file(path, size, sha256, hint):
-    """Warns (does not raise) when a file's size or SHA-256 differs from the published one.
+    """Refuses a file whose size or SHA-256 differs from the published one (a bad download).
 
     The hash is computed only when the size matches, streaming, so a truncated download is
     reported at once instead of after hashing it.
@@ -40,24 +39,23 @@ def verify_file(path, size, sha256, hint):
         path: File to check.
         size: Expected size in bytes.
         sha256: Expected hex digest.
-        hint: What to do about a mismatch, appended to the warning.
+        hint: What to do about a mismatch, appended to the message.
 
     Returns:
-        `True` when both match, `False` after a warning.
+        `True` when both match.
+
+    Raises:
+        DataError: the size or the SHA-256 differs.
     """
     actual_size = os.path.getsize(path)
     if actual_size != size:
-        warnings.warn(f"{path} is {actual_size:,} bytes, expected {size:,}: {hint}", stacklevel=3)
-        return False
+        raise DataError(f"{path} is {actual_size:,} bytes, expected {size:,}: {hint}")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     if digest.hexdigest() != sha256:
-        warnings.warn(
-            f"{path} has sha256 {digest.hexdigest()}, expected {sha256}: {hint}", stacklevel=3
-        )
-        return False
+        raise DataError(f"{path} has sha256 {digest.hexdigest()}, expected {sha256}: {hint}")
     return True
 
 

@@ -20,6 +20,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from dcgan_tf import locks
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
@@ -88,6 +89,25 @@ def _model_input(images, cfg):
     return x / 127.5 - 1.0
 
 
+def _checked_z(z, z_dim):
+    """`z` after in-graph checks of its width and values, whose messages TF Serving returns.
+
+    A session-based server does not check a fed tensor against the signature's shape, so a
+    wrong width would otherwise surface as MatMul's error, and a NaN as black images.
+    """
+    # Size against rows x z_dim, not the static width, which the graph optimiser would fold.
+    rows = tf.shape(z, out_type=tf.int64)[0]
+    checks = [
+        tf.debugging.assert_equal(
+            tf.size(z, out_type=tf.int64), rows * z_dim,
+            message=f"Expected `z` of shape [N, {z_dim}] (z_dim={z_dim})",
+        ),
+        tf.debugging.assert_all_finite(z, "Expected `z` of finite values (no NaN or inf)"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(z)
+
+
 def _spec(signature, name, shape):
     """The input's `TensorSpec`, dtype from the contract; its name becomes the input's name."""
     return tf.TensorSpec(shape, tf.as_dtype(SIGNATURES[signature]["inputs"][name]), name=name)
@@ -139,7 +159,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
 
     @tf.function(input_signature=[_spec(GENERATE, "z", [None, cfg.z_dim])])
     def generate(z):
-        return generate_images(z)
+        return generate_images(_checked_z(z, cfg.z_dim))
 
     @tf.function(input_signature=[_spec("sample", "seed", [None])])
     def sample(seed):
@@ -235,8 +255,10 @@ def _choose_version(model_dir, version, overwrite):
     return version
 
 
-def _publish(tmp, final):
+def _publish(tmp, final, overwrite):
     """Moves the finished export into place with renames, so no half-written version shows."""
+    if os.path.exists(final) and not overwrite:
+        raise ExportError(f"{final} already exists. Pass --overwrite to replace it.")
     if not os.path.exists(final):
         try:
             os.rename(tmp, final)
@@ -292,6 +314,7 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
         "feature_dim": feature_dim(model_cfg, features),
         "features": features.to_dict(),
         "recipe": train_cfg.recipe,
+        "segments": meta.get("segments", []),
         "weights_bytes": weights,
         "model": model_cfg.to_dict(),
         "train": train,
@@ -341,6 +364,19 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         )
     feature_cfg = dataclasses.replace(checkpoint.read_feature_config(run_dir), **(features or {}))
     feature_cfg.block_indices(model_cfg.num_blocks)  # Fail on a missing block before the slow part.
+    # One exporter per model: the version is chosen and published under the lock, so two
+    # exports never pick the same number and none replaces a version unasked.
+    with locks.hold(model_dir, "dcgan-tf export"):
+        final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
+                               feature_cfg)
+    with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
+        config = serving_config.read(base_path)  # Again: another export may have added a model.
+        serving_config.write(base_path, config, serving_root=serving_root)
+    return final
+
+
+def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg):
+    """Chooses the version, writes the SavedModel and publishes it; the caller holds the lock."""
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
     version = _choose_version(model_dir, version, overwrite)
@@ -357,7 +393,6 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     servable, signatures = build_servable(
         generator, discriminator, model_cfg, metadata, jit, feature_cfg
     )
-    os.makedirs(model_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.
@@ -367,9 +402,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         with open(asset, "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
             f.write("\n")
-        _publish(tmp, final)
+        _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    serving_config.write(base_path, config, serving_root=serving_root)
     return final

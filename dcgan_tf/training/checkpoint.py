@@ -1,44 +1,57 @@
-"""Atomic checkpoints of a whole run: both networks, both optimizers, counters and z RNG state.
+"""Atomic, checksummed checkpoints of a whole run: both networks, both optimizers, counters, RNG.
 
-A checkpoint is a directory `RUN/checkpoints/ckpt-<step>/` holding `state.npz` (every variable,
-keyed by group and Keras path) and `meta.json` (step, epoch, logged metrics). It is written
-to a hidden temporary directory and renamed into place, so a killed run never leaves a
-half-written checkpoint that resume or export would pick up.
+A checkpoint is a directory `RUN/checkpoints/ckpt-<step>/` holding a TensorFlow checkpoint
+(`state.index`, `state.data-*`, readable with `tf.train.load_checkpoint`) and `meta.json`
+(step, epoch, logged metrics and the SHA-256 of every other file). It is written to a hidden
+temporary directory and renamed into place, so a killed run never leaves a half-written
+checkpoint that resume or export would pick up; a checkpoint damaged afterwards fails its
+checksum and `select("last")` falls back to the previous good one.
+
+The generator is stored with the batch-norm statistics re-estimated for sampling (what
+exports use), and its training-time moving statistics separately (`training_stats`), so a
+resumed run continues exactly as an uninterrupted one.
 """
 
+import hashlib
 import json
+import logging
 import math
 import os
 import re
 import shutil
 import tempfile
 
-import numpy as np
+import tensorflow as tf
 
 from dcgan_tf.atomic import save_json
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
+from dcgan_tf.training import legacy_checkpoint as legacy
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
+_TMP_PREFIX = ".tmp-ckpt-"
+_DAMAGED_PREFIX = "damaged-"
+_PREFIX = "state"
+
+logger = logging.getLogger("dcgan_tf")
 
 
 class CheckpointError(ValueError):
     """A checkpoint or run directory that cannot be used."""
 
 
-def _groups(gan):
-    groups = {
-        "generator": gan.generator.variables,
-        "discriminator": gan.discriminator.variables,
-    }
+def _trackables(gan, training_stats=None):
+    """What `tf.train.Checkpoint` saves: networks, optimizers, z RNG state, training BN stats."""
+    objects = {"generator": gan.generator, "discriminator": gan.discriminator}
     if getattr(gan, "rotation_head", None) is not None:
-        groups["rotation_head"] = gan.rotation_head.variables
+        objects["rotation_head"] = gan.rotation_head
     if getattr(gan, "seed_generator", None) is not None:
-        groups["rng"] = [gan.seed_generator.state]
+        objects["rng"] = gan.seed_generator.state
     for name in ("d_optimizer", "g_optimizer"):
-        opt = getattr(gan, name, None)
-        if opt is not None:
-            groups[name] = opt.variables
-    return groups
+        if getattr(gan, name, None) is not None:
+            objects[name] = getattr(gan, name)
+    if training_stats is not None:
+        objects["training_stats"] = training_stats
+    return objects
 
 
 def build_optimizers(gan):
@@ -70,11 +83,70 @@ def read_meta(path):
         return json.load(f)
 
 
-def save(gan, run_dir, step, epoch, metrics=None, keep=5):
-    """Writes checkpoint `ckpt-<step>` atomically and keeps the newest `keep`.
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def damage(path):
+    """Says what is wrong with checkpoint `path` (unreadable meta, missing file, checksum), or `None`."""
+    try:
+        meta = read_meta(path)
+    except (OSError, ValueError) as e:
+        return f"unreadable meta.json: {e}"
+    files = meta.get("files")
+    if files is None:  # A checkpoint from before checksums: check that it opens.
+        return legacy.damage(path)
+    for name, expected in sorted(files.items()):
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            return f"{name} is missing"
+        if _sha256(file) != expected:
+            return f"{name} fails its sha256 checksum"
+    return None
+
+
+def remove_stale(run_dir):
+    """Deletes temporary checkpoint directories left by killed writers (call under the run's lock)."""
+    root = checkpoint_dir(run_dir)
+    if os.path.isdir(root):
+        for entry in os.listdir(root):
+            if entry.startswith(_TMP_PREFIX):
+                shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+
+
+def set_aside_after(run_dir, path):
+    """Renames checkpoints newer than `path` (damaged ones skipped on resume) out of the way.
+
+    They keep their files for inspection as `damaged-ckpt-*`, which nothing loads.
+    """
+    root = checkpoint_dir(run_dir)
+    for _, other in list_checkpoints(run_dir):
+        if os.path.basename(other) > os.path.basename(path):
+            aside = os.path.join(root, _DAMAGED_PREFIX + os.path.basename(other))
+            shutil.rmtree(aside, ignore_errors=True)  # One set aside earlier at the same step.
+            os.replace(other, aside)
+
+
+def save(gan, run_dir, step, epoch, metrics=None, keep=5, training_stats=None):
+    """Writes checkpoint `ckpt-<step>` atomically, with checksums, and keeps the newest `keep`.
 
     The best checkpoint (see `select`) is kept too, so that a
     late collapse never deletes the good weights.
+
+    Args:
+        gan: A built and compiled `DCGAN`.
+        run_dir: The run directory.
+        step: Training step, the checkpoint's name.
+        epoch: Epochs completed.
+        metrics: The logged figures, stored in `meta.json`.
+        keep: How many recent checkpoints to keep. Defaults to 5.
+        training_stats: The generator's non-trainable values (batch-norm moving statistics)
+            that training continues from, when its variables hold statistics re-estimated
+            for sampling. Defaults to the variables' current values.
 
     Returns:
         The checkpoint's path.
@@ -82,25 +154,38 @@ def save(gan, run_dir, step, epoch, metrics=None, keep=5):
     root = checkpoint_dir(run_dir)
     os.makedirs(root, exist_ok=True)
     final = os.path.join(root, f"ckpt-{step:09d}")
-    tmp = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=root)
+    tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root)
+    if training_stats is None:
+        training_stats = [v.numpy() for v in gan.generator.non_trainable_variables]
+    stats = [tf.Variable(value, trainable=False) for value in training_stats]
     try:
-        arrays = {}
-        for group, variables in _groups(gan).items():
-            for i, v in enumerate(variables):
-                arrays[f"{group}/{i:04d}/{v.path}"] = np.asarray(v.numpy())
-        np.savez(os.path.join(tmp, "state.npz"), **arrays)
+        tf.train.Checkpoint(**_trackables(gan, stats)).write(os.path.join(tmp, _PREFIX))
+        files = {name: _sha256(os.path.join(tmp, name)) for name in sorted(os.listdir(tmp))}
         save_json(
             os.path.join(tmp, "meta.json"),
-            {"step": int(step), "epoch": int(epoch), "metrics": _clean(metrics or {})},
+            {"step": int(step), "epoch": int(epoch), "metrics": _clean(metrics or {}),
+             "files": files},
         )
+        for name in os.listdir(tmp):
+            _fsync(os.path.join(tmp, name))
         if os.path.exists(final):
             shutil.rmtree(final)
         os.rename(tmp, final)
+        _fsync(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _prune(run_dir, keep)
     return final
+
+
+def _fsync(path):
+    # Data first, then the rename: after a power cut the checkpoint is whole or absent.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _clean(metrics):
@@ -111,9 +196,27 @@ def _clean(metrics):
     return out
 
 
+def _best(found):
+    # The lowest logged KID where the run scored (`--score-every`), else the highest
+    # diversity score.
+    kids, scored = [], []
+    for step, path in found:
+        try:
+            metrics = read_meta(path)["metrics"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if metrics.get("kid") is not None:
+            kids.append((metrics["kid"], step, path))
+        if metrics.get("diversity_score") is not None:
+            scored.append((metrics["diversity_score"], step, path))
+    if kids:
+        return min(kids)[2]
+    return max(scored)[2] if scored else None
+
+
 def _prune(run_dir, keep):
     found = list_checkpoints(run_dir)
-    best = select(run_dir, "best") if found else None
+    best = _best(found)
     for _, path in found[:-keep]:
         if path != best:
             shutil.rmtree(path, ignore_errors=True)
@@ -125,24 +228,33 @@ def select(run_dir, which="last"):
     `"best"` is the lowest logged `kid` where the run scored (`--score-every`), else the
     highest `diversity_score`.
 
+    `"last"` and `"best"` skip damaged checkpoints with a one-line warning each.
+
     Raises:
-        CheckpointError: when the run has no checkpoint, or none at that step.
+        CheckpointError: when the run has no usable checkpoint, none at that step, or the
+            one asked for by step is damaged.
     """
     found = list_checkpoints(run_dir)
     if not found:
         raise CheckpointError(
             f"No checkpoint in {checkpoint_dir(run_dir)}. Train first: dcgan-tf train --out {run_dir}"
         )
-    if which in (None, "last"):
-        return found[-1][1]
-    if which == "best":
-        metrics = [(read_meta(p)["metrics"], s, p) for s, p in found]
-        kids = [(m["kid"], s, p) for m, s, p in metrics if m.get("kid") is not None]
-        if kids:
-            return min(kids)[2]
-        scored = [(m.get("diversity_score"), s, p) for m, s, p in metrics]
-        scored = [t for t in scored if t[0] is not None]
-        return max(scored)[2] if scored else found[-1][1]
+    if which in (None, "last", "best"):
+        good = []
+        for step, path in reversed(found):
+            problem = damage(path)
+            if problem is None:
+                good.append((step, path))
+                if which != "best":
+                    break
+            else:
+                logger.warning("Skipping damaged checkpoint %s (%s).", path, problem)
+        if not good:
+            raise CheckpointError(
+                f"Every checkpoint in {checkpoint_dir(run_dir)} is damaged; start a new run "
+                "with another --out."
+            )
+        return (_best(good) if which == "best" else None) or good[0][1]
     try:
         step = int(which)
     except (TypeError, ValueError):
@@ -151,6 +263,9 @@ def select(run_dir, which="last"):
         ) from None
     for s, p in found:
         if s == step:
+            problem = damage(p)
+            if problem is not None:
+                raise CheckpointError(f"Checkpoint {p} is damaged ({problem}); pick another step.")
             return p
     raise CheckpointError(
         f"No checkpoint at step {step} in {checkpoint_dir(run_dir)}. "
@@ -161,6 +276,10 @@ def select(run_dir, which="last"):
 def restore(gan, path, groups=None):
     """Assigns the variables saved at `path` to `gan` (built, optimizers built).
 
+    A full restore (no `groups`) puts the generator's training-time batch-norm statistics
+    back, to continue training; a restore of `("generator", "discriminator")` keeps the
+    statistics re-estimated for sampling.
+
     Args:
         gan: A `DCGAN`, or any object with `generator` and `discriminator`.
         path: A checkpoint directory.
@@ -168,60 +287,96 @@ def restore(gan, path, groups=None):
 
     Returns:
         The checkpoint's metadata dict.
+
+    Raises:
+        CheckpointError: the checkpoint is damaged or was written for another model.
     """
-    state = np.load(os.path.join(path, "state.npz"))
-    saved = {}
-    for key in state.files:
-        group, index, _ = key.split("/", 2)
-        saved.setdefault(group, {})[int(index)] = state[key]
-    for group, variables in _groups(gan).items():
-        if groups is not None and group not in groups:
-            continue
-        values = saved.get(group, {})
-        if len(values) != len(variables):
-            raise CheckpointError(
-                f"Checkpoint {path} has {len(values)} {group} variables, the model has "
-                f"{len(variables)}. Was it written with a different configuration?"
-            )
-        for i, v in enumerate(variables):
-            if tuple(values[i].shape) != tuple(v.shape):
-                raise CheckpointError(
-                    f"Checkpoint {path}: {group} variable {v.path} has shape {values[i].shape}, "
-                    f"the model expects {tuple(v.shape)}."
-                )
-            v.assign(values[i])
+    problem = damage(path)
+    if problem is not None:
+        raise CheckpointError(f"Checkpoint {path} is damaged ({problem}).")
+    if not os.path.isfile(os.path.join(path, f"{_PREFIX}.index")):
+        legacy.restore(gan, path, groups)
+        return read_meta(path)
+    objects = _trackables(gan)
+    stats = None
+    if groups is None:
+        stats = [tf.Variable(tf.zeros_like(v), trainable=False)
+                 for v in gan.generator.non_trainable_variables]
+        objects["training_stats"] = stats
+    else:
+        objects = {k: v for k, v in objects.items() if k in groups}
+    try:
+        status = tf.train.Checkpoint(**objects).read(os.path.join(path, _PREFIX))
+        status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+        raise CheckpointError(
+            f"Checkpoint {path} does not fit this model ({str(e).splitlines()[0]}). "
+            "Was it written with a different configuration?"
+        ) from None
+    if stats is not None:
+        for variable, value in zip(gan.generator.non_trainable_variables, stats):
+            variable.assign(value)
     return read_meta(path)
 
 
-def write_run_config(run_dir, model_cfg, train_cfg, feature_cfg=None):
+def read_arrays(path):
+    """Every variable of checkpoint `path` as `{checkpoint key: NumPy array}`, for inspection."""
+    prefix = os.path.join(path, _PREFIX)
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def write_run_config(run_dir, model_cfg, train_cfg, segments=None, feature_cfg=None):
+    """Writes `RUN/config.json`: the model, the latest flags and the history of segments.
+
+    Args:
+        run_dir: The run directory.
+        model_cfg: The run's `ModelConfig`.
+        train_cfg: The `TrainConfig` of the latest launch.
+        segments: List of `{"start_step", "train", ...}`, one per launch, oldest first
+            (see `dcgan_tf.training.history`).
+        feature_cfg: The recipe's default `features` choices; the paper's when `None`.
+    """
     os.makedirs(run_dir, exist_ok=True)
-    features = (feature_cfg or FeatureConfig()).to_dict()
-    save_json(
-        os.path.join(run_dir, "config.json"),
-        {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "features": features},
-    )
+    payload = {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
+               "features": (feature_cfg or FeatureConfig()).to_dict()}
+    if segments is not None:
+        payload["segments"] = segments
+    save_json(os.path.join(run_dir, "config.json"), payload)
 
 
-def read_feature_config(run_dir):
-    """The run's default `features` choices (`FeatureConfig`); the paper's when none is stored."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        return FeatureConfig()
-    with open(path, encoding="utf-8") as f:
-        return FeatureConfig.from_dict(json.load(f).get("features"))
-
-
-def read_run_config(run_dir):
-    """Returns `(ModelConfig, TrainConfig)` stored in `RUN/config.json`."""
+def _read_raw_config(run_dir):
     path = os.path.join(run_dir, "config.json")
     if not os.path.isfile(path):
         raise CheckpointError(
             f"{run_dir} is not a run directory (no config.json). "
             "Pass the --out directory of a `dcgan-tf train` run."
         )
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e}).") from None
+
+
+def read_run_config(run_dir):
+    """Returns `(ModelConfig, TrainConfig)` stored in `RUN/config.json` (the latest launch's flags)."""
+    raw = _read_raw_config(run_dir)
     return ModelConfig.from_dict(raw["model"]), TrainConfig.from_dict(raw["train"])
+
+
+def read_feature_config(run_dir):
+    """The run's default `features` choices (`FeatureConfig`); the paper's when none is stored."""
+    if not os.path.isfile(os.path.join(run_dir, "config.json")):
+        return FeatureConfig()
+    return FeatureConfig.from_dict(_read_raw_config(run_dir).get("features"))
+
+
+def read_segments(run_dir):
+    """The run's launches `[{"start_step", "train", ...}]`, oldest first; `[]` for older runs."""
+    return list(_read_raw_config(run_dir).get("segments", []))
 
 
 def load_networks(run_dir, which="last"):
@@ -233,11 +388,14 @@ def load_networks(run_dir, which="last"):
 
     Returns:
         `(model_cfg, train_cfg, generator, discriminator, meta)`; `meta` has `step`,
-        `epoch`, `metrics` and `path`.
+        `epoch`, `metrics`, `path` and `segments` (what trained it, see
+        `history.trained_segments`); `train_cfg` holds the flags of the launch that wrote it.
     """
+    from dcgan_tf.training import history
     from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
 
     model_cfg, train_cfg = read_run_config(run_dir)
+    segments = read_segments(run_dir)
     path = select(run_dir, which)
 
     class _Nets:
@@ -250,4 +408,8 @@ def load_networks(run_dir, which="last"):
     nets = _Nets()
     meta = restore(nets, path, groups=("generator", "discriminator"))
     meta["path"] = path
+    meta["segments"] = history.trained_segments(segments, int(meta["step"]))
+    if meta["segments"]:  # The flags that trained these weights, not the latest launch's.
+        trained = meta["segments"][-1]["train"] or {}  # None: a launch from before segments.
+        train_cfg = TrainConfig.from_dict({**train_cfg.to_dict(), **trained})
     return model_cfg, train_cfg, nets.generator, nets.discriminator, meta

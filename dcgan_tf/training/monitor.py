@@ -56,8 +56,7 @@ class RunMonitor(keras.callbacks.Callback):
         self.writer = writer
         self.real_batch = real_batch
         self.z_shape = (max(train_cfg.batch_size, train_cfg.sample_grid), model_cfg.z_dim)
-        self.z_rng = np.random.default_rng(train_cfg.seed)
-        self.fixed_z = self._random_z()[: train_cfg.sample_grid]
+        self.fixed_z = self._random_z(np.random.default_rng(train_cfg.seed))[: train_cfg.sample_grid]
         # A conditional model's grid shows the classes in order, row after row.
         classes = max(model_cfg.num_classes, 1)
         self.labels = (np.arange(self.z_shape[0]) % classes).astype("int32")[:, None]
@@ -73,8 +72,8 @@ class RunMonitor(keras.callbacks.Callback):
         self.epoch_step0 = 0
         self._summaries = None
 
-    def _random_z(self, rng=None, shape=None):
-        return draw_z(rng or self.z_rng, *(shape or self.z_shape), self.model_cfg.z_dist)
+    def _random_z(self, rng, shape=None):
+        return draw_z(rng, *(shape or self.z_shape), self.model_cfg.z_dist)
 
     def _inputs(self, z):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
@@ -112,9 +111,14 @@ class RunMonitor(keras.callbacks.Callback):
         step = self.model.step
         logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
         generator = self.model.generator
-        recalibrate_batchnorm(generator, (self._inputs(self._random_z()) for _ in range(RECALIBRATION_BATCHES)))
+        # Seeded by the epoch, not drawn from one stream, so a resumed run draws the same z.
+        rng = np.random.default_rng([self.cfg.seed, epoch + 1])
+        # Training goes on from its own moving statistics: the re-estimated ones are for
+        # samples and exports, and a resume must not depend on where the run stopped.
+        training_stats = [v.numpy() for v in generator.non_trainable_variables]
+        recalibrate_batchnorm(generator, (self._inputs(self._random_z(rng)) for _ in range(RECALIBRATION_BATCHES)))
         images = generator(self._inputs(self.fixed_z), training=False).numpy()
-        logs.update(self._diversity(images))
+        logs.update(self._diversity(images, rng))
         if self.scorer is not None and (epoch + 1) % self.cfg.score_every == 0:
             logs.update(self._kid())
 
@@ -125,9 +129,14 @@ class RunMonitor(keras.callbacks.Callback):
             tf.summary.image("samples", pixels[None], step=step)
         record = {"epoch": epoch + 1, "step": step, "time": time.time()}
         record.update({k: float(np.mean(v)) for k, v in logs.items()})
+        # Checkpoint first: a kill before the line leaves it to be restored from the checkpoint
+        # on resume (`history.reconcile_metrics`), never a line for a step that is replayed.
+        checkpoint.save(self.model, self.run_dir, step, epoch + 1, record,
+                        keep=self.cfg.keep_checkpoints, training_stats=training_stats)
+        for variable, value in zip(generator.non_trainable_variables, training_stats):
+            variable.assign(value)
         self.writer.write(json.dumps(record) + "\n")
         self.writer.flush()
-        checkpoint.save(self.model, self.run_dir, step, epoch + 1, record, keep=self.cfg.keep_checkpoints)
 
     def _kid(self):
         # Its own RNG, so every score sees the same z and the other figures' z do not change.
@@ -137,7 +146,7 @@ class RunMonitor(keras.callbacks.Callback):
                 for i in range(0, count, chunk)]
         return self.scorer.score(to_uint8(np.concatenate(rows)))
 
-    def _diversity(self, images):
+    def _diversity(self, images, rng=None):
         pixel = mean_pairwise_distance(images) / max(self.real_distance, 1e-12)
         # Closest to the real data's spread scores best; collapse drives it toward 0.
         figures = {"diversity": pixel, "diversity_score": -abs(math.log(max(pixel, 1e-6)))}
@@ -149,7 +158,8 @@ class RunMonitor(keras.callbacks.Callback):
             return pooled_features(features(x, training=False)).numpy()
 
         real = mean_pairwise_distance(embed(self.real_batch))
-        random_images = self.model.generator(self._random_z(), training=False)
+        rng = rng if rng is not None else np.random.default_rng(self.cfg.seed)
+        random_images = self.model.generator(self._random_z(rng), training=False)
         figures["feature_diversity"] = mean_pairwise_distance(embed(images)) / max(real, 1e-12)
         figures["random_feature_diversity"] = mean_pairwise_distance(embed(random_images)) / max(real, 1e-12)
         current = figures["random_feature_diversity"]

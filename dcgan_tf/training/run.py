@@ -1,12 +1,16 @@
 """Running a training job: strategy, data, model, callbacks, resume from the last checkpoint."""
 
+import contextlib
+import functools
+import logging
 import os
 import time
 
 import keras
 import tensorflow as tf
 
-from dcgan_tf.training import checkpoint
+from dcgan_tf import locks
+from dcgan_tf.training import checkpoint, history
 from dcgan_tf.data import datasets as data
 from dcgan_tf.training import distribute
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
@@ -15,6 +19,9 @@ from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_rotation_head, dtype_policy,
 )
 from dcgan_tf.training.monitor import RunMonitor
+
+logger = logging.getLogger("dcgan_tf")
+
 
 class TrainingError(RuntimeError):
     """Training stopped for a reason the user must act on (e.g. a NaN loss)."""
@@ -121,6 +128,13 @@ def _resolve_configs(train_cfg, model_cfg):
                 f"{train_cfg.out} holds a run on dataset {saved_train_cfg.dataset!r}, not "
                 f"{train_cfg.dataset!r}. Use a new --out directory."
             )
+        if saved_train_cfg.batch_size != train_cfg.batch_size:
+            # Steps count batches: another size would shift every epoch boundary and the
+            # position in the data that the resume continues from.
+            raise TrainingError(
+                f"{train_cfg.out} was trained with --batch-size {saved_train_cfg.batch_size}, "
+                f"not {train_cfg.batch_size}. Resume with the same batch size, or use a new --out."
+            )
         return saved_model_cfg
     if model_cfg is None:
         size, channels = data.native_shape(train_cfg.dataset, train_cfg.data_dir)
@@ -132,6 +146,11 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
           feature_cfg: FeatureConfig | None = None):
     """Trains (or resumes) the run in `train_cfg.out` and returns a summary dict.
 
+    The chief holds the run directory's lock throughout (`dcgan_tf.locks`). A resume
+    continues from the last good checkpoint exactly where it stopped (weights, both
+    optimizers, counters, z RNG, position in the data) with this launch's learning rates and
+    beta1, and records the launch as a new segment in `config.json`.
+
     Args:
         train_cfg: Data, optimisation and bookkeeping settings.
         model_cfg: Model shape; `None` takes the dataset's native size and channels, or the
@@ -142,42 +161,60 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
             else the paper's.
 
     Returns:
-        Dict with `run_dir`, `step`, `checkpoint`, `resumed_from`, `seconds` and
-        `timed_out` (stopped by `max_minutes`).
+        Dict with `run_dir`, `step`, `start_step`, `checkpoint`, `resumed_from`, `seconds`,
+        `timed_out` (stopped by `max_minutes`) and `model`.
 
     Raises:
         TrainingError: on a NaN/inf loss or a run directory that does not match.
+        locks.LockError: another process is writing the run directory.
         data.DataError: on missing or corrupt data.
     """
     strategy = distribute.get_strategy(train_cfg.strategy)
     keras.utils.set_random_seed(train_cfg.seed)
-    model_cfg = _resolve_configs(train_cfg, model_cfg)
     chief = distribute.is_chief(strategy)
+    # Only the chief writes; the other workers read the checkpoints it wrote.
+    lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
+    with lock:
+        return _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose)
+
+
+def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose):
+    model_cfg = _resolve_configs(train_cfg, model_cfg)
     run_dir = train_cfg.out
-
-    dataset, num_examples = data.train_dataset(
-        train_cfg.dataset, model_cfg.image_size, model_cfg.channels, train_cfg.batch_size,
-        seed=train_cfg.seed, data_dir=train_cfg.data_dir, verify=train_cfg.verify,
-        strategy=strategy, with_labels=bool(model_cfg.num_classes),
-    )
-    steps_per_epoch = num_examples // train_cfg.batch_size
-    total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
-
+    if chief:
+        checkpoint.remove_stale(run_dir)
     with strategy.scope():
         gan = build_gan(model_cfg, train_cfg)
-    resumed_from = None
+    resumed_from, launches = None, []
     if checkpoint.list_checkpoints(run_dir):
         resumed_from = checkpoint.select(run_dir, "last")
-        checkpoint.restore(gan, resumed_from)
-    if chief:
-        feature_cfg = feature_cfg or checkpoint.read_feature_config(run_dir)
-        checkpoint.write_run_config(run_dir, model_cfg, train_cfg, feature_cfg)
+        meta = _resume(gan, resumed_from)
+        launches = checkpoint.read_segments(run_dir)
+        if chief:
+            checkpoint.set_aside_after(run_dir, resumed_from)
+            history.reconcile_metrics(run_dir, gan.step, meta.get("metrics"))
+    elif chief:
+        history.reconcile_metrics(run_dir, 0)  # Lines of a run killed before its first checkpoint.
     done = gan.step
+    if chief:
+        launches = history.new_segment(launches, train_cfg, done, resumed_from)
+        feature_cfg = feature_cfg or checkpoint.read_feature_config(run_dir)
+        checkpoint.write_run_config(run_dir, model_cfg, train_cfg, launches, feature_cfg)
+
+    make_dataset = functools.partial(
+        data.train_dataset, train_cfg.dataset, model_cfg.image_size, model_cfg.channels,
+        train_cfg.batch_size, seed=train_cfg.seed, data_dir=train_cfg.data_dir,
+        verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
+    )
+    dataset, num_examples = make_dataset()
+    steps_per_epoch = num_examples // train_cfg.batch_size
+    total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
     start = time.perf_counter()
     segments = plan_segments(done, total, steps_per_epoch)
     timed_out = False
     if segments:
-        timed_out = _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose)
+        timed_out = _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg,
+                         chief, verbose)
     return {
         "run_dir": run_dir,
         "step": gan.step,
@@ -190,7 +227,30 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     }
 
 
-def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
+def _resume(gan, path):
+    """Restores `gan` from checkpoint `path`, keeping the learning rates this launch built.
+
+    The checkpoint holds the optimizers' learning-rate variables as they were; the flags of
+    this launch win, so that e.g. a lower --lr after a NaN takes effect (beta1 is not a
+    variable, so the freshly built optimizers already carry it).
+    """
+    optimizers = (gan.d_optimizer, gan.g_optimizer)
+    rates = [float(opt.learning_rate) for opt in optimizers]
+    meta = checkpoint.restore(gan, path)
+    for opt, rate in zip(optimizers, rates):
+        opt.learning_rate = rate
+    shown = ", ".join(f"{n} lr {float(o.learning_rate):.3g} beta1 {_beta1(o):.3g}"
+                      for n, o in zip(("D", "G"), optimizers))
+    logger.info("Resuming %s at step %d (epoch %d): %s.", os.path.basename(path), gan.step,
+                meta.get("epoch", 0), shown)
+    return meta
+
+
+def _beta1(optimizer):
+    return float(getattr(optimizer, "inner_optimizer", optimizer).beta_1)
+
+
+def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
     first = next(iter(dataset.take(1)))
     real_batch = (first[0] if isinstance(first, tuple) else first).numpy()[: train_cfg.sample_grid]
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
@@ -207,8 +267,12 @@ def _fit(gan, dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
         )
     try:
         for first_epoch, epochs, steps in segments:
+            # Each `fit` iterates a fresh pipeline started where the data stream stood at this
+            # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
+            # for every further iterator of the same dataset (as `dataset.take(1)` above made).
+            segment_data = make_dataset(skip_batches=gan.step)[0]
             gan.fit(
-                dataset, initial_epoch=first_epoch, epochs=first_epoch + epochs,
+                segment_data, initial_epoch=first_epoch, epochs=first_epoch + epochs,
                 steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
             )
             if monitor.bad_step is not None or monitor.timed_out:
