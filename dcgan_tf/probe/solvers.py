@@ -21,7 +21,21 @@ import warnings
 import numpy as np
 
 
-class SquaredHingeSVC:
+class _LinearScores:
+    """`decision_function`/`predict` of a fitted one-vs-rest linear model, as LinearSVC gives."""
+
+    def decision_function(self, x):
+        scores = np.asarray(x, dtype=np.float32) @ self.coef_.T + self.intercept_
+        return scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict(self, x):
+        scores = self.decision_function(x)
+        if len(self.classes_) == 2:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+
+class SquaredHingeSVC(_LinearScores):
     """LinearSVC's problem, one-vs-rest, solved exactly by Newton's method in the dual (Gram) form.
 
     Per class, with targets y in {-1, 1} and the intercept as a regularised feature of value 1
@@ -69,16 +83,6 @@ class SquaredHingeSVC:
         self.intercept_ = beta.sum(axis=1).astype(np.float32)
         return self
 
-    def decision_function(self, x):
-        scores = np.asarray(x, dtype=np.float32) @ self.coef_.T + self.intercept_
-        return scores[:, 0] if len(self.classes_) == 2 else scores
-
-    def predict(self, x):
-        scores = self.decision_function(x)
-        if len(self.classes_) == 2:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
-
 
 def _newton_binary(gram, y, c, max_iter):
     """`(beta, steps, converged)` minimising 1/2 b'Kb + c sum max(0, 1 - y (Kb))^2."""
@@ -125,7 +129,7 @@ def _line_search(out, change, y, beta_k_delta, delta_k_delta, c):
     return 0.5 * (lo + hi)
 
 
-class PrimalSquaredHingeSVC:
+class PrimalSquaredHingeSVC(_LinearScores):
     """LinearSVC's problem, one-vs-rest, solved by Newton's method in the primal.
 
     Per class, with the active set A (examples with y_i w.x_i < 1), the objective is the
@@ -165,16 +169,6 @@ class PrimalSquaredHingeSVC:
         self.n_iter_ = n_iter
         self.converged_ = converged
         return self
-
-    def decision_function(self, x):
-        scores = np.asarray(x, dtype=np.float32) @ self.coef_.T + self.intercept_
-        return scores[:, 0] if len(self.classes_) == 2 else scores
-
-    def predict(self, x):
-        scores = self.decision_function(x)
-        if len(self.classes_) == 2:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
 
 
 def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None):
