@@ -288,3 +288,25 @@ def test_mirrored_strategy_with_every_training_option():
     assert result["step"] == 2 and all(np.isfinite(result["losses"])) and result["vector_u"] == 4
     # Spectral norm's power-iteration state and the rotation head stay in sync across replicas.
     assert result["replicas_equal"]
+
+
+def test_random_baseline_reads_features_like_the_probed_model(digits_export, tmp_path):
+    """The untrained-D baseline uses the probed export's feature choices, so that a richer
+    read-out is not credited to training."""
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.probe.baselines import random_savedmodel
+    from dcgan_tf.probe.run import read_metadata
+
+    run, _ = digits_export
+    path = export_savedmodel(run, base_path=str(tmp_path / "sm"), name="pyr",
+                             features={"pooling": "pyramid", "flip": True})
+    meta = read_metadata(path)
+    random = random_savedmodel(ModelConfig.from_dict(meta["model"]), str(tmp_path / "cache"),
+                               features=meta["features"])
+    random_meta = read_metadata(random)
+    assert random_meta["features"] == meta["features"] == {**FeatureConfig().to_dict(),
+                                                            "pooling": "pyramid", "flip": True}
+    assert random_meta["feature_dim"] == meta["feature_dim"] == 21 * 7 * 16
+    paper = read_metadata(random_savedmodel(ModelConfig.from_dict(meta["model"]),
+                                            str(tmp_path / "cache")))
+    assert paper["feature_dim"] == 16 * 7 * 16

@@ -44,7 +44,7 @@ def model_config_of(model, dataset, data_dir=None):
                  f"({size}x{size}x{channels})")
 
 
-def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
+def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits", features=None):
     """Exports a DCGAN with random (initial) weights and returns its SavedModel directory.
 
     The untrained networks are checkpointed into a run directory and exported by
@@ -56,6 +56,8 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
         cache_dir: Root for the run and the export; `None` for `default_cache_dir()`.
         seed: Seeds the initial weights.
         dataset: Recorded in the run's config (and so in the export's metadata).
+        features: The probed model's `features` choices (its metadata's `features`), so that
+            the random network is read out the same way; `None` for the paper's.
 
     Returns:
         The exported version directory.
@@ -67,7 +69,8 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
     from dcgan_tf.training.run import build_gan
 
     key = hashlib.sha256(
-        json.dumps({"model": model_cfg.to_dict(), "seed": seed}, sort_keys=True).encode()
+        json.dumps({"model": model_cfg.to_dict(), "seed": seed, "features": features or {}},
+                   sort_keys=True).encode()
     ).hexdigest()[:16]
     root = os.path.join(cache_dir or default_cache_dir(), "random", key)
     exported = os.path.join(root, "savedmodels", "random", "1")
@@ -80,7 +83,7 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits"):
     checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
     checkpoint.save(gan, run_dir, step=0, epoch=0)
     return export_savedmodel(run_dir, os.path.join(root, "savedmodels"), name="random", version=1,
-                             overwrite=True)
+                             overwrite=True, features=features)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,7 +302,8 @@ def run_baseline(name, model, dataset, data_dir=None, cfg=ProbeConfig(), sup=Sup
             report = supervised_baseline(dataset, data_dir, model_cfg, cfg, sup, progress, notes)
         else:
             t0 = time.perf_counter()
-            path = random_savedmodel(model_cfg, cfg.cache_dir, cfg.seed, dataset)
+            features = read_metadata(model).get("features") if model is not None else None
+            path = random_savedmodel(model_cfg, cfg.cache_dir, cfg.seed, dataset, features)
             export_s = time.perf_counter() - t0
             report = run_probe(path, dataset, data_dir, cfg, progress, method="random")
             report["notes"] = notes + report["notes"]
