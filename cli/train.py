@@ -74,9 +74,10 @@ def _power_of_two(ctx, param, value):
 @click.option("--keep", "keep_checkpoints", type=click.IntRange(min=1), default=5, show_default=True,
               help="Recent checkpoints to keep (the best-scoring one is kept too).")
 @click.option("--steps-per-execution", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--recipe", type=click.Choice(recipes.NAMES), default="paper", show_default=True,
-              help="Preset of the options below; paper = section 4 with all of them off. "
-                   f"auto = {recipes.AUTO}. Explicit flags override the preset.")
+@click.option("--recipe", type=click.Choice(recipes.NAMES), default="auto", show_default=True,
+              help="Preset of the options below; paper = section 4 with all of them off; "
+                   f"auto = {recipes.AUTO}, the best measured at equal wall-clock budgets "
+                   "(benchmarks/README.md). Explicit flags override the preset.")
 @click.option("--rotation-weight", type=click.FloatRange(min=0),
               help="D's self-supervised rotation loss weight (Chen et al. 2019; 0 = off).")
 @click.option("--rotation-weight-g", type=click.FloatRange(min=0),
@@ -100,6 +101,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     \b
     Examples:
       dcgan-tf train
+      dcgan-tf train --recipe paper                      # the paper's section 4, exactly
       dcgan-tf train --dataset svhn --data-dir ~/data/svhn --max-steps 5000
       dcgan-tf train --dataset folder --data-dir photos/ --image-size 64 --ngf 128
       dcgan-tf train --dataset fashion_mnist --conditional --out runs/cond

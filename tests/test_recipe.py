@@ -118,7 +118,7 @@ def test_cli_recipe_presets_and_explicit_overrides():
     from cli.main import cli as main
 
     runner = CliRunner()
-    paper = runner.invoke(main, ["train", "--dry-run"])
+    paper = runner.invoke(main, ["train", "--recipe", "paper", "--dry-run"])
     assert paper.exit_code == 0, paper.output
     resolved = json.loads(paper.output)
     defaults = TrainConfig().to_dict()
@@ -126,16 +126,23 @@ def test_cli_recipe_presets_and_explicit_overrides():
         k: v for k, v in defaults.items() if k not in ("out", "epochs")}
     assert resolved["model"] == "dataset default" and resolved["features"] == FeatureConfig().to_dict()
 
-    out = runner.invoke(main, ["train", "--recipe", "auto", "--rotation-weight", "0.5",
+    # The default is `auto`: the paper's training, read out as the study chose.
+    default = json.loads(runner.invoke(main, ["train", "--dry-run"]).output)
+    assert default["train"]["recipe"] == recipes.AUTO == "probe"
+    assert {k: v for k, v in default["train"].items() if k not in ("out", "epochs", "recipe")} == {
+        k: v for k, v in defaults.items() if k not in ("out", "epochs", "recipe")}
+    assert default["features"] == {**FeatureConfig().to_dict(), "pooling": "pyramid", "flip": True}
+
+    out = runner.invoke(main, ["train", "--recipe", "ssgan", "--rotation-weight", "0.5",
                                "--diffaugment", "cutout", "--spectral-norm", "--g-lr", "1e-4",
                                "--dry-run"])
     assert out.exit_code == 0, out.output
     resolved = json.loads(out.output)
-    assert resolved["train"]["recipe"] == recipes.AUTO
+    assert resolved["train"]["recipe"] == "ssgan"
     assert resolved["train"]["rotation_weight"] == 0.5 and resolved["train"]["diffaugment"] == "cutout"
     assert resolved["train"]["rotation_weight_g"] == 0.2  # From the preset.
     assert resolved["model"]["spectral_norm"] is True and resolved["train"]["g_lr"] == 1e-4
-    bad = runner.invoke(main, ["train", "--rotation-weight-g", "0.2", "--dry-run"])
+    bad = runner.invoke(main, ["train", "--recipe", "paper", "--rotation-weight-g", "0.2", "--dry-run"])
     assert bad.exit_code != 0 and "rotation_weight" in bad.output and "Traceback" not in bad.output
 
 
