@@ -8,7 +8,7 @@ a subprocess (memory is freed between them) and leaves a JSON in --out; a varian
 whose JSON exists is not rerun, so a study can be stopped and continued.
 
     python benchmarks/quality.py --dataset npz --data-dir ../shared/data/cifar10_train_dev20k.npz \\
-        --variant paper="" --budget-minutes 30 --labels 1000,4000 --repeats 3 --out quality/dev
+        --variant paper="--recipe paper" --variant default="" --budget-minutes 30 --labels 1000,4000 --repeats 3 --out quality/dev
 """
 
 import argparse
