@@ -1,5 +1,6 @@
 """Scoring: statistics against closed forms and independent computations, feature spaces, CLI."""
 
+import hashlib
 import json
 import os
 
@@ -182,10 +183,15 @@ def test_cli_errors(digits_export, tmp_path):
 
 
 def _fake_checkpoint(run, step, metrics):
+    # Only the metadata matters to `select`; one checksummed file makes the checkpoint intact.
     path = os.path.join(run, "checkpoints", f"ckpt-{step:09d}")
     os.makedirs(path)
+    payload = f"weights of step {step}".encode()
+    with open(os.path.join(path, "state.index"), "wb") as f:
+        f.write(payload)
+    files = {"state.index": hashlib.sha256(payload).hexdigest()}
     with open(os.path.join(path, "meta.json"), "w") as f:
-        json.dump({"step": step, "epoch": 1, "metrics": metrics}, f)
+        json.dump({"step": step, "epoch": 1, "metrics": metrics, "files": files}, f)
 
 
 def test_best_checkpoint_is_lowest_kid_else_diversity(tmp_path):
