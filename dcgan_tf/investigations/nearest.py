@@ -28,7 +28,8 @@ def _features(client, pixels, batch_size=256):
 
 
 def _load(dataset, split, data_dir, size, channels):
-    from dcgan_tf.data.datasets import load_split, prepare_images
+    from dcgan_tf.data.crop import prepare_images
+    from dcgan_tf.data.datasets import load_split
 
     return prepare_images(load_split(dataset, split, data_dir).images, size, channels)
 

@@ -121,7 +121,8 @@ def _network_panel(discriminator, layer, channels, images, pixels, top):
 
 def _search_images(dataset, data_dir, n_images, seed, cfg):
     """uint8 pixels of a seeded random subset of `n_images` training images, at the model's size."""
-    from dcgan_tf.data.datasets import load_split, prepare_images
+    from dcgan_tf.data.crop import prepare_images
+    from dcgan_tf.data.datasets import load_split
 
     data = load_split(dataset, "train", data_dir).images
     rng = np.random.default_rng(seed)

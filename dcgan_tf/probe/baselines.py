@@ -205,7 +205,7 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
     """
     from tqdm import tqdm
 
-    from dcgan_tf.data.datasets import prepare_images
+    from dcgan_tf.data.crop import prepare_images
 
     start = time.perf_counter()
     notes = list(notes)

@@ -17,8 +17,7 @@ import numpy as np
 from dcgan_tf.atomic import atomic_path, save_json
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
-    DEFAULT_C_GRID, MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, balanced_sample,
-    evaluate_features, fit_svm, split_protocol,
+    MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, evaluate_features, split_protocol,
 )
 
 # The labelled datasets `dcgan_tf.data.datasets.load_split` reads into memory.
@@ -122,7 +121,7 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
 
 def _extract(model_path, images, batch_size, cache_dir, tag, progress):
     """`(features, cached)`: `extract_features`, and whether they came from the cache."""
-    from dcgan_tf.data.datasets import as_image_batch
+    from dcgan_tf.data.crop import as_image_batch
 
     model_path = resolve_savedmodel(model_path)
     try:

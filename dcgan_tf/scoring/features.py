@@ -73,7 +73,7 @@ class FeatureSpace:
 
     def embed(self, images, batch_size=200):
         """(N, F) float64 features of uint8 (N, H, W, C) images, in batches."""
-        from dcgan_tf.data.datasets import prepare_images
+        from dcgan_tf.data.crop import prepare_images
 
         batch_size = min(batch_size, self.max_batch)
         parts = []
@@ -183,7 +183,7 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
     """
     import json
 
-    from dcgan_tf.data.datasets import prepare_images
+    from dcgan_tf.data.crop import prepare_images
 
     if train.labels is None or not train.num_classes:
         raise ScoringError("Expected a labelled training split for the classifier feature space.")
