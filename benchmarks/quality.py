@@ -7,8 +7,17 @@ architecture: the untrained-D, raw-pixel and supervised baselines. Every stage r
 a subprocess (memory is freed between them) and leaves a JSON in --out; a variant or baseline
 whose JSON exists is not rerun, so a study can be stopped and continued.
 
+A `--readout NAME=BASE:"EXPORT FLAGS"` probes another read-out of variant BASE's trained network
+(`dcgan-tf export` feature flags, no training): `--recipe probe` trains exactly as `--recipe
+paper` and differs only in its export, so `--readout default=paper:"--feature-pooling pyramid
+--feature-flip"` measures the default without a second training run. Training minutes and
+img/s are Keras' in-epoch figures summed over the run's `metrics.jsonl` (so resumed and
+finished runs report what trained them); the budget that is equal across variants is the one
+given, steps or minutes.
+
     python benchmarks/quality.py --dataset npz --data-dir ../shared/data/cifar10_train_dev20k.npz \\
-        --variant paper="--recipe paper" --variant default="" --budget-minutes 30 --labels 1000,4000 --repeats 3 --out quality/dev
+        --variant paper="--recipe paper" --readout default=paper:"--feature-pooling pyramid --feature-flip" \\
+        --budget-steps 9500 --labels 1000,4000 --repeats 3 --out quality/dev
 """
 
 import argparse
@@ -36,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--data-dir")
     p.add_argument("--variant", action="append", required=True, metavar='NAME="TRAIN FLAGS"',
                    help="Repeatable; the flags go to `dcgan-tf train` as they are.")
+    p.add_argument("--readout", action="append", default=[], metavar='NAME=BASE:"EXPORT FLAGS"',
+                   help="Repeatable; variant BASE's network exported with these feature flags.")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--budget-minutes", type=float, help="Training minutes per variant.")
     budget.add_argument("--budget-steps", type=int, help="Training steps per variant.")
@@ -54,6 +65,7 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown --baselines {sorted(unknown)}; expected {','.join(BASELINES)}")
     args.variant = [_variant(p, v) for v in args.variant]
+    args.readout = [_readout(p, v, [name for name, _ in args.variant]) for v in args.readout]
     return args
 
 
@@ -62,6 +74,15 @@ def _variant(parser, text):
     if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         parser.error(f'expected --variant NAME="TRAIN FLAGS" (NAME of letters, digits, _.-), got {text!r}')
     return name, shlex.split(flags)
+
+
+def _readout(parser, text, variants):
+    name, flags = _variant(parser, text)
+    base, sep, _ = text.partition("=")[2].partition(":")
+    if not sep or base not in variants:
+        parser.error(f'expected --readout NAME=BASE:"EXPORT FLAGS" with BASE one of {variants}, '
+                     f'got {text!r}')
+    return name, base, shlex.split(text.partition("=")[2].partition(":")[2])
 
 
 def _cli(*args):
@@ -97,50 +118,95 @@ def _probe(args, model, labels, json_path, baseline=None):
         _cli("probe", *_data_args(args), *extra, "--labels", str(labels), "--repeats",
              str(args.repeats), "--json", json_path, "--quiet")
     report = _read(json_path)
-    return {"accuracy_mean": report["accuracy_mean"], "accuracy_std": report["accuracy_std"]}
+    return {"accuracy_mean": report["accuracy_mean"], "accuracy_std": report["accuracy_std"],
+            "feature_dim": report["feature_dim"]}
 
 
 def run_variant(args, name, flags):
     """Train, export, probe and score one variant; returns its result dict."""
-    run, work = os.path.join(args.out, "runs", name), os.path.join(args.out, "work", name)
+    run = os.path.join(args.out, "runs", name)
     budget = (["--max-minutes", str(args.budget_minutes), "--epochs", "1000000"]
               if args.budget_minutes else ["--max-steps", str(args.budget_steps)])
     start = time.perf_counter()
-    out = _cli("train", *_data_args(args), "--out", run, *flags, *budget)
-    wall = time.perf_counter() - start
-    trained = re.search(r"Trained steps (\d+)\.\.(\d+) in ([\d.]+)s", out)
-    seconds = float(trained.group(3)) if trained else wall
+    _cli("train", *_data_args(args), "--out", run, *flags, *budget)
     config = _read(os.path.join(run, "config.json"))
-    with open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") as f:
-        steps = json.loads(f.readlines()[-1])["step"]
+    steps, seconds = trained_seconds(os.path.join(run, "metrics.jsonl"), config["train"]["batch_size"])
+    model = _export(args, run, name, [])
+    result = {"variant": name, "flags": flags, "run": run, "steps": steps,
+              "train_seconds": seconds, "images_per_sec": steps * config["train"]["batch_size"] / seconds,
+              "model_config": config["model"]}
+    result.update(_evaluate(args, name, model))
+    result["wall_seconds"] = time.perf_counter() - start
+    return result
+
+
+def run_readout(args, name, base, flags):
+    """Probe variant `base`'s trained network exported with the feature flags `flags`."""
+    result = {**base, "variant": name, "flags": base["flags"], "export_flags": flags,
+              "readout_of": base["variant"]}
+    result.update(_evaluate(args, name, _export(args, base["run"], name, flags), score=base))
+    return result
+
+
+def _add_label_counts(args, name, path):
+    """Probes a finished variant at the label counts it has not been probed at yet."""
+    result = _read(path)
+    missing = [n for n in args.labels if str(n) not in result["probe"]]
+    work = os.path.join(args.out, "work", name)
+    for n in missing:
+        result["probe"][str(n)] = _probe(args, result["model"], n,
+                                         os.path.join(work, f"probe-{n}.json"))
+    if missing:
+        _write(path, result)
+
+
+def trained_seconds(metrics_path, batch_size):
+    """`(steps, seconds)` of a run: its last step, and Keras' in-epoch seconds summed over its
+    metrics lines (steps in the epoch x batch / the epoch's img/s), across every launch."""
+    steps, seconds = 0, 0.0
+    with open(metrics_path, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            seconds += (row["step"] - steps) * batch_size / row["images_per_sec"]
+            steps = row["step"]
+    return steps, seconds
+
+
+def _export(args, run, name, flags):
     base = os.path.join(args.out, "savedmodels")
-    model = _cli("export", run, "--base-path", base, "--name", name, "--version", "1",
-                 "--overwrite").splitlines()[0].strip()
+    return _cli("export", run, "--base-path", base, "--name", name, "--version", "1",
+                "--overwrite", *flags).splitlines()[0].strip()
+
+
+def _evaluate(args, name, model, score=None):
+    """Probes `model` at each label count and scores it (or copies `score`'s figures: the same
+    generator)."""
+    work = os.path.join(args.out, "work", name)
     probes = {str(n): _probe(args, model, n, os.path.join(work, f"probe-{n}.json"))
               for n in args.labels}
-    score_path = os.path.join(work, "score.json")
-    _cli("score", "--model", model, *_data_args(args), "--n", str(args.n_score),
-         "--classifier-epochs", str(args.classifier_epochs), "--json", score_path, "--quiet")
-    score = _read(score_path)
-    batch = config["train"]["batch_size"]
+    if score is None:
+        score_path = os.path.join(work, "score.json")
+        if not os.path.isfile(score_path):
+            _cli("score", "--model", model, *_data_args(args), "--n", str(args.n_score),
+                 "--classifier-epochs", str(args.classifier_epochs), "--json", score_path, "--quiet")
+        score = _read(score_path)
+        score = {**score, "n_score": score["n"]}
     return {
-        "variant": name, "flags": flags, "steps": steps, "train_seconds": seconds,
-        "wall_seconds": time.perf_counter() - start,
-        "images_per_sec": (int(trained.group(2)) - int(trained.group(1))) * batch / seconds
-        if trained else None,
+        "model": model, "feature_dim": _read(os.path.join(work, f"probe-{args.labels[0]}.json"))["feature_dim"],
         "probe": probes, "kid": score["kid"], "kid_std": score["kid_std"], "fid": score["fid"],
         "precision": score["precision"], "recall": score["recall"],
-        "feature_space": score["feature_space"], "n_score": score["n"], "model": model,
-        "model_config": config["model"],
+        "feature_space": score["feature_space"], "n_score": score["n_score"],
     }
 
 
 def run_baselines(args, result):
-    """Baselines for one architecture (pixels: once per dataset); cached like variants."""
+    """Baselines for one architecture (pixels: once per dataset; the untrained D once per
+    read-out too, since it is read out as the variant is); cached like variants."""
     arch = hashlib.sha1(json.dumps(result["model_config"], sort_keys=True).encode()).hexdigest()[:10]
     found = {}
     for name in args.baselines:
-        key = "pixels" if name == "pixels" else f"{name}-{arch}"
+        key = {"pixels": "pixels", "supervised": f"supervised-{arch}"}.get(
+            name, f"random-{arch}-{result['feature_dim']}d")
         work = os.path.join(args.out, "baselines", key)
         found[key] = {str(n): _probe(args, result["model"], n, os.path.join(work, f"probe-{n}.json"),
                                      baseline=name) for n in args.labels}
@@ -153,23 +219,24 @@ def _pm(mean, std, scale=100, digits=1):
 
 def table(args, results, baselines):
     """The Markdown tables: variants, then baselines."""
-    heads = ["variant", "steps", "minutes", "img/s"] + [f"probe acc % @{n}" for n in args.labels]
+    heads = ["variant", "steps", "minutes", "img/s", "features"] + [f"probe acc % @{n}" for n in args.labels]
     heads += ["KID x1e3", "FID"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in results:
         cells = [r["variant"], str(r["steps"]), f"{r['train_seconds'] / 60:.1f}",
-                 f"{r['images_per_sec']:.0f}" if r["images_per_sec"] else "-"]
+                 f"{r['images_per_sec']:.0f}" if r["images_per_sec"] else "-", str(r["feature_dim"])]
         cells += [_pm(r["probe"][str(n)]["accuracy_mean"], r["probe"][str(n)]["accuracy_std"])
                   for n in args.labels]
         cells += [_pm(r["kid"], r["kid_std"], 1000, 2), f"{r['fid']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     if baselines:
-        lines += ["", "| baseline | " + " | ".join(f"probe acc % @{n}" for n in args.labels) + " |",
-                  "|---|" + "---|" * len(args.labels)]
+        lines += ["", "| baseline | features | " + " | ".join(f"probe acc % @{n}" for n in args.labels)
+                  + " |", "|---|---|" + "---|" * len(args.labels)]
         for key, probes in sorted(baselines.items()):
             cells = [_pm(probes[str(n)]["accuracy_mean"], probes[str(n)]["accuracy_std"])
                      for n in args.labels]
-            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+            dim = probes[str(args.labels[0])]["feature_dim"]
+            lines.append(f"| {key} | {dim} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -178,13 +245,19 @@ def main(argv=None):
     start = time.perf_counter()
     print(machine(), flush=True)
     results, baselines = [], {}
-    for name, flags in args.variant:
+    jobs = [(name, None, flags) for name, flags in args.variant] + list(args.readout)
+    for name, base, flags in jobs:
         path = os.path.join(args.out, "variants", f"{name}.json")
         if os.path.isfile(path):
             print(f"{name}: result exists ({path}), not rerun", flush=True)
-        else:
+            _add_label_counts(args, name, path)
+        elif base is None:
             print(f"{name}: train {' '.join(flags) or '(defaults)'} ...", flush=True)
             _write(path, run_variant(args, name, flags))
+        else:
+            print(f"{name}: {base}'s network, export {' '.join(flags)} ...", flush=True)
+            _write(path, run_readout(args, name, next(r for r in results if r["variant"] == base),
+                                     flags))
         result = _read(path)
         results.append(result)
         baselines.update(run_baselines(args, result))

@@ -19,7 +19,8 @@ def _checkpoint(ctx, param, value):
 @click.option("--version", "version", type=click.IntRange(min=1),
               help="Version number. Default: one more than the newest.")
 @click.option("--checkpoint", default="last", show_default=True, callback=_checkpoint,
-              help="'last', 'best' (best logged diversity score) or a step number.")
+              help="'last', 'best' (lowest logged KID where the run scored with --score-every, "
+                   "else best diversity score) or a step number.")
 @click.option("--overwrite", is_flag=True, help="Replace --version if it exists.")
 @click.option("--serving-root",
               help="Where the server sees --base-path, for models.config's base_path entries "

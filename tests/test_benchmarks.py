@@ -52,16 +52,26 @@ def test_recipe_throughput_smoke():
 
 
 def test_quality_smoke_and_resume(tmp_path):
-    args = ["--dataset", "digits", "--variant", "tiny=--ngf 8 --ndf 8 --batch-size 64",
+    args = ["--dataset", "digits", "--variant", "tiny=--recipe paper --ngf 8 --ndf 8 --batch-size 64",
             "--budget-steps", "3", "--labels", "50", "--repeats", "2", "--n-score", "100",
-            "--classifier-epochs", "1", "--baselines", "pixels,random", "--out", str(tmp_path)]
+            "--classifier-epochs", "1", "--baselines", "pixels,random", "--out", str(tmp_path),
+            "--readout", "pyr=tiny:--feature-pooling pyramid"]
     out = _run("quality.py", *args)
-    assert re.search(r"\| tiny \| 3 \| [\d.]+ \| \d+ \| [\d.]+ \+- [\d.]+ \| [\d.]+ \+- [\d.]+ \| [\d.]+ \|", out), out
-    assert "| pixels |" in out and "| random-" in out and "wall time:" in out
+    row = r"\| {} \| 3 \| [\d.]+ \| \d+ \| {} \| [\d.]+ \+- [\d.]+ \| [\d.]+ \+- [\d.]+ \| [\d.]+ \|"
+    # ndf 8 at 32x32: blocks of 8, 16 and 32 channels; a 4x4 grid 16 x 56, the pyramid 21 x 56.
+    assert re.search(row.format("tiny", 896), out) and re.search(row.format("pyr", 1176), out), out
+    assert "| pixels | 64 |" in out and "d | 896 |" in out and "d | 1176 |" in out  # random per read-out
+    assert "wall time:" in out
     report = json.loads((tmp_path / "quality.json").read_text())
-    assert report["variants"][0]["steps"] == 3 and report["variants"][0]["n_score"] == 100
+    tiny, pyr = report["variants"]
+    assert tiny["steps"] == 3 and tiny["n_score"] == 100 and pyr["readout_of"] == "tiny"
+    assert pyr["kid"] == tiny["kid"]  # the same generator
     again = _run("quality.py", *args)  # resumable: the finished variant is not trained again
     assert "tiny: result exists" in again and "| tiny | 3 |" in again
+    more = list(args)
+    more[more.index("--labels") + 1] = "50,100"  # a label count added later: probes only
+    added = _run("quality.py", *more)
+    assert "tiny: result exists" in added and re.search(r"\| tiny \| 3 \|.*\|.*\+-.*\|.*\+-.*\|.*\+-", added)
 
 
 def test_probe_all_labels_smoke():

@@ -167,6 +167,21 @@ def test_primal_warm_start_along_c_equals_cold_start():
         sum(PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y).n_iter_) for c in grid[1:])
 
 
+def test_dual_newton_warm_start_along_c_equals_cold_start():
+    x, y = _overlapping(300, 4, 400, seed=4)  # features outnumber examples: the dual's case
+    gram = x @ x.T + 1.0
+    previous, warm_steps, cold_steps = None, 0, 0
+    for c in (1e-4, 1e-2, 1.0):
+        warm = SquaredHingeSVC(c).fit(x, y, gram=gram, init=previous)
+        cold = SquaredHingeSVC(c).fit(x, y, gram=gram)
+        assert warm.converged_ and cold.converged_
+        np.testing.assert_allclose(warm.decision_function(x), cold.decision_function(x), atol=1e-6)
+        if previous is not None:
+            warm_steps, cold_steps = warm_steps + sum(warm.n_iter_), cold_steps + sum(cold.n_iter_)
+        previous = warm
+    assert warm_steps < cold_steps
+
+
 def test_primal_one_vs_rest_agrees_with_binary_problems():
     # Multi-class = one binary problem per class against the rest, each with its own intercept.
     x, y = _overlapping(450, 3, 15, seed=4)

@@ -120,6 +120,21 @@ def test_score_in_classifier_space(digits_export, tmp_path):
     assert again["fid"] == pytest.approx(report["fid"], rel=1e-6)
 
 
+def test_classifier_space_separates_held_out_digits(tmp_path):
+    """The space a score is computed in must know the classes on images it did not train on:
+    a nearest-class-mean rule in NumPy on its features of the held-out digits."""
+    from dcgan_tf.data.datasets import load_split
+    from dcgan_tf.scoring.features import classifier_space
+
+    train, test = load_split("digits", "train"), load_split("digits", "test")
+    space = classifier_space(train, ClassifierConfig(epochs=10, width=8), str(tmp_path))
+    assert space.info["heldout_accuracy"] > 0.8
+    feats, test_feats = space.embed(train.images), space.embed(test.images)
+    means = np.stack([feats[train.labels == k].mean(0) for k in range(10)])
+    nearest = np.argmin(((test_feats[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == test.labels) > 0.8
+
+
 def test_inception_space_with_a_random_weights_file(digits_export, tmp_path):
     """Exercises the inception path offline with RANDOMLY INITIALISED weights (no ImageNet
     weights here): the figures mean nothing, the plumbing (file, 299x299 RGB, 2048-d) is real."""

@@ -317,13 +317,13 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
     elif solver == "newton":
         z64 = train_z.astype(np.float64)
         gram = z64 @ z64.T + 1.0
-    best, search = None, []
+    best, search, last = None, [], None
     for c in grid:
         if solver == "primal":
             svc = next(fitted)
             converged = svc.converged_
         elif solver == "newton":
-            svc = SquaredHingeSVC(c).fit(train_z, train_y, gram=gram)
+            svc = last = SquaredHingeSVC(c).fit(train_z, train_y, gram=gram, init=last)
             converged = svc.converged_
         else:
             svc = liblinear_svc(c, seed, dual=bool(num_features > num_samples))
