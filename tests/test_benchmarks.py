@@ -78,3 +78,12 @@ def test_probe_all_labels_smoke():
     out = _run("probe_all_labels.py", "--train", "600", "--test", "200", "--features", "40",
                "--validation", "100", "--subset-train", "400", "--subset-features", "30")
     assert "liblinear / primal time" in out and "solver primal" in out and "peak RSS" in out
+
+
+@pytest.mark.slow
+def test_score_time_smoke(digits_export):
+    _, model = digits_export
+    out = _run("score_time.py", "--model", model, "--dataset", "digits", "--n", "200",
+               "--inception-images", "4")
+    assert "| classifier trained afresh |" in out and "| classifier from the cache |" in out
+    assert "Inception-v3 at 299x299:" in out

@@ -1,0 +1,79 @@
+"""How long `dcgan-tf score` takes: the classifier space trained afresh and from its cache, and
+Inception-v3's embedding rate (measured on a few hundred images, the full N extrapolated).
+
+    python benchmarks/score_time.py --model savedmodels/fashion/1 --dataset fashion_mnist --n 10000
+
+Inception runs with randomly initialised weights saved to a temporary file (ImageNet weights
+cannot be downloaded here): its cost does not depend on the values of the weights.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.common import machine  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="An exported SavedModel version directory.")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-dir")
+    p.add_argument("--n", type=int, default=10_000, help="Generated and real images.")
+    p.add_argument("--inception-images", type=int, default=200,
+                   help="Images embedded to time Inception (0: skip).")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    import numpy as np
+
+    from dcgan_tf.scoring.score import ScoreConfig, score_savedmodel
+
+    args = parse_args(argv)
+    print(machine(), flush=True)
+    with tempfile.TemporaryDirectory() as cache:
+        cfg = ScoreConfig(n=args.n, kid_subset_size=min(1000, args.n), cache_dir=cache)
+        rows = []
+        for label in ("classifier trained afresh", "classifier from the cache"):
+            start = time.perf_counter()
+            report = score_savedmodel(args.model, args.dataset, args.data_dir, cfg)
+            rows.append((label, time.perf_counter() - start, report["timings"]))
+    print(f"\n`dcgan-tf score` on N = {args.n} ({args.dataset}, classifier space; held-out "
+          f"accuracy of the classifier {report['feature_space']['heldout_accuracy']:.3f}):\n")
+    print("| run | total s | feature space s | generate s | embed s | statistics s |")
+    print("|---|---|---|---|---|---|")
+    for label, total, t in rows:
+        print(f"| {label} | {total:.1f} | {t['feature_space_s']:.1f} | {t['generate_s']:.1f} | "
+              f"{t['features_s']:.1f} | {t['statistics_s']:.1f} |")
+    if args.inception_images:
+        _time_inception(args, np)
+
+
+def _time_inception(args, np):
+    import keras
+
+    from dcgan_tf.scoring.features import INCEPTION_SIZE, inception_space
+
+    model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None,
+                                           input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "random.weights.h5")
+        model.save_weights(path)
+        space = inception_space(path)
+    images = np.random.default_rng(0).integers(0, 256, (args.inception_images, 32, 32, 3), np.uint8)
+    space.embed(images[:32])  # warm-up: graph tracing
+    start = time.perf_counter()
+    space.embed(images)
+    rate = args.inception_images / (time.perf_counter() - start)
+    print(f"\nInception-v3 at 299x299: {rate:.1f} img/s over {args.inception_images} images; "
+          f"N = {args.n} generated + {args.n} real would take {2 * args.n / rate / 60:.1f} min to embed.")
+
+
+if __name__ == "__main__":
+    main()
