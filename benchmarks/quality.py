@@ -130,10 +130,11 @@ def run_variant(args, name, flags):
     start = time.perf_counter()
     _cli("train", *_data_args(args), "--out", run, *flags, *budget)
     config = _read(os.path.join(run, "config.json"))
-    steps, seconds = trained_seconds(os.path.join(run, "metrics.jsonl"), config["train"]["batch_size"])
+    batch = config["train"]["batch_size"]
+    steps, seconds = trained_seconds(os.path.join(run, "metrics.jsonl"), batch)
     model = _export(args, run, name, [])
     result = {"variant": name, "flags": flags, "run": run, "steps": steps,
-              "train_seconds": seconds, "images_per_sec": steps * config["train"]["batch_size"] / seconds,
+              "train_seconds": seconds, "images_per_sec": steps * batch / seconds,
               "model_config": config["model"]}
     result.update(_evaluate(args, name, model))
     result["wall_seconds"] = time.perf_counter() - start
@@ -192,7 +193,7 @@ def _evaluate(args, name, model, score=None):
         score = _read(score_path)
         score = {**score, "n_score": score["n"]}
     return {
-        "model": model, "feature_dim": _read(os.path.join(work, f"probe-{args.labels[0]}.json"))["feature_dim"],
+        "model": model, "feature_dim": probes[str(args.labels[0])]["feature_dim"],
         "probe": probes, "kid": score["kid"], "kid_std": score["kid_std"], "fid": score["fid"],
         "precision": score["precision"], "recall": score["recall"],
         "feature_space": score["feature_space"], "n_score": score["n_score"],
@@ -219,7 +220,8 @@ def _pm(mean, std, scale=100, digits=1):
 
 def table(args, results, baselines):
     """The Markdown tables: variants, then baselines."""
-    heads = ["variant", "steps", "minutes", "img/s", "features"] + [f"probe acc % @{n}" for n in args.labels]
+    heads = ["variant", "steps", "minutes", "img/s", "features"]
+    heads += [f"probe acc % @{n}" for n in args.labels]
     heads += ["KID x1e3", "FID"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in results:
