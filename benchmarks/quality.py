@@ -77,12 +77,12 @@ def _variant(parser, text):
 
 
 def _readout(parser, text, variants):
-    name, flags = _variant(parser, text)
-    base, sep, _ = text.partition("=")[2].partition(":")
+    name, _ = _variant(parser, text)
+    base, sep, flags = text.partition("=")[2].partition(":")
     if not sep or base not in variants:
         parser.error(f'expected --readout NAME=BASE:"EXPORT FLAGS" with BASE one of {variants}, '
                      f'got {text!r}')
-    return name, base, shlex.split(text.partition("=")[2].partition(":")[2])
+    return name, base, shlex.split(flags)
 
 
 def _cli(*args):

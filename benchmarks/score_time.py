@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -31,8 +33,6 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    import numpy as np
-
     from dcgan_tf.scoring.score import ScoreConfig, score_savedmodel
 
     args = parse_args(argv)
@@ -52,10 +52,10 @@ def main(argv=None):
         print(f"| {label} | {total:.1f} | {t['feature_space_s']:.1f} | {t['generate_s']:.1f} | "
               f"{t['features_s']:.1f} | {t['statistics_s']:.1f} |")
     if args.inception_images:
-        _time_inception(args, np)
+        _time_inception(args)
 
 
-def _time_inception(args, np):
+def _time_inception(args):
     import keras
 
     from dcgan_tf.scoring.features import INCEPTION_SIZE, inception_space

@@ -21,6 +21,10 @@ import warnings
 import numpy as np
 
 
+# From this many examples a dual Newton solve is big enough to use every BLAS thread.
+MULTITHREADED_SAMPLES = 1500
+
+
 class _LinearScores:
     """`decision_function`/`predict` of a fitted one-vs-rest linear model, as LinearSVC gives."""
 
@@ -77,12 +81,13 @@ class SquaredHingeSVC(_LinearScores):
         gram = x.astype(np.float64) @ x.T.astype(np.float64) + 1.0 if gram is None else gram
         # One binary problem for two classes (positive: the second), as liblinear does.
         positives = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
-        starts = init.beta_ if init is not None and np.array_equal(init.classes_, self.classes_) \
-            and init.beta_.shape[1] == len(y) else [None] * len(positives)
+        same_problem = init is not None and init.beta_.shape == (len(positives), len(y))
+        starts = init.beta_ if same_problem else [None] * len(positives)
         betas, self.n_iter_, self.converged_ = [], [], True
-        # Small solves, many of them, use one BLAS thread (no oversubscription stalls); from
-        # N = 1500 a solve is big enough to use every core.
-        with threadpool_limits(limits=None if len(y) >= 1500 else 1, user_api="blas"):
+        # Small solves, many of them, use one BLAS thread (no oversubscription stalls); big
+        # ones use every core.
+        threads = None if len(y) >= MULTITHREADED_SAMPLES else 1
+        with threadpool_limits(limits=threads, user_api="blas"):
             for c, start in zip(positives, starts):
                 beta, steps, converged = _newton_binary(gram, np.where(y == c, 1.0, -1.0),
                                                         self.C, self.max_iter, start)
