@@ -59,6 +59,9 @@ def parse_args(argv=None):
                    help=f"Any of {','.join(BASELINES)}, or 'none'.")
     p.add_argument("--out", required=True, help="Results directory (resumable).")
     args = p.parse_args(argv)
+    # The CLI runs from the repository root: paths given relative to here must survive that.
+    args.out = os.path.abspath(args.out)
+    args.data_dir = os.path.abspath(args.data_dir) if args.data_dir else None
     args.labels = [int(v) for v in args.labels.split(",")]
     args.baselines = [] if args.baselines == "none" else args.baselines.split(",")
     unknown = set(args.baselines) - set(BASELINES)
@@ -119,7 +122,21 @@ def _probe(args, model, labels, json_path, baseline=None):
              str(args.repeats), "--json", json_path, "--quiet")
     report = _read(json_path)
     return {"accuracy_mean": report["accuracy_mean"], "accuracy_std": report["accuracy_std"],
-            "feature_dim": report["feature_dim"]}
+            "feature_dim": report["feature_dim"],
+            "readout": _readout_tag((report.get("metadata") or {}).get("features") or {})}
+
+
+def _readout_tag(features):
+    """A short name of an export's feature choices, e.g. `4x4` (paper) or `pyramid-flip-shift2`."""
+    parts = [features.get("pooling", "4x4")]
+    if features.get("layers", "all") != "all":
+        parts.append("blocks" + str(features["layers"]).replace(",", ""))
+    if features.get("activation", "post") == "pre":
+        parts.append("pre")
+    parts += ["flip"] * bool(features.get("flip")) + ["power"] * bool(features.get("power"))
+    if features.get("shift"):
+        parts.append(f"shift{features['shift']}")
+    return "-".join(parts)
 
 
 def run_variant(args, name, flags):
@@ -194,6 +211,7 @@ def _evaluate(args, name, model, score=None):
         score = {**score, "n_score": score["n"]}
     return {
         "model": model, "feature_dim": probes[str(args.labels[0])]["feature_dim"],
+        "readout": probes[str(args.labels[0])]["readout"],
         "probe": probes, "kid": score["kid"], "kid_std": score["kid_std"], "fid": score["fid"],
         "precision": score["precision"], "recall": score["recall"],
         "feature_space": score["feature_space"], "n_score": score["n_score"],
@@ -204,10 +222,13 @@ def run_baselines(args, result):
     """Baselines for one architecture (pixels: once per dataset; the untrained D once per
     read-out too, since it is read out as the variant is); cached like variants."""
     arch = hashlib.sha1(json.dumps(result["model_config"], sort_keys=True).encode()).hexdigest()[:10]
+    readout = result.get("readout") or _readout_tag(
+        _read(os.path.join(args.out, "work", result["variant"], f"probe-{args.labels[0]}.json"))
+        ["metadata"]["features"])
     found = {}
     for name in args.baselines:
         key = {"pixels": "pixels", "supervised": f"supervised-{arch}"}.get(
-            name, f"random-{arch}-{result['feature_dim']}d")
+            name, f"random-{arch}-{readout}")
         work = os.path.join(args.out, "baselines", key)
         found[key] = {str(n): _probe(args, result["model"], n, os.path.join(work, f"probe-{n}.json"),
                                      baseline=name) for n in args.labels}

@@ -37,8 +37,14 @@ def _checkpoint(ctx, param, value):
               help="Block outputs after the LeakyReLU (paper) or before it. Default: the run's recipe.")
 @click.option("--feature-flip/--no-feature-flip", default=None,
               help="Average each image's features with its mirror image's. Default: the run's recipe.")
+@click.option("--feature-shift", type=click.IntRange(min=0),
+              help="Also average the features of the image shifted by N pixels each way "
+                   "(0: off). Default: the run's recipe.")
+@click.option("--feature-power/--no-feature-power", default=None,
+              help="Signed square root of each feature (power normalisation). Default: the run's recipe.")
 def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_root, jit,
-           feature_layers, feature_pooling, feature_activation, feature_flip):
+           feature_layers, feature_pooling, feature_activation, feature_flip, feature_shift,
+           feature_power):
     """Export a run as a TF Serving SavedModel version: BASE/NAME/VERSION/.
 
     \b
@@ -59,7 +65,8 @@ def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_roo
     from dcgan_tf.serving.clients import SavedModelClient, format_signatures
 
     chosen = {"layers": feature_layers, "pooling": feature_pooling,
-              "activation": feature_activation, "flip": feature_flip}
+              "activation": feature_activation, "flip": feature_flip, "shift": feature_shift,
+              "power": feature_power}
     path = export_savedmodel(
         run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
         overwrite=overwrite, serving_root=serving_root, jit=jit,

@@ -27,6 +27,18 @@ def _policies(ctx, param, value):
         ) from None
 
 
+def _steps_per_execution(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise click.BadParameter(f"expected 'auto' or an integer >= 1, got {value!r}.")
+    return number
+
+
 def _power_of_two(ctx, param, value):
     if value is not None and (value < 32 or value & (value - 1)):
         raise click.BadParameter(f"must be a power of 2 >= 32 (32, 64, 128, ...), got {value}")
@@ -55,11 +67,15 @@ def _power_of_two(ctx, param, value):
               help="Passes over the data. [default: 60 for digits, else 25]")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many total steps.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
-              help="Stop after the step that crosses this many minutes of training (checkpoint "
-                   "written); a re-run trains this long again.")
+              help="Stop after the step (the call of up to --steps-per-execution steps) that "
+                   "crosses this many minutes of training (checkpoint written); a re-run trains "
+                   "this long again.")
 @click.option("--score-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Log KID (2000 samples, classifier space of the labelled data) every N epochs; "
                    "export --checkpoint best then picks the lowest. 0: off.")
+@click.option("--monitor-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Samples, diversity figures and a checkpoint every N epochs; 0: scheduled by "
+                   "their measured cost, at most 2% of the run (first and last epoch always).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
 @click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True)
@@ -73,7 +89,9 @@ def _power_of_two(ctx, param, value):
                    "Ampere+ GPUs), else fp32. fp16 uses loss scaling.")
 @click.option("--keep", "keep_checkpoints", type=click.IntRange(min=1), default=5, show_default=True,
               help="Recent checkpoints to keep (the best-scoring one is kept too).")
-@click.option("--steps-per-execution", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--steps-per-execution", callback=_steps_per_execution, default="auto", show_default=True,
+              help="Most train steps per tf.function call (a divisor of the epoch's steps is "
+                   f"used); auto: up to {C.AUTO_STEPS_PER_EXECUTION}.")
 @click.option("--recipe", type=click.Choice(recipes.NAMES), default="auto", show_default=True,
               help="Preset of the options below; paper = section 4 with all of them off; "
                    f"auto = {recipes.AUTO}, the best measured at equal wall-clock budgets "
@@ -95,8 +113,8 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
 
     \b
     Writes into the run directory:
-      checkpoints/ckpt-<step>/   every epoch and at the end (atomic)
-      samples/epoch-NNNN.png     a grid from a fixed z each epoch
+      checkpoints/ckpt-<step>/   at the end, and on --monitor-every's schedule (atomic)
+      samples/epoch-NNNN.png     a grid from a fixed z, on the same schedule
       metrics.jsonl              one line per epoch; logs/ for TensorBoard
     \b
     Examples:

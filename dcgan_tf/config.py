@@ -93,6 +93,25 @@ class ModelConfig(_JsonRoundTrip):
         return int(math.log2(self.image_size // 4))
 
 
+# Train steps per call that `steps_per_execution="auto"` allows (see `TrainConfig`).
+AUTO_STEPS_PER_EXECUTION = 16
+
+
+def steps_per_call(setting, steps):
+    """Train steps per `tf.function` call for a `fit` of `steps` steps per epoch.
+
+    Args:
+        setting: `TrainConfig.steps_per_execution`: `"auto"` or the most steps per call.
+        steps: Steps per epoch of the `fit`.
+
+    Returns:
+        The largest divisor of `steps` not above the setting, so that no call runs past an
+        epoch's end (Keras would then take extra batches and shift every later step).
+    """
+    most = AUTO_STEPS_PER_EXECUTION if setting == "auto" else int(setting)
+    return max(d for d in range(1, max(1, min(most, steps)) + 1) if steps % d == 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(_JsonRoundTrip):
     """A training run: data, optimisation (paper section 4) and bookkeeping.
@@ -116,7 +135,10 @@ class TrainConfig(_JsonRoundTrip):
             AVX512-BF16 or AMX, GPUs of compute capability 8.0+), else fp32. Whether it is
             faster depends on the machine: see benchmarks/README.md.
         keep_checkpoints: How many recent checkpoints to keep.
-        steps_per_execution: Train steps per `tf.function` call.
+        steps_per_execution: Train steps per `tf.function` call, at most: each `fit` uses
+            the largest divisor of its epoch's steps up to this, so calls end with the epoch.
+            `"auto"` (default) allows up to `AUTO_STEPS_PER_EXECUTION`, which amortises
+            Keras' per-call loop (benchmarks/README.md).
         sample_grid: Samples in the per-epoch PNG grid (a square number).
         recipe: Name of the preset the options below came from (`dcgan_tf.recipes`),
             recorded for the study; `"paper"` is section 4 with every option off.
@@ -129,10 +151,14 @@ class TrainConfig(_JsonRoundTrip):
         diffaugment: Comma-separated DiffAugment policies applied to every image D sees,
             real and fake (Zhao et al. 2020), e.g. `"translation,cutout,color"`; `""` (paper)
             for none.
-        max_minutes: Stop after the step that crosses this many minutes of training in this
-            invocation (a checkpoint is written); `None` for no limit.
+        max_minutes: Stop after the step (the `tf.function` call, with several steps per
+            call) that crosses this many minutes of training in this invocation (a checkpoint
+            is written); `None` for no limit.
         score_every: Log a cheap KID (2000 samples, classifier space of the labelled training
             data) every this many epochs; 0 turns it off.
+        monitor_every: Samples, diversity figures and a checkpoint every this many epochs;
+            0 (default) schedules them by their measured cost, at most 2% of the run
+            (`dcgan_tf.training.monitor`). The first and last epochs always get them.
     """
 
     out: str = "runs/default"
@@ -149,7 +175,7 @@ class TrainConfig(_JsonRoundTrip):
     jit: str = "auto"
     precision: str = "auto"
     keep_checkpoints: int = 5
-    steps_per_execution: int = 1
+    steps_per_execution: int | str = "auto"
     sample_grid: int = 64
     recipe: str = "paper"
     d_lr: float | None = None
@@ -159,6 +185,7 @@ class TrainConfig(_JsonRoundTrip):
     diffaugment: str = ""
     max_minutes: float | None = None
     score_every: int = 0
+    monitor_every: int = 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -171,15 +198,23 @@ class TrainConfig(_JsonRoundTrip):
             raise ValueError(
                 f"Expected `precision` in {PRECISIONS}. Received: precision={self.precision!r}"
             )
-        for name in ("epochs", "batch_size", "keep_checkpoints", "steps_per_execution"):
+        if self.steps_per_execution != "auto" and (
+                isinstance(self.steps_per_execution, bool)
+                or not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1):
+            raise ValueError(
+                "Expected `steps_per_execution` to be 'auto' or an integer >= 1. "
+                f"Received: steps_per_execution={self.steps_per_execution!r}"
+            )
+        for name in ("epochs", "batch_size", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"Expected `max_steps` >= 1. Received: max_steps={self.max_steps}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"Expected `max_minutes` > 0. Received: max_minutes={self.max_minutes}")
-        if self.score_every < 0:
-            raise ValueError(f"Expected `score_every` >= 0. Received: score_every={self.score_every}")
+        for name in ("score_every", "monitor_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Expected `{name}` >= 0. Received: {name}={getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"Expected `lr` > 0. Received: lr={self.lr}")
         for name in ("d_lr", "g_lr"):
@@ -241,18 +276,27 @@ class FeatureConfig(_JsonRoundTrip):
         activation: `"post"` LeakyReLU outputs (paper) or `"pre"`: the values entering it
             (batch-norm outputs; the first block's convolution).
         flip: Average the features of each image and its horizontal mirror. Defaults to `False`.
+        shift: Also average the features of the image shifted by this many pixels left,
+            right, up and down (reflected borders; mirrored too with `flip`); 0 (paper) for none.
+        power: Signed square root of each pooled feature (power normalisation, Perronnin
+            et al. 2010), which evens out features of very different scales for the linear
+            probe. Defaults to `False`.
     """
 
     layers: str = "all"
     pooling: str = "4x4"
     activation: str = "post"
     flip: bool = False
+    shift: int = 0
+    power: bool = False
 
     def __post_init__(self):
         if self.pooling not in FEATURE_POOLINGS:
             raise ValueError(
                 f"Expected `pooling` in {FEATURE_POOLINGS}. Received: pooling={self.pooling!r}"
             )
+        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 0:
+            raise ValueError(f"Expected `shift` to be an integer >= 0. Received: shift={self.shift!r}")
         if self.activation not in FEATURE_ACTIVATIONS:
             raise ValueError(
                 f"Expected `activation` in {FEATURE_ACTIVATIONS}. Received: activation={self.activation!r}"

@@ -20,8 +20,9 @@ RECIPES = {
     # al. 2019): D at 4e-4, G at 1e-4.
     "sngan": {"model": {"spectral_norm": True}, "train": {"d_lr": 4e-4, "g_lr": 1e-4}},
     # The paper's training (section 4 unchanged), its features read out with a 1x1+2x2+4x4
-    # pyramid (spatial pyramid pooling, He et al. 2014) and averaged with the mirrored image.
-    "probe": {"features": {"pooling": "pyramid", "flip": True}},
+    # pyramid (spatial pyramid pooling, He et al. 2014), averaged over the image, its shifts
+    # by 2 pixels and their mirror images, and power-normalised (Perronnin et al. 2010).
+    "probe": {"features": {"pooling": "pyramid", "flip": True, "shift": 2, "power": True}},
     # The candidates combined: rotation, augmentation and the richer probe features.
     "ssgan-da": {
         "train": {"rotation_weight": 1.0, "rotation_weight_g": 0.2,

@@ -60,7 +60,8 @@ def test_quality_smoke_and_resume(tmp_path):
     row = r"\| {} \| 3 \| [\d.]+ \| \d+ \| {} \| [\d.]+ \+- [\d.]+ \| [\d.]+ \+- [\d.]+ \| [\d.]+ \|"
     # ndf 8 at 32x32: blocks of 8, 16 and 32 channels; a 4x4 grid 16 x 56, the pyramid 21 x 56.
     assert re.search(row.format("tiny", 896), out) and re.search(row.format("pyr", 1176), out), out
-    assert "| pixels | 64 |" in out and "d | 896 |" in out and "d | 1176 |" in out  # random per read-out
+    # The untrained D once per read-out, named by it.
+    assert "| pixels | 64 |" in out and "-4x4 | 896 |" in out and "-pyramid | 1176 |" in out
     assert "wall time:" in out
     report = json.loads((tmp_path / "quality.json").read_text())
     tiny, pyr = report["variants"]

@@ -119,3 +119,40 @@ def test_pooled_features_match_numpy_max_pool():
 def test_bad_model_config_is_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ModelConfig(**kwargs)
+
+
+@pytest.mark.parametrize("diffaugment", ["", "translation,cutout"])
+def test_paired_discriminator_step_equals_two_calls(diffaugment):
+    """D on real and fake through one convolution per layer: the two-call step's numbers."""
+    import tensorflow as tf
+
+    from dcgan_tf.config import TrainConfig
+    from dcgan_tf.training.run import build_gan
+
+    cfg = ModelConfig(image_size=32, channels=3, ngf=8, ndf=8)
+    train_cfg = TrainConfig(precision="fp32", batch_size=16, seed=3, diffaugment=diffaugment)
+    keras.utils.set_random_seed(0)
+    paired = build_gan(cfg, train_cfg, paired_d=True)
+    two = build_gan(cfg, train_cfg, paired_d=False)
+    assert paired._d_pair is not None and two._d_pair is None
+    for net in ("generator", "discriminator"):
+        getattr(two, net).set_weights(getattr(paired, net).get_weights())
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
+    for _ in range(2):  # The second step starts from moving statistics and Adam state.
+        a, b = tf.function(paired.train_step)(x), tf.function(two.train_step)(x)
+        for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+            np.testing.assert_allclose(float(a[key]), float(b[key]), rtol=1e-5, atol=1e-6)
+    # Equal weights after two Adam steps means equal gradients; equal moving statistics
+    # means batch norm saw the same halves in the same order.
+    for net in ("generator", "discriminator"):
+        for u, v in zip(getattr(paired, net).variables, getattr(two, net).variables):
+            np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=u.path)
+
+
+def test_paired_discriminator_declines_conditional_and_spectral_norm():
+    from dcgan_tf.training.models import paired_discriminator
+
+    assert paired_discriminator(build_discriminator(CONFIGS[0])) is not None
+    for kwargs in ({"num_classes": 10}, {"spectral_norm": True}):
+        cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, **kwargs)
+        assert paired_discriminator(build_discriminator(cfg)) is None

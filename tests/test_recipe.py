@@ -131,7 +131,8 @@ def test_cli_recipe_presets_and_explicit_overrides():
     assert default["train"]["recipe"] == recipes.AUTO == "probe"
     assert {k: v for k, v in default["train"].items() if k not in ("out", "epochs", "recipe")} == {
         k: v for k, v in defaults.items() if k not in ("out", "epochs", "recipe")}
-    assert default["features"] == {**FeatureConfig().to_dict(), "pooling": "pyramid", "flip": True}
+    assert default["features"] == {**FeatureConfig().to_dict(), "pooling": "pyramid", "flip": True,
+                                   "shift": 2, "power": True}
 
     out = runner.invoke(main, ["train", "--recipe", "ssgan", "--rotation-weight", "0.5",
                                "--diffaugment", "cutout", "--spectral-norm", "--g-lr", "1e-4",
@@ -186,11 +187,33 @@ def test_feature_choices_pyramid_pre_activation_and_flip():
         feature_dim(cfg, FeatureConfig(layers="3"))
 
 
+def test_feature_shifts_and_power_normalisation_match_numpy():
+    cfg = ModelConfig(ndf=8)
+    d = build_discriminator(cfg)
+    x = _images(n=3, channels=1)
+    chosen = FeatureConfig(pooling="pyramid", flip=True, shift=2, power=True)
+    model = build_feature_model(d, cfg, chosen)
+    got = np.asarray(extract_features(model, x, chosen))
+    # NumPy: the 5 views (image, shifted 2 px each way with reflected borders), each also
+    # mirrored, pooled by the plain read-out, averaged, then sign(v) * sqrt(|v|).
+    plain = FeatureConfig(pooling="pyramid")
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    views = [x] + [np.roll(padded, (dy, dx), axis=(1, 2))[:, 2:-2, 2:-2]
+                   for dy, dx in ((0, 2), (0, -2), (2, 0), (-2, 0))]
+    views += [v[:, :, ::-1] for v in views]
+    mean = np.mean([np.asarray(extract_features(model, v, plain)) for v in views], axis=0)
+    np.testing.assert_allclose(got, np.sign(mean) * np.sqrt(np.abs(mean)), rtol=1e-4, atol=1e-6)
+    assert got.shape == (3, feature_dim(cfg, chosen))
+    with pytest.raises(ValueError, match="shift"):
+        FeatureConfig(shift=-1)
+
+
 OPTIONS = {
     "rotation": ({}, {"rotation_weight": 1.0, "rotation_weight_g": 0.2}, {}),
     "diffaugment": ({}, {"diffaugment": "translation,cutout,color"}, {}),
     "sn_ttur": ({"spectral_norm": True}, {"d_lr": 4e-4, "g_lr": 1e-4}, {}),
-    "features": ({}, {}, {"pooling": "pyramid", "activation": "pre", "flip": True, "layers": "1,2"}),
+    "features": ({}, {}, {"pooling": "pyramid", "activation": "pre", "flip": True, "layers": "1,2",
+                          "shift": 1, "power": True}),
 }
 
 
@@ -306,13 +329,14 @@ def test_random_baseline_reads_features_like_the_probed_model(digits_export, tmp
 
     run, _ = digits_export
     path = export_savedmodel(run, base_path=str(tmp_path / "sm"), name="pyr",
-                             features={"pooling": "pyramid", "flip": True})
+                             features={"pooling": "pyramid", "flip": True, "shift": 1})
     meta = read_metadata(path)
     random = random_savedmodel(ModelConfig.from_dict(meta["model"]), str(tmp_path / "cache"),
                                features=meta["features"])
     random_meta = read_metadata(random)
     assert random_meta["features"] == meta["features"] == {**FeatureConfig().to_dict(),
-                                                            "pooling": "pyramid", "flip": True}
+                                                            "pooling": "pyramid", "flip": True,
+                                                            "shift": 1}
     assert random_meta["feature_dim"] == meta["feature_dim"] == 21 * 7 * 16
     paper = read_metadata(random_savedmodel(ModelConfig.from_dict(meta["model"]),
                                             str(tmp_path / "cache")))

@@ -356,3 +356,24 @@ def test_runs_checkpointed_as_state_npz_still_load_and_damage_is_seen(tmp_path):
     with open(path / "state.npz", "r+b") as f:
         f.truncate(1000)
     assert "BadZipFile" in checkpoint.damage(str(path))
+
+
+def test_background_writes_keep_order_and_raise_in_the_training_thread():
+    import threading
+
+    from dcgan_tf.training.background import BackgroundWriter
+
+    writer, done, release = BackgroundWriter(max_pending=2), [], threading.Event()
+    writer.submit(lambda: (release.wait(5), done.append(1)))
+    writer.submit(done.append, 2)
+    release.set()
+    writer.submit(done.append, 3)  # Waits for the first task to make room.
+    writer.wait()
+    assert done == [1, 2, 3]
+
+    def fail():
+        raise OSError("disk full")
+
+    writer.submit(fail)
+    with pytest.raises(OSError, match="disk full"):
+        writer.close()

@@ -88,7 +88,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     good = checkpoint.select(run, "last")
     diverge = lambda logits: float("nan") * generator_loss(logits)  # noqa: E731
     monkeypatch.setattr(losses, "generator_loss", diverge)
-    with pytest.raises(TrainingError, match="NaN/inf at step 5"):
+    with pytest.raises(TrainingError, match=r"NaN/inf at steps 5-\d+ "):
         train(_cfg(run, max_steps=400), TINY, verbose=0)
     assert checkpoint.select(run, "last") == good
     state = checkpoint.read_arrays(good)
@@ -198,3 +198,41 @@ def test_auto_precision_follows_the_hardware():
 
     assert resolve_precision("auto") == ("bf16" if native_bf16() else "fp32")
     assert resolve_precision("fp16") == "fp16"
+
+
+def test_epoch_end_work_follows_its_cost_schedule(tmp_path):
+    """Samples, figures and checkpoints run once training time reaches 50x their cost."""
+    from dcgan_tf.training.monitor import MONITOR_SHARE, RunMonitor
+
+    gan = build_gan(TINY, _cfg(tmp_path))
+    real = np.zeros((4, 32, 32, 1), "float32")
+    monitor = RunMonitor(str(tmp_path), _cfg(tmp_path), TINY, real, writer=None, final_step=100)
+    monitor.set_model(gan)  # gan.step is 0: not the final step.
+    assert MONITOR_SHARE == 0.02
+    assert monitor._due(epoch=0, step=0)  # Nothing measured yet: the first epoch always.
+    monitor._cost = 0.5
+    monitor._trained = 24.9
+    assert not monitor._due(epoch=3, step=40)
+    monitor._trained = 25.0  # 0.5 s is 2% of 25 s.
+    assert monitor._due(epoch=3, step=40)
+    monitor._trained = 0.0
+    assert monitor._due(epoch=9, step=100)  # The last epoch always.
+    gan.stop_training = True  # Stopped early (--max-minutes): its epoch is the last.
+    assert monitor._due(epoch=4, step=50)
+    gan.stop_training = False
+    every = RunMonitor(str(tmp_path), _cfg(tmp_path, monitor_every=3), TINY, real, None, final_step=100)
+    every.set_model(gan)
+    every._cost = 1e9
+    assert [e for e in range(9) if every._due(e, 10 * e)] == [2, 5, 8]
+
+
+def test_short_epochs_sample_on_schedule_and_checkpoint_the_end(tmp_path):
+    # Epochs of 2 steps take well under a second; the scheduled work does not run after each.
+    summary = train(TrainConfig(out=str(tmp_path / "run"), epochs=12, batch_size=64), TINY, verbose=0)
+    lines = _metrics(tmp_path / "run")
+    sampled = [m["epoch"] for m in lines if "diversity" in m]
+    assert [m["epoch"] for m in lines] == list(range(1, 13))
+    assert sampled[0] == 1 and sampled[-1] == 12 and len(sampled) < 12
+    pngs = sorted(os.listdir(tmp_path / "run" / "samples"))
+    assert pngs == [f"epoch-{e:04d}.png" for e in sampled] + ["latest.png"]
+    assert summary["checkpoint"].endswith(f"ckpt-{summary['step']:09d}")

@@ -135,7 +135,7 @@ def save(gan, run_dir, step, epoch, metrics=None, keep=5, training_stats=None):
     """Writes checkpoint `ckpt-<step>` atomically, with checksums, and keeps the newest `keep`.
 
     The best checkpoint (see `select`) is kept too, so that a
-    late collapse never deletes the good weights.
+    late collapse never deletes the good weights. Equivalent to `serialize` then `publish`.
 
     Args:
         gan: A built and compiled `DCGAN`.
@@ -151,15 +151,39 @@ def save(gan, run_dir, step, epoch, metrics=None, keep=5, training_stats=None):
     Returns:
         The checkpoint's path.
     """
+    return publish(serialize(gan, run_dir, training_stats), run_dir, step, epoch, metrics, keep)
+
+
+def serialize(gan, run_dir, training_stats=None):
+    """Writes the run's state into a new hidden temporary directory and returns its path.
+
+    This is the part of a checkpoint that reads the variables, so it runs between training
+    steps; `publish` (checksums, fsync, rename, pruning) only touches files and can run on a
+    background thread. A temporary directory never published is removed by `remove_stale`.
+    """
     root = checkpoint_dir(run_dir)
     os.makedirs(root, exist_ok=True)
-    final = os.path.join(root, f"ckpt-{step:09d}")
     tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root)
     if training_stats is None:
         training_stats = [v.numpy() for v in gan.generator.non_trainable_variables]
     stats = [tf.Variable(value, trainable=False) for value in training_stats]
     try:
         tf.train.Checkpoint(**_trackables(gan, stats)).write(os.path.join(tmp, _PREFIX))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def publish(tmp, run_dir, step, epoch, metrics=None, keep=5):
+    """Turns `serialize`'s directory into checkpoint `ckpt-<step>`: checksums, fsync, rename, prune.
+
+    Returns:
+        The checkpoint's path.
+    """
+    root = checkpoint_dir(run_dir)
+    final = os.path.join(root, f"ckpt-{step:09d}")
+    try:
         files = {name: _sha256(os.path.join(tmp, name)) for name in sorted(os.listdir(tmp))}
         save_json(
             os.path.join(tmp, "meta.json"),

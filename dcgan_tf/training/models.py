@@ -163,6 +163,49 @@ def build_rotation_head(cfg: ModelConfig):
     return keras.Model(features, logits, name="rotation_head")
 
 
+def paired_discriminator(discriminator):
+    """D on a real and a fake batch with one convolution per layer, or `None` where it cannot.
+
+    Convolutions, activations and the dense logit act on each sample alone; only batch norm
+    couples the samples of a batch. So the two batches go through each convolution
+    concatenated (GEMMs twice as tall, which the small layers need to fill the cores), and
+    each half through batch norm on its own, in the order real then fake. Losses, gradients
+    and moving statistics are those of two training-mode calls, `D(real)` then `D(fake)`.
+
+    Args:
+        discriminator: A D from `build_discriminator`.
+
+    Returns:
+        A function `(real, fake) -> (real_logits, fake_logits)` (training mode), or `None`
+        for a D that is not a plain chain of layers (conditional) or whose layers update
+        state per call (spectral normalisation's power iteration).
+    """
+    chain = discriminator.layers[1:]
+    plain = all(len(layer._inbound_nodes) == 1 for layer in chain) and not any(
+        isinstance(layer, layers.SpectralNormalization) for layer in chain
+    )
+    if len(discriminator.inputs) != 1 or not plain:
+        return None
+    for previous, layer in zip(discriminator.layers, chain):
+        parents = layer._inbound_nodes[0].parent_nodes
+        if len(parents) != 1 or parents[0].operation is not previous:
+            return None
+
+    def call(real, fake):
+        n = keras.ops.shape(real)[0]
+        x = keras.ops.concatenate([real, keras.ops.cast(fake, real.dtype)], axis=0)
+        for layer in chain:
+            if isinstance(layer, layers.BatchNormalization):
+                x = keras.ops.concatenate(
+                    [layer(x[:n], training=True), layer(x[n:], training=True)], axis=0
+                )
+            else:
+                x = layer(x, training=True)
+        return x[:n], x[n:]
+
+    return call
+
+
 def with_last_features(discriminator):
     """A view of `discriminator` returning `[logits, flattened last block]`, sharing its layers."""
     flat = discriminator.get_layer("flatten").output
@@ -216,21 +259,36 @@ def pooled_features(activations, grid=4):
     return keras.ops.cast(keras.ops.concatenate(pooled, axis=-1), "float32")
 
 
-def extract_features(feature_model, images, features: FeatureConfig | None = None):
-    """The probe features of `images` (N, H, W, C) in [-1, 1]: pooled, flip-averaged if chosen.
+def feature_views(images, features: FeatureConfig | None = None):
+    """The views of `images` (N, H, W, C) whose features are averaged: the image and its
+    shifts by `shift` pixels left, right, up and down (reflected borders), each also mirrored
+    when `flip` is set."""
+    features = features or FeatureConfig()
+    views = [images]
+    if features.shift:
+        s, (height, width) = features.shift, images.shape[1:3]
+        padded = keras.ops.pad(images, [[0, 0], [s, s], [s, s], [0, 0]], mode="reflect")
+        for dy, dx in ((0, -s), (0, s), (-s, 0), (s, 0)):
+            views.append(padded[:, s + dy:s + dy + height, s + dx:s + dx + width])
+    if features.flip:
+        views += [keras.ops.flip(v, axis=2) for v in views]
+    return views
 
-    Batch norm runs in inference mode.
+
+def extract_features(feature_model, images, features: FeatureConfig | None = None):
+    """The probe features of `images` (N, H, W, C) in [-1, 1]: pooled, averaged over
+    `feature_views`, power-normalised if chosen. Batch norm runs in inference mode.
+
+    Averaging over mirrored and shifted copies makes the features invariant to what the
+    data is invariant to, at no extra width.
     """
     features = features or FeatureConfig()
-
-    def pooled(x):
-        return pooled_features(feature_model(x, training=False), features.grids)
-
-    if not features.flip:
-        return pooled(images)
-    # Mirror averaging: a horizontally flipped image is as likely under the data, so the
-    # average is a flip-invariant feature at no extra width.
-    return (pooled(images) + pooled(keras.ops.flip(images, axis=2))) / 2.0
+    views = feature_views(images, features)
+    pooled = [pooled_features(feature_model(v, training=False), features.grids) for v in views]
+    out = pooled[0] if len(pooled) == 1 else keras.ops.mean(keras.ops.stack(pooled), axis=0)
+    if features.power:
+        out = keras.ops.sign(out) * keras.ops.sqrt(keras.ops.abs(out))
+    return out
 
 
 def feature_dim(cfg: ModelConfig, features: FeatureConfig | None = None):

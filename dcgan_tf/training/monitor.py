@@ -1,6 +1,14 @@
-"""What a run records each epoch: samples, diversity and collapse figures, metrics, checkpoint.
+"""What a run records at epoch ends: metrics, and on a schedule samples, figures and a checkpoint.
 
-TensorBoard gets, beside Keras' scalars, the sample grid of every epoch (`logs/samples`, the
+Every epoch appends its losses and throughput to `metrics.jsonl`. The rest (batch-norm
+re-estimation, the sample grid, the diversity and collapse figures, KID, the checkpoint)
+costs the same whatever the epoch length, so it runs after an epoch only once the training
+time since it last ran reaches its own measured cost divided by `MONITOR_SHARE`: at most 2%
+of a run, every epoch when epochs are long, every few when they are a few seconds. The first
+and last epochs always get it, and the PNGs and checkpoint files are written by a background
+thread.
+
+TensorBoard gets, beside Keras' scalars, the sample grid of those epochs (`logs/samples`, the
 Images tab) and the run's configuration through the hparams plugin (the HParams tab).
 """
 
@@ -15,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_tf.training import checkpoint
+from dcgan_tf.training.background import BackgroundWriter
 from dcgan_tf.latent_z import draw_z
 from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
 from dcgan_tf.training.models import build_feature_model, pooled_features, recalibrate_batchnorm
@@ -28,10 +37,13 @@ RECALIBRATION_BATCHES = 10
 # collapse (the paper's "single oscillating mode" failure). Relative, because an untrained
 # generator starts with little spread and must not raise the alarm.
 COLLAPSE_DROP = 0.5
+# Largest share of training time that the scheduled epoch-end work may take (see above).
+MONITOR_SHARE = 0.02
 
 
 class RunMonitor(keras.callbacks.Callback):
-    """Per epoch: BN recalibration, samples from a fixed z, diversity, metrics line, checkpoint.
+    """Each epoch a metrics line; on the schedule above BN recalibration, samples from a fixed
+    z, diversity, KID and a checkpoint.
 
     Diversity is the mean pairwise distance of generated samples relative to that of a real
     batch, in pixel space (`diversity`) and in the discriminator's pooled feature space
@@ -46,9 +58,12 @@ class RunMonitor(keras.callbacks.Callback):
         writer: Open `metrics.jsonl` file; `None` on workers that are not the chief.
         scorer: A `dcgan_tf.scoring.training.TrainingScorer` for `kid` every
             `train_cfg.score_every` epochs, or `None`.
+        final_step: The step the run ends at, whose epoch is always checkpointed; `None`
+            treats every epoch as possibly the last.
     """
 
-    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer, scorer=None):
+    def __init__(self, run_dir, train_cfg, model_cfg, real_batch, writer, scorer=None,
+                 final_step=None):
         super().__init__()
         self.run_dir = run_dir
         self.cfg = train_cfg
@@ -62,7 +77,8 @@ class RunMonitor(keras.callbacks.Callback):
         self.labels = (np.arange(self.z_shape[0]) % classes).astype("int32")[:, None]
         self.real_distance = mean_pairwise_distance(real_batch)
         self.best_feature_diversity = 0.0
-        self.bad_step = None
+        self.bad_step = None  # (where, logs) of the call whose losses were NaN/inf.
+        self._call_start = 0
         self.scorer = scorer
         # Measured from here, so data loading and the classifier do not count.
         self.deadline = (time.perf_counter() + 60 * train_cfg.max_minutes
@@ -70,7 +86,11 @@ class RunMonitor(keras.callbacks.Callback):
         self.timed_out = False
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = 0
+        self.final_step = final_step
         self._summaries = None
+        self._files = BackgroundWriter()
+        self._trained = 0.0  # Training seconds since the scheduled work last ran.
+        self._cost = None  # What it took then, in the training thread.
 
     def _random_z(self, rng, shape=None):
         return draw_z(rng, *(shape or self.z_shape), self.model_cfg.z_dist)
@@ -89,16 +109,26 @@ class RunMonitor(keras.callbacks.Callback):
         return self._summaries
 
     def on_train_end(self, logs=None):
+        self._files.wait()  # `fit` returns with every file of the run on disk.
         if self._summaries is not None:
             self._summaries.flush()
+
+    def close(self):
+        """Finishes the background writes; raises the first one that failed."""
+        self._files.close()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = self.model.step
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call_start = self.model.step + 1  # A call may run several steps.
+
     def on_train_batch_end(self, batch, logs=None):
         if logs and not all(math.isfinite(float(np.mean(v))) for v in logs.values()):
-            self.bad_step = (self.model.step, dict(logs))
+            step = self.model.step
+            where = f"step {step}" if step <= self._call_start else f"steps {self._call_start}-{step}"
+            self.bad_step = (where, dict(logs))
             self.model.stop_training = True
         elif self.deadline is not None and time.perf_counter() >= self.deadline:
             self.timed_out = True  # Keras still ends the epoch, so a checkpoint is written
@@ -110,6 +140,30 @@ class RunMonitor(keras.callbacks.Callback):
         elapsed = time.perf_counter() - self.epoch_start
         step = self.model.step
         logs["images_per_sec"] = (step - self.epoch_step0) * self.cfg.batch_size / max(elapsed, 1e-9)
+        self._trained += elapsed
+        record = {"epoch": epoch + 1, "step": step, "time": time.time()}
+        if self._due(epoch, step):
+            start = time.perf_counter()
+            self._scheduled_work(epoch, step, logs, record)
+            self._cost, self._trained = time.perf_counter() - start, 0.0
+        else:
+            record.update({k: float(np.mean(v)) for k, v in logs.items()})
+        self.writer.write(json.dumps(record) + "\n")
+        self.writer.flush()
+
+    def _due(self, epoch, step):
+        """Whether the scheduled work runs after this epoch (see the module docstring)."""
+        if self._cost is None or self.model.stop_training:
+            return True  # The first epoch, or the last of a run stopped early.
+        if self.final_step is None or step >= self.final_step:
+            return True
+        if self.cfg.monitor_every:
+            return (epoch + 1) % self.cfg.monitor_every == 0
+        if self.scorer is not None and (epoch + 1) % self.cfg.score_every == 0:
+            return True
+        return self._trained >= self._cost / MONITOR_SHARE
+
+    def _scheduled_work(self, epoch, step, logs, record):
         generator = self.model.generator
         # Seeded by the epoch, not drawn from one stream, so a resumed run draws the same z.
         rng = np.random.default_rng([self.cfg.seed, epoch + 1])
@@ -123,20 +177,22 @@ class RunMonitor(keras.callbacks.Callback):
             logs.update(self._kid())
 
         pixels = make_grid(to_uint8(images))
-        save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
-        save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
         with self._summary_writer().as_default():
             tf.summary.image("samples", pixels[None], step=step)
-        record = {"epoch": epoch + 1, "step": step, "time": time.time()}
         record.update({k: float(np.mean(v)) for k, v in logs.items()})
-        # Checkpoint first: a kill before the line leaves it to be restored from the checkpoint
-        # on resume (`history.reconcile_metrics`), never a line for a step that is replayed.
-        checkpoint.save(self.model, self.run_dir, step, epoch + 1, record,
-                        keep=self.cfg.keep_checkpoints, training_stats=training_stats)
+        # The variables are read here; hashing, fsync, rename and pruning happen off the
+        # training thread. A kill before the rename leaves a temporary directory that resume
+        # removes, and a metrics line without its checkpoint, which resume drops and replays.
+        tmp = checkpoint.serialize(self.model, self.run_dir, training_stats)
         for variable, value in zip(generator.non_trainable_variables, training_stats):
             variable.assign(value)
-        self.writer.write(json.dumps(record) + "\n")
-        self.writer.flush()
+        self._files.submit(self._write_samples, epoch, pixels)
+        self._files.submit(checkpoint.publish, tmp, self.run_dir, step, epoch + 1, dict(record),
+                           keep=self.cfg.keep_checkpoints)
+
+    def _write_samples(self, epoch, pixels):
+        save_png(os.path.join(self.run_dir, "samples", f"epoch-{epoch + 1:04d}.png"), pixels)
+        save_png(os.path.join(self.run_dir, "samples", "latest.png"), pixels, scale=2)
 
     def _kid(self):
         # Its own RNG, so every score sees the same z and the other figures' z do not change.

@@ -13,7 +13,7 @@ from dcgan_tf import locks
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.data import datasets as data
 from dcgan_tf.training import distribute
-from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
 from dcgan_tf.training.gan import DCGAN
 from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_rotation_head, dtype_policy,
@@ -62,10 +62,10 @@ def precision_policy(precision):
     return policy[resolve_precision(precision)]
 
 
-def build_gan(model_cfg, train_cfg):
+def build_gan(model_cfg, train_cfg, paired_d=True):
     """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
 
-    Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
+    `paired_d=False` runs D's step as two calls (see `DCGAN`), for benchmarks. Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
     with dtype_policy(precision_policy(train_cfg.precision)):
@@ -76,7 +76,7 @@ def build_gan(model_cfg, train_cfg):
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
         num_classes=model_cfg.num_classes, rotation_head=head,
         rotation_weight=train_cfg.rotation_weight, rotation_weight_g=train_cfg.rotation_weight_g,
-        diffaugment=train_cfg.diffaugment,
+        diffaugment=train_cfg.diffaugment, paired_d=paired_d,
     )
 
     def adam(lr):
@@ -88,7 +88,6 @@ def build_gan(model_cfg, train_cfg):
         d_optimizer=adam(train_cfg.d_learning_rate),
         g_optimizer=adam(train_cfg.g_learning_rate),
         jit_compile=resolve_jit(train_cfg.jit),
-        steps_per_execution=train_cfg.steps_per_execution,
     )
     checkpoint.build_optimizers(gan)
     return gan
@@ -214,7 +213,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose):
     timed_out = False
     if segments:
         timed_out = _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg,
-                         chief, verbose)
+                         chief, verbose, total)
     return {
         "run_dir": run_dir,
         "step": gan.step,
@@ -250,7 +249,22 @@ def _beta1(optimizer):
     return float(getattr(optimizer, "inner_optimizer", optimizer).beta_1)
 
 
-def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose):
+def _steps_setting(gan, train_cfg):
+    # Keras' multi-step loop fails to run under MultiWorkerMirroredStrategy (an unfed
+    # placeholder in its while loop, Keras 3.15): "auto" takes one step per call there.
+    multi_worker = isinstance(gan.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    return 1 if multi_worker and train_cfg.steps_per_execution == "auto" else train_cfg.steps_per_execution
+
+
+def _set_steps_per_execution(gan, steps):
+    # Keras traces the multi-step loop with this count: a new count needs a new function.
+    if gan.steps_per_execution != steps:
+        gan.steps_per_execution = steps
+        gan.train_function = None
+
+
+def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose,
+         final_step):
     first = next(iter(dataset.take(1)))
     real_batch = (first[0] if isinstance(first, tuple) else first).numpy()[: train_cfg.sample_grid]
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
@@ -259,7 +273,7 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
         from dcgan_tf.scoring.training import TrainingScorer
 
         scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
-    monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer)
+    monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
     callbacks = [monitor]
     if chief:
         callbacks.append(
@@ -271,6 +285,7 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
             # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
             # for every further iterator of the same dataset (as `dataset.take(1)` above made).
             segment_data = make_dataset(skip_batches=gan.step)[0]
+            _set_steps_per_execution(gan, steps_per_call(_steps_setting(gan, train_cfg), steps))
             gan.fit(
                 segment_data, initial_epoch=first_epoch, epochs=first_epoch + epochs,
                 steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
@@ -278,15 +293,18 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
             if monitor.bad_step is not None or monitor.timed_out:
                 break
     finally:
-        if writer is not None:
-            writer.close()
+        try:
+            monitor.close()  # The background writes: samples and checkpoints.
+        finally:
+            if writer is not None:
+                writer.close()
     if monitor.bad_step is None:
         return monitor.timed_out
-    step, logs = monitor.bad_step
+    where, logs = monitor.bad_step
     last = checkpoint.list_checkpoints(run_dir)
     kept = f"the last good checkpoint is {last[-1][1]}" if last else "no checkpoint was written"
     shown = ", ".join(f"{k}={float(v):.4g}" for k, v in logs.items())
     raise TrainingError(
-        f"Loss became NaN/inf at step {step} ({shown}); training stopped and {kept}. "
+        f"Loss became NaN/inf at {where} ({shown}); training stopped and {kept}. "
         "Lower --lr or check the input data."
     )
