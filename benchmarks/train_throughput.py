@@ -4,7 +4,7 @@
     python benchmarks/train_throughput.py --size 32 --variants fp32,bf16,xla --train-path
     python benchmarks/train_throughput.py --size 32 --channels 1 --default-run
 
-`--train-path` times the whole `train()` twice: with today's defaults (steps per execution
+`--train-path` times the whole `train()` (steady state, epochs 2 to 6) twice: with today's defaults (steps per execution
 "auto", epoch-end work on its cost schedule, background writes) and with last release's
 settings (one step per call, epoch-end work every epoch). `--default-run` times what
 `dcgan-tf train` runs (digits, 60 epochs of 11 steps), start to end. Both print the ratio to
@@ -29,13 +29,13 @@ VARIANTS = {
     "bf16": dict(precision="bf16", jit="off"),
     "xla": dict(precision="fp32", jit="on"),
     "xla-bf16": dict(precision="bf16", jit="on"),
-    # D's step as two calls (real, then fake) instead of paired convolutions.
-    "fp32-two": dict(precision="fp32", jit="off", paired_d=False),
-    "bf16-two": dict(precision="bf16", jit="off", paired_d=False),
+    # D's step with real and fake paired in each convolution (`DCGAN(paired_d=True)`).
+    "fp32-paired": dict(precision="fp32", jit="off", paired_d=True),
+    "bf16-paired": dict(precision="bf16", jit="off", paired_d=True),
 }
 
 
-def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paired_d=True):
+def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paired_d=False):
     """Times `train_step` alone on a batch already in memory; returns (img/s, flops/img).
 
     The step runs in a `tf.function` like Keras' trainer builds, without `fit`'s loop.
@@ -67,14 +67,17 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paire
 PER_EPOCH_BEFORE = dict(steps_per_execution=1, monitor_every=1)
 
 
-def train_path(size, channels, width, batch, precision, jit, steps_per_epoch=64, **settings):
-    """Images/s of the whole `dcgan_tf.training.run.train` on SVHN-format .mat files.
+def train_path(size, channels, width, batch, precision, jit, steps_per_epoch=64, epochs=6, **settings):
+    """Steady-state images/s of the whole `dcgan_tf.training.run.train` on SVHN-format .mat files.
 
-    Input pipeline, progress, per-epoch samples, diversity figures, metrics and checkpoints are
-    all included: the steady-state rate is 2 epochs' images over the wall-time difference
-    between a 3-epoch and a 1-epoch run, which cancels start-up and tracing (after a first,
-    discarded run that pays the process's one-time costs).
+    Everything an epoch costs is included: input pipeline, Keras' loop and callbacks, and the
+    epoch-end work (samples, diversity figures, checkpoints) on its schedule. The rate is read
+    from the wall-clock `time` of `metrics.jsonl`'s lines, first epoch end to last, so process
+    start-up, tracing and the end of the run (which varied by seconds from run to run) do not
+    count.
     """
+    import json
+
     import numpy as np
     import scipy.io
 
@@ -89,22 +92,21 @@ def train_path(size, channels, width, batch, precision, jit, steps_per_epoch=64,
         y = rng.integers(1, 11, (n, 1)).astype("float64")
         for split in ("train", "test"):
             scipy.io.savemat(os.path.join(tmp, f"{split}_32x32.mat"), {"X": x, "y": y})
-        seconds = []
-        # The first run pays the process's one-time costs (imports, file cache): discard it.
-        for index, epochs in enumerate((1, 1, 3)):
-            out = os.path.join(tmp, f"run{index}")
-            start = time.perf_counter()
-            train(TrainConfig(out=out, dataset="svhn", data_dir=tmp, verify=False, batch_size=batch,
-                              epochs=epochs, precision=precision, jit=jit, **settings), cfg, verbose=0)
-            seconds.append(time.perf_counter() - start)
-        return 2 * n / (seconds[2] - seconds[1])
+        out = os.path.join(tmp, "run")
+        train(TrainConfig(out=out, dataset="svhn", data_dir=tmp, verify=False, batch_size=batch,
+                          epochs=epochs, precision=precision, jit=jit, **settings), cfg, verbose=0)
+        with open(os.path.join(out, "metrics.jsonl"), encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f]
+    first, last = lines[0], lines[-1]
+    return (last["step"] - first["step"]) * batch / (last["time"] - first["time"])
 
 
-def default_run():
+def default_run(**settings):
     """Images/s of the default `dcgan-tf train` (digits, recipe auto), timed start to end.
 
     Includes the model build, data loading, tracing and the last checkpoint: what a new user
-    waits for. Returns `(img/s, model_cfg, train_cfg)`.
+    waits for. `settings` override train flags (e.g. `PER_EPOCH_BEFORE`). Returns `(img/s,
+    model_cfg, train_cfg, steps, seconds)`.
     """
     from dcgan_tf import recipes
     from dcgan_tf.data.registry import DEFAULT_EPOCHS
@@ -113,7 +115,7 @@ def default_run():
     with tempfile.TemporaryDirectory() as tmp:
         model_cfg, train_cfg, _ = recipes.apply(
             "auto", {"image_size": 32, "channels": 1},
-            {"out": os.path.join(tmp, "run"), "epochs": DEFAULT_EPOCHS.get("digits", 25)}, {})
+            {"out": os.path.join(tmp, "run"), "epochs": DEFAULT_EPOCHS.get("digits", 25), **settings}, {})
         start = time.perf_counter()
         summary = train(train_cfg, model_cfg, verbose=0)
         seconds = time.perf_counter() - start
@@ -138,13 +140,15 @@ def main():
 
     print(machine())
     if a.default_run:
-        ips, model_cfg, train_cfg, steps, seconds = default_run()
         from dcgan_tf.training.run import resolve_precision
 
+        runs = [("today", default_run()), ("old settings", default_run(**PER_EPOCH_BEFORE))]
+        _, model_cfg, train_cfg, _, _ = runs[0][1]
         bare, _ = bare_step(model_cfg.image_size, model_cfg.channels, model_cfg.ngf, train_cfg.batch_size,
                             a.steps, a.warmup, resolve_precision(train_cfg.precision), "off")
-        print(f"default dcgan-tf train: {steps} steps in {seconds:.1f} s = {ips:.1f} img/s; "
-              f"bare step {bare:.1f} img/s; ratio {ips / bare:.2f}")
+        for label, (ips, _, _, steps, seconds) in runs:
+            print(f"default dcgan-tf train, {label}: {steps} steps in {seconds:.1f} s = {ips:.1f} img/s; "
+                  f"bare step {bare:.1f} img/s; ratio {ips / bare:.2f}")
         return
     ceiling = matmul_ceiling()
     rows = []

@@ -43,13 +43,14 @@ class DCGAN(keras.Model):
         diffaugment: DiffAugment policies applied to all of D's inputs, e.g.
             `"translation,cutout,color"`; `""` (paper) for none.
         paired_d: Run D's step on real and fake through one convolution per layer
-            (`models.paired_discriminator`): the same computation as two calls, faster on
-            CPUs. Ignored where D is not a plain chain. Defaults to `True`.
+            (`models.paired_discriminator`): the same computation as two calls. It measured
+            slower on a 2-core CPU (benchmarks/README.md), so it is off unless asked for.
+            Ignored where D is not a plain chain. Defaults to `False`.
     """
 
     def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None,
                  num_classes=0, rotation_head=None, rotation_weight=0.0, rotation_weight_g=0.0,
-                 diffaugment="", paired_d=True, **kwargs):
+                 diffaugment="", paired_d=False, **kwargs):
         super().__init__(**kwargs)
         if z_dist not in Z_DISTRIBUTIONS:
             raise ValueError(f"Expected `z_dist` in {Z_DISTRIBUTIONS}. Received: z_dist={z_dist!r}")

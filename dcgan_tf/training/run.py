@@ -62,10 +62,11 @@ def precision_policy(precision):
     return policy[resolve_precision(precision)]
 
 
-def build_gan(model_cfg, train_cfg, paired_d=True):
+def build_gan(model_cfg, train_cfg, paired_d=False):
     """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
 
-    `paired_d=False` runs D's step as two calls (see `DCGAN`), for benchmarks. Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
+    `paired_d=True` pairs D's convolutions on real and fake (see `DCGAN`), for benchmarks.
+    Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
     with dtype_policy(precision_policy(train_cfg.precision)):
