@@ -4,9 +4,9 @@
     python benchmarks/train_throughput.py --size 32 --variants fp32,bf16,xla --train-path
     python benchmarks/train_throughput.py --size 32 --channels 1 --default-run
 
-`--train-path` times the whole `train()` (steady state, epochs 2 to 6) twice: with today's defaults (steps per execution
-"auto", epoch-end work on its cost schedule, background writes) and with last release's
-settings (one step per call, epoch-end work every epoch). `--default-run` times what
+`--train-path` times the whole `train()` (steady state, epochs 2 to 6) twice: with today's
+defaults (steps per execution "auto", epoch-end work on its cost schedule, background writes)
+and with last release's settings (one step per call, epoch-end work every epoch). `--default-run` times what
 `dcgan-tf train` runs (digits, 60 epochs of 11 steps), start to end. Both print the ratio to
 the bare step of the same model in the same process.
 

@@ -78,7 +78,6 @@ class RunMonitor(keras.callbacks.Callback):
         self.real_distance = mean_pairwise_distance(real_batch)
         self.best_feature_diversity = 0.0
         self.bad_step = None  # (where, logs) of the call whose losses were NaN/inf.
-        self._call_start = 0
         self.scorer = scorer
         # Measured from here, so data loading and the classifier do not count.
         self.deadline = (time.perf_counter() + 60 * train_cfg.max_minutes
@@ -121,13 +120,12 @@ class RunMonitor(keras.callbacks.Callback):
         self.epoch_start = time.perf_counter()
         self.epoch_step0 = self.model.step
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._call_start = self.model.step + 1  # A call may run several steps.
-
     def on_train_batch_end(self, batch, logs=None):
         if logs and not all(math.isfinite(float(np.mean(v))) for v in logs.values()):
+            # A call runs `steps_per_execution` steps (a divisor of the epoch's, see run.py).
             step = self.model.step
-            where = f"step {step}" if step <= self._call_start else f"steps {self._call_start}-{step}"
+            first = step - self.model.steps_per_execution + 1
+            where = f"step {step}" if first >= step else f"steps {first}-{step}"
             self.bad_step = (where, dict(logs))
             self.model.stop_training = True
         elif self.deadline is not None and time.perf_counter() >= self.deadline:

@@ -250,17 +250,18 @@ def _beta1(optimizer):
     return float(getattr(optimizer, "inner_optimizer", optimizer).beta_1)
 
 
-def _steps_setting(gan, train_cfg):
+def _set_steps_per_execution(gan, train_cfg, steps):
+    """Sets the steps per call for a `fit` of `steps` steps per epoch (`steps_per_call`)."""
+    setting = train_cfg.steps_per_execution
     # Keras' multi-step loop fails to run under MultiWorkerMirroredStrategy (an unfed
     # placeholder in its while loop, Keras 3.15): "auto" takes one step per call there.
     multi_worker = isinstance(gan.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    return 1 if multi_worker and train_cfg.steps_per_execution == "auto" else train_cfg.steps_per_execution
-
-
-def _set_steps_per_execution(gan, steps):
+    if setting == "auto" and multi_worker:
+        setting = 1
+    count = steps_per_call(setting, steps)
     # Keras traces the multi-step loop with this count: a new count needs a new function.
-    if gan.steps_per_execution != steps:
-        gan.steps_per_execution = steps
+    if gan.steps_per_execution != count:
+        gan.steps_per_execution = count
         gan.train_function = None
 
 
@@ -286,7 +287,7 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
             # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
             # for every further iterator of the same dataset (as `dataset.take(1)` above made).
             segment_data = make_dataset(skip_batches=gan.step)[0]
-            _set_steps_per_execution(gan, steps_per_call(_steps_setting(gan, train_cfg), steps))
+            _set_steps_per_execution(gan, train_cfg, steps)
             gan.fit(
                 segment_data, initial_epoch=first_epoch, epochs=first_epoch + epochs,
                 steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
