@@ -55,31 +55,31 @@ def cpu_seconds():
 
 
 class Costs:
-    """Counts and times the primal solver's two O(F^2)-and-up kernels, to say where time goes."""
+    """Times the primal solver's kernels, to say where time goes: the eigendecomposition and
+    rotation of the features, the conjugate gradients' Hessian products (one pass over the
+    features each, all classes at once), and the other passes (gradients, outputs, diagonals)."""
 
     def __init__(self):
         from dcgan_tf.probe import solvers
 
-        self.counts = {"factorisations": [0, 0.0], "gram rows": [0, 0.0]}
-        factor, gram = solvers._factor_spd, solvers._augmented_gram
+        self.counts = {"eigenbasis + rotation": [0, 0.0], "Hessian products": [0, 0.0],
+                       "other passes": [0, 0.0]}
+        problems = solvers._RotatedProblems
+        for name, key in (("__init__", "eigenbasis + rotation"),
+                          ("_masked_gram_times", "Hessian products"),
+                          ("_times", "other passes"), ("_transpose_times", "other passes"),
+                          ("_squares", "other passes")):
+            setattr(problems, name, self._timed(getattr(problems, name), key))
 
-        def timed_factor(*args):
+    def _timed(self, function, key):
+        def timed(*args):
             start = time.perf_counter()
             try:
-                return factor(*args)
+                return function(*args)
             finally:
-                self.counts["factorisations"][0] += 1
-                self.counts["factorisations"][1] += time.perf_counter() - start
-
-        def timed_gram(x, rows, *args):
-            start = time.perf_counter()
-            try:
-                return gram(x, rows, *args)
-            finally:
-                self.counts["gram rows"][0] += int(np.sum(rows))
-                self.counts["gram rows"][1] += time.perf_counter() - start
-
-        solvers._factor_spd, solvers._augmented_gram = timed_factor, timed_gram
+                self.counts[key][0] += 1
+                self.counts[key][1] += time.perf_counter() - start
+        return timed
 
     def __str__(self):
         return ", ".join(f"{k}: {n} in {t:.1f} s" for k, (n, t) in self.counts.items())

@@ -129,6 +129,32 @@ def test_primal_solver_matches_linearsvc_run_to_convergence(classes, dim):
         assert np.array_equal(svc.predict(x[400:]), reference.predict(x[400:]))
 
 
+def test_primal_solver_on_correlated_features_matches_linearsvc_and_rotates_only_on_request():
+    # Conv features are strongly correlated (an ill-conditioned X^T X): a low-rank part with
+    # scales over two decades, plus noise. liblinear run to a tight tolerance is the reference.
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(7)
+    n, dim = 700, 80
+    y = rng.integers(0, 4, n)
+    loadings = rng.normal(size=(10, dim)) * np.logspace(1, -1, 10)[:, None]
+    x = rng.normal(size=(n, 10)) @ loadings + 0.05 * rng.normal(size=(n, dim))
+    x += rng.normal(size=(4, dim))[y] * 0.3
+    x = (x - x.mean(0)) / x.std(0)
+    original = x.copy()
+    for c in (0.01, 1.0):
+        svc = PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y)
+        reference = LinearSVC(C=c, dual=False, tol=1e-10, max_iter=100_000).fit(x, y)
+        assert svc.converged_
+        np.testing.assert_allclose(svc.decision_function(x), reference.decision_function(x),
+                                   atol=1e-4)
+    np.testing.assert_array_equal(x, original)  # not written to without `overwrite`
+    rotated = fit_primal_path(x, y, (1.0,), tol=1e-10, overwrite=True)[0]
+    assert not np.allclose(x, original)  # rotated in place: the caller's copy is gone
+    np.testing.assert_allclose(rotated.decision_function(original),
+                               svc.decision_function(original), atol=1e-6)
+
+
 def test_primal_objective_is_minimal_and_float32_agrees():
     # Independent check of optimality: the objective's gradient, written out in NumPy, vanishes.
     x, y = _overlapping(500, 3, 20, seed=2)

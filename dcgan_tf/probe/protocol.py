@@ -293,10 +293,12 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
             primal, an (F+1) x (F+1) system, warm-started along ascending C), `"liblinear"`
             (`LinearSVC`, in its dual form when features outnumber examples) or `"auto"`
             (`choose_solver`: the smaller exact system).
-        overwrite: Standardise `train_x` and `val_x` in place (float arrays the caller no longer
-            needs): saves two copies of the features. Defaults to `False`.
+        overwrite: Standardise `train_x` and `val_x` in place, and let the primal solver
+            rotate `train_x` in place (float arrays the caller no longer needs): saves two
+            copies of the features. Defaults to `False`.
         init: A fitted `StandardisedSVM` on similar data to start the primal solver from (its
-            weights carried over to this scaler); other solvers ignore it.
+            weights carried over to this scaler, its eigenbasis reused); other solvers ignore
+            it.
 
     Returns:
         `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
@@ -311,9 +313,11 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
     solver = choose_solver(solver, num_samples, num_features)
     grid = sorted(c_grid)
     if solver == "primal":
-        start = init.weights_for(scaler) if isinstance(init, StandardisedSVM) and isinstance(
-            init.svm, PrimalSquaredHingeSVC) else None
-        fitted = iter(fit_primal_path(train_z, train_y, grid, init=start))
+        warm = isinstance(init, StandardisedSVM) and isinstance(init.svm, PrimalSquaredHingeSVC)
+        start, basis = (init.weights_for(scaler), init.svm.basis_) if warm else (None, None)
+        # `train_z` is the caller's to overwrite or already a copy: rotate it in place.
+        fitted = iter(fit_primal_path(train_z, train_y, grid, init=start, overwrite=True,
+                                      basis=basis))
     elif solver == "newton":
         z64 = train_z.astype(np.float64)
         gram = z64 @ z64.T + 1.0
