@@ -6,10 +6,15 @@
 Compares `dcgan-tf export`'s `serving_default` with a plain `tf.saved_model.save` of the Keras
 generator (the baseline), both measured in this process. Weights are untrained: latency does
 not depend on their values.
+
+`--intra-op-threads 1,0` measures each TensorFlow intra-op thread count (0: TensorFlow's
+default, one per core) in a fresh process, one after the other in this command: TF Serving's
+`--tensorflow_intra_op_parallelism` sets the same pool.
 """
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,11 +76,30 @@ def main():
     p.add_argument("--width", type=int, default=64, help="ngf = ndf")
     p.add_argument("--repeats", type=int, default=50)
     p.add_argument("--batches", default="1,64")
+    p.add_argument("--intra-op-threads", default="0",
+                   help="comma list; 0 = TensorFlow's default (one per core)")
     a = p.parse_args()
+
+    counts = [int(t) for t in a.intra_op_threads.split(",")]
+    if len(counts) > 1:  # thread pools are fixed at start-up: a fresh process per count
+        for count in counts:
+            print(f"\n=== --intra-op-threads {count} ===", flush=True)
+            args, rest = [], iter(sys.argv[1:])
+            for arg in rest:
+                if arg == "--intra-op-threads":
+                    next(rest)
+                elif not arg.startswith("--intra-op-threads="):
+                    args.append(arg)
+            subprocess.run([sys.executable, os.path.abspath(__file__), *args,
+                            f"--intra-op-threads={count}"], check=True)
+        return
 
     import tensorflow as tf
 
+    if counts[0]:
+        tf.config.threading.set_intra_op_parallelism_threads(counts[0])
     print(machine())
+    print(f"intra-op threads: {counts[0] or 'default (one per core)'}")
     ceiling = matmul_ceiling()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,8 +32,10 @@ def test_train_throughput_smoke():
 
 @pytest.mark.slow
 def test_serve_latency_smoke():
-    out = _run("serve_latency.py", "--size", "32", "--width", "8", "--repeats", "2", "--batches", "1,4")
+    out = _run("serve_latency.py", "--size", "32", "--width", "8", "--repeats", "2", "--batches", "1,4",
+               "--intra-op-threads", "1")
     assert "features p50" in out and len(out.strip().splitlines()[-1].split()) >= 10
+    assert "intra-op threads: 1" in out
 
 
 @pytest.mark.slow
