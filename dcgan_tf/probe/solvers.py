@@ -157,7 +157,8 @@ class PrimalSquaredHingeSVC(_LinearScores):
     fast solution of large scale linear SVMs"), followed by an exact line search. The system
     is never formed: conjugate gradients need only products `X_A^T (X_A v)`, two matmuls over
     the features for all classes at once, in the eigenbasis of `X^T X`, where `X_A^T X_A` is
-    nearly diagonal and its diagonal is a good preconditioner (computed exactly per step). The
+    close to diagonal. The preconditioner is its exact block on the 512 leading eigendirections
+    (where each class's active set couples them most) and its exact diagonal elsewhere. The
     inner solve stops at a relative residual `min(0.1, sqrt(|g| / |g(0)|))`, so steps are
     cheap far from the optimum and exact near it (Eisenstat & Walker 1996). It stops with
     liblinear's primal criterion, `|g| <= tol * max(min(#pos, #neg), 1) / N * |g(w=0)|`.
@@ -249,6 +250,10 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
 
 # Largest relative residual at which a Newton step's conjugate gradients stop (far from the optimum).
 _FORCING_CAP = 0.1
+# Leading eigendirections preconditioned by their exact block rather than its diagonal: on
+# 15,000 x 9,408 real D features (Fashion-MNIST) 512 took 218 s for three C values against 322 s
+# with the diagonal alone (1.7-1.3x fewer products) and 242 s with 1,536.
+_BLOCK = 512
 # Most conjugate-gradient products per Newton step.
 _CG_MAX_ITER = 250
 # Rows per chunk in a pass over the features: both products of `z_A^T (z_A v)` on a chunk
@@ -261,7 +266,8 @@ class _RotatedProblems:
 
     With `x^T x = V diag(lambda) V^T` and `z = x V`, a weight vector `u` on `z` scores as
     `w = V u` does on `x` and has the same norm, so the objective is unchanged; but there
-    `z_A^T z_A` is close to diagonal, and its exact diagonal preconditions conjugate gradients.
+    `z_A^T z_A` is close to diagonal: its leading block and its diagonal precondition conjugate
+    gradients.
     """
 
     def __init__(self, x, targets, overwrite, basis=None):
@@ -328,6 +334,33 @@ class _RotatedProblems:
             total += mask[i:i + _ROWS].T @ (part * part)
         return np.hstack([total, active.sum(0)[:, None]])
 
+    def _preconditioner(self, c, active):
+        """An approximate inverse of each class's `I + 2c [z_A, 1]^T [z_A, 1]`: exact on the
+        `_BLOCK` leading eigendirections (where the class structure couples them), its
+        diagonal elsewhere."""
+        import scipy.linalg
+
+        diagonal = 1.0 + 2.0 * c * self._squares(active)
+        dim = self.z.shape[1]
+        size = min(_BLOCK, dim)
+        lead = slice(dim - size, dim)  # eigh sorts ascending: the largest come last
+        factors = []
+        for j in range(active.shape[1] if size else 0):
+            part = self.z[active[:, j], lead]
+            block = (part.T @ part).astype(np.float64)
+            block *= 2.0 * c
+            block[np.diag_indices(size)] += 1.0
+            factors.append(scipy.linalg.cho_factor(block, lower=True, check_finite=False))
+
+        def apply(residual):
+            out = residual / diagonal
+            for j, factor in enumerate(factors):
+                out[j, lead] = scipy.linalg.cho_solve(factor, residual[j, lead],
+                                                      check_finite=False)
+            return out
+
+        return apply
+
     def solve(self, c, tol, max_iter):
         """Newton steps at C = `c` from the current iterate: `(steps per class, converged)`."""
         steps = np.zeros(len(self.u), int)
@@ -343,7 +376,7 @@ class _RotatedProblems:
             k = np.flatnonzero(todo)
             steps[k] += 1
             rtol = np.minimum(_FORCING_CAP, np.sqrt(norms[k] / (2.0 * c * self.g0[k])))
-            preconditioner = 1.0 + 2.0 * c * self._squares(active[:, k])
+            preconditioner = self._preconditioner(c, active[:, k])
             direction = self._conjugate_gradients(c, active[:, k], -grad[k], preconditioner,
                                                   rtol)
             change = self._times(direction)
@@ -355,11 +388,12 @@ class _RotatedProblems:
         return steps, not todo.any()
 
     def _conjugate_gradients(self, c, active, rhs, preconditioner, rtol):
-        """Solves `(I + 2c [z_A, 1]^T [z_A, 1]) s = rhs` per class, preconditioned by its diagonal."""
+        """Solves `(I + 2c [z_A, 1]^T [z_A, 1]) s = rhs` per class, `preconditioner` applying
+        an approximate inverse."""
         mask = active.astype(self.z.dtype)
         solution = np.zeros_like(rhs)
         residual = rhs.copy()
-        z = residual / preconditioner
+        z = preconditioner(residual)
         p, rz = z.copy(), np.sum(residual * z, axis=1)
         limit = rtol * np.linalg.norm(rhs, axis=1)
         live = np.linalg.norm(residual, axis=1) > limit
@@ -372,7 +406,7 @@ class _RotatedProblems:
             solution += alpha[:, None] * p
             residual -= alpha[:, None] * hp
             live &= np.linalg.norm(residual, axis=1) > limit
-            z = residual / preconditioner
+            z = preconditioner(residual)
             rz_next = np.sum(residual * z, axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 beta = np.where(live, rz_next / rz, 0.0)
