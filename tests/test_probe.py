@@ -247,6 +247,19 @@ def test_auto_solver_takes_the_smaller_exact_system_and_standardises_in_place_on
     np.testing.assert_allclose(carried, clf.decision_function(x), atol=1e-4)
 
 
+def test_svm_search_shows_progress_over_the_c_values_only_on_request(capsys):
+    # An all-labels search takes minutes per C: the bar says which C it is on.
+    x, y = _overlapping(600, 3, 20, seed=6)
+    x = x.astype(np.float32)
+    fit_svm(x[:400], y[:400], x[400:], y[400:], c_grid=(0.01, 1.0))
+    assert "svm C" not in capsys.readouterr().err
+    fit_svm(x[:400], y[:400], x[400:], y[400:], c_grid=(0.01, 1.0), progress=True)
+    assert "svm C path" in capsys.readouterr().err  # the primal solver's path
+    fit_svm(x[:100], y[:100], x[400:], y[400:], c_grid=(0.01, 1.0), solver="newton",
+            progress=True)
+    assert "svm C:" in capsys.readouterr().err
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ProbeError, match="labels"):
         ProbeConfig(labels=0)

@@ -277,7 +277,7 @@ def choose_solver(solver, num_samples, num_features=None):
 
 
 def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solver="auto",
-            overwrite=False, init=None):
+            overwrite=False, init=None, progress=False):
     """Fits a standardised linear L2-SVM for each C and keeps the best on the validation set.
 
     The scaler is fitted on `train_x` only, once; the Gram matrix, too, is shared by every C.
@@ -299,11 +299,14 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         init: A fitted `StandardisedSVM` on similar data to start the primal solver from (its
             weights carried over to this scaler, its eigenbasis reused); other solvers ignore
             it.
+        progress: Show a progress bar over the C values.
 
     Returns:
         `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
         chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
     """
+    from tqdm import tqdm
+
     scaler = Standardiser().fit(train_x)
     train_z = scaler.transform(train_x, overwrite)
     if val_x is None and len(c_grid) != 1:
@@ -317,12 +320,14 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         start, basis = (init.weights_for(scaler), init.svm.basis_) if warm else (None, None)
         # `train_z` is the caller's to overwrite or already a copy: rotate it in place.
         fitted = iter(fit_primal_path(train_z, train_y, grid, init=start, overwrite=True,
-                                      basis=basis))
+                                      basis=basis, progress=progress))
     elif solver == "newton":
         z64 = train_z.astype(np.float64)
         gram = z64 @ z64.T + 1.0
     best, search, last = None, [], None
-    for c in grid:
+    # The primal path fits every C at once above, with its own progress bar.
+    shown = progress and solver != "primal"
+    for c in tqdm(grid, desc="svm C", unit="C", disable=not shown, leave=False):
         if solver == "primal":
             svc = next(fitted)
             converged = svc.converged_
@@ -348,7 +353,7 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
         test_x, test_y: Features and labels of the whole test split.
         num_classes: Number of classes.
         cfg: A `ProbeConfig`.
-        progress: Show a progress bar over the repeats.
+        progress: Show progress bars over the repeats and each search's C values.
 
     Returns:
         A dict with `test_error_mean`, `test_error_std` (ddof=1), `accuracy_mean`,
@@ -366,7 +371,7 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
         clf, c, val_error, search = fit_svm(
             train_x[draw.labelled], train_y[draw.labelled],
             train_x[draw.validation], train_y[draw.validation], cfg.c_grid, seed=cfg.seed + k,
-            solver=cfg.solver, overwrite=True,
+            solver=cfg.solver, overwrite=True, progress=progress,
         )
         if draw.refit_on_all:
             everything = np.concatenate([draw.labelled, draw.validation])

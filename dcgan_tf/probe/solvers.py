@@ -190,7 +190,7 @@ class PrimalSquaredHingeSVC(_LinearScores):
 
 
 def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=False,
-                    basis=None):
+                    basis=None, progress=False):
     """Fits `PrimalSquaredHingeSVC` at each C of `c_grid`, warm-starting along ascending C.
 
     One eigendecomposition of `x.T @ x` serves every class and C (each fit keeps it as
@@ -210,6 +210,7 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
         basis: An orthogonal (F, F) matrix to rotate into instead, e.g. the `basis_` of a fit
             on similar data (the probe's refit): any orthogonal basis gives the same solution,
             and one close to the eigenbasis preconditions as well, without the O(F^3) cost.
+        progress: Show a progress bar over the C values (minutes each at all labels).
 
     Returns:
         A fitted `PrimalSquaredHingeSVC` for each C, in ascending order of C.
@@ -238,8 +239,10 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     problem = _RotatedProblems(x, targets, overwrite, basis)
     if init is not None:
         problem.start(np.asarray(init[0]), np.asarray(init[1]))
+    from tqdm import tqdm
+
     fitted = []
-    for c in grid:
+    for c in tqdm(grid, desc="svm C path", unit="C", disable=not progress, leave=False):
         steps, converged = problem.solve(c, tol, max_iter)
         svc = PrimalSquaredHingeSVC(c, tol, max_iter)._set(
             classes, problem.weights(), steps.tolist(), converged)
