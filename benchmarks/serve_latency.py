@@ -84,13 +84,8 @@ def main():
     if len(counts) > 1:  # thread pools are fixed at start-up: a fresh process per count
         for count in counts:
             print(f"\n=== --intra-op-threads {count} ===", flush=True)
-            args, rest = [], iter(sys.argv[1:])
-            for arg in rest:
-                if arg == "--intra-op-threads":
-                    next(rest)
-                elif not arg.startswith("--intra-op-threads="):
-                    args.append(arg)
-            subprocess.run([sys.executable, os.path.abspath(__file__), *args,
+            # argparse keeps an option's last value: the appended count wins.
+            subprocess.run([sys.executable, os.path.abspath(__file__), *sys.argv[1:],
                             f"--intra-op-threads={count}"], check=True)
         return
 

@@ -166,7 +166,7 @@ def test_primal_objective_is_minimal_and_float32_agrees():
         margin = np.maximum(0.0, 1.0 - t * (xa @ w))
         grad = w - 2 * 0.5 * xa.T @ (t * margin)
         assert np.linalg.norm(grad) < 1e-4 * np.linalg.norm(2 * 0.5 * xa.T @ t)
-    # float32 features (the probe's) run float32 matmuls and factorisations: same answer.
+    # float32 features (the probe's) run float32 matmuls: same answer.
     single = PrimalSquaredHingeSVC(C=0.5).fit(x.astype(np.float32), y)
     assert single.converged_
     np.testing.assert_allclose(single.decision_function(x), svc.decision_function(x), atol=2e-3)

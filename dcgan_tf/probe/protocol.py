@@ -28,8 +28,9 @@ DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 # training images: 10,000 cannot be had, 287 can).
 MAX_VALIDATION_FRACTION = 0.2
 SOLVERS = ("auto", "newton", "primal", "liblinear")
-# The dual Newton solver factors up to N x N matrices (N labelled examples), the primal one
-# (F+1) x (F+1) (F features): "auto" takes the smaller, and liblinear when both are too big.
+# The dual Newton solver factors up to N x N matrices (N labelled examples); the primal one
+# works in the F-dimensional eigenbasis of the features: "auto" takes the smaller of N and F,
+# and liblinear when N is too big for the dual and F outnumbers it.
 NEWTON_MAX_SAMPLES = 8000
 
 
@@ -251,9 +252,9 @@ class StandardisedSVM:
 
 
 def choose_solver(solver, num_samples, num_features=None):
-    """Resolves `"auto"`: the exact Newton solver whose system is the smaller.
+    """Resolves `"auto"`: the Newton solver whose problem is the smaller.
 
-    `"primal"` when labelled examples outnumber features (its system is (F+1) x (F+1)),
+    `"primal"` when labelled examples outnumber features (its unknowns are the F+1 weights),
     else `"newton"` (the dual, N x N) up to `NEWTON_MAX_SAMPLES` examples, else `"liblinear"`.
 
     Args:
@@ -280,7 +281,8 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
             overwrite=False, init=None, progress=False):
     """Fits a standardised linear L2-SVM for each C and keeps the best on the validation set.
 
-    The scaler is fitted on `train_x` only, once; the Gram matrix, too, is shared by every C.
+    The scaler is fitted on `train_x` only, once; the solver's Gram matrix (dual) or
+    eigenbasis (primal), too, is shared by every C.
 
     Args:
         train_x, train_y: Labelled features (N, F) and labels (N,).
@@ -289,8 +291,8 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         c_grid: Regularisation constants to try; ties go to the smaller C.
         seed: liblinear's random state.
         solver: `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
-            an N x N system), `"primal"` (`PrimalSquaredHingeSVC`: solved exactly in the
-            primal, an (F+1) x (F+1) system, warm-started along ascending C), `"liblinear"`
+            an N x N system), `"primal"` (`PrimalSquaredHingeSVC`: truncated Newton in the
+            primal, every class at once, warm-started along ascending C), `"liblinear"`
             (`LinearSVC`, in its dual form when features outnumber examples) or `"auto"`
             (`choose_solver`: the smaller exact system).
         overwrite: Standardise `train_x` and `val_x` in place, and let the primal solver

@@ -218,6 +218,8 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     Raises:
         ValueError: `x` is not 2-D floating point matching `y`, or `y` has one class.
     """
+    from tqdm import tqdm
+
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or len(x) != len(y):
@@ -239,8 +241,6 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     problem = _RotatedProblems(x, targets, overwrite, basis)
     if init is not None:
         problem.start(np.asarray(init[0]), np.asarray(init[1]))
-    from tqdm import tqdm
-
     fitted = []
     for c in tqdm(grid, desc="svm C path", unit="C", disable=not progress, leave=False):
         steps, converged = problem.solve(c, tol, max_iter)
