@@ -3,6 +3,11 @@
     python benchmarks/train_throughput.py --size 64
     python benchmarks/train_throughput.py --size 32 --variants fp32,bf16,xla --train-path
     python benchmarks/train_throughput.py --size 32 --channels 1 --default-run
+    python benchmarks/train_throughput.py --size 64 --variants fp32,bf16 --torch-python PY
+
+`--torch-python PY` also times a plain PyTorch DCGAN step of the same network
+(`torch_reference.py`, run by the interpreter PY that has torch, after the TensorFlow variants,
+in fp32 and bf16 autocast) and prints each variant's ratio to it.
 
 `--train-path` times the whole `train()` (steady state, epochs 2 to 6) twice: with today's
 defaults (steps per execution "auto", epoch-end work on its cost schedule, background writes)
@@ -15,6 +20,8 @@ Ends with `img/s=<N> gflops=<G> ceiling_ratio=<R>` for the first variant's bare 
 
 import argparse
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -122,6 +129,16 @@ def default_run(**settings):
     return summary["step"] * train_cfg.batch_size / seconds, model_cfg, train_cfg, summary["step"], seconds
 
 
+def torch_reference(python, size, channels, width, batch, steps, warmup, bf16):
+    """Images/s of `torch_reference.py`'s step (its faster memory format), run by `python`."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py")
+    cmd = [python, script, "--size", str(size), "--channels", str(channels), "--width", str(width),
+           "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)] + ["--bf16"] * bf16
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    print(out.strip())
+    return float(re.search(r"torch_img/s=([0-9.]+)", out).group(1))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=64)
@@ -136,6 +153,8 @@ def main():
     p.add_argument("--steps-per-epoch", type=int, default=64, help="epoch length of --train-path")
     p.add_argument("--default-run", action="store_true",
                    help="time the default `dcgan-tf train` (digits) against its bare step")
+    p.add_argument("--torch-python", metavar="PY",
+                   help="a Python with torch: also time the PyTorch reference step and print ratios to it")
     a = p.parse_args()
 
     print(machine())
@@ -168,6 +187,12 @@ def main():
             whole = train_path(a.size, a.channels, a.width, a.batch, steps_per_epoch=a.steps_per_epoch,
                                **first, **settings)
             print(f"{label:<12}{whole:>10.1f}{'':>10}{'':>9}{whole / base_ips:>10.2f}")
+    if a.torch_python:
+        refs = {dtype: torch_reference(a.torch_python, a.size, a.channels, a.width, a.batch, a.steps,
+                                       a.warmup, dtype == "bf16") for dtype in ("fp32", "bf16")}
+        for dtype, ref in refs.items():
+            print(f"{'torch ' + dtype:<12}{ref:>10.1f}   " + ", ".join(
+                f"{name} {ips / ref:.2f}x" for name, ips, _, _ in rows))
     name, ips, gflops, ratio = rows[0]
     print(f"img/s={ips:.1f} gflops={gflops:.1f} ceiling_ratio={ratio:.3f}")
 
