@@ -39,10 +39,14 @@ VARIANTS = {
     # D's step with real and fake paired in each convolution (`DCGAN(paired_d=True)`).
     "fp32-paired": dict(precision="fp32", jit="off", paired_d=True),
     "bf16-paired": dict(precision="bf16", jit="off", paired_d=True),
+    # The 4x4 layers' kernel gradient from oneDNN's own kernel, not one patch matmul
+    # (`dcgan_tf.training.patch_grads`, on by default for bf16 on AMX CPUs).
+    "bf16-native": dict(precision="bf16", jit="off", patch_grads=False),
 }
 
 
-def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paired_d=False):
+def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paired_d=False,
+              patch_grads=None):
     """Times `train_step` alone on a batch already in memory; returns (img/s, flops/img).
 
     The step runs in a `tf.function` like Keras' trainer builds, without `fit`'s loop.
@@ -53,7 +57,7 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paire
     from dcgan_tf.training.run import build_gan
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
-    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d)
+    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d, patch_grads)
     step = tf.function(gan.train_step, jit_compile=jit == "on")
     x = tf.random.uniform((batch, size, size, channels), -1, 1)
     for _ in range(warmup):
@@ -178,15 +182,15 @@ def main():
     base_ips = rows[0][1]
     print(f"\nDCGAN {a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, batch {a.batch}, "
           f"{flops / 1e9:.2f} GFLOP/image/step; matmul ceiling {ceiling:.0f} GFLOP/s (fp32)")
-    print(f"{'variant':<12}{'img/s':>10}{'GFLOP/s':>10}{'ceiling':>9}{'vs ' + rows[0][0]:>10}")
+    print(f"{'variant':<12}{'img/s':>10}{'GFLOP/s':>10}{'ceiling':>9}{'vs ' + rows[0][0]:>16}")
     for name, ips, gflops, ratio in rows:
-        print(f"{name:<12}{ips:>10.1f}{gflops:>10.1f}{ratio:>9.2f}{ips / base_ips:>10.2f}")
+        print(f"{name:<12}{ips:>10.1f}{gflops:>10.1f}{ratio:>9.2f}{ips / base_ips:>16.2f}")
     if a.train_path:
         first = {k: VARIANTS[rows[0][0]][k] for k in ("precision", "jit")}
         for label, settings in (("train()", {}), ("train() old", PER_EPOCH_BEFORE)):
             whole = train_path(a.size, a.channels, a.width, a.batch, steps_per_epoch=a.steps_per_epoch,
                                **first, **settings)
-            print(f"{label:<12}{whole:>10.1f}{'':>10}{'':>9}{whole / base_ips:>10.2f}")
+            print(f"{label:<12}{whole:>10.1f}{'':>10}{'':>9}{whole / base_ips:>16.2f}")
     if a.torch_python:
         refs = {dtype: torch_reference(a.torch_python, a.size, a.channels, a.width, a.batch, a.steps,
                                        a.warmup, dtype == "bf16") for dtype in ("fp32", "bf16")}

@@ -156,3 +156,52 @@ def test_paired_discriminator_declines_conditional_and_spectral_norm():
     for kwargs in ({"num_classes": 10}, {"spectral_norm": True}):
         cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, **kwargs)
         assert paired_discriminator(build_discriminator(cfg)) is None
+
+
+def test_patch_kernel_gradient_matches_numpy():
+    """`kernel_gradient` against the definition: dW[a,b,c,o] = sum x_pad[n,2i+a,2j+b,c] dy[n,i,j,o]."""
+    from dcgan_tf.training.patch_grads import kernel_gradient
+
+    rng = np.random.default_rng(0)
+    x, dy = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(2, 3, 3, 4))
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # "SAME", kernel 4, stride 2: 1 and 1.
+    want = np.zeros((4, 4, 3, 4))
+    for a in range(4):
+        for b in range(4):
+            window = padded[:, a:a + 6:2, b:b + 6:2, :]
+            want[a, b] = np.einsum("nijc,nijo->co", window, dy)
+    got = kernel_gradient(x.astype("float32"), dy.astype("float32"), 4, 2).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(image_size=32, channels=3, ngf=8, ndf=8),
+                                 ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, num_classes=3)],
+                         ids=["plain", "conditional"])
+def test_patch_grad_layers_train_like_keras_layers(cfg):
+    """The 4x4 layers with the patch-matmul kernel gradient: the same step as Keras' own layers."""
+    import tensorflow as tf
+
+    from dcgan_tf.config import TrainConfig
+    from dcgan_tf.training.patch_grads import PatchGradConv2D, PatchGradConv2DTranspose
+    from dcgan_tf.training.run import build_gan
+
+    train_cfg = TrainConfig(precision="fp32", batch_size=8, seed=3)
+    keras.utils.set_random_seed(0)
+    patched = build_gan(cfg, train_cfg, patch_grads=True)
+    plain = build_gan(cfg, train_cfg, patch_grads=False)
+    kinds = [type(layer) for net in (patched.generator, patched.discriminator) for layer in net.layers]
+    assert kinds.count(PatchGradConv2D) == 1 and kinds.count(PatchGradConv2DTranspose) == 1
+    assert not {PatchGradConv2D, PatchGradConv2DTranspose} & {
+        type(layer) for net in (plain.generator, plain.discriminator) for layer in net.layers}
+    for net in ("generator", "discriminator"):
+        getattr(plain, net).set_weights(getattr(patched, net).get_weights())
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (8, cfg.image_size, cfg.image_size, cfg.channels)).astype("float32")
+    data = (x, rng.integers(0, cfg.num_classes, (8,)).astype("int32")) if cfg.num_classes else x
+    for _ in range(2):
+        a, b = tf.function(patched.train_step)(data), tf.function(plain.train_step)(data)
+        for key in ("d_loss", "g_loss"):
+            np.testing.assert_allclose(float(a[key]), float(b[key]), rtol=1e-5, atol=1e-6)
+    for net in ("generator", "discriminator"):
+        for u, v in zip(getattr(patched, net).variables, getattr(plain, net).variables):
+            np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=u.path)

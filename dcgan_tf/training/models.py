@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from dcgan_tf.config import FeatureConfig, ModelConfig
+from dcgan_tf.training.patch_grads import PatchGradConv2D, PatchGradConv2DTranspose
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees (Chen et al. 2019).
 
@@ -56,11 +57,13 @@ def discriminator_widths(cfg):
     return [cfg.ndf * 2**i for i in range(cfg.num_blocks)]
 
 
-def build_generator(cfg: ModelConfig):
+def build_generator(cfg: ModelConfig, patch_grads=False):
     """Builds G: z -> image in [-1, 1] (tanh).
 
     Args:
         cfg: The model's shape.
+        patch_grads: Whether the 4x4 -> 8x8 layer takes its kernel gradient as one matmul
+            over patches (`patch_grads.patch_grads_pay`); the same function either way.
 
     Returns:
         A functional `keras.Model` with input `z` (z_dim,) and output
@@ -81,7 +84,8 @@ def build_generator(cfg: ModelConfig):
     x = layers.ReLU(name="project_relu")(x)
     # Fractionally-strided convolutions double the size: 4x4 -> 8x8 -> ... -> size/2.
     for i, width in enumerate(widths[1:], start=1):
-        x = layers.Conv2DTranspose(
+        deconv = PatchGradConv2DTranspose if patch_grads and i == 1 else layers.Conv2DTranspose
+        x = deconv(
             width, cfg.kernel_size, strides=2, padding="same", use_bias=False,
             kernel_initializer=_init(), name=f"deconv{i}",
         )(x)
@@ -96,7 +100,7 @@ def build_generator(cfg: ModelConfig):
     return keras.Model(inputs, images, name="generator")
 
 
-def build_discriminator(cfg: ModelConfig):
+def build_discriminator(cfg: ModelConfig, patch_grads=False):
     """Builds D: image in [-1, 1] -> one real/fake logit per image.
 
     The outputs of the conv blocks (after LeakyReLU) are the paper's features (section 5),
@@ -104,6 +108,8 @@ def build_discriminator(cfg: ModelConfig):
 
     Args:
         cfg: The model's shape.
+        patch_grads: Whether the block with a 4x4 output takes its kernel gradient as one
+            matmul over patches (`patch_grads.patch_grads_pay`); the same function either way.
 
     Returns:
         A functional `keras.Model` with input (image_size, image_size, channels) and
@@ -119,8 +125,10 @@ def build_discriminator(cfg: ModelConfig):
         maps = layers.UpSampling2D(cfg.image_size, name="label_maps")(maps)
         inputs, x = [images, label], layers.Concatenate(name="image_label")([images, maps])
     # Strided convolutions halve the size: size -> size/2 -> ... -> 4x4.
-    for i, width in enumerate(discriminator_widths(cfg)):
-        conv = layers.Conv2D(
+    widths = discriminator_widths(cfg)
+    for i, width in enumerate(widths):
+        conv_class = PatchGradConv2D if patch_grads and i == len(widths) - 1 else layers.Conv2D
+        conv = conv_class(
             width, cfg.kernel_size, strides=2, padding="same", use_bias=i == 0,
             kernel_initializer=_init(), name=f"conv{i}",
         )

@@ -19,6 +19,7 @@ from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_rotation_head, dtype_policy,
 )
 from dcgan_tf.training.monitor import RunMonitor
+from dcgan_tf.training.patch_grads import cpu_flags, patch_grads_pay
 
 logger = logging.getLogger("dcgan_tf")
 
@@ -41,12 +42,7 @@ def native_bf16():
     if gpus:
         details = [tf.config.experimental.get_device_details(g) for g in gpus]
         return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def resolve_precision(precision):
@@ -62,16 +58,20 @@ def precision_policy(precision):
     return policy[resolve_precision(precision)]
 
 
-def build_gan(model_cfg, train_cfg, paired_d=False):
+def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None):
     """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
 
     `paired_d=True` pairs D's convolutions on real and fake (see `DCGAN`), for benchmarks.
+    `patch_grads` (default: where `patch_grads_pay`) gives the 4x4 layers the patch-matmul
+    kernel gradient of `dcgan_tf.training.patch_grads`.
     Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
+    if patch_grads is None:
+        patch_grads = patch_grads_pay(resolve_precision(train_cfg.precision))
     with dtype_policy(precision_policy(train_cfg.precision)):
-        generator = build_generator(model_cfg)
-        discriminator = build_discriminator(model_cfg)
+        generator = build_generator(model_cfg, patch_grads)
+        discriminator = build_discriminator(model_cfg, patch_grads)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
