@@ -42,11 +42,14 @@ VARIANTS = {
     # The 4x4 layers' kernel gradient from oneDNN's own kernel, not one patch matmul
     # (`dcgan_tf.training.patch_grads`, on by default for bf16 on AMX CPUs).
     "bf16-native": dict(precision="bf16", jit="off", patch_grads=False),
+    # Keras' own batch norm and kernels: the step before `fused_norm` and `patch_grads`.
+    "fp32-keras": dict(precision="fp32", jit="off", patch_grads=False, fused_bn=False),
+    "bf16-keras": dict(precision="bf16", jit="off", patch_grads=False, fused_bn=False),
 }
 
 
 def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paired_d=False,
-              patch_grads=None):
+              patch_grads=None, fused_bn=True):
     """Times `train_step` alone on a batch already in memory; returns (img/s, flops/img).
 
     The step runs in a `tf.function` like Keras' trainer builds, without `fit`'s loop.
@@ -57,7 +60,8 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paire
     from dcgan_tf.training.run import build_gan
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
-    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d, patch_grads)
+    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d, patch_grads,
+                    fused_bn)
     step = tf.function(gan.train_step, jit_compile=jit == "on")
     x = tf.random.uniform((batch, size, size, channels), -1, 1)
     for _ in range(warmup):

@@ -135,6 +135,7 @@ def test_paired_discriminator_step_equals_two_calls(diffaugment):
     paired = build_gan(cfg, train_cfg, paired_d=True)
     two = build_gan(cfg, train_cfg, paired_d=False)
     assert paired._d_pair is not None and two._d_pair is None
+    _plain_sgd(paired, two)
     for net in ("generator", "discriminator"):
         getattr(two, net).set_weights(getattr(paired, net).get_weights())
     x = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
@@ -142,11 +143,18 @@ def test_paired_discriminator_step_equals_two_calls(diffaugment):
         a, b = tf.function(paired.train_step)(x), tf.function(two.train_step)(x)
         for key in ("d_loss", "g_loss", "d_real", "d_fake"):
             np.testing.assert_allclose(float(a[key]), float(b[key]), rtol=1e-5, atol=1e-6)
-    # Equal weights after two Adam steps means equal gradients; equal moving statistics
+    # Equal weights after two SGD steps means equal gradients; equal moving statistics
     # means batch norm saw the same halves in the same order.
     for net in ("generator", "discriminator"):
         for u, v in zip(getattr(paired, net).variables, getattr(two, net).variables):
             np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=u.path)
+
+
+def _plain_sgd(*gans):
+    """Plain SGD instead of Adam, whose first steps move every weight by about +-lr whatever
+    the gradient's size, so float rounding of a near-zero gradient would look like a bug."""
+    for gan in gans:
+        gan.compile(d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05))
 
 
 def test_paired_discriminator_declines_conditional_and_spectral_norm():
@@ -189,6 +197,7 @@ def test_patch_grad_layers_train_like_keras_layers(cfg):
     keras.utils.set_random_seed(0)
     patched = build_gan(cfg, train_cfg, patch_grads=True)
     plain = build_gan(cfg, train_cfg, patch_grads=False)
+    _plain_sgd(patched, plain)
     kinds = [type(layer) for net in (patched.generator, patched.discriminator) for layer in net.layers]
     assert kinds.count(PatchGradConv2D) == 1 and kinds.count(PatchGradConv2DTranspose) == 1
     assert not {PatchGradConv2D, PatchGradConv2DTranspose} & {
@@ -205,3 +214,39 @@ def test_patch_grad_layers_train_like_keras_layers(cfg):
     for net in ("generator", "discriminator"):
         for u, v in zip(getattr(patched, net).variables, getattr(plain, net).variables):
             np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=u.path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_fused_batchnorm_matches_numpy_and_keras(dtype):
+    """Training-mode output and moving statistics against NumPy; gradients against Keras' layer."""
+    import tensorflow as tf
+
+    from dcgan_tf.training.fused_norm import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, (6, 5, 5, 4)).astype("float32")
+    fused = FusedBatchNormalization(momentum=0.8, epsilon=1e-5, dtype=dtype,
+                                    gamma_initializer="random_normal", beta_initializer="random_normal")
+    plain = layers.BatchNormalization(momentum=0.8, epsilon=1e-5, dtype=dtype)
+    fused.build(x.shape), plain.build(x.shape)
+    plain.set_weights(fused.get_weights())
+    gamma, beta = fused.gamma.numpy(), fused.beta.numpy()
+    xin = tf.cast(x, fused.compute_dtype)
+    upstream = tf.constant(rng.normal(size=x.shape), "float32")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(xin)
+        y_fused, y_plain = fused(xin, training=True), plain(xin, training=True)
+        losses = [tf.reduce_sum(tf.cast(y, "float32") * upstream) for y in (y_fused, y_plain)]
+    tol = dict(rtol=2e-2, atol=5e-2) if dtype == "mixed_bfloat16" else dict(rtol=1e-5, atol=1e-5)
+    xq = tf.cast(xin, "float32").numpy()  # What the layer saw, after any bf16 rounding.
+    mean, var = xq.mean(axis=(0, 1, 2)), xq.var(axis=(0, 1, 2))
+    want = gamma * (xq - mean) / np.sqrt(var + 1e-5) + beta
+    np.testing.assert_allclose(tf.cast(y_fused, "float32").numpy(), want, **tol)
+    np.testing.assert_allclose(fused.moving_mean.numpy(), 0.2 * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), 0.8 + 0.2 * var, rtol=1e-5, atol=1e-6)
+    grads = [tape.gradient(loss, [xin, layer.gamma, layer.beta])
+             for loss, layer in zip(losses, (fused, plain))]
+    for got, ref in zip(*grads):
+        np.testing.assert_allclose(tf.cast(got, "float32").numpy(), tf.cast(ref, "float32").numpy(), **tol)
+    # Inference is Keras' own path on the moving statistics.
+    np.testing.assert_allclose(fused(x).numpy(), plain(x).numpy(), rtol=1e-6, atol=1e-6)

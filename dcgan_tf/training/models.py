@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from dcgan_tf.config import FeatureConfig, ModelConfig
+from dcgan_tf.training.fused_norm import FusedBatchNormalization
 from dcgan_tf.training.patch_grads import PatchGradConv2D, PatchGradConv2DTranspose
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees (Chen et al. 2019).
@@ -37,9 +38,10 @@ def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
-def _bn(cfg, name):
-    # Gamma ~ N(1, 0.02) as in the reference implementations; beta starts at 0.
-    return layers.BatchNormalization(
+def _bn(cfg, name, fused=True):
+    # Gamma ~ N(1, 0.02) as in the reference implementations; beta starts at 0. Fused: one
+    # kernel each way in training (`fused_norm`), Keras' own path in inference.
+    return (FusedBatchNormalization if fused else layers.BatchNormalization)(
         momentum=cfg.bn_momentum,
         epsilon=1e-5,
         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
@@ -57,13 +59,15 @@ def discriminator_widths(cfg):
     return [cfg.ndf * 2**i for i in range(cfg.num_blocks)]
 
 
-def build_generator(cfg: ModelConfig, patch_grads=False):
+def build_generator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     """Builds G: z -> image in [-1, 1] (tanh).
 
     Args:
         cfg: The model's shape.
         patch_grads: Whether the 4x4 -> 8x8 layer takes its kernel gradient as one matmul
             over patches (`patch_grads.patch_grads_pay`); the same function either way.
+        fused_bn: Batch norm through TensorFlow's fused kernel in training (`fused_norm`),
+            or Keras' own layer; the same function either way.
 
     Returns:
         A functional `keras.Model` with input `z` (z_dim,) and output
@@ -80,7 +84,7 @@ def build_generator(cfg: ModelConfig, patch_grads=False):
     # Project and reshape: z(100) -> 4x4x(ngf*2^(blocks-1)), one matrix multiply.
     x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=_init(), name="project")(x)
     x = layers.Reshape((4, 4, widths[0]), name="reshape")(x)
-    x = _bn(cfg, "project_bn")(x)
+    x = _bn(cfg, "project_bn", fused_bn)(x)
     x = layers.ReLU(name="project_relu")(x)
     # Fractionally-strided convolutions double the size: 4x4 -> 8x8 -> ... -> size/2.
     for i, width in enumerate(widths[1:], start=1):
@@ -89,7 +93,7 @@ def build_generator(cfg: ModelConfig, patch_grads=False):
             width, cfg.kernel_size, strides=2, padding="same", use_bias=False,
             kernel_initializer=_init(), name=f"deconv{i}",
         )(x)
-        x = _bn(cfg, f"deconv{i}_bn")(x)
+        x = _bn(cfg, f"deconv{i}_bn", fused_bn)(x)
         x = layers.ReLU(name=f"deconv{i}_relu")(x)
     # Output layer: no batch norm, tanh to match images scaled to [-1, 1].
     x = layers.Conv2DTranspose(
@@ -100,7 +104,7 @@ def build_generator(cfg: ModelConfig, patch_grads=False):
     return keras.Model(inputs, images, name="generator")
 
 
-def build_discriminator(cfg: ModelConfig, patch_grads=False):
+def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     """Builds D: image in [-1, 1] -> one real/fake logit per image.
 
     The outputs of the conv blocks (after LeakyReLU) are the paper's features (section 5),
@@ -110,6 +114,7 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False):
         cfg: The model's shape.
         patch_grads: Whether the block with a 4x4 output takes its kernel gradient as one
             matmul over patches (`patch_grads.patch_grads_pay`); the same function either way.
+        fused_bn: As `build_generator`'s.
 
     Returns:
         A functional `keras.Model` with input (image_size, image_size, channels) and
@@ -134,7 +139,7 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False):
         )
         x = _spectral(cfg, conv)(x)
         if i > 0:  # No batch norm on the input layer.
-            x = _bn(cfg, f"conv{i}_bn")(x)
+            x = _bn(cfg, f"conv{i}_bn", fused_bn)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_lrelu")(x)
     # Flatten the last conv layer into a single logit (sigmoid lives in the loss).
     x = layers.Flatten(name="flatten")(x)

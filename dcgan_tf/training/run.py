@@ -58,20 +58,21 @@ def precision_policy(precision):
     return policy[resolve_precision(precision)]
 
 
-def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None):
+def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=True):
     """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
 
     `paired_d=True` pairs D's convolutions on real and fake (see `DCGAN`), for benchmarks.
     `patch_grads` (default: where `patch_grads_pay`) gives the 4x4 layers the patch-matmul
-    kernel gradient of `dcgan_tf.training.patch_grads`.
+    kernel gradient of `dcgan_tf.training.patch_grads`; `fused_bn=False` builds Keras' own
+    batch norm instead of `fused_norm`'s (both for benchmarks).
     Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
     if patch_grads is None:
         patch_grads = patch_grads_pay(resolve_precision(train_cfg.precision))
     with dtype_policy(precision_policy(train_cfg.precision)):
-        generator = build_generator(model_cfg, patch_grads)
-        discriminator = build_discriminator(model_cfg, patch_grads)
+        generator = build_generator(model_cfg, patch_grads, fused_bn)
+        discriminator = build_discriminator(model_cfg, patch_grads, fused_bn)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
