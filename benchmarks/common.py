@@ -7,6 +7,17 @@ import time
 import numpy as np
 
 
+def add_step_flags(parser):
+    """The flags of a bare-step benchmark's network and timing: size, channels, width, batch,
+    steps per window and warm-up steps."""
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--width", type=int, default=64, help="ngf = ndf")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+
+
 def machine():
     """One line naming the machine: cores, CPU model and SIMD flags, TF and Keras versions."""
     import keras

@@ -15,10 +15,15 @@ Ends with `torch_img/s=<N>` for the fastest memory format tried.
 """
 
 import argparse
+import os
+import sys
 import time
 
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import add_step_flags  # noqa: E402
 
 
 def _widths(size, width):
@@ -96,19 +101,14 @@ def time_step(size, channels, width, batch, steps, warmup, channels_last, bf16, 
         start = time.perf_counter()
         for _ in range(steps):
             d_loss = step()
-        float(d_loss)
+        float(d_loss.detach())
         best = min(best, time.perf_counter() - start)
     return batch * steps / best
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--width", type=int, default=64, help="ngf = ndf")
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    add_step_flags(p)
     p.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (default fp32)")
     a = p.parse_args()
 

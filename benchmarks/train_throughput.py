@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import machine, matmul_ceiling, step_flops  # noqa: E402
+from common import add_step_flags, machine, matmul_ceiling, step_flops  # noqa: E402
 
 VARIANTS = {
     "fp32": dict(precision="fp32", jit="off"),
@@ -149,12 +149,7 @@ def torch_reference(python, size, channels, width, batch, steps, warmup, bf16):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--width", type=int, default=64, help="ngf = ndf")
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    add_step_flags(p)
     p.add_argument("--variants", default="fp32", help=f"comma list of {','.join(VARIANTS)}")
     p.add_argument("--train-path", action="store_true",
                    help="also time the whole train() path with the first variant's settings")
