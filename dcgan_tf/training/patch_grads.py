@@ -93,9 +93,9 @@ def conv2d_transpose(x, kernel, strides):
 
 
 def _check_supported(layer):
-    if layer.padding != "same" or layer.data_format != "channels_last" or \
-            len(set(layer.strides)) != 1 or len(set(layer.kernel_size)) != 1 or \
-            any(d != 1 for d in layer.dilation_rate):
+    square = len(set(layer.strides)) == 1 and len(set(layer.kernel_size)) == 1
+    plain = layer.padding == "same" and layer.data_format == "channels_last"
+    if not (square and plain) or any(d != 1 for d in layer.dilation_rate):
         raise ValueError(f"{type(layer).__name__} supports square kernels and strides, 'same' "
                          "padding, channels_last and no dilation.")
 
