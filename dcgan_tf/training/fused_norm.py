@@ -29,13 +29,14 @@ class FusedBatchNormalization(layers.BatchNormalization):
         if not self._fusable(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
+        # Batch norm's variables stay float32 under mixed precision (Keras reads them uncast).
         gamma = self.gamma if self.scale else tf.ones((channels,), "float32")
         beta = self.beta if self.center else tf.zeros((channels,), "float32")
         x = tf.cast(inputs, self.compute_dtype)
         empty = tf.constant([], "float32")
         # The raw op: `tf.compat.v1.nn.fused_batch_norm` would raise epsilon to 1.001e-5.
         y, mean, variance = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=tf.cast(gamma, "float32"), offset=tf.cast(beta, "float32"), mean=empty,
+            x=x, scale=gamma, offset=beta, mean=empty,
             variance=empty, epsilon=self.epsilon, data_format="NHWC", is_training=True)[:3]
         # The kernel returns the Bessel-corrected variance; Keras' moving average takes the
         # batch's own (biased) one, which is also what normalised the batch.

@@ -65,7 +65,7 @@ def build_generator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     Args:
         cfg: The model's shape.
         patch_grads: Whether the 4x4 -> 8x8 layer takes its kernel gradient as one matmul
-            over patches (`patch_grads.patch_grads_pay`); the same function either way.
+            over patches (`run.patch_grads_pay`); the same function either way.
         fused_bn: Batch norm through TensorFlow's fused kernel in training (`fused_norm`),
             or Keras' own layer; the same function either way.
 
@@ -113,7 +113,7 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     Args:
         cfg: The model's shape.
         patch_grads: Whether the block with a 4x4 output takes its kernel gradient as one
-            matmul over patches (`patch_grads.patch_grads_pay`); the same function either way.
+            matmul over patches (`run.patch_grads_pay`); the same function either way.
         fused_bn: As `build_generator`'s.
 
     Returns:

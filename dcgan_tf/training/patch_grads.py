@@ -4,34 +4,14 @@ The kernel gradient of a convolution is `patches(x)^T @ dy`. On CPUs with AMX, o
 bfloat16 weight-gradient kernel is slow for the layers with a 4x4 output (the discriminator's
 last block, the generator's first): 56 ms against 18 ms for the same product as
 `extract_patches` and one matmul (8x8x256 -> 4x4x512, batch 128, `benchmarks/README.md`), while
-it wins on the larger-image layers. The layers here compute that one gradient the other way
-and leave the forward pass and the input gradient to TensorFlow's own ops.
+oneDNN's kernel wins on the larger-image layers. The layers here compute that one gradient the
+other way and leave the forward pass and the input gradient to TensorFlow's own ops; where
+they pay is `dcgan_tf.training.run.patch_grads_pay`.
 """
-
-import functools
 
 import keras
 import tensorflow as tf
 from keras import layers
-
-
-@functools.cache
-def cpu_flags():
-    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return frozenset(next((line for line in f if line.startswith("flags")), "").split())
-    except OSError:
-        return frozenset()
-
-
-def patch_grads_pay(precision):
-    """Whether the 4x4 layers should use the patch-matmul kernel gradient: bf16 on an AMX CPU.
-
-    Measured only there; GPUs and other CPUs keep their library's kernel.
-    """
-    return (precision == "bf16" and not tf.config.list_physical_devices("GPU")
-            and "amx_bf16" in cpu_flags())
 
 
 def kernel_gradient(inputs, out_backprop, kernel_size, strides):

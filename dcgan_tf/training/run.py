@@ -19,7 +19,6 @@ from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_rotation_head, dtype_policy,
 )
 from dcgan_tf.training.monitor import RunMonitor
-from dcgan_tf.training.patch_grads import cpu_flags, patch_grads_pay
 
 logger = logging.getLogger("dcgan_tf")
 
@@ -33,6 +32,16 @@ def resolve_jit(mode):
     if mode == "auto":
         return bool(tf.config.list_logical_devices("GPU"))
     return mode == "on"
+
+
+@functools.cache
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return frozenset(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        return frozenset()
 
 
 def native_bf16():
@@ -52,6 +61,13 @@ def resolve_precision(precision):
     return precision
 
 
+def patch_grads_pay(precision):
+    """Whether the 4x4 layers should take `patch_grads`' kernel gradient: bf16 (resolved) on an
+    AMX CPU, the only place it was measured; GPUs and other CPUs keep their library's kernel."""
+    return (precision == "bf16" and not tf.config.list_physical_devices("GPU")
+            and "amx_bf16" in cpu_flags())
+
+
 def precision_policy(precision):
     """Keras dtype policy of `"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision)."""
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -68,9 +84,10 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
     Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
+    precision = resolve_precision(train_cfg.precision)
     if patch_grads is None:
-        patch_grads = patch_grads_pay(resolve_precision(train_cfg.precision))
-    with dtype_policy(precision_policy(train_cfg.precision)):
+        patch_grads = patch_grads_pay(precision)
+    with dtype_policy(precision_policy(precision)):
         generator = build_generator(model_cfg, patch_grads, fused_bn)
         discriminator = build_discriminator(model_cfg, patch_grads, fused_bn)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
