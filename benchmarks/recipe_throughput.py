@@ -23,6 +23,7 @@ VARIANTS = {
     "paper": {},
     "rotation-d": {"train": {"rotation_weight": 1.0}},
     "rotation-d+g": {"train": {"rotation_weight": 1.0, "rotation_weight_g": 0.2}},
+    "contrastive": {"train": {"contrastive_weight": 1.0}},
     "diffaugment": {"train": {"diffaugment": "translation,cutout,color"}},
     "spectral-norm": {"model": {"spectral_norm": True}},
     "ssgan-da": {"train": {"rotation_weight": 1.0, "rotation_weight_g": 0.2,

@@ -13,7 +13,8 @@ from dcgan_tf import recipes
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size",
                "spectral_norm")
 # Recipe options: `None` when not given, so that the recipe's value applies.
-RECIPE_TRAIN_FLAGS = ("d_lr", "g_lr", "rotation_weight", "rotation_weight_g", "diffaugment")
+RECIPE_TRAIN_FLAGS = ("d_lr", "g_lr", "rotation_weight", "rotation_weight_g", "contrastive_weight",
+                      "contrastive_temperature", "diffaugment")
 
 
 def _policies(ctx, param, value):
@@ -100,6 +101,11 @@ def _power_of_two(ctx, param, value):
               help="D's self-supervised rotation loss weight (Chen et al. 2019; 0 = off).")
 @click.option("--rotation-weight-g", type=click.FloatRange(min=0),
               help="G's rotation loss weight on its images (needs --rotation-weight > 0).")
+@click.option("--contrastive-weight", type=click.FloatRange(min=0),
+              help="D's contrastive (SimCLR NT-Xent) loss weight on two views of each real "
+                   "image (0 = off).")
+@click.option("--contrastive-temperature", type=click.FloatRange(min=0, min_open=True),
+              help="NT-Xent temperature. Default: 0.5.")
 @click.option("--diffaugment", callback=_policies,
               help="DiffAugment policies for D's inputs, real and fake: any of "
                    "translation,cutout,color ('' = none).")

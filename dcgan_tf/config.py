@@ -148,6 +148,10 @@ class TrainConfig(_JsonRoundTrip):
             (Chen et al. 2019, their beta = 1); 0 (paper) builds no rotation head.
         rotation_weight_g: Weight of G's rotation loss on its own images (their
             alpha = 0.2); needs `rotation_weight` > 0. Defaults to 0.
+        contrastive_weight: Weight of D's contrastive loss between two SimCLR views of each
+            real image (NT-Xent, Chen et al. 2020; a GAN's auxiliary loss as in ContraD,
+            Jeong & Shin 2021); 0 (paper) builds no projection head.
+        contrastive_temperature: NT-Xent's temperature (SimCLR's 0.5 for CIFAR-10).
         diffaugment: Comma-separated DiffAugment policies applied to every image D sees,
             real and fake (Zhao et al. 2020), e.g. `"translation,cutout,color"`; `""` (paper)
             for none.
@@ -182,6 +186,8 @@ class TrainConfig(_JsonRoundTrip):
     g_lr: float | None = None
     rotation_weight: float = 0.0
     rotation_weight_g: float = 0.0
+    contrastive_weight: float = 0.0
+    contrastive_temperature: float = 0.5
     diffaugment: str = ""
     max_minutes: float | None = None
     score_every: int = 0
@@ -220,7 +226,7 @@ class TrainConfig(_JsonRoundTrip):
         for name in ("d_lr", "g_lr"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"Expected `{name}` > 0. Received: {name}={getattr(self, name)}")
-        for name in ("rotation_weight", "rotation_weight_g"):
+        for name in ("rotation_weight", "rotation_weight_g", "contrastive_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Expected `{name}` >= 0. Received: {name}={getattr(self, name)}")
         if self.rotation_weight_g and not self.rotation_weight:
@@ -228,6 +234,9 @@ class TrainConfig(_JsonRoundTrip):
                 "Expected `rotation_weight` > 0 with `rotation_weight_g` (G's term needs D's "
                 f"rotation head). Received: rotation_weight=0, rotation_weight_g={self.rotation_weight_g}"
             )
+        if self.contrastive_temperature <= 0:
+            raise ValueError("Expected `contrastive_temperature` > 0. "
+                             f"Received: contrastive_temperature={self.contrastive_temperature}")
         parse_policies(self.diffaugment)
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"Expected `beta1` in [0, 1). Received: beta1={self.beta1}")

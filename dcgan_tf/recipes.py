@@ -23,6 +23,13 @@ RECIPES = {
     # pyramid (spatial pyramid pooling, He et al. 2014), averaged over the image, its shifts
     # by 2 pixels and their mirror images, and power-normalised (Perronnin et al. 2010).
     "probe": {"features": {"pooling": "pyramid", "flip": True, "shift": 2, "power": True}},
+    # A contrastive loss on D (SimCLR's NT-Xent between two augmented views of each real
+    # image, Chen et al. 2020; as a GAN discriminator's auxiliary loss, Jeong & Shin 2021),
+    # read out as `probe` is.
+    "contrastive": {
+        "train": {"contrastive_weight": 1.0},
+        "features": {"pooling": "pyramid", "flip": True, "shift": 2, "power": True},
+    },
     # The candidates combined: rotation, augmentation and the richer probe features.
     "ssgan-da": {
         "train": {"rotation_weight": 1.0, "rotation_weight_g": 0.2,

@@ -1,4 +1,5 @@
-"""Recipe options: DiffAugment, rotation head, spectral norm, TTUR, feature choices, presets."""
+"""Recipe options: DiffAugment, rotation and contrastive heads, spectral norm, TTUR, feature
+choices, presets."""
 
 import json
 import os
@@ -107,6 +108,40 @@ def test_rotation_loss_matches_numpy_cross_entropy():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+def test_contrastive_loss_matches_numpy_nt_xent():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 7)).astype("float32"), rng.normal(size=(5, 7)).astype("float32")
+    z = np.concatenate([a, b]).astype(np.float64)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    want = []
+    for k in range(10):
+        others = [j for j in range(10) if j != k]
+        logits = z[k] @ z[others].T / 0.3
+        partner = others.index((k + 5) % 10)
+        want.append(np.log(np.exp(logits).sum()) - logits[partner])
+    got = np.asarray(losses.contrastive_loss(a, b, 0.3))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    # Identical views far apart from the other images: the loss goes to 0.
+    far = np.eye(5, 7, dtype="float32")
+    assert float(np.max(losses.contrastive_loss(far, far, 0.05))) < 1e-6
+
+
+def test_contrastive_views_crop_inside_the_image_at_the_drawn_scale():
+    boxes = augment.crop_boxes(2000, SEED).numpy()
+    height, width = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    assert boxes.min() >= 0 and boxes.max() <= 1 + 1e-6
+    area, aspect = height * width, width / height
+    unclipped = (height < 1) & (width < 1)
+    assert np.all(area[unclipped] >= augment.CROP_AREA[0] - 1e-5) and np.all(area <= 1 + 1e-5)
+    assert np.all((aspect[unclipped] > 0.75 - 1e-4) & (aspect[unclipped] < 4 / 3 + 1e-4))
+    x = _images(n=6, channels=1)
+    first = augment.contrastive_view(tf.constant(x), SEED).numpy()
+    assert first.shape == x.shape and first.dtype == np.float32
+    np.testing.assert_array_equal(first, augment.contrastive_view(tf.constant(x), SEED).numpy())
+    other = augment.contrastive_view(tf.constant(x), tf.constant([4, 7], tf.int64)).numpy()
+    assert not np.allclose(first, other)
+
+
 def test_paper_recipe_equals_todays_defaults():
     model, train, features = recipes.apply("paper", {"image_size": 32, "channels": 1}, {}, {})
     assert model == ModelConfig() and train == TrainConfig() and features == FeatureConfig()
@@ -143,6 +178,10 @@ def test_cli_recipe_presets_and_explicit_overrides():
     assert resolved["train"]["rotation_weight"] == 0.5 and resolved["train"]["diffaugment"] == "cutout"
     assert resolved["train"]["rotation_weight_g"] == 0.2  # From the preset.
     assert resolved["model"]["spectral_norm"] is True and resolved["train"]["g_lr"] == 1e-4
+    contrastive = json.loads(runner.invoke(main, ["train", "--recipe", "contrastive", "--dry-run",
+                                                   "--contrastive-temperature", "0.2"]).output)
+    assert contrastive["train"]["contrastive_weight"] == 1.0
+    assert contrastive["train"]["contrastive_temperature"] == 0.2
     bad = runner.invoke(main, ["train", "--recipe", "paper", "--rotation-weight-g", "0.2", "--dry-run"])
     assert bad.exit_code != 0 and "rotation_weight" in bad.output and "Traceback" not in bad.output
 
@@ -210,6 +249,7 @@ def test_feature_shifts_and_power_normalisation_match_numpy():
 
 OPTIONS = {
     "rotation": ({}, {"rotation_weight": 1.0, "rotation_weight_g": 0.2}, {}),
+    "contrastive": ({}, {"contrastive_weight": 1.0, "contrastive_temperature": 0.2}, {}),
     "diffaugment": ({}, {"diffaugment": "translation,cutout,color"}, {}),
     "sn_ttur": ({"spectral_norm": True}, {"d_lr": 4e-4, "g_lr": 1e-4}, {}),
     "features": ({}, {}, {"pooling": "pyramid", "activation": "pre", "flip": True, "layers": "1,2",
@@ -231,15 +271,17 @@ def test_train_resume_export_and_features_with_each_option(tmp_path, option):
          **train_values}, feature_values)
     first = train(train_cfg, model_cfg, verbose=0, feature_cfg=feature_cfg)
     assert first["step"] == 3
-    # Resume: counters, both optimizers and the rotation head come back from the checkpoint.
+    # Resume: counters, both optimizers and D's heads come back from the checkpoint.
     gan = build_gan(model_cfg, train_cfg)
     checkpoint.restore(gan, first["checkpoint"])
     assert int(gan.d_optimizer.iterations.numpy()) == 3
-    if gan.rotation_head is not None:
+    for head, size in ((gan.rotation_head, 2), (gan.contrastive_head, 4)):
+        if head is None:
+            continue
         # The restored head holds trained values stored in the checkpoint (not a fresh init).
         saved = checkpoint.read_arrays(first["checkpoint"]).values()
-        assert len(gan.rotation_head.variables) == 2
-        for variable in gan.rotation_head.variables:
+        assert len(head.variables) == size
+        for variable in head.variables:
             value = variable.numpy()
             assert any(a.shape == value.shape and np.array_equal(a, value) for a in saved)
     resumed = train(train_cfg.__class__(**{**train_cfg.to_dict(), "max_steps": 4}), model_cfg, verbose=0)
@@ -253,6 +295,7 @@ def test_train_resume_export_and_features_with_each_option(tmp_path, option):
     assert meta["features"] == feature_cfg.to_dict() and meta["recipe"] == "paper"
     assert meta["model"]["spectral_norm"] == model_cfg.spectral_norm
     assert meta["train"]["rotation_weight"] == train_cfg.rotation_weight
+    assert meta["train"]["contrastive_weight"] == train_cfg.contrastive_weight
     pixels = np.random.default_rng(0).integers(0, 256, (5, 40, 40, 3), dtype=np.uint8)
     features = loaded.signatures["features"](images=tf.constant(pixels))["features"].numpy()
     assert features.shape == (5, meta["feature_dim"]) and np.isfinite(features).all()
@@ -269,16 +312,21 @@ def test_all_options_train_under_bf16_and_conditional(precision, conditional):
 
     cfg = ModelConfig(ngf=8, ndf=8, spectral_norm=True, num_classes=10 if conditional else 0)
     gan = build_gan(cfg, TrainConfig(precision=precision, batch_size=16, rotation_weight=1.0,
-                                     rotation_weight_g=0.2, diffaugment="translation,cutout,color"))
+                                     rotation_weight_g=0.2, contrastive_weight=1.0,
+                                     diffaugment="translation,cutout,color"))
     x = _images(n=16, channels=1)
     data = (x, np.arange(16) % 10) if conditional else x
     step = tf.function(gan.train_step)
-    before = gan.rotation_head.variables[0].numpy().copy()
+    heads = (gan.rotation_head, gan.contrastive_head)
+    before = [h.variables[0].numpy().copy() for h in heads]
     for _ in range(2):
         logs = step(data)
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert 0 < float(logs["d_rotation_loss"]) < 10
-    assert not np.array_equal(before, gan.rotation_head.variables[0].numpy())
+    # NT-Xent starts near log(2N - 1), the loss of a head that cannot tell views apart.
+    assert 0 < float(logs["d_contrastive_loss"]) < 2 * np.log(31)
+    for head, start in zip(heads, before):
+        assert not np.array_equal(start, head.variables[0].numpy())
 
 
 MIRRORED_OPTIONS_SCRIPT = """
@@ -291,7 +339,8 @@ strategy = tf.distribute.MirroredStrategy(devices)
 cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, spectral_norm=True)
 with strategy.scope():
     gan = build_gan(cfg, TrainConfig(batch_size=16, precision="fp32", rotation_weight=1.0,
-                                     rotation_weight_g=0.2, diffaugment="translation,cutout,color"))
+                                     rotation_weight_g=0.2, contrastive_weight=1.0,
+                                     diffaugment="translation,cutout,color"))
 x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 1)).astype("float32")
 ds = tf.data.Dataset.from_tensor_slices(x).batch(16, drop_remainder=True)
 history = gan.fit(ds, epochs=1, verbose=0).history
@@ -303,6 +352,7 @@ print(json.dumps({
     # Batch norm's moving statistics are per replica (Keras' BN is not synchronised), with or
     # without the options: compare the trained weights and spectral norm's power-iteration state.
     "replicas_equal": all(same(v) for v in gan.rotation_head.variables
+                          + gan.contrastive_head.variables
                           + gan.discriminator.trainable_variables
                           + [v for v in gan.discriminator.variables if "vector_u" in v.path]),
     "vector_u": sum("vector_u" in v.path for v in gan.discriminator.variables),
@@ -316,7 +366,7 @@ def test_mirrored_strategy_with_every_training_option():
 
     result = _run_python(MIRRORED_OPTIONS_SCRIPT)
     assert result["step"] == 2 and all(np.isfinite(result["losses"])) and result["vector_u"] == 4
-    # Spectral norm's power-iteration state and the rotation head stay in sync across replicas.
+    # Spectral norm's power-iteration state and D's heads stay in sync across replicas.
     assert result["replicas_equal"]
 
 

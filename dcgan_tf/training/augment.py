@@ -7,8 +7,11 @@ through the transform. The policies follow the authors' code (mit-han-lab/data-e
 `translation` (shift up to 1/8 of the side, zero fill) and `cutout` (a zeroed square of half
 the side). Randomness is stateless: a seed of shape (2,) gives the same draw every time.
 
-The rotation helpers serve the self-supervised rotation loss (Chen et al. 2019).
+The rotation helpers serve the self-supervised rotation loss (Chen et al. 2019), and
+`contrastive_view` the contrastive loss on real images (SimCLR's augmentations, Chen et al. 2020).
 """
+
+import math
 
 import tensorflow as tf
 
@@ -16,6 +19,10 @@ from dcgan_tf.config import parse_policies
 
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
+# SimCLR's random resized crop: area fraction and aspect ratio ranges. The smallest area is
+# 0.25 rather than their 0.08: at 32x32 a 0.08 crop is a 9-pixel square.
+CROP_AREA = (0.25, 1.0)
+CROP_ASPECT = (3 / 4, 4 / 3)
 
 
 def _seeds(seed, n):
@@ -153,3 +160,41 @@ def rotate_batch(images):
     stacked = tf.stack([images, r1, r2, r3], axis=1)
     rotated = tf.gather(stacked, labels, axis=1, batch_dims=1)
     return rotated, labels
+
+
+def crop_boxes(batch, seed, area=CROP_AREA, aspect=CROP_ASPECT):
+    """Draws SimCLR's random resized crop boxes (N, 4) = (y0, x0, y1, x1), normalised to [0, 1].
+
+    Each box covers a fraction of the image area drawn from `area`, with an aspect ratio
+    (width / height) drawn log-uniformly from `aspect`, clipped to the image, at a uniformly
+    random position.
+    """
+    s = _seeds(seed, 4)
+    shape = tf.stack([batch])
+    fraction = tf.random.stateless_uniform(shape, s[0], *area)
+    ratio = tf.exp(tf.random.stateless_uniform(shape, s[1], math.log(aspect[0]), math.log(aspect[1])))
+    height = tf.minimum(tf.sqrt(fraction / ratio), 1.0)
+    width = tf.minimum(tf.sqrt(fraction * ratio), 1.0)
+    top = tf.random.stateless_uniform(shape, s[2]) * (1.0 - height)
+    left = tf.random.stateless_uniform(shape, s[3]) * (1.0 - width)
+    return tf.stack([top, left, top + height, left + width], axis=1)
+
+
+def contrastive_view(images, seed):
+    """One SimCLR view of each image: a random resized crop, a random mirror, then `color`.
+
+    Args:
+        images: float (N, H, W, C) in [-1, 1], H and W known.
+        seed: int (2,) stateless seed; two seeds give two views of the same images.
+
+    Returns:
+        float32 (N, H, W, C) views.
+    """
+    s = _seeds(seed, 3)
+    images = tf.cast(images, tf.float32)
+    n = tf.shape(images)[0]
+    boxes = crop_boxes(n, s[0])
+    x = tf.image.crop_and_resize(images, boxes, tf.range(n), images.shape[1:3])
+    mirror = tf.random.stateless_uniform(tf.stack([n, 1, 1, 1]), s[1]) < 0.5
+    x = tf.where(mirror, tf.reverse(x, [2]), x)
+    return color(x, s[2])

@@ -42,8 +42,9 @@ class CheckpointError(ValueError):
 def _trackables(gan, training_stats=None):
     """What `tf.train.Checkpoint` saves: networks, optimizers, z RNG state, training BN stats."""
     objects = {"generator": gan.generator, "discriminator": gan.discriminator}
-    if getattr(gan, "rotation_head", None) is not None:
-        objects["rotation_head"] = gan.rotation_head
+    for head in ("rotation_head", "contrastive_head"):
+        if getattr(gan, head, None) is not None:
+            objects[head] = getattr(gan, head)
     if getattr(gan, "seed_generator", None) is not None:
         objects["rng"] = gan.seed_generator.state
     for name in ("d_optimizer", "g_optimizer"):

@@ -40,6 +40,11 @@ class DCGAN(keras.Model):
             logits, trained with D (Chen et al. 2019).
         rotation_weight: Weight of D's rotation loss on real images. Defaults to 0.
         rotation_weight_g: Weight of G's rotation loss on its images. Defaults to 0.
+        contrastive_head: `None` (paper), or a model from D's flattened last block to
+            projections, trained with D on two SimCLR views of each real image (Chen et al.
+            2020, as a GAN's auxiliary loss in Jeong & Shin 2021, ContraD).
+        contrastive_weight: Weight of D's contrastive (NT-Xent) loss. Defaults to 0.
+        contrastive_temperature: NT-Xent's temperature. Defaults to 0.5.
         diffaugment: DiffAugment policies applied to all of D's inputs, e.g.
             `"translation,cutout,color"`; `""` (paper) for none.
         paired_d: Run D's step on real and fake through one convolution per layer
@@ -50,6 +55,7 @@ class DCGAN(keras.Model):
 
     def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None,
                  num_classes=0, rotation_head=None, rotation_weight=0.0, rotation_weight_g=0.0,
+                 contrastive_head=None, contrastive_weight=0.0, contrastive_temperature=0.5,
                  diffaugment="", paired_d=False, **kwargs):
         super().__init__(**kwargs)
         if z_dist not in Z_DISTRIBUTIONS:
@@ -65,12 +71,21 @@ class DCGAN(keras.Model):
                 "Expected a `rotation_head` with a rotation loss weight. Received: "
                 f"rotation_weight={rotation_weight}, rotation_weight_g={rotation_weight_g}"
             )
+        if contrastive_weight and contrastive_head is None:
+            raise ValueError(
+                "Expected a `contrastive_head` with a contrastive loss weight. Received: "
+                f"contrastive_weight={contrastive_weight}"
+            )
         self.rotation_head = rotation_head
         self.rotation_weight = float(rotation_weight)
         self.rotation_weight_g = float(rotation_weight_g)
+        self.contrastive_head = contrastive_head
+        self.contrastive_weight = float(contrastive_weight)
+        self.contrastive_temperature = float(contrastive_temperature)
         self.diffaugment = ",".join(parse_policies(diffaugment))
-        # D's view returning its last block too, for the rotation head; shares D's layers.
-        self._d_features = with_last_features(discriminator) if rotation_head is not None else None
+        # D's view returning its last block too, for the heads; shares D's layers.
+        heads = rotation_head is not None or contrastive_head is not None
+        self._d_features = with_last_features(discriminator) if heads else None
         self.paired_d = bool(paired_d)
         self._d_pair = paired_discriminator(discriminator) if self.paired_d else None
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -79,6 +94,7 @@ class DCGAN(keras.Model):
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.rotation_tracker = keras.metrics.Mean(name="d_rotation_loss")
+        self.contrastive_tracker = keras.metrics.Mean(name="d_contrastive_loss")
         # Both networks arrive built; `fit` must not build this model by calling it on images.
         self.built = True
 
@@ -96,13 +112,17 @@ class DCGAN(keras.Model):
     @property
     def metrics(self):
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
-        return trackers + ([self.rotation_tracker] if self.rotation_head is not None else [])
+        if self.rotation_head is not None:
+            trackers.append(self.rotation_tracker)
+        if self.contrastive_head is not None:
+            trackers.append(self.contrastive_tracker)
+        return trackers
 
     @property
     def d_trainable_variables(self):
-        """What D's optimizer trains: D's weights and the rotation head's, if any."""
-        head = self.rotation_head.trainable_variables if self.rotation_head is not None else []
-        return self.discriminator.trainable_variables + head
+        """What D's optimizer trains: D's weights and its heads', if any."""
+        heads = [h for h in (self.rotation_head, self.contrastive_head) if h is not None]
+        return self.discriminator.trainable_variables + [v for h in heads for v in h.trainable_variables]
 
     def _replica_seed(self):
         # Each replica folds its id into the seed: a mirrored seed state alone would give every
@@ -160,6 +180,11 @@ class DCGAN(keras.Model):
                     rotation = self._rotation_loss(real_images, real_labels)
                     d_total = d_loss + self.rotation_weight * rotation
                     self.rotation_tracker.update_state(rotation)
+                if self.contrastive_weight:
+                    # ... and tell apart views of different real images (Chen et al. 2020).
+                    contrastive = self._contrastive_loss(real_images, real_labels)
+                    d_total = d_total + self.contrastive_weight * contrastive
+                    self.contrastive_tracker.update_state(contrastive)
                 d_scaled = self.d_optimizer.scale_loss(_replica_scale(d_total))
             d_vars = self.d_trainable_variables
             self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
@@ -202,6 +227,18 @@ class DCGAN(keras.Model):
         logits = self.rotation_head(last, training=True)
         return ops.mean(losses.rotation_loss(logits, targets))
 
+    def _contrastive_loss(self, images, labels):
+        # NT-Xent between two SimCLR views of each real image, both through D in one call
+        # (batch norm sees the two views together, as in SimCLR's global batch norm).
+        seeds = tf.random.experimental.stateless_split(self._replica_seed(), num=2)
+        views = ops.concatenate([augment.contrastive_view(images, seeds[0]),
+                                 augment.contrastive_view(images, seeds[1])], axis=0)
+        inputs = views if labels is None else [views, ops.concatenate([labels, labels], axis=0)]
+        _, last = self._d_features(inputs, training=True)
+        projections = self.contrastive_head(last, training=True)
+        a, b = ops.split(projections, 2, axis=0)
+        return ops.mean(losses.contrastive_loss(a, b, self.contrastive_temperature))
+
     @staticmethod
     def _conditioned(model, labels):
         # A training-mode call of `model` on x, with the labels as second input when conditional.
@@ -222,6 +259,10 @@ class DCGAN(keras.Model):
                               if self.rotation_head is not None else None),
             "rotation_weight": self.rotation_weight,
             "rotation_weight_g": self.rotation_weight_g,
+            "contrastive_head": (keras.saving.serialize_keras_object(self.contrastive_head)
+                                 if self.contrastive_head is not None else None),
+            "contrastive_weight": self.contrastive_weight,
+            "contrastive_temperature": self.contrastive_temperature,
             "diffaugment": self.diffaugment,
             "paired_d": self.paired_d,
         }
@@ -231,6 +272,7 @@ class DCGAN(keras.Model):
         config = dict(config)
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-        if config.get("rotation_head") is not None:
-            config["rotation_head"] = keras.saving.deserialize_keras_object(config["rotation_head"])
+        for head in ("rotation_head", "contrastive_head"):
+            if config.get(head) is not None:
+                config[head] = keras.saving.deserialize_keras_object(config[head])
         return cls(**config)

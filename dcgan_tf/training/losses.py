@@ -43,3 +43,24 @@ def rotation_loss(rotation_logits, rotations):
     log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
     onehot = ops.one_hot(ops.reshape(rotations, (-1,)), ops.shape(logits)[-1])
     return -ops.sum(onehot * log_probs, axis=-1)
+
+
+def contrastive_loss(a, b, temperature):
+    """NT-Xent (SimCLR, Chen et al. 2020): each view must pick its partner among 2N - 1 others.
+
+    Args:
+        a, b: (N, D) projections of two views of the same N images (row i of each is a pair).
+        temperature: Softmax temperature on the cosine similarities.
+
+    Returns:
+        The per-view loss (2N,): cross-entropy of view k's partner among the other views.
+    """
+    z = ops.concatenate([ops.cast(a, "float32"), ops.cast(b, "float32")], axis=0)
+    z = z / ops.sqrt(ops.maximum(ops.sum(z * z, axis=1, keepdims=True), 1e-12))
+    logits = ops.matmul(z, ops.transpose(z)) / temperature
+    n2 = ops.shape(z)[0]
+    eye = ops.eye(n2, dtype="float32")
+    logits = logits - 1e9 * eye  # A view is not its own partner.
+    partner = (ops.arange(n2) + n2 // 2) % n2
+    log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    return -ops.sum(ops.one_hot(partner, n2) * log_probs, axis=-1)

@@ -16,6 +16,9 @@ from dcgan_tf.training.fused_norm import FusedBatchNormalization
 from dcgan_tf.training.patch_grads import PatchGradConv2D, PatchGradConv2DTranspose
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees (Chen et al. 2019).
+# The contrastive projection head's hidden and output widths (SimCLR's 2-layer MLP, 128 out).
+PROJECTION_HIDDEN = 512
+PROJECTION_DIM = 128
 
 
 @contextlib.contextmanager
@@ -174,6 +177,28 @@ def build_rotation_head(cfg: ModelConfig):
         ROTATIONS, kernel_initializer=_init(), dtype="float32", name="rotation_logits"
     )(features)
     return keras.Model(features, logits, name="rotation_head")
+
+
+def build_projection_head(cfg: ModelConfig):
+    """Builds the contrastive projection head: D's last block -> average pool -> 2-layer MLP.
+
+    SimCLR's head (Chen et al. 2020): the loss acts on its output, so the features the probe
+    reads stay one non-linearity away from it. Pooling the 4x4 block first asks the block
+    itself, not the head, to agree across crops of one image.
+
+    Args:
+        cfg: The model's shape.
+
+    Returns:
+        A `keras.Model` from (4 * 4 * widest D block,) to float32 projections (128,).
+    """
+    width = discriminator_widths(cfg)[-1]
+    features = keras.Input((16 * width,), name="d_features")
+    x = layers.Reshape((4, 4, width), name="block")(features)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dense(PROJECTION_HIDDEN, activation="relu", name="hidden")(x)
+    out = layers.Dense(PROJECTION_DIM, dtype="float32", name="projection")(x)
+    return keras.Model(features, out, name="projection_head")
 
 
 def paired_discriminator(discriminator):

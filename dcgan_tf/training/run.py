@@ -16,7 +16,7 @@ from dcgan_tf.training import distribute
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
 from dcgan_tf.training.gan import DCGAN
 from dcgan_tf.training.models import (
-    build_discriminator, build_generator, build_rotation_head, dtype_policy,
+    build_discriminator, build_generator, build_projection_head, build_rotation_head, dtype_policy,
 )
 from dcgan_tf.training.monitor import RunMonitor
 
@@ -91,11 +91,13 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
         generator = build_generator(model_cfg, patch_grads, fused_bn)
         discriminator = build_discriminator(model_cfg, patch_grads, fused_bn)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
+        projection = build_projection_head(model_cfg) if train_cfg.contrastive_weight else None
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
         num_classes=model_cfg.num_classes, rotation_head=head,
         rotation_weight=train_cfg.rotation_weight, rotation_weight_g=train_cfg.rotation_weight_g,
-        diffaugment=train_cfg.diffaugment, paired_d=paired_d,
+        contrastive_head=projection, contrastive_weight=train_cfg.contrastive_weight,
+        contrastive_temperature=train_cfg.contrastive_temperature, diffaugment=train_cfg.diffaugment, paired_d=paired_d,
     )
 
     def adam(lr):
