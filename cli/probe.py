@@ -3,6 +3,7 @@
 import click
 
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
+from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.protocol import DEFAULT_C_GRID
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
@@ -65,10 +66,14 @@ def _c_grid(value):
 @click.option("--cache-dir", type=str,
               help="Feature cache (and random-baseline exports). [default: ~/.cache/dcgan-tf]")
 @click.option("--no-cache", is_flag=True, help="Recompute features; write no cache.")
+@click.option("--cache-max-gb", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_GB,
+              show_default=True,
+              help="Keep the feature cache under this size: least recently used features go first.")
 @click.option("--json", "json_path", type=str, help="Write the full report here.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver,
-          baseline, search_every_draw, batch_size, cache_dir, no_cache, json_path, quiet):
+          baseline, search_every_draw, batch_size, cache_dir, no_cache, cache_max_gb, json_path,
+          quiet):
     """Score the discriminator's features with a linear L2-SVM (paper, section 5).
 
     \b
@@ -98,7 +103,7 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
     cfg = ProbeConfig(
         labels=_labels(labels), validation=validation, repeats=repeats, seed=seed,
         c_grid=_c_grid(c_grid), solver=solver, batch_size=batch_size, cache_dir=cache_dir,
-        cache=not no_cache,
+        cache=not no_cache, cache_max_gb=cache_max_gb,
     )
     if baseline == "none":
         if model is None:

@@ -269,6 +269,8 @@ def test_config_rejects_bad_values():
         ProbeConfig(repeats=0)
     with pytest.raises(ProbeError, match="solver"):
         ProbeConfig(solver="sgd")
+    with pytest.raises(ProbeError, match="cache_max_gb"):
+        ProbeConfig(cache_max_gb=0)
     assert ProbeConfig(solver="primal").solver == "primal"
 
 
@@ -370,6 +372,26 @@ def test_features_signature_is_cached(digits_export, tmp_path):
     extract_features(model, images[:50], cache_dir=str(tmp_path), tag="t")
     assert len(os.listdir(tmp_path / "features")) == 2
     np.testing.assert_allclose(extract_features(model, images, batch_size=7), first, atol=1e-5)
+    # A cache capped below one entry keeps only the entry just written.
+    third = extract_features(model, images[:30], cache_dir=str(tmp_path), tag="t", cache_max_gb=1e-9)
+    remaining = os.listdir(tmp_path / "features")
+    assert len(remaining) == 1 and np.load(tmp_path / "features" / remaining[0]).shape == third.shape
+
+
+def test_feature_cache_deletes_least_recently_used_first(tmp_path):
+    from dcgan_tf.probe import cache
+
+    paths = [tmp_path / f"f{i}.npy" for i in range(4)]
+    for i, path in enumerate(paths):
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1000 + i, 1000 + i))
+    (tmp_path / "notes.txt").write_bytes(b"x" * 5000)  # Not a cache entry: never counted or deleted.
+    cache.touch(paths[0])  # A hit: f0 becomes the most recently used.
+    removed = cache.prune(tmp_path, 2500, keep=[paths[1]])
+    # Oldest first: f1 (kept), then f2 and f3 go; 2000 bytes <= 2500 remain.
+    assert [os.path.basename(p) for p in removed] == ["f2.npy", "f3.npy"]
+    assert sorted(os.listdir(tmp_path)) == ["f0.npy", "f1.npy", "notes.txt"]
+    assert cache.prune(tmp_path, 2500) == []
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
     PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path, fit_quietly, liblinear_svc,
 )
@@ -54,6 +55,8 @@ class ProbeConfig:
         batch_size: Images per call of the `features` signature.
         cache_dir: Where features are cached; `None` for `default_cache_dir()`.
         cache: Cache features on disk. Defaults to `True`.
+        cache_max_gb: Most GB the feature cache keeps: after each probe the least recently
+            used features beyond it are deleted (`dcgan_tf.probe.cache`). Defaults to 20.
         solver: `"auto"`, `"newton"`, `"primal"` or `"liblinear"`; see `fit_svm`. Defaults
             to `"auto"`.
     """
@@ -66,6 +69,7 @@ class ProbeConfig:
     batch_size: int = 256
     cache_dir: str | None = None
     cache: bool = True
+    cache_max_gb: float = DEFAULT_MAX_GB
     solver: str = "auto"
 
     def __post_init__(self):
@@ -77,6 +81,8 @@ class ProbeConfig:
         for name in ("validation", "repeats", "batch_size"):
             if getattr(self, name) < 1:
                 raise ProbeError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
+        if not self.cache_max_gb > 0:
+            raise ProbeError(f"Expected `cache_max_gb` > 0. Received: cache_max_gb={self.cache_max_gb}")
         grid = tuple(float(c) for c in self.c_grid)
         if not grid or min(grid) <= 0:
             raise ProbeError(

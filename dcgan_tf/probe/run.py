@@ -16,6 +16,7 @@ import numpy as np
 
 from dcgan_tf.atomic import atomic_path, save_json
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
+from dcgan_tf.probe import cache as feature_cache
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, evaluate_features, split_protocol,
 )
@@ -99,7 +100,8 @@ def _cache_path(cache_dir, model_path, images, tag):
     return os.path.join(cache_dir, "features", f"{tag}-{key}.npy")
 
 
-def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="", progress=False):
+def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="", progress=False,
+                     cache_max_gb=feature_cache.DEFAULT_MAX_GB):
     """Runs images through the SavedModel's `features` signature, in batches, with a cache.
 
     Args:
@@ -109,6 +111,8 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
         cache_dir: Cache root (features go to `cache_dir/features/`); `None` disables it.
         tag: Readable prefix of the cache file name, e.g. `"fashion_mnist-train"`.
         progress: Show a progress bar.
+        cache_max_gb: After a write, the least recently used cached features are deleted
+            until the cache holds at most this many GB (`dcgan_tf.probe.cache`).
 
     Returns:
         float32 (N, F).
@@ -116,11 +120,15 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
     Raises:
         ProbeError: Not a SavedModel, or one without a `features` signature.
     """
-    return _extract(model_path, images, batch_size, cache_dir, tag, progress)[0]
+    features, _, path = _extract(model_path, images, batch_size, cache_dir, tag, progress)
+    if path:
+        feature_cache.prune(os.path.dirname(path), cache_max_gb * 1e9, keep=[path])
+    return features
 
 
 def _extract(model_path, images, batch_size, cache_dir, tag, progress):
-    """`(features, cached)`: `extract_features`, and whether they came from the cache."""
+    """`(features, cached, cache path)`: `extract_features`, whether they came from the cache,
+    and where they are cached (`None` without a cache)."""
     from dcgan_tf.data.crop import as_image_batch
 
     model_path = resolve_savedmodel(model_path)
@@ -132,12 +140,13 @@ def _extract(model_path, images, batch_size, cache_dir, tag, progress):
     if path and os.path.isfile(path):
         cached = np.load(path)
         if cached.shape[0] == len(images):
-            return cached, True
+            feature_cache.touch(path)
+            return cached, True, path
     features = _run_signature(model_path, images, batch_size, progress)
     if path:
         with atomic_path(path, suffix=".npy") as tmp:
             np.save(tmp, features)
-    return features, False
+    return features, False, path
 
 
 def _run_signature(model_path, images, batch_size, progress):
@@ -233,12 +242,15 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
     if pixels:
         train_x, test_x = pixel_features(train.images), pixel_features(test.images)
     else:
-        (train_x, train_hit), (test_x, test_hit) = (
+        (train_x, train_hit, train_path), (test_x, test_hit, test_path) = (
             _extract(model_path, split.images, cfg.batch_size, cache_dir, f"{dataset}-{name}",
                      progress)
             for name, split in (("train", train), ("test", test))
         )
         cached = train_hit and test_hit
+        if cache_dir:
+            feature_cache.prune(os.path.dirname(train_path), cfg.cache_max_gb * 1e9,
+                                keep=[train_path, test_path])
     featured = time.perf_counter()
 
     result = evaluate_features(train_x, train.labels, test_x, test.labels, train.num_classes, cfg,
