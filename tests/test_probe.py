@@ -373,9 +373,11 @@ def test_features_signature_is_cached(digits_export, tmp_path):
     assert len(os.listdir(tmp_path / "features")) == 2
     np.testing.assert_allclose(extract_features(model, images, batch_size=7), first, atol=1e-5)
     # A cache capped below one entry keeps only the entry just written.
-    third = extract_features(model, images[:30], cache_dir=str(tmp_path), tag="t", cache_max_gb=1e-9)
+    third = extract_features(model, images[:30], cache_dir=str(tmp_path), tag="t",
+                             cache_max_gb=1e-9)
     remaining = os.listdir(tmp_path / "features")
-    assert len(remaining) == 1 and np.load(tmp_path / "features" / remaining[0]).shape == third.shape
+    assert len(remaining) == 1
+    assert np.load(tmp_path / "features" / remaining[0]).shape == third.shape
 
 
 def test_feature_cache_deletes_least_recently_used_first(tmp_path):
@@ -385,7 +387,8 @@ def test_feature_cache_deletes_least_recently_used_first(tmp_path):
     for i, path in enumerate(paths):
         path.write_bytes(b"x" * 1000)
         os.utime(path, (1000 + i, 1000 + i))
-    (tmp_path / "notes.txt").write_bytes(b"x" * 5000)  # Not a cache entry: never counted or deleted.
+    # Not a cache entry: never counted or deleted.
+    (tmp_path / "notes.txt").write_bytes(b"x" * 5000)
     cache.touch(paths[0])  # A hit: f0 becomes the most recently used.
     removed = cache.prune(tmp_path, 2500, keep=[paths[1]])
     # Oldest first: f1 (kept), then f2 and f3 go; 2000 bytes <= 2500 remain.

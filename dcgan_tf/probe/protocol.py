@@ -82,7 +82,8 @@ class ProbeConfig:
             if getattr(self, name) < 1:
                 raise ProbeError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
         if not self.cache_max_gb > 0:
-            raise ProbeError(f"Expected `cache_max_gb` > 0. Received: cache_max_gb={self.cache_max_gb}")
+            raise ProbeError(
+                f"Expected `cache_max_gb` > 0. Received: cache_max_gb={self.cache_max_gb}")
         grid = tuple(float(c) for c in self.c_grid)
         if not grid or min(grid) <= 0:
             raise ProbeError(

@@ -122,7 +122,8 @@ class DCGAN(keras.Model):
     def d_trainable_variables(self):
         """What D's optimizer trains: D's weights and its heads', if any."""
         heads = [h for h in (self.rotation_head, self.contrastive_head) if h is not None]
-        return self.discriminator.trainable_variables + [v for h in heads for v in h.trainable_variables]
+        head_vars = [v for h in heads for v in h.trainable_variables]
+        return self.discriminator.trainable_variables + head_vars
 
     def _replica_seed(self):
         # Each replica folds its id into the seed: a mirrored seed state alone would give every
