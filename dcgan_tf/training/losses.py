@@ -40,9 +40,8 @@ def rotation_loss(rotation_logits, rotations):
         The per-example loss (N,).
     """
     logits = ops.cast(rotation_logits, "float32")
-    log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
-    onehot = ops.one_hot(ops.reshape(rotations, (-1,)), ops.shape(logits)[-1])
-    return -ops.sum(onehot * log_probs, axis=-1)
+    return ops.sparse_categorical_crossentropy(ops.reshape(rotations, (-1,)), logits,
+                                               from_logits=True)
 
 
 def contrastive_loss(a, b, temperature):
@@ -55,12 +54,9 @@ def contrastive_loss(a, b, temperature):
     Returns:
         The per-view loss (2N,): cross-entropy of view k's partner among the other views.
     """
-    z = ops.concatenate([ops.cast(a, "float32"), ops.cast(b, "float32")], axis=0)
-    z = z / ops.sqrt(ops.maximum(ops.sum(z * z, axis=1, keepdims=True), 1e-12))
-    logits = ops.matmul(z, ops.transpose(z)) / temperature
+    z = ops.normalize(ops.concatenate([ops.cast(a, "float32"), ops.cast(b, "float32")], axis=0))
     n2 = ops.shape(z)[0]
-    eye = ops.eye(n2, dtype="float32")
-    logits = logits - 1e9 * eye  # A view is not its own partner.
+    # Cosine similarities; a view is not its own partner.
+    logits = ops.matmul(z, ops.transpose(z)) / temperature - 1e9 * ops.eye(n2, dtype="float32")
     partner = (ops.arange(n2) + n2 // 2) % n2
-    log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
-    return -ops.sum(ops.one_hot(partner, n2) * log_probs, axis=-1)
+    return ops.sparse_categorical_crossentropy(partner, logits, from_logits=True)

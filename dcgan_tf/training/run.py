@@ -97,13 +97,13 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
         num_classes=model_cfg.num_classes, rotation_head=head,
         rotation_weight=train_cfg.rotation_weight, rotation_weight_g=train_cfg.rotation_weight_g,
         contrastive_head=projection, contrastive_weight=train_cfg.contrastive_weight,
-        contrastive_temperature=train_cfg.contrastive_temperature, diffaugment=train_cfg.diffaugment, paired_d=paired_d,
+        contrastive_temperature=train_cfg.contrastive_temperature,
+        diffaugment=train_cfg.diffaugment, paired_d=paired_d,
     )
 
     def adam(lr):
         opt = keras.optimizers.Adam(lr, beta_1=train_cfg.beta1)
-        fp16 = resolve_precision(train_cfg.precision) == "fp16"
-        return keras.optimizers.LossScaleOptimizer(opt) if fp16 else opt
+        return keras.optimizers.LossScaleOptimizer(opt) if precision == "fp16" else opt
 
     gan.compile(
         d_optimizer=adam(train_cfg.d_learning_rate),
