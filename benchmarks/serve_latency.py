@@ -3,8 +3,9 @@
     python benchmarks/serve_latency.py --size 32 --width 64
     python benchmarks/serve_latency.py --size 64 --width 64 --channels 3
 
-Compares `dcgan-tf export`'s `serving_default` with a plain `tf.saved_model.save` of the Keras
-generator (the baseline), both measured in this process. Weights are untrained: latency does
+Compares `dcgan-tf export`'s `serving_default` (fp32, with `--jit`, and with `--precision
+bf16`) with a plain `tf.saved_model.save` of the Keras generator (the baseline), all measured
+in this process. Weights are untrained: latency does
 not depend on their values.
 
 `--intra-op-threads 1,0` measures each TensorFlow intra-op thread count (0: TensorFlow's
@@ -39,7 +40,7 @@ def _time(fn, arg, repeats, warmup=5):
     return percentiles(samples)
 
 
-def exported(tmp, size, channels, width, jit=False):
+def exported(tmp, size, channels, width, jit=False, precision="fp32"):
     """Exports an untrained model through `dcgan_tf.export.savedmodel`; returns (path, generator, cfg)."""
     from dcgan_tf.training import checkpoint
     from dcgan_tf.config import ModelConfig, TrainConfig
@@ -52,7 +53,8 @@ def exported(tmp, size, channels, width, jit=False):
         gan = build_gan(cfg, TrainConfig(out=run))
         checkpoint.write_run_config(run, cfg, TrainConfig(out=run))
         checkpoint.save(gan, run, step=0, epoch=0)
-    path = export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench", jit=jit)
+    path = export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench", jit=jit,
+                             precision=precision)
     return path, checkpoint.load_networks(run)[2], cfg
 
 
@@ -103,6 +105,7 @@ def main():
         plain = tf.saved_model.load(plain_export(tmp, generator, cfg)).signatures["serving_default"]
         ours = tf.saved_model.load(path)
         xla = tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, jit=True)[0])
+        bf16 = tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, precision="bf16")[0])
         rng = np.random.default_rng(0)
         for batch in (int(b) for b in a.batches.split(",")):
             z = tf.constant(rng.uniform(-1, 1, (batch, cfg.z_dim)).astype("float32"))
@@ -110,19 +113,22 @@ def main():
             base = _time(lambda x: plain(z=x), z, a.repeats)
             gen = _time(lambda x: ours.signatures["serving_default"](z=x), z, a.repeats)
             jit = _time(lambda x: xla.signatures["serving_default"](z=x), z, a.repeats)
+            half = _time(lambda x: bf16.signatures["serving_default"](z=x), z, a.repeats)
             feat = _time(lambda x: ours.signatures["features"](images=x), pixels, a.repeats)
             gflops = g_flops * batch / (min(gen[0], jit[0]) / 1e3) / 1e9
-            rows.append((batch, base, gen, jit, feat, gflops))
+            rows.append((batch, base, gen, jit, half, feat, gflops))
     print(f"\n{a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, G {g_flops / 1e9:.3f} GFLOP/image; "
           f"matmul ceiling {ceiling:.0f} GFLOP/s")
     print("generate = dcgan-tf export's serving_default; --jit = the same exported with XLA; "
-          "plain = tf.saved_model.save of the Keras generator")
+          "bf16 = exported with --precision bf16 (vs generate: its speed-up); "
+          "plain = tf.saved_model.save of the Keras generator; G GFLOP/s of the faster fp32 export")
     print(f"{'batch':>5} {'plain p50':>10} {'generate p50':>13} {'p99':>8} {'vs plain':>9} "
-          f"{'--jit p50':>10} {'p99':>8} {'vs plain':>9} {'features p50':>13} {'p99':>8} "
-          f"{'G GFLOP/s':>10} {'ceiling':>8}")
-    for batch, base, gen, jit, feat, gflops in rows:
+          f"{'--jit p50':>10} {'p99':>8} {'vs plain':>9} {'bf16 p50':>9} {'p99':>8} "
+          f"{'vs generate':>12} {'features p50':>13} {'p99':>8} {'G GFLOP/s':>10} {'ceiling':>8}")
+    for batch, base, gen, jit, half, feat, gflops in rows:
         print(f"{batch:>5} {base[0]:>8.2f}ms {gen[0]:>11.2f}ms {gen[1]:>6.2f}ms {base[0] / gen[0]:>8.2f}x "
               f"{jit[0]:>8.2f}ms {jit[1]:>6.2f}ms {base[0] / jit[0]:>8.2f}x "
+              f"{half[0]:>7.2f}ms {half[1]:>6.2f}ms {gen[0] / half[0]:>11.2f}x "
               f"{feat[0]:>11.2f}ms {feat[1]:>6.2f}ms {gflops:>10.1f} {gflops / ceiling:>8.2f}")
 
 

@@ -2,7 +2,7 @@
 
 import click
 
-from dcgan_tf.config import FEATURE_ACTIVATIONS, FEATURE_POOLINGS
+from dcgan_tf.config import FEATURE_ACTIVATIONS, FEATURE_POOLINGS, SERVING_PRECISIONS
 
 
 def _checkpoint(ctx, param, value):
@@ -28,6 +28,11 @@ def _checkpoint(ctx, param, value):
 @click.option("--jit", is_flag=True,
               help="XLA-compile the generating signatures: about 2x faster at batch 1 for 32x32 "
                    "models on CPU; TF Serving needs --xla_cpu_compilation_enabled=true.")
+@click.option("--precision", type=click.Choice(SERVING_PRECISIONS), default="fp32",
+              show_default=True,
+              help="The generating signatures' compute dtype (inputs and outputs stay float32). "
+                   "bf16 is about 1.7x faster at batch 1 on CPUs with AMX and on GPUs, within "
+                   "a pixel level or two of fp32; slower on CPUs without native bf16.")
 @click.option("--feature-layers",
               help="D blocks in the features signature: 'all' (paper) or indices, e.g. '1,2'. "
                    "Default: the run's recipe.")
@@ -43,8 +48,8 @@ def _checkpoint(ctx, param, value):
 @click.option("--feature-power/--no-feature-power", default=None,
               help="Signed square root of each feature (power normalisation). Default: the run's recipe.")
 def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_root, jit,
-           feature_layers, feature_pooling, feature_activation, feature_flip, feature_shift,
-           feature_power):
+           precision, feature_layers, feature_pooling, feature_activation, feature_flip,
+           feature_shift, feature_power):
     """Export a run as a TF Serving SavedModel version: BASE/NAME/VERSION/.
 
     \b
@@ -69,7 +74,7 @@ def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_roo
               "power": feature_power}
     path = export_savedmodel(
         run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
-        overwrite=overwrite, serving_root=serving_root, jit=jit,
+        overwrite=overwrite, serving_root=serving_root, jit=jit, precision=precision,
         features={k: v for k, v in chosen.items() if v is not None},
     )
     client = SavedModelClient(path)

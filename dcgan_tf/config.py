@@ -26,6 +26,8 @@ class _JsonRoundTrip:
 AUGMENTATIONS = ("translation", "cutout", "color")
 FEATURE_POOLINGS = ("4x4", "pyramid")
 FEATURE_ACTIVATIONS = ("post", "pre")
+# Compute dtypes of an export's generating signatures (`dcgan-tf export --precision`).
+SERVING_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -450,6 +450,30 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     assert result.exit_code == 1 and "is not a SavedModel" in result.output
 
 
+def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_path):
+    from cli.main import cli
+
+    base = str(tmp_path / "sm")
+    result = CliRunner().invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
+                                      "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    half, full = SavedModelClient(os.path.join(base, "digits")), SavedModelClient(exported)
+    assert half.metadata()["serving_precision"] == "bf16"
+    assert full.metadata()["serving_precision"] == "fp32"
+    assert half.signatures() == full.signatures()
+    z = np.random.default_rng(3).uniform(-1, 1, (8, 100)).astype("float32")
+    got, expected = half.generate(z), full.generate(z)
+    assert got["images"].dtype == np.float32 and got["pixels"].dtype == np.uint8
+    step = np.abs(got["pixels"].astype(int) - expected["pixels"].astype(int))
+    assert step.max() <= 2, step.max()
+    np.testing.assert_allclose(half.features(np.zeros((2, 32, 32, 1), np.uint8)),
+                               full.features(np.zeros((2, 32, 32, 1), np.uint8)), atol=1e-5)
+    result = CliRunner().invoke(cli, ["export", run_dir, "--base-path", base, "--precision", "fp16"])
+    assert result.exit_code == 2 and "'fp16' is not one of 'fp32', 'bf16'" in result.output
+    with pytest.raises(ExportError, match="Unknown precision 'int8'"):
+        export_savedmodel(run_dir, base_path=base, precision="int8")
+
+
 @pytest.mark.slow
 def test_train_export_sample_end_to_end(tmp_path, monkeypatch):
     from PIL import Image

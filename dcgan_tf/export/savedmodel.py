@@ -26,7 +26,7 @@ from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
 from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.export.folded_generator import FoldedGenerator
-from dcgan_tf.config import FeatureConfig
+from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.training.models import build_feature_model, extract_features, feature_dim
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
@@ -121,7 +121,8 @@ def _raw(variable):
     return raw
 
 
-def build_servable(generator, discriminator, cfg, metadata, jit=False, features=None):
+def build_servable(generator, discriminator, cfg, metadata, jit=False, features=None,
+                   precision="fp32"):
     """Builds the `tf.Module` that is saved: each variable once, one `tf.function` per signature.
 
     The generator is served as `FoldedGenerator` (batch norm folded into the weights, small
@@ -137,6 +138,9 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
             Serving then needs `--xla_cpu_compilation_enabled=true`). Defaults to `False`.
         features: `FeatureConfig` of the `features` signature (layers, pooling, pre- or
             post-activation, mirror averaging). Defaults to the paper's.
+        precision: The generating signatures' compute dtype, `"fp32"` or `"bf16"` (see
+            `FoldedGenerator`); their inputs and outputs are float32 either way, and D's
+            signatures stay float32. Defaults to `"fp32"`.
 
     Returns:
         `(servable, signatures)`: a `tf.Module` holding the lists `generator_variables` and
@@ -144,7 +148,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
         `dcgan_tf.contract.SIGNATURES` names to those functions, for `tf.saved_model.save`.
     """
     servable = tf.Module(name="dcgan")
-    servable.generator = FoldedGenerator(generator)
+    servable.generator = FoldedGenerator(generator, precision)
     servable.discriminator_variables = [_raw(v) for v in discriminator.variables]
     features_cfg = features or FeatureConfig()
     # A functional view over D's layers: it shares their variables, and stays untracked.
@@ -324,7 +328,8 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
 
 
 def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None, which="last",
-                      overwrite=False, serving_root=None, jit=False, features=None):
+                      overwrite=False, serving_root=None, jit=False, features=None,
+                      precision="fp32"):
     """Exports a run's checkpoint as `BASE/NAME/VERSION/` and lists it in `BASE/models.config`.
 
     The SavedModel is written into a hidden temporary directory beside the versions (TF
@@ -341,6 +346,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             (and all of them when given). `None` keeps existing entries and uses their root,
             or `"/models"` (the Docker image's) for the first.
         jit: XLA-compile the generating signatures (see `build_servable`).
+        precision: The generating signatures' compute dtype, `"fp32"` (default) or `"bf16"`
+            (see `build_servable`); recorded in the metadata as `serving_precision`.
         features: Dict of `FeatureConfig` fields overriding the run's recorded choices
             for the `features` signature (`config.json`; the paper's for older runs).
 
@@ -354,6 +361,10 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         checkpoint.CheckpointError: not a run directory, or no such checkpoint.
     """
     name = _check_name(name if name is not None else _default_name(run_dir))
+    if precision not in SERVING_PRECISIONS:
+        raise ExportError(
+            f"Unknown precision {precision!r}: expected one of {', '.join(SERVING_PRECISIONS)}"
+        )
     model_dir = os.path.join(base_path, name)
     config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
     model_cfg, _ = checkpoint.read_run_config(run_dir)
@@ -368,14 +379,15 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     # exports never pick the same number and none replaces a version unasked.
     with locks.hold(model_dir, "dcgan-tf export"):
         final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
-                               feature_cfg)
+                               feature_cfg, precision)
     with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
         config = serving_config.read(base_path)  # Again: another export may have added a model.
         serving_config.write(base_path, config, serving_root=serving_root)
     return final
 
 
-def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg):
+def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg,
+                   precision):
     """Chooses the version, writes the SavedModel and publishes it; the caller holds the lock."""
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
@@ -390,8 +402,9 @@ def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, fea
         feature_cfg,
     )
     metadata["jit"] = bool(jit)
+    metadata["serving_precision"] = precision
     servable, signatures = build_servable(
-        generator, discriminator, model_cfg, metadata, jit, feature_cfg
+        generator, discriminator, model_cfg, metadata, jit, feature_cfg, precision
     )
     tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
     try:
