@@ -86,3 +86,9 @@ def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_roo
     click.echo(f"features: {meta['feature_dim']} wide, {meta['features']}")
     click.echo(format_signatures(client.signatures()))
     click.echo(f"Serving config: {base_path}/models.config")
+    if precision == "bf16":
+        from dcgan_tf.training.run import native_bf16
+
+        if not native_bf16():
+            click.echo("Note: this machine has no native bf16, where a bf16 export serves slower "
+                       "than fp32; serve it on a CPU with AMX or AVX-512 BF16, or a GPU.")

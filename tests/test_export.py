@@ -450,13 +450,15 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     assert result.exit_code == 1 and "is not a SavedModel" in result.output
 
 
-def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_path):
+def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_path, monkeypatch):
     from cli.main import cli
 
     base = str(tmp_path / "sm")
+    monkeypatch.setattr("dcgan_tf.training.run.cpu_flags", lambda: frozenset({"avx512f"}))
     result = CliRunner().invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
                                       "--precision", "bf16"])
     assert result.exit_code == 0, result.output
+    assert "no native bf16" in result.output.splitlines()[-1]
     half, full = SavedModelClient(os.path.join(base, "digits")), SavedModelClient(exported)
     assert half.metadata()["serving_precision"] == "bf16"
     assert full.metadata()["serving_precision"] == "fp32"
