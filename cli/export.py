@@ -31,8 +31,8 @@ def _checkpoint(ctx, param, value):
 @click.option("--precision", type=click.Choice(SERVING_PRECISIONS), default="fp32",
               show_default=True,
               help="The generating signatures' compute dtype (inputs and outputs stay float32). "
-                   "bf16 is about 1.7x faster at batch 1 on CPUs with AMX and on GPUs, within "
-                   "a pixel level or two of fp32; slower on CPUs without native bf16.")
+                   "bf16 measured 1.7-1.9x faster at batch 1 on a CPU with AMX, within a pixel "
+                   "level or two of fp32; slower on CPUs without native bf16.")
 @click.option("--feature-layers",
               help="D blocks in the features signature: 'all' (paper) or indices, e.g. '1,2'. "
                    "Default: the run's recipe.")

@@ -69,8 +69,8 @@ class FoldedGenerator(tf.Module):
     Args:
         generator: An unconditional Keras generator from `dcgan_tf.training.models.build_generator`.
         precision: `"fp32"` or `"bf16"`: the dtype of the stored weights and of the computation
-            (inputs and outputs stay float32). bf16 pays on CPUs with AMX or AVX-512 BF16 and
-            on GPUs. Defaults to `"fp32"`.
+            (inputs and outputs stay float32). bf16 pays on CPUs with AMX (measured) and
+            should on GPUs with bf16 tensor cores (not measured). Defaults to `"fp32"`.
     """
 
     def __init__(self, generator, precision="fp32"):
@@ -126,7 +126,7 @@ class FoldedGenerator(tf.Module):
 
 
 def _variable(value, dtype, name):
-    # Cast from float64 once, here: folding happens in float64 for every precision.
+    # Folding runs in float64 for every precision; the weights are rounded to `dtype` here.
     return tf.Variable(tf.cast(np.asarray(value, np.float32), dtype), name=name)
 
 
