@@ -79,7 +79,6 @@ class FoldedGenerator(tf.Module):
             raise ValueError(
                 f"Expected `precision` in {SERVING_PRECISIONS}. Received: precision={precision!r}"
             )
-        self.precision = precision
         dtype = _DTYPES[precision]
         self.transposed = precision == "bf16"
         self.steps = []  # (kind, input size, channels) per upsampling layer; static config

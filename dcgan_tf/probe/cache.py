@@ -2,8 +2,9 @@
 
 Features of one model on one dataset take up to a few GB (60,000 x 9,408 float32 is 2.3 GB),
 and every new export or read-out adds its own, so an unbounded cache fills a disk within a
-study. After each write the cache is pruned to its cap, oldest use first; a cache hit counts
-as a use (its modification time is refreshed).
+study. After each extraction (a probe's, or `extract_features`') the cache is pruned to its
+cap, oldest use first, never deleting the files just used; a cache hit counts as a use (its
+modification time is refreshed).
 """
 
 import os
