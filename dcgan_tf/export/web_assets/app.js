@@ -39,7 +39,7 @@ function draw(canvas, pixels, offset, size, channels) {
 
 async function main() {
   ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = "ort/";
+  ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
   const contract = await (await fetch("contract.json")).json();
   const session = await ort.InferenceSession.create(contract.models.generator.file,
                                                     { executionProviders: ["wasm"] });
