@@ -96,6 +96,8 @@ def test_score_time_smoke(digits_export):
 def test_portable_latency_smoke():
     out = _run("portable_latency.py", "--width", "8", "--calls", "2", "--rounds", "1",
                "--no-browser")
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
-    assert {"savedmodel", "litert", "onnxruntime"} <= set(rows)
+    generator, features = out.split("\nfeatures ")
+    rows = {line.split()[0]: line.split() for line in generator.splitlines()[-3:]}
+    assert set(rows) == {"savedmodel", "litert", "onnxruntime"}
     assert float(rows["litert"][-2]) < 1e-4 and int(rows["onnxruntime"][-1]) <= 1
+    assert float(features.splitlines()[-1].split()[-1]) < 1e-4  # onnxruntime's relative error.

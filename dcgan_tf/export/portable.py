@@ -25,6 +25,8 @@ PORTABLE_FORMATS = ("tflite", "onnx", "web")
 FORMATS = ("savedmodel", *PORTABLE_FORMATS)
 SUFFIX = "-portable"
 _EXTENSIONS = {"tflite": "tflite", "onnx": "onnx"}
+# The generator's batch per format: TFLite's takes one z per call (see `portable_graph`).
+GENERATOR_BATCH = {"tflite": 1, "onnx": None, "web": None}
 
 
 def parse_formats(text):
@@ -75,7 +77,7 @@ def contract(model_cfg, train_cfg, feature_cfg, meta, run_dir, fmt, exporter, fi
     from dcgan_tf.training.models import feature_dim
 
     width = feature_dim(model_cfg, feature_cfg)
-    models = portable_graph.io_contract(model_cfg, width)
+    models = portable_graph.io_contract(model_cfg, width, GENERATOR_BATCH[fmt])
     z = ({"distribution": "uniform", "low": -1.0, "high": 1.0} if model_cfg.z_dist == "uniform"
          else {"distribution": "normal", "mean": 0.0, "std": 1.0})
     return {
@@ -107,8 +109,8 @@ def _convert(module, fmt, workdir, cache):
         from dcgan_tf.export import tflite
 
         out = {}
-        for name in portable_graph.functions(module):
-            saved = portable_graph.save_function(module, name, os.path.join(workdir, name))
+        for name, function in portable_graph.functions(module, GENERATOR_BATCH["tflite"]).items():
+            saved = portable_graph.save_function(module, function, os.path.join(workdir, name))
             out[name] = tflite.convert(saved)
         return out, tflite.EXPORTER
     from dcgan_tf.export import onnx as onnx_export

@@ -71,9 +71,14 @@ class LiteRTModel:
             self._runners[name] = interpreter.get_signature_runner("serving_default")
 
     def generate(self, z):
-        """`{"images", "pixels"}` for z (N, z_dim), after `check_z`."""
+        """`{"images", "pixels"}` for z (N, z_dim), after `check_z`; one call per row when
+        the file takes one z per call (the exported generator does)."""
         z = check_z(z, self.contract["z_dim"])
-        return self._runners["generator"](z=z)
+        run = self._runners["generator"]
+        if self.contract["models"]["generator"]["inputs"]["z"]["shape"][0] != 1:
+            return run(z=z)
+        rows = [run(z=row[None]) for row in z]
+        return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
 
     def features(self, images):
         """`{"features"}` for uint8 images at the model's size."""
