@@ -95,6 +95,9 @@ def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrit
               "power": feature_power}
     features = {k: v for k, v in chosen.items() if v is not None}
     name = portable.model_name(run_dir, name)
+    if out and formats == ("savedmodel",):
+        raise click.UsageError("--out is for the portable formats: add --format tflite, onnx or "
+                               "web, or use --base-path for the SavedModel")
     if "savedmodel" in formats:
         path = export_savedmodel(
             run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
