@@ -293,3 +293,12 @@ def test_web_page_draws_the_savedmodels_pixels(exported, browser):
     os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
     browser.save_screenshot(SCREENSHOT)
     assert os.path.getsize(SCREENSHOT) > 10_000
+
+
+def test_portable_formats_alone_take_the_next_version(exported):
+    result = CliRunner().invoke(cli, ["export", exported["run"], "--base-path", exported["base"],
+                                      "--name", "digits", "--format", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"onnx: {os.path.join(exported['base'], 'digits-portable', '2', 'onnx')}"
+    assert sorted(os.listdir(os.path.join(exported["base"], "digits-portable", "2"))) == ["onnx"]
+    assert [n for n in os.listdir(os.path.join(exported["base"], "digits")) if not n.startswith(".")] == ["1"]
