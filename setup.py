@@ -1,5 +1,7 @@
 from setuptools import find_packages, setup
 
+PORTABLE = ["tf2onnx>=1.17", "onnx>=1.16", "onnxruntime>=1.17", "ai-edge-litert>=1.2"]
+
 setup(
     name="dcgan-tf",
     version="0.1.0",
@@ -28,9 +30,15 @@ setup(
         "matplotlib",
         "tqdm",
     ],
+    # The web export's page and onnxruntime-web files (dcgan_tf/export/web_assets/).
+    package_data={"dcgan_tf.export": ["web_assets/*.html", "web_assets/*.js", "web_assets/ort/*"]},
     extras_require={
         "cuda": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest"],
+        # `dcgan-tf export --format tflite,onnx,web` and running the files: tf2onnx 1.17 with
+        # onnx 1.23 converts under TF 2.21, numpy 2 and protobuf 7 (pip check clean); LiteRT
+        # is TFLite's standalone interpreter.
+        "portable": PORTABLE,
+        "test": ["pytest", *PORTABLE, "selenium>=4.10"],
     },
     entry_points={"console_scripts": ["dcgan-tf=cli.main:main"]},
 )

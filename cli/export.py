@@ -1,5 +1,7 @@
 """`dcgan-tf export`."""
 
+import os
+
 import click
 
 from dcgan_tf.config import FEATURE_ACTIVATIONS, FEATURE_POOLINGS, SERVING_PRECISIONS
@@ -11,8 +13,23 @@ def _checkpoint(ctx, param, value):
     raise click.BadParameter(f"expected 'last', 'best' or a step number, got {value!r}")
 
 
+def _formats(ctx, param, value):
+    from dcgan_tf.export.portable import parse_formats
+
+    try:
+        return parse_formats(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "formats", default="savedmodel", show_default=True, callback=_formats,
+              help="Comma list of savedmodel, tflite, onnx, web. The portable ones go to "
+                   "BASE/NAME-portable/VERSION/FORMAT/ (see docs/portable.md).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Directory for the portable formats. Default: BASE/NAME-portable/VERSION, "
+                   "VERSION being the SavedModel version written with them.")
 @click.option("--name", help="Model name under --base-path. Default: the run directory's name.")
 @click.option("--base-path", default="savedmodels", show_default=True, type=click.Path(file_okay=False),
               help="TF Serving's model base path; models.config there lists every model.")
@@ -47,7 +64,7 @@ def _checkpoint(ctx, param, value):
                    "(0: off). Default: the run's recipe.")
 @click.option("--feature-power/--no-feature-power", default=None,
               help="Signed square root of each feature (power normalisation). Default: the run's recipe.")
-def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_root, jit,
+def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrite, serving_root, jit,
            precision, feature_layers, feature_pooling, feature_activation, feature_flip,
            feature_shift, feature_power):
     """Export a run as a TF Serving SavedModel version: BASE/NAME/VERSION/.
@@ -62,21 +79,50 @@ def export(run_dir, name, base_path, version, checkpoint, overwrite, serving_roo
     The version is written to a hidden directory and renamed into place, so a server
     watching the base path never loads a half-written one.
     \b
+    Portable formats (--format tflite,onnx,web) hold the generator and the features
+    read-out for runtimes without TensorFlow: LiteRT, onnxruntime, a browser page.
+    \b
     Examples:
       dcgan-tf export runs/digits --name digits
+      dcgan-tf export runs/digits --format savedmodel,tflite,onnx,web
       dcgan-tf export runs/svhn --checkpoint best --serving-root "$PWD/savedmodels"
     """
+    from dcgan_tf.export import portable
     from dcgan_tf.export.savedmodel import export_savedmodel
-    from dcgan_tf.serving.clients import SavedModelClient, format_signatures
 
     chosen = {"layers": feature_layers, "pooling": feature_pooling,
               "activation": feature_activation, "flip": feature_flip, "shift": feature_shift,
               "power": feature_power}
-    path = export_savedmodel(
-        run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
-        overwrite=overwrite, serving_root=serving_root, jit=jit, precision=precision,
-        features={k: v for k, v in chosen.items() if v is not None},
-    )
+    features = {k: v for k, v in chosen.items() if v is not None}
+    name = portable.model_name(run_dir, name)
+    if out and formats == ("savedmodel",):
+        raise click.UsageError("--out is for the portable formats: add --format tflite, onnx or "
+                               "web, or use --base-path for the SavedModel")
+    if "savedmodel" in formats:
+        path = export_savedmodel(
+            run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
+            overwrite=overwrite, serving_root=serving_root, jit=jit, precision=precision,
+            features=features,
+        )
+        _describe(path, base_path, precision)
+        version = int(os.path.basename(path))
+    rest = [f for f in formats if f != "savedmodel"]
+    if rest:
+        out = out or portable.portable_dir(
+            base_path, name, version or portable.next_version(base_path, name))
+        written = portable.export_portable(run_dir, out, rest, which=checkpoint,
+                                           features=features, overwrite=overwrite)
+        for fmt, directory in written.items():
+            click.echo(f"{fmt}: {directory}")
+        if "web" in written:
+            click.echo(f"Open it: python -m http.server -d {written['web']} 8000, then "
+                       "http://127.0.0.1:8000/")
+
+
+def _describe(path, base_path, precision):
+    """Prints what the SavedModel export holds, read back through the client."""
+    from dcgan_tf.serving.clients import SavedModelClient, format_signatures
+
     client = SavedModelClient(path)
     meta = client.metadata()
     click.echo(path)

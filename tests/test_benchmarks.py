@@ -90,3 +90,14 @@ def test_score_time_smoke(digits_export):
                "--inception-images", "4")
     assert "| classifier trained afresh |" in out and "| classifier from the cache |" in out
     assert "Inception-v3 at 299x299:" in out
+
+
+@pytest.mark.slow
+def test_portable_latency_smoke():
+    out = _run("portable_latency.py", "--width", "8", "--calls", "2", "--rounds", "1",
+               "--no-browser")
+    generator, features = out.split("\nfeatures ")
+    rows = {line.split()[0]: line.split() for line in generator.splitlines()[-3:]}
+    assert set(rows) == {"savedmodel", "litert", "onnxruntime"}
+    assert float(rows["litert"][-2]) < 1e-4 and int(rows["onnxruntime"][-1]) <= 1
+    assert float(features.splitlines()[-1].split()[-1]) < 1e-4  # onnxruntime's relative error.
