@@ -30,7 +30,9 @@ setup(
     ],
     extras_require={
         "cuda": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest"],
+        # `dcgan-tf explore`'s app; selenium drives its browser test (Debian's chromium).
+        "explore": ["gradio>=5", "gradio_client"],
+        "test": ["pytest", "gradio>=5", "gradio_client", "selenium"],
     },
     entry_points={"console_scripts": ["dcgan-tf=cli.main:main"]},
 )
