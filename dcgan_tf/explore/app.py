@@ -53,7 +53,8 @@ def _one_line(gr, fn):
         try:
             return fn(*args, **kwargs)
         except (ValueError, OSError) as e:
-            raise gr.Error(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+            line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise gr.Error(line, print_exception=False) from None
     return wrapped
 
 
