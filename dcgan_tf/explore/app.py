@@ -16,8 +16,12 @@ from dcgan_tf.investigations.latent import METHODS
 
 # Where a click on a sample goes.
 TARGETS = ("walk A", "walk B", "group A", "group B", "group C", "discriminator")
-# Small samples stay sharp when the browser scales them up.
-CSS = ".pixelated img, .pixelated canvas { image-rendering: pixelated; }"
+# Small samples stay sharp when the browser scales them up, and single images fill their box
+# (Gradio shows an image at its natural size: 32 pixels is a thumbnail).
+CSS = """
+.pixelated img, .pixelated canvas { image-rendering: pixelated; }
+.fill img { width: 100% !important; height: 100% !important; object-fit: contain; }
+"""
 
 
 def _gradio():
@@ -110,16 +114,16 @@ def build_app(explorer, grid=32):
         with gr.Tab("Latent walk"):
             with gr.Row():
                 walk_a = gr.Number(0, label="A (seed)", precision=0, minimum=0)
-                walk_b = gr.Number(1, label="B (seed)", precision=0, minimum=0)
+                walk_b = gr.Number(5, label="B (seed)", precision=0, minimum=0)
                 method = gr.Radio(methods, value="linear", label="interpolation")
                 steps = gr.Slider(2, 16, value=8, step=1, label="frames")
             go = gr.Button("Walk", variant="primary")
-            strip = gr.Image(label="frames A -> B", format="png", interactive=False,
-                             elem_id="walk-strip", elem_classes="pixelated")
+            strip = gr.Image(label="frames A -> B", format="png", interactive=False, height=140,
+                             elem_id="walk-strip", elem_classes=["pixelated", "fill"])
             t = gr.Slider(0, 1, value=0.5, step=0.05, label="position t along the walk",
                           elem_id="walk-t")
             frame = gr.Image(label="frame at t", format="png", interactive=False, height=256,
-                             elem_id="walk-frame", elem_classes="pixelated")
+                             elem_id="walk-frame", elem_classes=["pixelated", "fill"])
         with gr.Tab("Vector arithmetic"):
             gr.Markdown("Each group is the mean z of its samples (3 in the paper); the result is "
                         "decoded with neighbours z + U(-noise, noise).")
@@ -134,7 +138,8 @@ def build_app(explorer, grid=32):
                 noise_seed = gr.Number(0, label="noise seed", precision=0)
             compute = gr.Button("Compute", variant="primary")
             figure = gr.Image(label="groups: exemplars | mean;  last row: result | neighbours",
-                              format="png", interactive=False, elem_classes="pixelated")
+                              format="png", interactive=False, height=300,
+                              elem_classes=["pixelated", "fill"])
             result = gr.Gallery(label="result and neighbours", columns=9, format="png",
                                 allow_preview=False, elem_classes="pixelated")
             result_z = gr.JSON(label="z")
