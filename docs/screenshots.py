@@ -97,9 +97,8 @@ def projector_screenshot(logdir, path, timeout=120):
                     raise
                 time.sleep(0.5)
         driver.get(url)
-        # The projector lives in shadow DOM; wait for its point count to show.
-        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(_POINTS_SHOWN))
-        time.sleep(8)  # The sprite thumbnails and the PCA layout settle.
+        WebDriverWait(driver, timeout, poll_frequency=2).until(_points_drawn)
+        time.sleep(5)  # The sprite thumbnails and the PCA layout settle.
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         driver.save_screenshot(path)
     finally:
@@ -108,17 +107,18 @@ def projector_screenshot(logdir, path, timeout=120):
         server.wait(timeout=30)
 
 
-# True once the projector's page text says how many points it loaded (searches shadow roots).
-_POINTS_SHOWN = """
-function text(node) {
-  let out = node.textContent || "";
-  for (const el of node.querySelectorAll ? node.querySelectorAll("*") : []) {
-    if (el.shadowRoot) out += text(el.shadowRoot);
-  }
-  return out;
-}
-return /Points:\\s*\\d+/.test(text(document));
-"""
+def _points_drawn(driver):
+    """Whether the projector has drawn its points: the middle of the page is no longer blank
+    (the projector sits in nested iframes and shadow roots, so the pixels are what is checked)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page = np.asarray(Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L"))
+    h, w = page.shape
+    middle = page[h // 4:3 * h // 4, w // 3:2 * w // 3]
+    return bool((middle < 100).mean() > 0.05)
 
 
 def main():

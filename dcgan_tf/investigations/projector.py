@@ -65,7 +65,7 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
 
     Returns:
         Report dict (also `out_dir/project.json`): `images`, `feature_dim`, `sprite_cell`,
-        `files`, and `indices` (each row's index in the split, as in the metadata TSV).
+        `files`, and `indices` (each row's index in the split, the metadata TSV's `index` column).
 
     Raises:
         InvestigateError: not a usable export, no dataset, or `out_dir` holds other files.
@@ -106,8 +106,9 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
 
         save_png(os.path.join(tmp, SPRITE), sprite)
         labels = data.labels[indices] if data.labels is not None else np.full(len(indices), -1)
-        write_text(os.path.join(tmp, METADATA), "index\tlabel\n" + "".join(
-            f"{i}\t{label}\n" for i, label in zip(indices, labels)))
+        # The label first: the projector labels points by the first column.
+        write_text(os.path.join(tmp, METADATA), "label\tindex\n" + "".join(
+            f"{label}\t{i}\n" for i, label in zip(indices, labels)))
         tf.train.Checkpoint(embedding=tf.Variable(features)).save(os.path.join(tmp, "embedding.ckpt"))
         config = projector.ProjectorConfig()
         embedding = config.embeddings.add()
