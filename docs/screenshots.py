@@ -38,11 +38,18 @@ def chrome(width=1280, height=1100):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def walk_screenshot(url, path, timeout=90):
+def walk_screenshot(url, path, pick=None, timeout=90):
     """Opens the app, walks A -> B, moves the t slider, screenshots the page to `path`.
 
+    Args:
+        url: The app.
+        path: The PNG to write.
+        pick: Click the sample of this grid position first (it becomes walk A).
+        timeout: Seconds to wait for each step.
+
     Returns:
-        `(src before, src after)` of the displayed frame; they differ when the slider works.
+        `(src before, src after, walk A)`: the displayed frame's source before and after the
+        slider moved (they differ when the slider works), and the walk's A field.
     """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -58,6 +65,9 @@ def walk_screenshot(url, path, timeout=90):
     try:
         driver.get(url)
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#samples img")) >= 8)
+        if pick is not None:
+            driver.find_elements(By.CSS_SELECTOR, "#samples img")[pick].click()
+            wait.until(lambda d: "Picked seed" in d.page_source)
         next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']")
              if "Latent walk" in b.text).click()
         next(b for b in driver.find_elements(By.TAG_NAME, "button") if b.text == "Walk").click()
@@ -70,7 +80,8 @@ def walk_screenshot(url, path, timeout=90):
         time.sleep(0.5)  # The new frame's image finishes loading.
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         driver.save_screenshot(path)
-        return before, frame_src(driver)
+        walk_a = driver.find_element(By.CSS_SELECTOR, "#walk-a input").get_attribute("value")
+        return before, frame_src(driver), walk_a
     finally:
         driver.quit()
 
@@ -136,7 +147,7 @@ def main():
         demo = build_app(explorer)
         url = launch(demo, free_port(), block=False)
         try:
-            before, after = walk_screenshot(url, os.path.join(HERE, "images", "explore.png"))
+            before, after, _ = walk_screenshot(url, os.path.join(HERE, "images", "explore.png"), pick=3)
         finally:
             demo.close()
         print(f"explore.png: frame changed {before != after}")

@@ -175,6 +175,25 @@ def test_run_panel_shows_the_runs_curves(app, model):
     assert _pixels(curves).shape[0] >= 3 * 220  # losses, D outputs, diversity
 
 
+def test_a_model_in_tf_serving_answers_as_the_savedmodel(model):
+    """`--server`: the same panels through the REST client (a loopback fake of TF Serving)."""
+    from test_serving import FakeTFServing
+
+    from dcgan_tf.explore.session import ExploreConfig, Explorer
+
+    with FakeTFServing("digits", model["path"]) as fake:
+        explorer = Explorer(ExploreConfig(server=fake.url, name="digits", index_size=50))
+        pixels, seeds = explorer.samples(4, 3)
+        assert seeds == [4, 5, 6] and np.array_equal(pixels, model["decode"](model["z"](seeds)))
+        frames = explorer.walk(4, 6, "linear", 3)
+        assert np.array_equal(frames[[0, 2]], model["decode"](model["z"]([4, 6])))
+        image = explorer.training_images()[3]
+        direct = model["call"]("discriminate", image[None])["probability"].numpy()[0]
+        assert explorer.discriminate(image) == pytest.approx(float(direct), abs=1e-5)
+        _, indices, distances = explorer.nearest(image, 2)
+        assert indices[0] == 3 and distances[0] < 1e-3
+
+
 def test_run_info_reads_kid_and_finds_the_run(tmp_path):
     run = tmp_path / "runs" / "faces"
     run.mkdir(parents=True)
@@ -241,7 +260,8 @@ def test_browser_walk_slider_changes_the_frame(app, tmp_path):
     finally:
         sys.path.remove(os.path.join(REPO, "docs"))
     shot = str(tmp_path / "explore.png")
-    before, after = walk_screenshot(app["url"], shot)
+    before, after, picked = walk_screenshot(app["url"], shot, pick=3)
+    assert picked == "3"  # A click on the sample of seed 3 set walk A.
     assert before and after and after != before
     with Image.open(shot) as image:
         page = np.asarray(image.convert("L"))

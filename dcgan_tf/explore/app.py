@@ -113,7 +113,7 @@ def build_app(explorer, grid=32):
                                  allow_preview=False, elem_id="samples", elem_classes="pixelated")
         with gr.Tab("Latent walk"):
             with gr.Row():
-                walk_a = gr.Number(0, label="A (seed)", precision=0, minimum=0)
+                walk_a = gr.Number(0, label="A (seed)", precision=0, minimum=0, elem_id="walk-a")
                 walk_b = gr.Number(5, label="B (seed)", precision=0, minimum=0)
                 method = gr.Radio(methods, value="linear", label="interpolation")
                 steps = gr.Slider(2, 16, value=8, step=1, label="frames")
