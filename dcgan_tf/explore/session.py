@@ -9,7 +9,6 @@ interpolate --walk` or `dcgan-tf arithmetic --concept`.
 """
 
 import dataclasses
-import os
 
 import numpy as np
 
@@ -228,7 +227,7 @@ def describe(explorer):
     """One line naming what is open: model or server, dataset, step, z."""
     meta = explorer.metadata
     if explorer.cfg.model is not None:
-        where = os.path.abspath(explorer.client.path)
+        where = explorer.client.path
     else:
         where = f"{explorer.cfg.name} on {explorer.cfg.server}"
     return (f"{where}: {meta.get('dataset', '?')} {meta.get('image_size')}x{meta.get('image_size')}"
