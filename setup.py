@@ -38,7 +38,9 @@ setup(
         # onnx 1.23 converts under TF 2.21, numpy 2 and protobuf 7 (pip check clean); LiteRT
         # is TFLite's standalone interpreter.
         "portable": PORTABLE,
-        "test": ["pytest", *PORTABLE, "selenium>=4.10"],
+        # `dcgan-tf explore`'s app; selenium drives the browser tests (Debian's chromium).
+        "explore": ["gradio>=5", "gradio_client"],
+        "test": ["pytest", *PORTABLE, "gradio>=5", "gradio_client", "selenium>=4.10"],
     },
     entry_points={"console_scripts": ["dcgan-tf=cli.main:main"]},
 )

@@ -5,10 +5,12 @@ import os
 import click
 
 from cli.conditional import nn_classify
+from cli.explore import explore
 from cli.export import export
 from cli.inspect_export import inspect
 from cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
 from cli.probe import probe
+from cli.project import project
 from cli.sample import sample
 from cli.score import score
 from cli.train import train
@@ -61,6 +63,8 @@ cli.add_command(visualize)
 cli.add_command(forget)
 cli.add_command(dedup)
 cli.add_command(nn_classify)
+cli.add_command(explore)
+cli.add_command(project)
 
 
 def main():

@@ -1,4 +1,4 @@
-"""What a run shows in TensorBoard besides Keras' scalars: sample grids and hparams."""
+"""What a run shows in TensorBoard: scalars and sample grids on the step, hparams with metrics."""
 
 import glob
 import json
@@ -57,3 +57,47 @@ def test_hparams_are_the_runs_config(digits_export):
     assert "out" not in logged and "data_dir" not in logged
     assert set(logged) == {k for k, v in expected.items()
                            if k not in ("out", "data_dir") and isinstance(v, (bool, int, float, str))}
+
+
+def test_scalars_share_the_step_axis_of_the_sample_grids(digits_export):
+    import tensorflow as tf
+
+    run, _ = digits_export
+    with open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") as f:
+        epochs = [json.loads(line) for line in f]
+    events = list(_events(os.path.join(run, "logs", "samples")))
+    image_steps = [step for step, v in events if v.tag == "samples"]
+    d_loss = {step: v for step, v in events if v.tag == "d_loss"}
+    # One d_loss point per metrics line, at its step, with its value; every grid sits on one.
+    assert sorted(d_loss) == [e["step"] for e in epochs] and len(epochs) > 1
+    for e in epochs:
+        assert tf.make_ndarray(d_loss[e["step"]].tensor) == np.float32(e["d_loss"])
+    assert image_steps and set(image_steps) <= set(d_loss)
+    # Keras' TensorBoard callback (scalars against the epoch) no longer writes logs/train.
+    assert not os.path.exists(os.path.join(run, "logs", "train"))
+
+
+def test_hparams_tab_lists_final_losses_and_kid_as_metrics(digits_export):
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    run, _ = digits_export
+    experiments = []
+    for _, value in _events(os.path.join(run, "logs", "samples")):
+        if value.metadata.plugin_data.plugin_name == "hparams":
+            data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+            if data.HasField("experiment"):
+                experiments.append(data.experiment)
+    assert len(experiments) == 1
+    tags = [m.name.tag for m in experiments[0].metric_infos]
+    assert {"d_loss", "g_loss", "kid"} <= set(tags)
+    with open(os.path.join(run, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    assert {h.name for h in experiments[0].hparam_infos} == {
+        k for k, v in {**config["model"], **config["train"]}.items()
+        if k not in ("out", "data_dir") and isinstance(v, (bool, int, float, str))}
+    # The metric columns read scalars of these tags from the same run.
+    acc = event_accumulator.EventAccumulator(
+        os.path.join(run, "logs", "samples"), size_guidance={event_accumulator.TENSORS: 0})
+    acc.Reload()
+    assert {"d_loss", "g_loss"} <= set(acc.Tags()["tensors"])

@@ -192,6 +192,43 @@ def parse_expression(expression):
     return terms
 
 
+def check_concepts(concepts, terms, turn=None):
+    """Checks every name of `terms` (and `turn`) has a concept and every concept an exemplar.
+
+    Raises:
+        InvestigateError: a missing name or an empty concept.
+    """
+    names = [n for _, n in terms] + list(turn or ())
+    unknown = sorted({n for n in names if n not in concepts})
+    if unknown:
+        raise InvestigateError(
+            f"Expected concepts for every name in the expression. Missing: {', '.join(unknown)} "
+            f"(given: {', '.join(concepts) or 'none'})"
+        )
+    empty = [n for n, idx in concepts.items() if not len(idx)]
+    if empty:
+        raise InvestigateError(f"Expected >= 1 exemplar per concept. Empty: {', '.join(empty)}")
+
+
+def combine(means, terms, noise=0.25, neighbours=8, noise_seed=0):
+    """The expression's z from the concepts' mean z, and its neighbours (paper's Figure 7).
+
+    Args:
+        means: Dict name -> mean z (z_dim,) of the concept's exemplars.
+        terms: `[(coefficient, name)]` from `parse_expression`.
+        noise: Half-width of the uniform noise added for the neighbours. Defaults to 0.25.
+        neighbours: How many neighbours. Defaults to 8.
+        noise_seed: Seed of that noise. Defaults to 0.
+
+    Returns:
+        `(result, around)`: float32 (z_dim,) and (neighbours, z_dim).
+    """
+    result = sum(coef * means[name] for coef, name in terms).astype(np.float32)
+    rng = np.random.default_rng(noise_seed)
+    around = result[None] + rng.uniform(-noise, noise, (neighbours, result.size)).astype(np.float32)
+    return result, around
+
+
 def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=0.25,
                neighbours=8, noise_seed=0, turn=None, turn_steps=8, scale=2):
     """The paper's vector arithmetic on z (Figure 7) and a "turn" walk between two concepts.
@@ -223,16 +260,7 @@ def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=
     client, meta = open_savedmodel(model)
     z_all = load_z_file(z_file, meta["z_dim"]) if z_file else None
     terms = parse_expression(expression)
-    names = [n for _, n in terms] + list(turn or ())
-    unknown = sorted({n for n in names if n not in concepts})
-    if unknown:
-        raise InvestigateError(
-            f"Expected concepts for every name in the expression. Missing: {', '.join(unknown)} "
-            f"(given: {', '.join(concepts) or 'none'})"
-        )
-    empty = [n for n, idx in concepts.items() if not idx]
-    if empty:
-        raise InvestigateError(f"Expected >= 1 exemplar per concept. Empty: {', '.join(empty)}")
+    check_concepts(concepts, terms, turn)
     score = _scorer(client)
 
     rows, report_concepts, means = [], {}, {}
@@ -245,9 +273,7 @@ def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=
             "indices": list(indices), "mean_z_norm": float(np.linalg.norm(means[name])),
             "exemplar_probability": score(pixels[:-1]), "mean_probability": score(pixels[-1:]),
         }
-    result = sum(coef * means[name] for coef, name in terms).astype(np.float32)
-    rng = np.random.default_rng(noise_seed)
-    around = result[None] + rng.uniform(-noise, noise, (neighbours, result.size)).astype(np.float32)
+    result, around = combine(means, terms, noise, neighbours, noise_seed)
     decoded = generate(client, np.concatenate([result[None], around]))
     rows.append(decoded)
     gaps = [(len(r) - 2,) for r in rows[:-1]] + [(0,)]  # Before each mean; after the result.

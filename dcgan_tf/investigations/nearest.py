@@ -21,13 +21,15 @@ from dcgan_tf.investigations.common import (
 COPY_QUANTILE = 0.01
 
 
-def _features(client, pixels, batch_size=256):
+def features_of(client, pixels, batch_size=256):
+    """D's pooled features (the export's `features` signature) of uint8 pixels, in batches."""
     return np.concatenate([
         client.features(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)
     ]).astype(np.float32)
 
 
-def _load(dataset, split, data_dir, size, channels):
+def load_images(dataset, split, data_dir, size, channels):
+    """A split's images at the model's size and channels, uint8 (N, size, size, channels)."""
     from dcgan_tf.data.crop import prepare_images
     from dcgan_tf.data.datasets import load_split
 
@@ -92,14 +94,14 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
         raise InvestigateError("The export records no dataset: pass --dataset (and --data-dir).")
     size, channels = meta["image_size"], meta["channels"]
     rng = np.random.default_rng(seed)
-    train = _subset(_load(dataset, "train", data_dir, size, channels), max_train, rng)
-    heldout = _subset(_load(dataset, "test", data_dir, size, channels), n_heldout or n, rng)
+    train = _subset(load_images(dataset, "train", data_dir, size, channels), max_train, rng)
+    heldout = _subset(load_images(dataset, "test", data_dir, size, channels), n_heldout or n, rng)
     generated = generate(client, client.sample(np.arange(seed, seed + n, dtype=np.int64))["z"])
     k = min(k, len(train))
 
     spaces = {
         "pixels": lambda x: np.asarray(x, np.float32).reshape(len(x), -1) / 255.0,
-        "features": lambda x: _features(client, x),
+        "features": lambda x: features_of(client, x),
     }
     report = {
         "model": client.path, "dataset": dataset, "seed": seed, "generated": n,

@@ -8,8 +8,10 @@ of a run, every epoch when epochs are long, every few when they are a few second
 and last epochs always get it, and the PNGs and checkpoint files are written by a background
 thread.
 
-TensorBoard gets, beside Keras' scalars, the sample grid of those epochs (`logs/samples`, the
-Images tab) and the run's configuration through the hparams plugin (the HParams tab).
+TensorBoard (`logs/samples`) gets every metrics line's figures as scalars and the sample grid of
+the scheduled epochs (the Images tab), both on the training step so they line up, and the run's
+configuration with its final figures as metrics through the hparams plugin (the HParams tab), so
+the runs of a sweep compare there.
 """
 
 import json
@@ -39,6 +41,8 @@ RECALIBRATION_BATCHES = 10
 COLLAPSE_DROP = 0.5
 # Largest share of training time that the scheduled epoch-end work may take (see above).
 MONITOR_SHARE = 0.02
+# Scalars the HParams tab shows as metric columns (each run's last value of the tag).
+HPARAMS_METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "kid", "diversity", "feature_diversity")
 
 
 class RunMonitor(keras.callbacks.Callback):
@@ -98,13 +102,18 @@ class RunMonitor(keras.callbacks.Callback):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
 
     def _summary_writer(self):
-        """The TensorBoard writer of samples and hparams, opened on first use (chief only)."""
+        """The TensorBoard writer of scalars, samples and hparams, opened on first use (chief only)."""
         if self._summaries is None:
             self._summaries = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs", "samples"))
             from tensorboard.plugins.hparams import api as hparams
 
+            values = run_hparams(self.model_cfg, self.cfg)
             with self._summaries.as_default():
-                hparams.hparams(run_hparams(self.model_cfg, self.cfg), trial_id=self.run_dir)
+                hparams.hparams_config(
+                    hparams=[hparams.HParam(name) for name in values],
+                    metrics=[hparams.Metric(tag) for tag in HPARAMS_METRICS],
+                )
+                hparams.hparams(values, trial_id=self.run_dir)
         return self._summaries
 
     def on_train_end(self, logs=None):
@@ -146,8 +155,16 @@ class RunMonitor(keras.callbacks.Callback):
             self._cost, self._trained = time.perf_counter() - start, 0.0
         else:
             record.update({k: float(np.mean(v)) for k, v in logs.items()})
+        self._write_scalars(record, step)
         self.writer.write(json.dumps(record) + "\n")
         self.writer.flush()
+
+    def _write_scalars(self, record, step):
+        """The metrics line's figures as TensorBoard scalars on the training step."""
+        with self._summary_writer().as_default():
+            for name, value in record.items():
+                if name not in ("epoch", "step", "time"):
+                    tf.summary.scalar(name, value, step=step)
 
     def _due(self, epoch, step):
         """Whether the scheduled work runs after this epoch (see the module docstring)."""

@@ -296,11 +296,9 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
 
         scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
+    # The monitor writes TensorBoard's scalars itself, on the step: Keras' TensorBoard callback
+    # logs them against the epoch, off the step axis of the sample grids.
     callbacks = [monitor]
-    if chief:
-        callbacks.append(
-            keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False)
-        )
     try:
         for first_epoch, epochs, steps in segments:
             # Each `fit` iterates a fresh pipeline started where the data stream stood at this
