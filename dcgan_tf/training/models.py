@@ -180,13 +180,13 @@ def with_class_logits(discriminator):
     """A view of a semi-supervised `discriminator` returning `[class logits, flattened last
     block]` (the block is where feature matching reads), sharing its layers."""
     flat = discriminator.get_layer("flatten").output
-    return keras.Model(discriminator.inputs, [discriminator.get_layer(CLASS_LOGITS).output, flat],
+    return keras.Model(discriminator.input, [discriminator.get_layer(CLASS_LOGITS).output, flat],
                        name="d_with_classes")
 
 
 def build_classifier(discriminator):
     """The class-logit model of a semi-supervised `discriminator` (images -> K logits)."""
-    return keras.Model(discriminator.inputs, discriminator.get_layer(CLASS_LOGITS).output,
+    return keras.Model(discriminator.input, discriminator.get_layer(CLASS_LOGITS).output,
                        name="classifier")
 
 
