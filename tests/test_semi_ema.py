@@ -264,3 +264,19 @@ def test_mirrored_strategy_with_semi_supervised_d_and_ema():
     result = _run_python(MIRRORED_SCRIPT)
     assert result["step"] == 2 and all(np.isfinite(result["losses"]))
     assert result["replicas_equal"] and result["moved"] and result["not_raw"]
+
+
+def test_train_cli_labels_and_recipe_semi_resolve():
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, ["train", "--recipe", "semi", "--g-ema", "0.999", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    resolved = json.loads(result.output)
+    assert resolved["model"]["labels"] == 1000 and resolved["model"]["label_seed"] == 0
+    assert resolved["train"]["g_ema"] == 0.999 and resolved["features"]["pooling"] == "pyramid"
+    result = CliRunner().invoke(cli, ["train", "--labels", "100", "--label-seed", "4", "--dry-run"])
+    assert json.loads(result.output)["model"]["label_seed"] == 4
+    bad = CliRunner().invoke(cli, ["train", "--labels", "100", "--conditional", "--dry-run"])
+    assert bad.exit_code != 0 and "conditional" in bad.output and "Traceback" not in bad.output
