@@ -261,7 +261,8 @@ def table(args, results, baselines):
         cells += [_pm(r["probe"][str(n)]["accuracy_mean"], r["probe"][str(n)]["accuracy_std"])
                   for n in args.labels]
         if classify:
-            found = [p["classify_accuracy"] for p in r["probe"].values() if "classify_accuracy" in p]
+            found = [p["classify_accuracy"] for p in r["probe"].values()
+                     if "classify_accuracy" in p]
             cells.append(f"{100 * found[0]:.1f}" if found else "-")
         cells += [_pm(r["kid"], r["kid_std"], 1000, 2), f"{r['fid']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")

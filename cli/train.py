@@ -117,7 +117,8 @@ def _power_of_two(ctx, param, value):
                    "and the probe's default validation set, whose labels are never used) and "
                    "the rest unlabelled, with feature matching for G. Exports get `classify`.")
 @click.option("--label-seed", type=int,
-              help="The probe seed whose draw 0 is labelled (`dcgan-tf probe --seed`). [default: 0]")
+              help="The probe seed whose draw 0 is labelled (`dcgan-tf probe --seed`). "
+                   "[default: 0]")
 @click.option("--g-ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; Yazici et al. 2019); `export --generator ema` serves it. 0: off.")

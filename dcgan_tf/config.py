@@ -111,7 +111,8 @@ class ModelConfig(_JsonRoundTrip):
             )
         if self.label_classes == 1:
             raise ValueError(
-                f"Expected `label_classes` to be 0 or >= 2. Received: label_classes={self.label_classes}"
+                "Expected `label_classes` to be 0 or >= 2. "
+                f"Received: label_classes={self.label_classes}"
             )
 
     @property

@@ -385,7 +385,8 @@ def format_table(report):
         c = report["classify"]
         subset = c.get("labelled_subset") or {}
         same = ("this probe's draw 0" if c["same_draw"] else
-                f"not this probe's draw 0: {subset.get('labels')} labels, seed {subset.get('seed')}")
+                f"not this probe's draw 0: {subset.get('labels')} labels, "
+                f"seed {subset.get('seed')}")
         lines.append(f"classify signature: test accuracy {100 * c['accuracy']:.2f}% (error "
                      f"{100 * c['test_error']:.2f}%), trained on {same}")
     return "\n".join(lines)

@@ -336,11 +336,13 @@ def restore(gan, path, groups=None, generator="raw"):
         raise CheckpointError(f"Checkpoint {path} is damaged ({problem}).")
     if not os.path.isfile(os.path.join(path, f"{_PREFIX}.index")):
         if generator == "ema":
-            raise CheckpointError(f"Checkpoint {path} predates --g-ema: export it with --generator raw.")
+            raise CheckpointError(
+                f"Checkpoint {path} predates --g-ema: export it with --generator raw.")
         legacy.restore(gan, path, groups)
         return read_meta(path)
     if generator not in GENERATORS:
-        raise CheckpointError(f"Expected `generator` in {GENERATORS}. Received: generator={generator!r}")
+        raise CheckpointError(
+            f"Expected `generator` in {GENERATORS}. Received: generator={generator!r}")
     objects = _trackables(gan)
     stats = None
     if generator == "ema":
@@ -376,12 +378,8 @@ def restore(gan, path, groups=None, generator="raw"):
 
 def _checkpoint_keys(path):
     """The top-level objects of checkpoint `path` (`generator`, `ema_generator`, ...)."""
-    return {name.split("/", 1)[0] for name, _ in tf.train.list_variables(os.path.join(path, _PREFIX))}
-
-
-def has_ema(path):
-    """Whether checkpoint `path` holds an averaged generator (`--g-ema`)."""
-    return os.path.isfile(os.path.join(path, f"{_PREFIX}.index")) and "ema_generator" in _checkpoint_keys(path)
+    names = tf.train.list_variables(os.path.join(path, _PREFIX))
+    return {name.split("/", 1)[0] for name, _ in names}
 
 
 def read_arrays(path):

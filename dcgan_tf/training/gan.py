@@ -184,7 +184,8 @@ class DCGAN(keras.Model):
     def update_ema(self):
         """Moves the average towards G's weights: ema <- decay * ema + (1 - decay) * w."""
         for average, weight in zip(self.g_ema_weights, self.generator.trainable_variables):
-            average.assign(self.g_ema * average + (1.0 - self.g_ema) * ops.cast(weight, average.dtype))
+            weight = ops.cast(weight, average.dtype)
+            average.assign(self.g_ema * average + (1.0 - self.g_ema) * weight)
 
     def sync_ema_generator(self):
         """Copies the averaged weights into `ema_generator` (its batch-norm statistics are left

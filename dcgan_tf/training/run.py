@@ -94,7 +94,8 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
         discriminator = build_discriminator(model_cfg, patch_grads, fused_bn)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
         projection = build_projection_head(model_cfg) if train_cfg.contrastive_weight else None
-        ema_generator = build_generator(model_cfg, patch_grads, fused_bn) if train_cfg.g_ema else None
+        ema_generator = (build_generator(model_cfg, patch_grads, fused_bn)
+                         if train_cfg.g_ema else None)
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
         num_classes=model_cfg.num_classes, rotation_head=head,
