@@ -121,9 +121,13 @@ def _probe(args, model, labels, json_path, baseline=None):
         _cli("probe", *_data_args(args), *extra, "--labels", str(labels), "--repeats",
              str(args.repeats), "--json", json_path, "--quiet")
     report = _read(json_path)
-    return {"accuracy_mean": report["accuracy_mean"], "accuracy_std": report["accuracy_std"],
-            "feature_dim": report["feature_dim"],
-            "readout": _readout_tag((report.get("metadata") or {}).get("features") or {})}
+    found = {"accuracy_mean": report["accuracy_mean"], "accuracy_std": report["accuracy_std"],
+             "feature_dim": report["feature_dim"],
+             "readout": _readout_tag((report.get("metadata") or {}).get("features") or {})}
+    if report.get("classify"):  # A semi-supervised export's own classifier, on the test split.
+        found["classify_accuracy"] = report["classify"]["accuracy"]
+        found["classify_same_draw"] = report["classify"]["same_draw"]
+    return found
 
 
 def _readout_tag(features):
@@ -162,7 +166,10 @@ def run_readout(args, name, base, flags):
     """Probe variant `base`'s trained network exported with the feature flags `flags`."""
     result = {**base, "variant": name, "flags": base["flags"], "export_flags": flags,
               "readout_of": base["variant"]}
-    result.update(_evaluate(args, name, _export(args, base["run"], name, flags), score=base))
+    # Another generator (`--generator ema`) is scored anew; a feature read-out shares G's score.
+    same_generator = "--generator" not in flags
+    result.update(_evaluate(args, name, _export(args, base["run"], name, flags),
+                            score=base if same_generator else None))
     return result
 
 
@@ -243,6 +250,9 @@ def table(args, results, baselines):
     """The Markdown tables: variants, then baselines."""
     heads = ["variant", "steps", "minutes", "img/s", "features"]
     heads += [f"probe acc % @{n}" for n in args.labels]
+    # The classify signature's accuracy (semi-supervised runs: one classifier, its labels).
+    classify = any("classify_accuracy" in p for r in results for p in r["probe"].values())
+    heads += ["classify acc %"] * classify
     heads += ["KID x1e3", "FID"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in results:
@@ -250,6 +260,10 @@ def table(args, results, baselines):
                  f"{r['images_per_sec']:.0f}" if r["images_per_sec"] else "-", str(r["feature_dim"])]
         cells += [_pm(r["probe"][str(n)]["accuracy_mean"], r["probe"][str(n)]["accuracy_std"])
                   for n in args.labels]
+        if classify:
+            found = [p["classify_accuracy"] for p in r["probe"].values()
+                     if "classify_accuracy" in p]
+            cells.append(f"{100 * found[0]:.1f}" if found else "-")
         cells += [_pm(r["kid"], r["kid_std"], 1000, 2), f"{r['fid']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     if baselines:

@@ -28,6 +28,9 @@ VARIANTS = {
     "spectral-norm": {"model": {"spectral_norm": True}},
     "ssgan-da": {"train": {"rotation_weight": 1.0, "rotation_weight_g": 0.2,
                            "diffaugment": "translation,cutout,color"}},
+    # Semi-supervised D (K+1 classes, feature matching; batches of unlabelled, labelled, labels).
+    "semi": {"model": {"labels": 1000, "label_classes": 10}},
+    "g-ema": {"train": {"g_ema": 0.999}},
 }
 
 
@@ -62,17 +65,21 @@ def main():
     print(machine())
     names = a.variants.split(",")
     x = tf.random.uniform((a.batch, a.size, a.size, a.channels), -1, 1)
+    labelled = (x, tf.random.uniform((a.batch, a.size, a.size, a.channels), -1, 1),
+                tf.random.uniform((a.batch,), 0, 10, dtype=tf.int32))
+    inputs = {name: labelled if VARIANTS[name].get("model", {}).get("labels") else x
+              for name in names}
     steps = {}
     for name in names:
         steps[name] = build_step(name, a.size, a.channels, a.width, a.batch, a.precision)
         for _ in range(2):  # Trace and warm up.
-            float(steps[name](x)["d_loss"])
+            float(steps[name](inputs[name])["d_loss"])
     best = {name: float("inf") for name in names}
     for _ in range(a.rounds):
         for name in names:
             start = time.perf_counter()
             for _ in range(a.steps):
-                logs = steps[name](x)
+                logs = steps[name](inputs[name])
             float(logs["d_loss"])
             best[name] = min(best[name], time.perf_counter() - start)
     rate = {name: a.batch * a.steps / best[name] for name in names}

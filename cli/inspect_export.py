@@ -42,6 +42,11 @@ def inspect(path, as_json):
                     "dcgan_tf_version", "tensorflow_version"):
             if key in meta:
                 click.echo(f"  {key:<18} {meta[key]}")
+        for key in ("generator", "labelled_subset"):
+            if key in meta:
+                shown = (", ".join(f"{k}={v}" for k, v in meta[key].items())
+                         if isinstance(meta[key], dict) else meta[key])
+                click.echo(f"  {key:<18} {shown}")
         if meta.get("metrics"):
             shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                               for k, v in sorted(meta["metrics"].items()))

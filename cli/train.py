@@ -11,7 +11,7 @@ from dcgan_tf.data.registry import DATASETS, DEFAULT_EPOCHS
 from dcgan_tf import recipes
 
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size",
-               "spectral_norm")
+               "spectral_norm", "labels", "label_seed")
 # Recipe options: `None` when not given, so that the recipe's value applies.
 RECIPE_TRAIN_FLAGS = ("d_lr", "g_lr", "rotation_weight", "rotation_weight_g", "contrastive_weight",
                       "contrastive_temperature", "diffaugment")
@@ -111,6 +111,17 @@ def _power_of_two(ctx, param, value):
                    "translation,cutout,color ('' = none).")
 @click.option("--spectral-norm/--no-spectral-norm", default=None,
               help="Spectral normalisation of D's layers (Miyato et al. 2018).")
+@click.option("--labels", type=click.IntRange(min=1),
+              help="Semi-supervised D (Salimans et al. 2016): a K+1-class classifier trained on "
+                   "this many class-balanced labelled images (the probe's draw 0 for --label-seed "
+                   "and the probe's default validation set, whose labels are never used) and "
+                   "the rest unlabelled, with feature matching for G. Exports get `classify`.")
+@click.option("--label-seed", type=int,
+              help="The probe seed whose draw 0 is labelled (`dcgan-tf probe --seed`). "
+                   "[default: 0]")
+@click.option("--g-ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Keep an exponential moving average of G's weights with this decay (e.g. "
+                   "0.999; Yazici et al. 2019); `export --generator ema` serves it. 0: off.")
 @click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), help="D's learning rate. Default: --lr.")
 @click.option("--g-lr", type=click.FloatRange(min=0, min_open=True), help="G's learning rate. Default: --lr.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved configuration and exit.")
@@ -130,6 +141,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
       dcgan-tf train --dataset folder --data-dir photos/ --image-size 64 --ngf 128
       dcgan-tf train --dataset fashion_mnist --conditional --out runs/cond
       dcgan-tf train --recipe ssgan --diffaugment translation,cutout
+      dcgan-tf train --dataset cifar10 --data-dir ~/data/cifar10 --labels 1000 --g-ema 0.999
     """
     model_flags = {k: flags.pop(k) for k in MODEL_FLAGS}
     model_flags = {k: int(v) if k in ("channels", "kernel_size") else v

@@ -52,6 +52,15 @@ class ModelConfig(_JsonRoundTrip):
             take a class label (the supplementary material's conditional MNIST model).
         spectral_norm: Wrap D's convolutions and logit layer in spectral normalisation
             (Miyato et al. 2018), a departure from the paper. Defaults to `False`.
+        labels: 0 (unsupervised), or the class-balanced labelled training images of a
+            semi-supervised D (Salimans et al. 2016): D ends in `label_classes` class logits,
+            its real/fake logit is their log-sum-exp (the K+1-class D with the fake class's
+            logit fixed at 0), and G trains by feature matching. The labelled images are the
+            probe's draw 0 (`dcgan_tf.data.splits.labelled_subset`).
+        label_seed: The probe seed whose draw 0 is labelled. Defaults to 0 (the probe's).
+        label_validation: The probe's validation size whose images are never labelled.
+            Defaults to 10,000 (the probe's).
+        label_classes: K, the dataset's number of classes; filled in by training.
     """
 
     image_size: int = 32
@@ -64,6 +73,10 @@ class ModelConfig(_JsonRoundTrip):
     bn_momentum: float = 0.9
     num_classes: int = 0
     spectral_norm: bool = False
+    labels: int = 0
+    label_seed: int = 0
+    label_validation: int = 10_000
+    label_classes: int = 0
 
     def __post_init__(self):
         size = self.image_size
@@ -88,6 +101,24 @@ class ModelConfig(_JsonRoundTrip):
         for name in ("z_dim", "ngf", "ndf"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
+        for name in ("labels", "label_validation", "label_classes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Expected `{name}` >= 0. Received: {name}={getattr(self, name)}")
+        if self.labels and self.num_classes:
+            raise ValueError(
+                "Expected `labels` = 0 for a conditional model (num_classes > 0): a "
+                f"semi-supervised D is unconditional. Received: labels={self.labels}"
+            )
+        if self.label_classes == 1:
+            raise ValueError(
+                "Expected `label_classes` to be 0 or >= 2. "
+                f"Received: label_classes={self.label_classes}"
+            )
+
+    @property
+    def semi_supervised(self):
+        """Whether D is the semi-supervised K+1-class classifier (`labels` > 0)."""
+        return self.labels > 0
 
     @property
     def num_blocks(self):
@@ -162,6 +193,9 @@ class TrainConfig(_JsonRoundTrip):
             is written); `None` for no limit.
         score_every: Log a cheap KID (2000 samples, classifier space of the labelled training
             data) every this many epochs; 0 turns it off.
+        g_ema: Decay of the exponential moving average of G's weights (Yazici et al. 2019),
+            updated after every G step, checkpointed, exported with `--generator ema`;
+            0 (default) keeps none.
         monitor_every: Samples, diversity figures and a checkpoint every this many epochs;
             0 (default) schedules them by their measured cost, at most 2% of the run
             (`dcgan_tf.training.monitor`). The first and last epochs always get them.
@@ -194,6 +228,7 @@ class TrainConfig(_JsonRoundTrip):
     max_minutes: float | None = None
     score_every: int = 0
     monitor_every: int = 0
+    g_ema: float = 0.0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -240,6 +275,8 @@ class TrainConfig(_JsonRoundTrip):
             raise ValueError("Expected `contrastive_temperature` > 0. "
                              f"Received: contrastive_temperature={self.contrastive_temperature}")
         parse_policies(self.diffaugment)
+        if not 0 <= self.g_ema < 1:
+            raise ValueError(f"Expected `g_ema` in [0, 1). Received: g_ema={self.g_ema}")
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"Expected `beta1` in [0, 1). Received: beta1={self.beta1}")
         root = math.isqrt(self.sample_grid)

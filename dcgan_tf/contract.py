@@ -40,6 +40,21 @@ SIGNATURES = {
     },
 }
 
+# Signatures only some exports have. `classify`: exports of a semi-supervised run
+# (`dcgan-tf train --labels N`), whose D is a K-class classifier: uint8 images of any size ->
+# class probabilities (N, K) and the most probable class (N,). An addition: contract 1 holds.
+OPTIONAL_SIGNATURES = {
+    "classify": {
+        "inputs": {"images": "uint8"},
+        "outputs": {"probabilities": "float32", "classes": "int64"},
+    },
+}
+
+
+def signature_contract(name):
+    """The `{"inputs", "outputs"}` of signature `name`, required or optional."""
+    return SIGNATURES.get(name) or OPTIONAL_SIGNATURES[name]
+
 
 # The `sample` signature draws z for seed s with the stateless Philox pair (s, SAMPLE_SALT), so
 # `dcgan-tf sample --seed S` cell i is seed S + i everywhere (export, investigate commands).

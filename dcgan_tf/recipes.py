@@ -30,6 +30,13 @@ RECIPES = {
         "train": {"contrastive_weight": 1.0},
         "features": {"pooling": "pyramid", "flip": True, "shift": 2, "power": True},
     },
+    # Semi-supervised D (Salimans et al. 2016, "Improved Techniques for Training GANs"): a
+    # K+1-class D on 1000 class-balanced labels (the probe's draw 0), feature matching for G,
+    # read out as `probe` is.
+    "semi": {
+        "model": {"labels": 1000},
+        "features": {"pooling": "pyramid", "flip": True, "shift": 2, "power": True},
+    },
     # The candidates combined: rotation, augmentation and the richer probe features.
     "ssgan-da": {
         "train": {"rotation_weight": 1.0, "rotation_weight_g": 0.2,

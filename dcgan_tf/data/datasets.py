@@ -270,7 +270,7 @@ def _normalise(images):
 
 
 def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
-                  strategy=None, split="train", with_labels=False, skip_batches=0):
+                  strategy=None, split="train", with_labels=False, skip_batches=0, labelled=None):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -294,6 +294,11 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         skip_batches: Start this many batches into the stream, where a resumed run left
             off. In-memory datasets skip shuffled indices (cheap); TFDS ones read and drop
             the batches. Defaults to 0.
+        labelled: Indices into the split of the labelled images of semi-supervised
+            training (`dcgan_tf.data.splits.labelled_subset`): each element is then
+            `(images, labelled images, their labels)`, the labelled batch drawn from those
+            images alone (shuffled on their own, reshuffled each pass) and the unlabelled
+            batch from the whole split. In-memory datasets only. Defaults to `None`.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -307,6 +312,9 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     _check_name(name)
     _check_batch_size(batch_size, strategy)
     if name in TFDS_DATASETS:
+        if labelled is not None:
+            raise DataError(f"{name} streams from TFDS; semi-supervised training (--labels) needs "
+                            "an in-memory labelled dataset.")
         if with_labels:
             raise DataError(f"{name} has no class labels to condition on; use an unconditional model.")
         ds = _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
@@ -315,14 +323,15 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         data = _load_folder(data_dir, split, image_size)
     else:
         data = load_split(name, split, data_dir, verify)
-    if with_labels and data.labels is None:
-        raise DataError(f"{name} ({data_dir}) has no labels; conditional training needs labelled data.")
+    if (with_labels or labelled is not None) and data.labels is None:
+        raise DataError(f"{name} ({data_dir}) has no labels; conditional and semi-supervised "
+                        "training need labelled data.")
     return _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                                    with_labels, skip_batches)
+                                    with_labels, skip_batches, labelled)
 
 
 def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                             with_labels, skip_batches=0):
+                             with_labels, skip_batches=0, labelled=None):
     """`train_dataset` of a `Split` in memory: resized once, then shuffled indices each pass."""
     _log_resize(name, data.images.shape[1:], image_size, channels)
     images = prepare_images(data.images, image_size, channels)
@@ -338,11 +347,30 @@ def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size
     else:
         ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if labelled is not None:
+        ds = tf.data.Dataset.zip(ds, _labelled_stream(pixels, data.labels, labelled, batch_size,
+                                                      seed, skip_batches))
+        ds = ds.map(lambda images, pair: (images, *pair))
     options = _options(seed)
     # Workers (multi-worker training) share the seed, so each taking every k-th index of the
     # same order splits the data without overlap; there are no files to shard by.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options), count
+
+
+def _labelled_stream(pixels, labels, indices, batch_size, seed, skip_batches):
+    """Batches of `(images, labels)` drawn from the split's `indices` alone, forever."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if len(indices) == 0:
+        raise DataError("Expected at least one labelled example. Received: labelled=[]")
+    chosen = tf.constant(indices)
+    targets = tf.constant(np.asarray(labels)[indices].astype("int32"))
+    # Its own shuffle seed, so that the labelled order is not a copy of the unlabelled one.
+    order = tf.data.Dataset.range(len(indices)).shuffle(
+        len(indices), seed=None if seed is None else seed + 1, reshuffle_each_iteration=True)
+    order = order.repeat().batch(batch_size, drop_remainder=True).skip(skip_batches)
+    return order.map(lambda i: (_normalise(tf.gather(pixels, tf.gather(chosen, i))),
+                                tf.gather(targets, i)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _check_count(name, split, count, batch_size):

@@ -23,12 +23,16 @@ import tensorflow as tf
 from dcgan_tf import locks
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
-from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
+from dcgan_tf.contract import (
+    CONTRACT_VERSION, GENERATE, METADATA_ASSET, OPTIONAL_SIGNATURES, SIGNATURES, signature_contract,
+)
 from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.latent_z import z_from_seed
-from dcgan_tf.training.models import build_feature_model, extract_features, feature_dim
+from dcgan_tf.training.models import (
+    build_classifier, build_feature_model, extract_features, feature_dim,
+)
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -110,7 +114,8 @@ def _checked_z(z, z_dim):
 
 def _spec(signature, name, shape):
     """The input's `TensorSpec`, dtype from the contract; its name becomes the input's name."""
-    return tf.TensorSpec(shape, tf.as_dtype(SIGNATURES[signature]["inputs"][name]), name=name)
+    return tf.TensorSpec(shape, tf.as_dtype(signature_contract(signature)["inputs"][name]),
+                         name=name)
 
 
 def _raw(variable):
@@ -145,7 +150,8 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
     Returns:
         `(servable, signatures)`: a `tf.Module` holding the lists `generator_variables` and
         `discriminator_variables` and one `tf.function` per signature; and the dict of
-        `dcgan_tf.contract.SIGNATURES` names to those functions, for `tf.saved_model.save`.
+        `dcgan_tf.contract.SIGNATURES` names to those functions, for `tf.saved_model.save`,
+        with `classify` too when D is a semi-supervised classifier (`cfg.labels`).
     """
     servable = tf.Module(name="dcgan")
     servable.generator = FoldedGenerator(generator, precision)
@@ -194,6 +200,17 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
         GENERATE: generate, "sample": sample, "discriminate": discriminate,
         "features": features, "metadata": metadata_fn,
     }
+    if cfg.semi_supervised:
+        classifier = build_classifier(discriminator)
+
+        @tf.function(input_signature=[_spec("classify", "images", [None, None, None, None])])
+        def classify(images):
+            logits = tf.cast(classifier(_model_input(images, cfg), training=False), tf.float32)
+            return {"probabilities": tf.nn.softmax(logits),
+                    "classes": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+
+        servable.classify = classify
+        signatures["classify"] = classify
     return servable, signatures
 
 
@@ -288,15 +305,27 @@ def _umask():
     return mask
 
 
-def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=None):
+def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=None,
+                   generator="raw"):
     """The export's self-description: enough for a consumer to need no side files.
 
     `features` (a `FeatureConfig`, the paper's by default) is what the `features` signature
-    computes; `feature_dim` is its width.
+    computes; `feature_dim` is its width. A semi-supervised run's export also records its
+    `labelled_subset` (labels, seed, validation size, classes), and one serving the averaged
+    generator says `"generator": "ema"`.
     """
     features = features or FeatureConfig()
     from dcgan_tf import __version__
 
+    optional, extra = {}, {}
+    if model_cfg.semi_supervised:
+        optional = {"classify": OPTIONAL_SIGNATURES["classify"]}
+        # What the classifier was trained on: the probe's draw 0 for these settings.
+        extra["labelled_subset"] = {"labels": model_cfg.labels, "seed": model_cfg.label_seed,
+                                    "validation": model_cfg.label_validation,
+                                    "classes": model_cfg.label_classes}
+    if generator != "raw":
+        extra["generator"] = generator
     train = {k: v for k, v in train_cfg.to_dict().items() if k not in ("out", "data_dir")}
     return {
         "contract": CONTRACT_VERSION,
@@ -323,13 +352,14 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
         "model": model_cfg.to_dict(),
         "train": train,
         "signatures": {k: {"inputs": v["inputs"], "outputs": v["outputs"]}
-                       for k, v in SIGNATURES.items()},
+                       for k, v in {**SIGNATURES, **optional}.items()},
+        **extra,
     }
 
 
 def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None, which="last",
                       overwrite=False, serving_root=None, jit=False, features=None,
-                      precision="fp32"):
+                      precision="fp32", generator="raw"):
     """Exports a run's checkpoint as `BASE/NAME/VERSION/` and lists it in `BASE/models.config`.
 
     The SavedModel is written into a hidden temporary directory beside the versions (TF
@@ -350,6 +380,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             (see `build_servable`); recorded in the metadata as `serving_precision`.
         features: Dict of `FeatureConfig` fields overriding the run's recorded choices
             for the `features` signature (`config.json`; the paper's for older runs).
+        generator: `"raw"` (default): the trained generator; `"ema"`: its weight average
+            (a run trained with `--g-ema`), with its own re-estimated batch-norm statistics.
 
     Returns:
         The path of the new version directory.
@@ -375,11 +407,14 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         )
     feature_cfg = dataclasses.replace(checkpoint.read_feature_config(run_dir), **(features or {}))
     feature_cfg.block_indices(model_cfg.num_blocks)  # Fail on a missing block before the slow part.
+    if generator not in checkpoint.GENERATORS:
+        raise ExportError(f"Expected `generator` in {checkpoint.GENERATORS}. Received: "
+                          f"generator={generator!r}")
     # One exporter per model: the version is chosen and published under the lock, so two
     # exports never pick the same number and none replaces a version unasked.
     with locks.hold(model_dir, "dcgan-tf export"):
         final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
-                               feature_cfg, precision)
+                               feature_cfg, precision, generator)
     with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
         config = serving_config.read(base_path)  # Again: another export may have added a model.
         serving_config.write(base_path, config, serving_root=serving_root)
@@ -387,19 +422,20 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
 
 
 def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg,
-                   precision):
+                   precision, generator="raw"):
     """Chooses the version, writes the SavedModel and publishes it; the caller holds the lock."""
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
     version = _choose_version(model_dir, version, overwrite)
     final = os.path.join(model_dir, str(version))
 
+    which_generator = generator
     model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
-        run_dir, which
+        run_dir, which, which_generator
     )
     metadata = build_metadata(
         model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator),
-        feature_cfg,
+        feature_cfg, which_generator,
     )
     metadata["jit"] = bool(jit)
     metadata["serving_precision"] = precision

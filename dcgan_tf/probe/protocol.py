@@ -19,15 +19,15 @@ import time
 
 import numpy as np
 
+from dcgan_tf.data.splits import (  # noqa: F401  (the probe's splits, importable from here)
+    MAX_VALIDATION_FRACTION, Draw, SplitError, balanced_sample, split_protocol, validation_size,
+)
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
     PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path, fit_quietly, liblinear_svc,
 )
 
 DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
-# The validation set never takes more than this share of the training split (digits has 1,437
-# training images: 10,000 cannot be had, 287 can).
-MAX_VALIDATION_FRACTION = 0.2
 SOLVERS = ("auto", "newton", "primal", "liblinear")
 # The dual Newton solver factors up to N x N matrices (N labelled examples); the primal one
 # works in the F-dimensional eigenbasis of the features: "auto" takes the smaller of N and F,
@@ -35,8 +35,9 @@ SOLVERS = ("auto", "newton", "primal", "liblinear")
 NEWTON_MAX_SAMPLES = 8000
 
 
-class ProbeError(ValueError):
-    """A probe that cannot run as asked (bad sizes, unlabelled data, not a SavedModel, ...)."""
+# A probe that cannot run as asked (bad sizes, unlabelled data, not a SavedModel, ...): the
+# splits' error, so that their size errors are the probe's.
+ProbeError = SplitError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,110 +95,6 @@ class ProbeConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class Draw:
-    """One repeat: indices into the training split (disjoint) and whether to refit on both."""
-
-    labelled: np.ndarray
-    validation: np.ndarray
-    refit_on_all: bool
-
-
-def balanced_sample(labels, n, rng, exclude=None, num_classes=None):
-    """Draws `n` examples at random, exactly `n / num_classes` of each class.
-
-    Args:
-        labels: int (N,) class of each example.
-        n: How many to draw; a multiple of `num_classes`.
-        rng: A `numpy.random.Generator`.
-        exclude: Indices that must not be drawn (e.g. the validation set).
-        num_classes: Number of classes. Defaults to `labels.max() + 1`.
-
-    Returns:
-        Sorted int64 indices into `labels`, none of them in `exclude`.
-
-    Raises:
-        ProbeError: `n` is not a multiple of the classes, or a class has too few examples left.
-    """
-    labels = np.asarray(labels)
-    num_classes = int(num_classes if num_classes is not None else labels.max() + 1)
-    if n % num_classes:
-        raise ProbeError(
-            f"Expected `labels` to be a multiple of the {num_classes} classes, for a "
-            f"class-balanced draw. Received: labels={n}"
-        )
-    per_class = n // num_classes
-    allowed = np.ones(len(labels), bool)
-    if exclude is not None:
-        allowed[np.asarray(exclude, dtype=np.int64)] = False
-    chosen = []
-    for c in range(num_classes):
-        pool = np.flatnonzero(allowed & (labels == c))
-        if len(pool) < per_class:
-            raise ProbeError(
-                f"Class {c} has {len(pool)} training examples outside the validation set, fewer "
-                f"than the {per_class} a class-balanced draw of {n} labels needs: lower --labels "
-                "or --validation."
-            )
-        chosen.append(rng.choice(pool, per_class, replace=False))
-    return np.sort(np.concatenate(chosen)).astype(np.int64)
-
-
-def validation_size(requested, num_train):
-    """`(size, note)`: the validation set size, capped at a share of a small training split."""
-    cap = int(MAX_VALIDATION_FRACTION * num_train)
-    if requested <= cap:
-        return requested, None
-    note = (f"validation set of {cap}, not {requested}: capped at "
-            f"{MAX_VALIDATION_FRACTION:.0%} of the {num_train} training examples")
-    return cap, note
-
-
-def split_protocol(train_labels, num_classes, cfg):
-    """Draws the validation set and every repeat's labelled subset from the training split.
-
-    Args:
-        train_labels: int (N,) labels of the training split.
-        num_classes: Number of classes.
-        cfg: A `ProbeConfig`.
-
-    Returns:
-        `(draws, notes)`: a list of `cfg.repeats` `Draw`s and a list of notes on adapted sizes.
-
-    Raises:
-        ProbeError: Sizes that the training split cannot supply.
-    """
-    train_labels = np.asarray(train_labels)
-    num_train = len(train_labels)
-    size, note = validation_size(cfg.validation, num_train)
-    notes = [note] if note else []
-    if size < num_classes:
-        raise ProbeError(
-            f"The training split has {num_train} examples: too few for a validation set of "
-            f"{num_classes} classes."
-        )
-    if cfg.labels is not None and cfg.labels + size > num_train:
-        raise ProbeError(
-            f"--labels {cfg.labels} plus a validation set of {size} exceed the {num_train} "
-            "training examples: lower --labels or --validation, or use --labels all."
-        )
-    draws = []
-    if cfg.labels is None:
-        for k in range(cfg.repeats):
-            rng = np.random.default_rng([cfg.seed, k])
-            validation = np.sort(rng.choice(num_train, size, replace=False))
-            labelled = np.setdiff1d(np.arange(num_train), validation)
-            draws.append(Draw(labelled, validation, refit_on_all=True))
-        return draws, notes
-    # One validation set for all repeats, as the paper holds out one for model selection.
-    validation = np.sort(np.random.default_rng(cfg.seed).choice(num_train, size, replace=False))
-    for k in range(cfg.repeats):
-        rng = np.random.default_rng([cfg.seed, k + 1])
-        labelled = balanced_sample(train_labels, cfg.labels, rng, validation, num_classes)
-        draws.append(Draw(labelled, validation, refit_on_all=False))
-    return draws, notes
 
 
 class Standardiser:

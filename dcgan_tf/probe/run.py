@@ -25,6 +25,7 @@ from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's p
 PROBE_DATASETS = IN_MEMORY_DATASETS
 PIXELS = "pixels"
 FEATURES_SIGNATURE = "features"
+CLASSIFY_SIGNATURE = "classify"
 
 
 def default_cache_dir():
@@ -169,6 +170,44 @@ def _run_signature(model_path, images, batch_size, progress):
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
+def classify_accuracy(model_path, images, labels, batch_size=256):
+    """Test accuracy of a semi-supervised export's own classifier (its `classify` signature).
+
+    Args:
+        model_path: A SavedModel directory with a `classify` signature.
+        images: uint8 (N, h, w, c).
+        labels: int (N,) true classes.
+        batch_size: Images per call.
+
+    Returns:
+        `{"accuracy", "test_error", "n"}`.
+    """
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(model_path).signatures[CLASSIFY_SIGNATURE]
+    predicted = np.concatenate([
+        fn(images=tf.constant(images[i:i + batch_size]))["classes"].numpy()
+        for i in range(0, len(images), batch_size)
+    ]) if len(images) else np.zeros(0, np.int64)
+    accuracy = float(np.mean(predicted == np.asarray(labels))) if len(images) else 0.0
+    return {"accuracy": accuracy, "test_error": 1.0 - accuracy, "n": int(len(images))}
+
+
+def _classifier_report(model_path, metadata, test, cfg):
+    """The export's own classifier beside the SVM: its test accuracy, what it was trained on,
+    and whether that is this probe's draw 0 (same labels, seed and validation size)."""
+    from dcgan_tf.serving.signatures import describe, read_signature_defs
+
+    if CLASSIFY_SIGNATURE not in describe(read_signature_defs(model_path)):
+        return None
+    subset = metadata.get("labelled_subset") or {}
+    report = classify_accuracy(model_path, test.images, test.labels, cfg.batch_size)
+    report["labelled_subset"] = subset
+    report["same_draw"] = (subset.get("labels") == cfg.labels and subset.get("seed") == cfg.seed
+                           and subset.get("validation") == cfg.validation)
+    return report
+
+
 def pixel_features(images):
     """Raw pixels at the dataset's own size, flattened and scaled to [0, 1] (a baseline)."""
     images = np.asarray(images)
@@ -223,7 +262,11 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
         `seconds`), `feature_dim`, `num_classes`, `sizes` (train, test, validation, labelled),
         `notes` (adapted sizes), `protocol` (the `ProbeConfig` and a `description`),
         `timings` (`load_data_s`, `features_s`, `features_cached`, `svm_s`, `total_s`),
-        `metadata` (the export's), `method`, `model`, `dataset`, `data_dir`, `versions`.
+        `metadata` (the export's), `method`, `model`, `dataset`, `data_dir`, `versions`;
+        for an export with a `classify` signature (a semi-supervised run) also `classify`:
+        the classifier's own `accuracy` and `test_error` on the test split, the
+        `labelled_subset` it was trained on, and `same_draw` (whether that is this probe's
+        draw 0).
 
     Raises:
         ProbeError: Bad sizes, dataset or model; `dcgan_tf.data.datasets.DataError` for data files.
@@ -252,6 +295,7 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
             feature_cache.prune(os.path.dirname(train_path), cfg.cache_max_gb * 1e9,
                                 keep=[train_path, test_path])
     featured = time.perf_counter()
+    classifier = None if pixels else _classifier_report(model_path, metadata, test, cfg)
 
     result = evaluate_features(train_x, train.labels, test_x, test.labels, train.num_classes, cfg,
                                progress)
@@ -261,6 +305,7 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
         {"load_data_s": loaded - start, "features_s": featured - loaded,
          "features_cached": cached, "svm_s": result.pop("svm_s"),
          "total_s": time.perf_counter() - start},
+        extra={"classify": classifier} if classifier else None,
     )
 
 
@@ -336,6 +381,14 @@ def format_table(report):
         f"+- {100 * report['test_error_std']:.2f}%"
         f"  (accuracy {100 * report['accuracy_mean']:.2f}%)  in {t['total_s']:.1f}s"
     )
+    if report.get("classify"):
+        c = report["classify"]
+        subset = c.get("labelled_subset") or {}
+        same = ("this probe's draw 0" if c["same_draw"] else
+                f"not this probe's draw 0: {subset.get('labels')} labels, "
+                f"seed {subset.get('seed')}")
+        lines.append(f"classify signature: test accuracy {100 * c['accuracy']:.2f}% (error "
+                     f"{100 * c['test_error']:.2f}%), trained on {same}")
     return "\n".join(lines)
 
 

@@ -207,6 +207,12 @@ class Client:
         """The paper's pooled discriminator features of uint8 images: float32 (N, F)."""
         return self.predict("features", {"images": images})["features"]
 
+    def classify(self, images):
+        """Class probabilities (N, K) float32 and the predicted class (N,) int64 of uint8
+        images, from a semi-supervised export's `classify` signature:
+        `{"probabilities", "classes"}`."""
+        return self.predict("classify", {"images": images})
+
 
 def text_of(value):
     """A string output as text, whether it came as bytes, `{"b64": ...}` JSON or text."""

@@ -9,7 +9,10 @@ checksum and `select("last")` falls back to the previous good one.
 
 The generator is stored with the batch-norm statistics re-estimated for sampling (what
 exports use), and its training-time moving statistics separately (`training_stats`), so a
-resumed run continues exactly as an uninterrupted one.
+resumed run continues exactly as an uninterrupted one. A run with `--g-ema` also stores the
+running average of G's weights (`g_ema`, what training continues from) and `ema_generator`:
+the average in a generator whose batch-norm statistics were re-estimated for it (what
+`export --generator ema` serves).
 """
 
 import hashlib
@@ -31,6 +34,8 @@ _NAME = re.compile(r"^ckpt-(\d+)$")
 _TMP_PREFIX = ".tmp-ckpt-"
 _DAMAGED_PREFIX = "damaged-"
 _PREFIX = "state"
+# Which generator a read-only restore (export, sampling) takes: the trained one or the average.
+GENERATORS = ("raw", "ema")
 
 logger = logging.getLogger("dcgan_tf")
 
@@ -42,9 +47,12 @@ class CheckpointError(ValueError):
 def _trackables(gan, training_stats=None):
     """What `tf.train.Checkpoint` saves: networks, optimizers, z RNG state, training BN stats."""
     objects = {"generator": gan.generator, "discriminator": gan.discriminator}
-    for head in ("rotation_head", "contrastive_head"):
+    for head in ("rotation_head", "contrastive_head", "ema_generator"):
         if getattr(gan, head, None) is not None:
             objects[head] = getattr(gan, head)
+    if getattr(gan, "g_ema_weights", None):
+        # The running average itself; `ema_generator` holds it with batch norm re-estimated.
+        objects["g_ema"] = [_raw(v) for v in gan.g_ema_weights]
     if getattr(gan, "seed_generator", None) is not None:
         objects["rng"] = gan.seed_generator.state
     for name in ("d_optimizer", "g_optimizer"):
@@ -53,6 +61,11 @@ def _trackables(gan, training_stats=None):
     if training_stats is not None:
         objects["training_stats"] = training_stats
     return objects
+
+
+def _raw(variable):
+    # The `tf.Variable` inside a Keras 3 variable, which `tf.train.Checkpoint` tracks.
+    return getattr(variable, "value", variable)
 
 
 def build_optimizers(gan):
@@ -298,7 +311,7 @@ def select(run_dir, which="last"):
     )
 
 
-def restore(gan, path, groups=None):
+def restore(gan, path, groups=None, generator="raw"):
     """Assigns the variables saved at `path` to `gan` (built, optimizers built).
 
     A full restore (no `groups`) puts the generator's training-time batch-norm statistics
@@ -309,6 +322,8 @@ def restore(gan, path, groups=None):
         gan: A `DCGAN`, or any object with `generator` and `discriminator`.
         path: A checkpoint directory.
         groups: Restrict to these groups (e.g. `("generator", "discriminator")`).
+        generator: With `groups`, `"raw"` fills `gan.generator` with the trained generator,
+            `"ema"` with the averaged one (a run trained with `--g-ema`). Defaults to `"raw"`.
 
     Returns:
         The checkpoint's metadata dict.
@@ -320,10 +335,26 @@ def restore(gan, path, groups=None):
     if problem is not None:
         raise CheckpointError(f"Checkpoint {path} is damaged ({problem}).")
     if not os.path.isfile(os.path.join(path, f"{_PREFIX}.index")):
+        if generator == "ema":
+            raise CheckpointError(
+                f"Checkpoint {path} predates --g-ema: export it with --generator raw.")
         legacy.restore(gan, path, groups)
         return read_meta(path)
+    if generator not in GENERATORS:
+        raise CheckpointError(
+            f"Expected `generator` in {GENERATORS}. Received: generator={generator!r}")
     objects = _trackables(gan)
     stats = None
+    if generator == "ema":
+        if groups is None:
+            raise CheckpointError("Expected `groups` with generator='ema' (a read-only restore).")
+        if "ema_generator" not in _checkpoint_keys(path):
+            raise CheckpointError(
+                f"Checkpoint {path} holds no averaged generator: the run was trained without "
+                "--g-ema. Export the trained one with --generator raw."
+            )
+        objects["ema_generator"] = objects.pop("generator")
+        groups = tuple("ema_generator" if g == "generator" else g for g in groups)
     if groups is None:
         stats = [tf.Variable(tf.zeros_like(v), trainable=False)
                  for v in gan.generator.non_trainable_variables]
@@ -343,6 +374,12 @@ def restore(gan, path, groups=None):
         for variable, value in zip(gan.generator.non_trainable_variables, stats):
             variable.assign(value)
     return read_meta(path)
+
+
+def _checkpoint_keys(path):
+    """The top-level objects of checkpoint `path` (`generator`, `ema_generator`, ...)."""
+    names = tf.train.list_variables(os.path.join(path, _PREFIX))
+    return {name.split("/", 1)[0] for name, _ in names}
 
 
 def read_arrays(path):
@@ -404,12 +441,14 @@ def read_segments(run_dir):
     return list(_read_raw_config(run_dir).get("segments", []))
 
 
-def load_networks(run_dir, which="last"):
+def load_networks(run_dir, which="last", generator="raw"):
     """Builds float32 G and D from a run's config and fills them from a checkpoint.
 
     Args:
         run_dir: A `dcgan-tf train` output directory.
         which: `"last"`, `"best"` or a step number.
+        generator: `"raw"` (the trained generator) or `"ema"` (its weight average, a run
+            trained with `--g-ema`). Defaults to `"raw"`.
 
     Returns:
         `(model_cfg, train_cfg, generator, discriminator, meta)`; `meta` has `step`,
@@ -431,7 +470,7 @@ def load_networks(run_dir, which="last"):
         seed_generator = None
 
     nets = _Nets()
-    meta = restore(nets, path, groups=("generator", "discriminator"))
+    meta = restore(nets, path, groups=("generator", "discriminator"), generator=generator)
     meta["path"] = path
     meta["segments"] = history.trained_segments(segments, int(meta["step"]))
     if meta["segments"]:  # The flags that trained these weights, not the latest launch's.

@@ -6,7 +6,11 @@ from keras import ops
 
 from dcgan_tf.training import augment, losses
 from dcgan_tf.config import Z_DISTRIBUTIONS, parse_policies
-from dcgan_tf.training.models import paired_discriminator, with_last_features
+from dcgan_tf.training.models import paired_discriminator, with_class_logits, with_last_features
+
+# Weight of the unsupervised loss beside the supervised one in a semi-supervised D's loss:
+# Salimans et al.'s code takes loss_lab + 0.5 * (their two unsupervised terms).
+UNSUPERVISED_WEIGHT = 0.5
 
 
 def _replica_scale(value):
@@ -51,12 +55,22 @@ class DCGAN(keras.Model):
             (`models.paired_discriminator`): the same computation as two calls. It measured
             slower on a 2-core CPU (benchmarks/README.md), so it is off unless asked for.
             Ignored where D is not a plain chain. Defaults to `False`.
+        semi_supervised: D is the K+1-class classifier of Salimans et al. (2016) (built by
+            `build_discriminator` for a config with `labels`): batches are `(unlabelled
+            images, labelled images, labels)`, D minimises the supervised cross-entropy plus
+            half the unsupervised real/fake loss, G minimises feature matching on D's
+            flattened last block. Defaults to `False`.
+        g_ema: Decay of the exponential moving average of G's trainable weights (Yazici et
+            al. 2019), updated after every G step into `g_ema_weights`; 0 keeps none.
+        ema_generator: With `g_ema`, a network shaped as `generator` that checkpoints copy
+            the average into (`sync_ema_generator`) and re-estimate batch norm for.
     """
 
     def __init__(self, generator, discriminator, z_dim, z_dist="uniform", seed=None,
                  num_classes=0, rotation_head=None, rotation_weight=0.0, rotation_weight_g=0.0,
                  contrastive_head=None, contrastive_weight=0.0, contrastive_temperature=0.5,
-                 diffaugment="", paired_d=False, **kwargs):
+                 diffaugment="", paired_d=False, semi_supervised=False, g_ema=0.0,
+                 ema_generator=None, **kwargs):
         super().__init__(**kwargs)
         if z_dist not in Z_DISTRIBUTIONS:
             raise ValueError(f"Expected `z_dist` in {Z_DISTRIBUTIONS}. Received: z_dist={z_dist!r}")
@@ -88,7 +102,23 @@ class DCGAN(keras.Model):
         self._d_features = with_last_features(discriminator) if heads else None
         self.paired_d = bool(paired_d)
         self._d_pair = paired_discriminator(discriminator) if self.paired_d else None
+        self.semi_supervised = bool(semi_supervised)
+        self._d_classes = with_class_logits(discriminator) if self.semi_supervised else None
+        if not 0 <= g_ema < 1:
+            raise ValueError(f"Expected `g_ema` in [0, 1). Received: g_ema={g_ema}")
+        if g_ema and ema_generator is None:
+            raise ValueError(f"Expected an `ema_generator` with `g_ema`. Received: g_ema={g_ema}")
+        self.g_ema = float(g_ema)
+        self.ema_generator = ema_generator if self.g_ema else None
+        # The average starts at G's initial weights. Each replica computes the same update
+        # from the same (synchronised) weights: the first replica's value is kept.
+        self.g_ema_weights = [
+            keras.Variable(ops.convert_to_tensor(v), trainable=False, name=f"ema_{v.name}",
+                           aggregation="only_first_replica")
+            for v in generator.trainable_variables
+        ] if self.g_ema else []
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supervised_tracker = keras.metrics.Mean(name="d_supervised_loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -116,6 +146,8 @@ class DCGAN(keras.Model):
             trackers.append(self.rotation_tracker)
         if self.contrastive_head is not None:
             trackers.append(self.contrastive_tracker)
+        if self.semi_supervised:
+            trackers.append(self.supervised_tracker)
         return trackers
 
     @property
@@ -149,7 +181,21 @@ class DCGAN(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
+    def update_ema(self):
+        """Moves the average towards G's weights: ema <- decay * ema + (1 - decay) * w."""
+        for average, weight in zip(self.g_ema_weights, self.generator.trainable_variables):
+            weight = ops.cast(weight, average.dtype)
+            average.assign(self.g_ema * average + (1.0 - self.g_ema) * weight)
+
+    def sync_ema_generator(self):
+        """Copies the averaged weights into `ema_generator` (its batch-norm statistics are left
+        for the caller to re-estimate, `models.recalibrate_batchnorm`)."""
+        for target, average in zip(self.ema_generator.trainable_variables, self.g_ema_weights):
+            target.assign(average.numpy())
+
     def train_step(self, data):
+        if self.semi_supervised:
+            return self._semi_supervised_step(*data)
         if self.num_classes:
             real_images, real_labels = data
             real_labels = ops.reshape(ops.cast(real_labels, "int32"), (-1, 1))
@@ -200,11 +246,51 @@ class DCGAN(keras.Model):
             g_scaled = self.g_optimizer.scale_loss(_replica_scale(g_total))
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
+        if self.g_ema:
+            self.update_ema()
 
         d_real = ops.mean(ops.sigmoid(ops.cast(real_logits, "float32")))
         d_fake = ops.mean(ops.sigmoid(ops.cast(fake_logits, "float32")))
         for tracker, value in zip(self.metrics, (d_loss, g_loss, d_real, d_fake)):
             tracker.update_state(value)
+        return _as_logs(self.metrics)
+
+    def _semi_supervised_step(self, unlabelled, labelled, labels):
+        # Salimans et al. (2016): D is a K+1-class classifier trained on the labelled, the
+        # unlabelled and the generated batch; G matches the mean of D's features on real data.
+        batch = ops.shape(unlabelled)[0]
+        z = self.sample_z(batch)
+        D = self._d_classes
+        aug_d, aug_g = self._augmenter(), self._augmenter()
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator(z, training=True)
+            with tf.GradientTape() as d_tape:
+                labelled_logits, _ = D(aug_d(labelled), training=True)
+                real_logits, _ = D(aug_d(unlabelled), training=True)
+                fake_logits, _ = D(aug_d(ops.stop_gradient(fake_images)), training=True)
+                supervised = ops.mean(losses.supervised_loss(labelled_logits, labels))
+                d_loss = ops.mean(losses.unsupervised_loss(real_logits, fake_logits))
+                d_total = supervised + UNSUPERVISED_WEIGHT * d_loss
+                d_scaled = self.d_optimizer.scale_loss(_replica_scale(d_total))
+            d_vars = self.d_trainable_variables
+            self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
+
+            # Feature matching against the updated D, on this step's unlabelled batch.
+            _, real_features = D(aug_g(unlabelled), training=True)
+            _, fake_features = D(aug_g(fake_images), training=True)
+            g_loss = losses.feature_matching_loss(ops.stop_gradient(real_features), fake_features)
+            g_scaled = self.g_optimizer.scale_loss(_replica_scale(g_loss))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
+        if self.g_ema:
+            self.update_ema()
+
+        real_lse = ops.logsumexp(ops.cast(real_logits, "float32"), axis=-1)
+        fake_lse = ops.logsumexp(ops.cast(fake_logits, "float32"), axis=-1)
+        values = (d_loss, g_loss, ops.mean(ops.sigmoid(real_lse)), ops.mean(ops.sigmoid(fake_lse)))
+        for tracker, value in zip(self.metrics, values):
+            tracker.update_state(value)
+        self.supervised_tracker.update_state(supervised)
         return _as_logs(self.metrics)
 
     def _discriminate(self, D_real, D_fake, real, fake):
@@ -266,6 +352,10 @@ class DCGAN(keras.Model):
             "contrastive_temperature": self.contrastive_temperature,
             "diffaugment": self.diffaugment,
             "paired_d": self.paired_d,
+            "semi_supervised": self.semi_supervised,
+            "g_ema": self.g_ema,
+            "ema_generator": (keras.saving.serialize_keras_object(self.ema_generator)
+                              if self.ema_generator is not None else None),
         }
 
     @classmethod
@@ -273,7 +363,7 @@ class DCGAN(keras.Model):
         config = dict(config)
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-        for head in ("rotation_head", "contrastive_head"):
+        for head in ("rotation_head", "contrastive_head", "ema_generator"):
             if config.get(head) is not None:
                 config[head] = keras.saving.deserialize_keras_object(config[head])
         return cls(**config)

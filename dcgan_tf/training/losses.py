@@ -60,3 +60,37 @@ def contrastive_loss(a, b, temperature):
     logits = ops.matmul(z, ops.transpose(z)) / temperature - 1e9 * ops.eye(n2, dtype="float32")
     partner = (ops.arange(n2) + n2 // 2) % n2
     return ops.sparse_categorical_crossentropy(partner, logits, from_logits=True)
+
+
+def supervised_loss(class_logits, labels):
+    """Softmax cross-entropy of a semi-supervised D's K class logits (Salimans et al. 2016),
+    per example.
+
+    Args:
+        class_logits: (N, K) logits of the real classes (the fake class's logit is 0).
+        labels: int (N,) true classes in 0..K-1.
+    """
+    return ops.sparse_categorical_crossentropy(ops.reshape(labels, (-1,)),
+                                               ops.cast(class_logits, "float32"), from_logits=True)
+
+
+def unsupervised_loss(real_class_logits, fake_class_logits):
+    """The K+1-class D's unsupervised loss (Salimans et al. 2016, section 5), per example pair.
+
+    With the fake class's logit fixed at 0, D(x) = Z(x) / (Z(x) + 1) for Z(x) = sum_k
+    exp(l_k(x)): the usual real/fake cross-entropy on the logit log Z(x), i.e.
+    softplus(-lse(real)) + softplus(lse(fake)). Their code weights it by 1/2 beside the
+    supervised term; the caller does.
+    """
+    real = ops.logsumexp(ops.cast(real_class_logits, "float32"), axis=-1)
+    fake = ops.logsumexp(ops.cast(fake_class_logits, "float32"), axis=-1)
+    return discriminator_loss(real, fake)
+
+
+def feature_matching_loss(real_features, fake_features):
+    """Feature matching for G (Salimans et al. 2016, section 3.1): the squared distance between
+    the batch means of D's features on real and on generated images, averaged over features
+    (their code's `mean(square(mean(f_real) - mean(f_fake)))`)."""
+    real = ops.mean(ops.cast(real_features, "float32"), axis=0)
+    fake = ops.mean(ops.cast(fake_features, "float32"), axis=0)
+    return ops.mean(ops.square(real - fake))

@@ -16,6 +16,8 @@ from dcgan_tf.training.fused_norm import FusedBatchNormalization
 from dcgan_tf.training.patch_grads import PatchGradConv2D, PatchGradConv2DTranspose
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees (Chen et al. 2019).
+# The layer of a semi-supervised D's K class logits.
+CLASS_LOGITS = "class_logits"
 # The contrastive projection head's hidden and output widths (SimCLR's 2-layer MLP, 128 out).
 PROJECTION_HIDDEN = 512
 PROJECTION_DIM = 128
@@ -146,9 +148,46 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_lrelu")(x)
     # Flatten the last conv layer into a single logit (sigmoid lives in the loss).
     x = layers.Flatten(name="flatten")(x)
+    if cfg.semi_supervised:
+        # K class logits; the real/fake logit is their log-sum-exp, D(x) = Z / (Z + 1) with
+        # Z = sum exp(l_k): the K+1-class D with the fake logit fixed at 0 (Salimans et al.
+        # 2016, section 5).
+        dense = layers.Dense(cfg.label_classes, kernel_initializer=_init(), dtype="float32",
+                             name=CLASS_LOGITS)
+        logits = LogSumExp(name="logit")(_spectral(cfg, dense)(x))
+        return keras.Model(inputs, logits, name="discriminator")
     logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")
     logits = _spectral(cfg, logit)(x)
     return keras.Model(inputs, logits, name="discriminator")
+
+
+@keras.saving.register_keras_serializable(package="dcgan_tf")
+class LogSumExp(layers.Layer):
+    """log(sum_k exp(l_k)) over the last axis, kept as a (N, 1) logit (float32)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, logits):
+        return keras.ops.logsumexp(keras.ops.cast(logits, "float32"), axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
+def with_class_logits(discriminator):
+    """A view of a semi-supervised `discriminator` returning `[class logits, flattened last
+    block]` (the block is where feature matching reads), sharing its layers."""
+    flat = discriminator.get_layer("flatten").output
+    return keras.Model(discriminator.input, [discriminator.get_layer(CLASS_LOGITS).output, flat],
+                       name="d_with_classes")
+
+
+def build_classifier(discriminator):
+    """The class-logit model of a semi-supervised `discriminator` (images -> K logits)."""
+    return keras.Model(discriminator.input, discriminator.get_layer(CLASS_LOGITS).output,
+                       name="classifier")
 
 
 def _spectral(cfg, layer):

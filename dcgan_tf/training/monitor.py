@@ -186,6 +186,14 @@ class RunMonitor(keras.callbacks.Callback):
         # samples and exports, and a resume must not depend on where the run stopped.
         training_stats = [v.numpy() for v in generator.non_trainable_variables]
         recalibrate_batchnorm(generator, (self._inputs(self._random_z(rng)) for _ in range(RECALIBRATION_BATCHES)))
+        if self.model.ema_generator is not None:
+            # The averaged weights get batch-norm statistics of their own, re-estimated as
+            # for G (BigGAN's "standing statistics", Brock et al. 2019, appendix C.1): the
+            # running statistics of training belong to the raw weights.
+            self.model.sync_ema_generator()
+            ema_rng = np.random.default_rng([self.cfg.seed, epoch + 1, 1])
+            recalibrate_batchnorm(self.model.ema_generator, (
+                self._inputs(self._random_z(ema_rng)) for _ in range(RECALIBRATION_BATCHES)))
         images = generator(self._inputs(self.fixed_z), training=False).numpy()
         logs.update(self._diversity(images, rng))
         if self.scorer is not None and (epoch + 1) % self.cfg.score_every == 0:

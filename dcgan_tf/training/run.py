@@ -1,6 +1,7 @@
 """Running a training job: strategy, data, model, callbacks, resume from the last checkpoint."""
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -12,6 +13,7 @@ import tensorflow as tf
 from dcgan_tf import locks
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.data import datasets as data
+from dcgan_tf.data import splits
 from dcgan_tf.training import distribute
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
 from dcgan_tf.training.gan import DCGAN
@@ -92,6 +94,8 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
         discriminator = build_discriminator(model_cfg, patch_grads, fused_bn)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
         projection = build_projection_head(model_cfg) if train_cfg.contrastive_weight else None
+        ema_generator = (build_generator(model_cfg, patch_grads, fused_bn)
+                         if train_cfg.g_ema else None)
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
         num_classes=model_cfg.num_classes, rotation_head=head,
@@ -99,6 +103,8 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
         contrastive_head=projection, contrastive_weight=train_cfg.contrastive_weight,
         contrastive_temperature=train_cfg.contrastive_temperature,
         diffaugment=train_cfg.diffaugment, paired_d=paired_d,
+        semi_supervised=model_cfg.semi_supervised, g_ema=train_cfg.g_ema,
+        ema_generator=ema_generator,
     )
 
     def adam(lr):
@@ -134,8 +140,39 @@ def plan_segments(done, total, steps_per_epoch):
     return segments
 
 
+def _with_label_classes(model_cfg, train_cfg):
+    """`model_cfg` with K filled in from the dataset, for a semi-supervised D."""
+    if model_cfg is None or not model_cfg.labels or model_cfg.label_classes:
+        return model_cfg
+    classes = data.load_split(train_cfg.dataset, "train", train_cfg.data_dir,
+                              train_cfg.verify).num_classes if train_cfg.dataset in \
+        data.IN_MEMORY_DATASETS else None
+    if not classes:
+        raise TrainingError(
+            f"--labels needs a labelled in-memory dataset; {train_cfg.dataset} "
+            f"({train_cfg.data_dir}) has no class labels to draw them from."
+        )
+    return dataclasses.replace(model_cfg, label_classes=int(classes))
+
+
+def labelled_indices(model_cfg, train_cfg):
+    """The training-split indices a semi-supervised run trains with labels: the probe's draw 0
+    (`dcgan_tf.data.splits.labelled_subset`) for the run's `labels`, `label_seed` and
+    `label_validation`; `None` for an unsupervised run."""
+    if not model_cfg.semi_supervised:
+        return None
+    train = data.load_split(train_cfg.dataset, "train", train_cfg.data_dir, train_cfg.verify)
+    try:
+        chosen, _ = splits.labelled_subset(train.labels, train.num_classes, model_cfg.labels,
+                                           model_cfg.label_seed, model_cfg.label_validation)
+    except splits.SplitError as e:
+        raise TrainingError(str(e)) from None
+    return chosen
+
+
 def _resolve_configs(train_cfg, model_cfg):
     config_path = os.path.join(train_cfg.out, "config.json")
+    model_cfg = _with_label_classes(model_cfg, train_cfg)
     if os.path.isfile(config_path):
         saved_model_cfg, saved_train_cfg = checkpoint.read_run_config(train_cfg.out)
         if model_cfg is not None and model_cfg != saved_model_cfg:
@@ -154,6 +191,12 @@ def _resolve_configs(train_cfg, model_cfg):
             raise TrainingError(
                 f"{train_cfg.out} was trained with --batch-size {saved_train_cfg.batch_size}, "
                 f"not {train_cfg.batch_size}. Resume with the same batch size, or use a new --out."
+            )
+        if saved_train_cfg.g_ema != train_cfg.g_ema:
+            # The average is part of the checkpoint: a run keeps the decay it started with.
+            raise TrainingError(
+                f"{train_cfg.out} was trained with --g-ema {saved_train_cfg.g_ema:g}, not "
+                f"{train_cfg.g_ema:g}. Resume with the same --g-ema, or use a new --out."
             )
         return saved_model_cfg
     if model_cfg is None:
@@ -225,6 +268,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose):
         data.train_dataset, train_cfg.dataset, model_cfg.image_size, model_cfg.channels,
         train_cfg.batch_size, seed=train_cfg.seed, data_dir=train_cfg.data_dir,
         verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
+        labelled=labelled_indices(model_cfg, train_cfg),
     )
     dataset, num_examples = make_dataset()
     steps_per_epoch = num_examples // train_cfg.batch_size
