@@ -91,9 +91,12 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
       dcgan-tf probe --dataset fashion_mnist --baseline pixels
       dcgan-tf probe --model savedmodels/digits --dataset digits --labels 200 --validation 300
     """
+    from dcgan_tf.atomic import check_writable
     from dcgan_tf.probe import run as P
     from dcgan_tf.probe.baselines import SupervisedConfig, run_baseline
     from dcgan_tf.probe.protocol import ProbeConfig
+
+    check_writable(json_path)  # Before the work: a report that cannot be written is lost.
 
     if dataset not in PROBE_DATASETS:
         raise click.ClickException(

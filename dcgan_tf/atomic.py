@@ -93,3 +93,28 @@ def disk_full(path, needed_bytes=None):
 
 def _mb(size):
     return f"{size / 1e6:.1f} MB"
+
+
+def check_writable(path):
+    """Checks, before any work, that a file can be written at `path` (a report, an output).
+
+    Missing parent directories count as writable where they can be created (writers create
+    them); `"-"` (stdout) always passes.
+
+    Raises:
+        OSError: `path` is a directory, or its nearest existing parent is not a writable
+            directory; the message names it.
+    """
+    if path in (None, "-"):
+        return path
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OSError(f"Cannot write {path}: it is a directory. Pass a file path.")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise OSError(f"Cannot write {path}: {parent} is a file, not a directory.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OSError(f"Cannot write {path}: {parent} is not writable.")
+    return path

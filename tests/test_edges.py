@@ -213,3 +213,183 @@ def test_garbage_classifier_cache_is_retrained_with_one_note(tmp_path, caplog):
     np.testing.assert_array_equal(third.embed(images), again.embed(images))
     assert sorted(n.rsplit(".", 2)[-2:][-1] for n in os.listdir(tmp_path / "scoring")) == [
         "h5", "json"]
+
+
+# Finding 3: a kill at any point of `export --overwrite` loses neither version.
+
+def _save_untrained(run_dir, step=1):
+    gan = build_gan(TINY, _cfg(run_dir))
+    checkpoint.write_run_config(str(run_dir), TINY, _cfg(run_dir))
+    checkpoint.save(gan, str(run_dir), step=step, epoch=1)
+    return str(run_dir)
+
+
+_KILLED_OVERWRITE = """
+import os, signal, sys
+from dcgan_tf.export.savedmodel import export_savedmodel
+
+model_dir, kill_at = os.path.join(sys.argv[2], "m"), int(sys.argv[3])
+rename, calls = os.rename, []
+
+def rename_then_maybe_die(src, dst):
+    if os.path.dirname(os.path.abspath(dst)) == os.path.abspath(model_dir):
+        calls.append(dst)
+        if len(calls) == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return rename(src, dst)
+
+os.rename = rename_then_maybe_die
+export_savedmodel(sys.argv[1], base_path=sys.argv[2], name="m", version=1, overwrite=True)
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize("kill_at, survivor", [
+    (1, "old"),  # Before the old version moves aside.
+    (2, "old"),  # Between the renames: the old one is aside, the new one not yet in place.
+    (3, "new"),  # After both renames (no further rename: the export finishes).
+])
+def test_kill_during_overwrite_keeps_a_whole_version(tmp_path, kill_at, survivor):
+    import subprocess
+    import sys
+
+    from dcgan_tf.export.savedmodel import export_savedmodel, list_versions
+    from dcgan_tf.serving.clients import SavedModelClient
+
+    run, base = _save_untrained(tmp_path / "run"), tmp_path / "b"
+    first = export_savedmodel(run, base_path=str(base), name="m")
+    (tmp_path / "b" / "m" / "1" / "old-marker").write_text("the version being replaced")
+    child = subprocess.run([sys.executable, "-c", _KILLED_OVERWRITE, run, str(base), str(kill_at)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert (child.returncode == 0) == (kill_at == 3), child.stderr[-2000:]
+    # The next export (another name, so version 1 of m is left to the recovery) repairs it.
+    export_savedmodel(run, base_path=str(base), name="other")
+    assert list_versions(str(base / "m")) == [1]
+    assert os.path.isfile(base / "m" / "1" / "old-marker") == (survivor == "old")
+    assert SavedModelClient(first).metadata()["version"] == 1  # Whole and loadable.
+    assert sorted(os.listdir(base / "m")) == [".lock", "1"]  # No journal or hidden copies left.
+    # An automatic version never reuses 1.
+    assert export_savedmodel(run, base_path=str(base), name="m").endswith(os.path.join("m", "2"))
+
+
+# Finding 4: names, versions and base paths.
+
+@pytest.mark.parametrize("args, match", [
+    (["--version", str(10**20)], "integer in \\[1, 9223372036854775807\\]"),
+    (["--name", "models.config"], "that is a file of the base path"),
+    (["--name", "abc\n"], "Expected `name` to be letters"),
+    (["--name", "README.md"], "is a file, not a model directory"),
+])
+def test_export_refuses_bad_names_and_versions_in_one_line(tmp_path, args, match):
+    import re
+
+    run, base = _save_untrained(tmp_path / "run"), tmp_path / "b"
+    os.makedirs(base)
+    (base / "README.md").write_text("notes")
+    line = _one_line(CliRunner().invoke(cli, ["export", run, "--base-path", str(base), *args]))
+    assert re.search(match, line), line
+    assert sorted(os.listdir(base)) == ["README.md"]
+
+
+def test_export_refuses_the_version_after_int64s_largest(tmp_path):
+    from dcgan_tf.export.savedmodel import ExportError, export_savedmodel
+
+    run, base = _save_untrained(tmp_path / "run"), tmp_path / "b"
+    os.makedirs(base / "m" / str(2**63 - 1))
+    with pytest.raises(ExportError, match="TF Serving's largest"):
+        export_savedmodel(run, base_path=str(base), name="m")
+
+
+@pytest.mark.parametrize("inside", ["run", "run/checkpoints", "run/checkpoints/ckpt-000000001"])
+def test_export_refuses_a_base_path_inside_a_run(tmp_path, inside):
+    run = _save_untrained(tmp_path / "run")
+    base = tmp_path / inside / "savedmodels"
+    line = _one_line(CliRunner().invoke(cli, ["export", run, "--base-path", str(base)]))
+    assert "outside run directories" in line
+    assert not base.exists()
+
+
+# Finding 7: a checkpoint pruned while an export reads it is not "damaged".
+
+def test_export_takes_the_next_checkpoint_when_training_prunes_the_chosen_one(tmp_path,
+                                                                             monkeypatch):
+    import shutil
+
+    from dcgan_tf.export.savedmodel import export_savedmodel
+
+    run = tmp_path / "run"
+    train(_cfg(run, max_steps=4, keep_checkpoints=1), TINY, verbose=0)  # ckpt-4 only
+    newer = checkpoint.select(run, "last")
+    aside = tmp_path / "aside"
+    shutil.move(newer, aside)  # Training is about to publish it...
+    older = str(run / "checkpoints" / "ckpt-000000002")
+    shutil.copytree(aside, older)
+    meta = json.loads((aside / "meta.json").read_text())
+    (run / "checkpoints" / "ckpt-000000002" / "meta.json").write_text(
+        json.dumps({**meta, "step": 2}))
+    damage, calls = checkpoint.damage, []
+
+    def damage_then_train_moves_on(path):
+        found = damage(path)
+        calls.append(path)
+        if len(calls) == 1:  # ...right after the export chose ckpt-2: publish 4, prune 2.
+            shutil.move(aside, newer)
+            shutil.rmtree(older)
+        return found
+
+    monkeypatch.setattr(checkpoint, "damage", damage_then_train_moves_on)
+    path = export_savedmodel(str(run), base_path=str(tmp_path / "b"), name="m")
+    with open(os.path.join(path, "assets.extra", "metadata.json")) as f:
+        assert json.load(f)["step"] == 4
+
+
+# Finding 8: reports checked before the work; models.config repaired at the next export.
+
+def test_unwritable_json_report_is_refused_before_the_probe_runs(tmp_path):
+    (tmp_path / "file").write_text("a file where the report's directory should be")
+    result = CliRunner().invoke(cli, [
+        "probe", "--dataset", "digits", "--baseline", "pixels", "--labels", "100",
+        "--validation", "200", "--repeats", "1", "--quiet", "--no-cache",
+        "--json", str(tmp_path / "file" / "r.json")])
+    line = _one_line(result)
+    assert f"{tmp_path / 'file'} is a file" in line and "test error" not in result.output
+
+
+def test_unwritable_json_report_is_refused_before_scoring(tmp_path, digits_export):
+    _, model = digits_export
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "r.json").mkdir()  # A directory where the report should go.
+    result = CliRunner().invoke(cli, [
+        "score", "--model", model, "--dataset", "digits", "--n", "100",
+        "--json", str(tmp_path / "ro" / "r.json")])
+    line = _one_line(result)
+    assert "r.json" in line and "is a directory" in line
+
+
+def test_a_model_published_by_a_killed_export_is_listed_when_the_next_starts(tmp_path,
+                                                                            monkeypatch):
+    import tensorflow as tf
+
+    from dcgan_tf.export import savedmodel, serving_config
+
+    run, base = _save_untrained(tmp_path / "run"), tmp_path / "b"
+    write = serving_config.write
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # Killed after publishing, before models.config.
+
+    monkeypatch.setattr(serving_config, "write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        savedmodel.export_savedmodel(run, base_path=str(base), name="first")
+    assert os.path.isdir(base / "first" / "1") and not (base / "models.config").exists()
+    monkeypatch.setattr(serving_config, "write", write)
+    seen = []
+
+    def save_and_look(*args, **kwargs):  # What a server sees while the next export writes.
+        seen.append(serving_config.read(str(base)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tf.saved_model, "save", save_and_look)
+    with pytest.raises(KeyboardInterrupt):
+        savedmodel.export_savedmodel(run, base_path=str(base), name="second")
+    assert list(seen[0]) == ["first"]
