@@ -2,6 +2,8 @@
 
 import click
 
+from cli.messages import show_library_messages
+
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.protocol import DEFAULT_C_GRID
@@ -97,6 +99,7 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
     from dcgan_tf.probe.protocol import ProbeConfig
 
     check_writable(json_path)  # Before the work: a report that cannot be written is lost.
+    show_library_messages()
 
     if dataset not in PROBE_DATASETS:
         raise click.ClickException(

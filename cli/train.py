@@ -1,7 +1,6 @@
 """`dcgan-tf train`."""
 
 import json
-import logging
 import sys
 
 import click
@@ -192,9 +191,6 @@ def _given(recipe, flags):
 
 def _show_library_messages():
     """Prints the library's notes (resume point, skipped checkpoints, lock takeovers) as lines."""
-    logger = logging.getLogger("dcgan_tf")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    from cli.messages import show_library_messages
+
+    show_library_messages()

@@ -38,9 +38,12 @@ def atomic_path(path, suffix=""):
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        written = os.path.getsize(tmp) if os.path.isfile(tmp) else 0
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(e, Exception) and is_disk_full(e):
+            raise disk_full(path, written or None) from None
         raise
 
 

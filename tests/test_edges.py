@@ -30,6 +30,16 @@ def _one_line(result, code=1):
     return result.output.strip()
 
 
+def _error_line(result):
+    """The one error line of a failed command that may have printed its progress notes first."""
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert "Traceback" not in result.output and "tensorflow" not in result.output, result.output
+    assert [ln for ln in lines if ln.startswith("Error")] == lines[-1:], result.output
+    assert len(lines) <= 4, result.output  # Notes such as the resume point, then the error.
+    return lines[-1]
+
+
 # Finding 1: recipe options that add variables are model flags.
 
 def _has_rotation_head(path):
@@ -393,3 +403,92 @@ def test_a_model_published_by_a_killed_export_is_listed_when_the_next_starts(tmp
     with pytest.raises(KeyboardInterrupt):
         savedmodel.export_savedmodel(run, base_path=str(base), name="second")
     assert list(seen[0]) == ["first"]
+
+
+# Finding 5: a full disk is one line naming the path and the space needed; nothing partial.
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """An 8 MB tmpfs mounted for the test (root only; skipped elsewhere)."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk, leave):
+    """Fills `disk` until `leave` bytes are free; returns the filler file."""
+    stat = os.statvfs(disk)
+    filler = disk / "filler"
+    with open(filler, "ab") as f:
+        f.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+    return filler
+
+
+def _no_temporaries(root):
+    return [os.path.join(d, n) for d, dirs, files in os.walk(root) for n in dirs + files
+            if n.startswith((".tmp-", ".old-", ".overwrite-"))]
+
+
+@pytest.mark.slow
+def test_disk_full_is_one_line_and_leaves_state_intact(small_disk, tmp_path):
+    from dcgan_tf.export.savedmodel import list_versions
+
+    run = small_disk / "run"
+    args = ["train", "--out", str(run), "--batch-size", "32", "--precision", "fp32",
+            "--ngf", "8", "--ndf", "8", "--image-size", "32", "--channels", "1"]
+    assert CliRunner().invoke(cli, args + ["--max-steps", "2"]).exit_code == 0
+    before = checkpoint.select(run, "last")
+    filler = _fill(small_disk, 100_000)
+
+    # Train: the next checkpoint does not fit.
+    line = _error_line(CliRunner().invoke(cli, args + ["--max-steps", "4"]))
+    assert line.startswith(f"Error: No space left on device writing {run}: it needs about")
+    assert "MB free now" in line
+    assert checkpoint.select(run, "last") == before and checkpoint.damage(before) is None
+    assert not _no_temporaries(run)
+
+    # Export onto the full disk: one line, no version, no half-written directory.
+    base = small_disk / "savedmodels"
+    line = _one_line(CliRunner().invoke(cli, ["export", str(run), "--base-path", str(base)]))
+    assert f"No space left on device writing {base / 'run'}" in line
+    assert list_versions(str(base / "run")) == [] and not _no_temporaries(base)
+    assert not (base / "models.config").exists()
+
+    # Probe with its feature cache on the full disk: it still probes, with one note.
+    exported = tmp_path / "b"
+    assert CliRunner().invoke(cli, ["export", str(run), "--base-path", str(exported)]).exit_code == 0
+    result = CliRunner().invoke(cli, [
+        "probe", "--model", str(exported / "run"), "--dataset", "digits", "--labels", "100",
+        "--validation", "200", "--repeats", "1", "--quiet", "--cache-dir", str(small_disk / "c")])
+    assert result.exit_code == 0, result.output
+    notes = [ln for ln in result.output.splitlines() if "Not caching" in ln]
+    assert len(notes) == 1 and "No space left on device" in notes[0], result.output
+    assert "test error" in result.output and "Traceback" not in result.output
+    assert not _no_temporaries(small_disk / "c")
+
+    # A report that does not fit: one line naming it, no partial file.
+    report = small_disk / "r.json"
+    _fill(small_disk, 0)
+    result = CliRunner().invoke(cli, [
+        "probe", "--dataset", "digits", "--baseline", "pixels", "--labels", "100",
+        "--validation", "200", "--repeats", "1", "--quiet", "--no-cache", "--json", str(report)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith(
+        f"Error: No space left on device writing {report}")
+    assert not report.exists() and not _no_temporaries(small_disk)
+
+    # Space freed: the run resumes from its last good checkpoint.
+    filler.unlink()
+    assert CliRunner().invoke(cli, args + ["--max-steps", "4"]).exit_code == 0
+    assert checkpoint.select(run, "last").endswith("ckpt-000000004")

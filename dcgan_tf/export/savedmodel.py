@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks
-from dcgan_tf.atomic import save_json
+from dcgan_tf.atomic import disk_full, is_disk_full, save_json
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
 from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
@@ -468,13 +468,29 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     feature_cfg.block_indices(model_cfg.num_blocks)  # Fail on a missing block before the slow part.
     # One exporter per model: the version is chosen and published under the lock, so two
     # exports never pick the same number and none replaces a version unasked.
-    with locks.hold(model_dir, "dcgan-tf export"):
-        final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
-                               feature_cfg, precision)
-    with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
-        config = serving_config.read(base_path)  # Again: another export may have added a model.
-        serving_config.write(base_path, config, serving_root=serving_root)
+    try:
+        with locks.hold(model_dir, "dcgan-tf export"):
+            final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
+                                   feature_cfg, precision)
+        with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
+            config = serving_config.read(base_path)  # Again: another export may have added one.
+            serving_config.write(base_path, config, serving_root=serving_root)
+    except Exception as e:
+        if not is_disk_full(e):
+            raise
+        # One line instead of TensorFlow's; no half version was published (`_export_locked`).
+        raise disk_full(model_dir, _export_bytes(run_dir)) from None
     return final
+
+
+def _export_bytes(run_dir):
+    """About the bytes an export of `run_dir` needs: its networks' share of a checkpoint."""
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        return None
+    # Weights without the optimizers' two Adam slots each: a third of the checkpoint, plus the graph.
+    state = sum(e.stat().st_size for e in os.scandir(found[-1][1]) if e.is_file())
+    return state // 3 + 2_000_000
 
 
 def repair(base_path, config=None):

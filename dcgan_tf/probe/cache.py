@@ -30,6 +30,9 @@ DEFAULT_MAX_GB = 20.0
 ENTRY_SUFFIXES = (".npz", ".npy")
 
 logger = logging.getLogger("dcgan_tf")
+# Cache directories a write failed in, in this process: later writes there are skipped quietly,
+# so a full disk costs one note, not one per entry.
+_failing = set()
 
 
 def _checksum(features):
@@ -82,9 +85,12 @@ def write(path, key, features):
     Returns:
         Whether the entry was written.
     """
+    directory = os.path.dirname(os.path.abspath(path))
+    if directory in _failing:
+        return False
     tmp = temp_path(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(directory, exist_ok=True)
         with open(tmp, "wb") as f:  # A file object: numpy adds no extension to the name.
             np.savez(f, features=features, key=np.array(key), sha256=np.array(_checksum(features)))
         os.replace(tmp, path)
@@ -93,6 +99,7 @@ def write(path, key, features):
         _remove(tmp)
         if is_disk_full(e):
             e = disk_full(path, features.nbytes)
+        _failing.add(directory)
         logger.warning("Not caching the features (%s).", str(e).rstrip("."))
         return False
     except BaseException:

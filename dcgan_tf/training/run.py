@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks
+from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.data import datasets as data
 from dcgan_tf.training import distribute
@@ -211,7 +212,22 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     # Only the chief writes; the other workers read the checkpoints it wrote.
     lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
     with lock:
-        return _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given)
+        try:
+            return _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            # One line instead of TensorFlow's; the last good checkpoint stays as it was.
+            raise disk_full(train_cfg.out, _checkpoint_bytes(train_cfg.out)) from None
+
+
+def _checkpoint_bytes(run_dir):
+    """Bytes of the run's newest checkpoint: about what the next one needs; `None` if none."""
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        return None
+    path = found[-1][1]
+    return sum(e.stat().st_size for e in os.scandir(path) if e.is_file()) or None
 
 
 def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=None):
