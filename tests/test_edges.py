@@ -492,3 +492,55 @@ def test_disk_full_is_one_line_and_leaves_state_intact(small_disk, tmp_path):
     filler.unlink()
     assert CliRunner().invoke(cli, args + ["--max-steps", "4"]).exit_code == 0
     assert checkpoint.select(run, "last").endswith("ckpt-000000004")
+
+
+# Finding 10: hand-edited and linked files.
+
+def test_meta_json_with_an_empty_file_list_is_damage_and_falls_back(tmp_path, caplog):
+    run = tmp_path / "run"
+    _save_untrained(run, step=1)
+    gan = build_gan(TINY, _cfg(run))
+    checkpoint.save(gan, str(run), step=2, epoch=1)
+    edited = checkpoint.select(run, "last")
+    meta = checkpoint.read_meta(edited)
+    with open(os.path.join(edited, "meta.json"), "w") as f:
+        json.dump({**meta, "files": {}}, f)
+    data = [n for n in os.listdir(edited) if n.startswith("state.data")][0]
+    with open(os.path.join(edited, data), "r+b") as f:
+        f.truncate(10)
+    with caplog.at_level(logging.WARNING, logger="dcgan_tf"):
+        assert checkpoint.select(run, "last").endswith("ckpt-000000001")
+    assert "meta.json lists no files" in caplog.text
+    # A file the list leaves out is damage too.
+    first = checkpoint.select(run, "last")
+    (tmp_path / "run" / "checkpoints" / "ckpt-000000001" / "extra").write_text("x")
+    assert "extra is not in meta.json's file list" in checkpoint.damage(first)
+
+
+def test_a_checkpoint_linked_from_another_run_is_not_resumed(tmp_path, caplog):
+    other = tmp_path / "other"
+    _save_untrained(other, step=5)
+    run = tmp_path / "run"
+    _save_untrained(run, step=1)
+    os.symlink(checkpoint.select(other, "last"), run / "checkpoints" / "ckpt-000000005")
+    with caplog.at_level(logging.WARNING, logger="dcgan_tf"):
+        assert checkpoint.select(run, "last").endswith("ckpt-000000001")
+    assert "a symbolic link out of its run" in caplog.text
+    with pytest.raises(checkpoint.CheckpointError, match="symbolic link out of its run"):
+        checkpoint.select(run, 5)
+
+
+@pytest.mark.parametrize("content, match", [
+    ("{not json", "is not readable JSON"),
+    ("[1, 2]", "holds a JSON list, not an object"),
+])
+def test_malformed_export_metadata_names_the_file(digits_export, tmp_path, content, match):
+    import shutil
+
+    _, model = digits_export
+    copy = tmp_path / "m" / "1"
+    shutil.copytree(model, copy)
+    asset = copy / "assets.extra" / "metadata.json"
+    asset.write_text(content)
+    line = _one_line(CliRunner().invoke(cli, ["inspect", str(copy)]))
+    assert str(asset) in line and match in line
