@@ -30,6 +30,11 @@ FEATURE_ACTIVATIONS = ("post", "pre")
 SERVING_PRECISIONS = ("fp32", "bf16")
 
 
+# Largest model side: a 4096x4096 DCGAN is already far beyond what it trains well, and larger
+# ones exhaust memory while being built.
+MAX_IMAGE_SIZE = 4096
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_JsonRoundTrip):
     """Shape of the generator and discriminator (DCGAN paper, section 3).
@@ -67,9 +72,10 @@ class ModelConfig(_JsonRoundTrip):
 
     def __post_init__(self):
         size = self.image_size
-        if not isinstance(size, int) or size < 32 or size & (size - 1):
+        if not isinstance(size, int) or not 32 <= size <= MAX_IMAGE_SIZE or size & (size - 1):
             raise ValueError(
-                f"Expected `image_size` to be a power of 2 >= 32. Received: image_size={size}"
+                f"Expected `image_size` to be a power of 2 >= 32 and <= {MAX_IMAGE_SIZE}. "
+                f"Received: image_size={size}"
             )
         if self.channels not in (1, 3):
             raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={self.channels}")

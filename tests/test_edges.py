@@ -5,6 +5,7 @@ per finding; docs/guarantees.md lists them."""
 import json
 import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -291,8 +292,6 @@ def test_kill_during_overwrite_keeps_a_whole_version(tmp_path, kill_at, survivor
     (["--name", "README.md"], "is a file, not a model directory"),
 ])
 def test_export_refuses_bad_names_and_versions_in_one_line(tmp_path, args, match):
-    import re
-
     run, base = _save_untrained(tmp_path / "run"), tmp_path / "b"
     os.makedirs(base)
     (base / "README.md").write_text("notes")
@@ -544,3 +543,129 @@ def test_malformed_export_metadata_names_the_file(digits_export, tmp_path, conte
     asset.write_text(content)
     line = _one_line(CliRunner().invoke(cli, ["inspect", str(copy)]))
     assert str(asset) in line and match in line
+
+
+# Finding 9: inputs.
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+
+    root = tmp_path_factory.mktemp("tiny-export")
+    run = _save_untrained(root / "run")
+    return export_savedmodel(run, base_path=str(root / "b"), name="m")
+
+
+def test_empty_batches_give_empty_outputs_in_every_signature(tiny_export):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(tiny_export)
+    for shape in [(0, 32, 32, 1), (0, 5, 7, 3)]:
+        empty = tf.zeros(shape, tf.uint8)
+        out = loaded.signatures["discriminate"](images=empty)
+        assert out["logits"].shape == (0,) and out["probability"].shape == (0,)
+        assert loaded.signatures["features"](images=empty)["features"].shape[0] == 0
+    assert loaded.signatures["serving_default"](z=tf.zeros((0, 100)))["images"].shape[0] == 0
+    assert loaded.signatures["sample"](seed=tf.zeros((0,), tf.int64))["z"].shape[0] == 0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-zero height and width"):
+        loaded.signatures["discriminate"](images=tf.zeros((2, 0, 0, 1), tf.uint8))
+
+
+def _session_images_call(savedmodel, signature_name, images):
+    """Runs a signature as TF Serving's session does: the feed's rank is not checked."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    model = saved_model_pb2.SavedModel()
+    with open(os.path.join(savedmodel, "saved_model.pb"), "rb") as f:
+        model.ParseFromString(f.read())
+    meta = model.meta_graphs[0]
+    signature = meta.signature_def[signature_name]
+    with tf.Graph().as_default() as graph:
+        feed = tf.compat.v1.placeholder(tf.uint8, None)
+        saver = tf.compat.v1.train.import_meta_graph(
+            meta, input_map={signature.inputs["images"].name: feed})
+        with tf.compat.v1.Session(graph=graph) as sess:
+            saver.restore(sess, os.path.join(savedmodel, "variables", "variables"))
+            name = next(iter(signature.outputs.values())).name
+            return sess.run(graph.get_tensor_by_name(name), {feed: images})
+
+
+@pytest.mark.parametrize("signature", ["discriminate", "features"])
+def test_rank_3_images_get_a_named_error_in_graph(tiny_export, signature):
+    import tensorflow as tf
+
+    assert len(_session_images_call(tiny_export, signature, np.zeros((2, 32, 32, 1), np.uint8))) == 2
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Expected `images` of rank 4"):
+        _session_images_call(tiny_export, signature, np.zeros((2, 32, 32), np.uint8))
+
+
+def test_sixteen_bit_and_transparent_pngs_are_scaled_and_composited(tmp_path, caplog):
+    from PIL import Image
+
+    from dcgan_tf.data.formats import read_image_folder
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    ramp = (np.arange(32 * 32).reshape(32, 32) * 64).astype(np.uint16)  # 0..65472
+    Image.fromarray(ramp).save(folder / "a16.png")
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0], rgba[:16, :, 3] = 200, 255  # Red top half; the bottom half transparent.
+    Image.fromarray(rgba, "RGBA").save(folder / "b_alpha.png")
+    with caplog.at_level(logging.WARNING, logger="dcgan_tf"):
+        images, _, _ = read_image_folder(str(folder), "train", 32)
+    expected = np.clip(np.round(ramp * (255 / 65535)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(images[0, :, :, 0], expected)  # Scaled, not clipped at 255.
+    assert (images[0] == 255).mean() < 0.01
+    np.testing.assert_array_equal(images[1, 0, 0], [200, 0, 0])
+    np.testing.assert_array_equal(images[1, 31, 0], [255, 255, 255])  # Composited onto white.
+    notes = [r.getMessage() for r in caplog.records if str(folder) in r.getMessage()]
+    assert len(notes) == 1 and "16-bit" in notes[0] and "alpha" in notes[0]
+
+
+def _npz_claiming(path, shape):
+    """An .npz whose `x` header claims `shape` (uint8) without the data behind it."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + b"\0" * 64)
+    return str(path)
+
+
+@pytest.mark.parametrize("shape, match", [
+    ((10, 0, 32, 1), r"sides in \[1, 4096\]"),
+    ((1, 131072, 131072, 1), r"sides in \[1, 4096\]"),
+    ((100_000, 1024, 1024, 1), r"holds 104.9 GB of images; loading it needs about 209.7 GB"),
+])
+def test_npz_sizes_are_refused_from_the_header_in_one_line(tmp_path, shape, match, monkeypatch):
+    from dcgan_tf.data import npz
+
+    monkeypatch.setattr(npz, "available_memory", lambda: 16 * 10**9)  # Any machine's figure.
+    path = _npz_claiming(tmp_path / "d.npz", shape)
+    line = _one_line(CliRunner().invoke(
+        cli, ["train", "--dataset", "npz", "--data-dir", path, "--out", str(tmp_path / "run")]))
+    assert re.search(match, line), line
+    line = _one_line(CliRunner().invoke(
+        cli, ["train", "--dataset", "npz", "--data-dir", path, "--out", str(tmp_path / "run"),
+              "--image-size", "32", "--channels", "1"]))
+    assert re.search(match, line), line
+
+
+@pytest.mark.parametrize("grid", ["inf", "1e-3,nan", "0", "-1"])
+def test_non_finite_c_grid_is_refused_at_parse_time(grid, monkeypatch):
+    from dcgan_tf.probe import run as probe_run
+
+    monkeypatch.setattr(probe_run, "load_labelled", lambda *a: pytest.fail("work started"))
+    result = CliRunner().invoke(cli, ["probe", "--dataset", "digits", "--baseline", "pixels",
+                                      "--c-grid", grid])
+    assert result.exit_code == 2 and "--c-grid" in result.output and "finite positive" in result.output
+
+
+def test_score_refuses_too_few_images_before_any_work(tiny_export):
+    line = _one_line(CliRunner().invoke(
+        cli, ["score", "--model", tiny_export, "--dataset", "digits", "--n", "4"]))
+    assert "Expected `n` >= 10" in line

@@ -62,8 +62,18 @@ def _model_input(images, cfg):
     luminance, bilinear resize (antialiased when shrinking), round to uint8, grey to RGB by
     repetition, then x / 127.5 - 1.
     """
-    shape = tf.shape(images)
-    height, width, channels = shape[1], shape[2], shape[3]
+    # Rank 4, checked without reading dims that a rank-3 feed lacks (TF Serving does not check
+    # a feed against the signature's shape), and without the static rank the graph optimiser
+    # would fold: the first 4 dims of the shape padded with zeros cover every element only at
+    # rank 4 (for a non-empty batch).
+    first_four = tf.pad(tf.shape(images, out_type=tf.int64), [[0, 4]])[:4]
+    rank_check = tf.debugging.assert_equal(
+        tf.reduce_prod(first_four), tf.size(images, out_type=tf.int64),
+        message="Expected `images` of rank 4: [N, height, width, channels]",
+    )
+    with tf.control_dependencies([rank_check]):
+        shape = tf.shape(images)
+        height, width, channels = shape[1], shape[2], shape[3]
     checks = [
         tf.debugging.assert_equal(
             tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
@@ -180,16 +190,28 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
         z = tf.map_fn(lambda s: z_from_seed(s, cfg.z_dim, cfg.z_dist), seed, fn_output_signature=tf.TensorSpec([cfg.z_dim], tf.float32))
         return {"z": z, **generate_images(z)}
 
+    def unless_empty(images, compute, empty):
+        # An empty batch gives empty outputs, as the generating signatures do (D's
+        # convolutions fail on N = 0).
+        return tf.cond(tf.shape(images)[0] > 0, lambda: compute(images), lambda: empty)
+
     @tf.function(input_signature=[_spec("discriminate", "images", [None, None, None, None])])
     def discriminate(images):
-        logits = tf.cast(discriminator(_model_input(images, cfg), training=False), tf.float32)
-        logits = tf.reshape(logits, [-1])
+        def logits_of(x):
+            logits = tf.cast(discriminator(_model_input(x, cfg), training=False), tf.float32)
+            return tf.reshape(logits, [-1])
+
+        logits = unless_empty(images, logits_of, tf.zeros([0], tf.float32))
         return {"logits": logits, "probability": tf.sigmoid(logits)}
 
     @tf.function(input_signature=[_spec("features", "images", [None, None, None, None])])
     def features(images):
-        pooled = extract_features(feature_model, _model_input(images, cfg), features_cfg)
-        return {"features": tf.ensure_shape(tf.cast(pooled, tf.float32), [None, width])}
+        def features_of(x):
+            pooled = extract_features(feature_model, _model_input(x, cfg), features_cfg)
+            return tf.cast(pooled, tf.float32)
+
+        pooled = unless_empty(images, features_of, tf.zeros([0, width], tf.float32))
+        return {"features": tf.ensure_shape(pooled, [None, width])}
 
     @tf.function(input_signature=[_spec("metadata", "request", [None])])
     def metadata_fn(request):
