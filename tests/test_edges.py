@@ -644,7 +644,8 @@ def _npz_claiming(path, shape):
 def test_npz_sizes_are_refused_from_the_header_in_one_line(tmp_path, shape, match, monkeypatch):
     from dcgan_tf.data import npz
 
-    monkeypatch.setattr(npz, "available_memory", lambda: 16 * 10**9)  # Any machine's figure.
+    # The same available memory on any machine.
+    monkeypatch.setattr(npz, "available_memory", lambda: 16 * 10**9, raising=False)
     path = _npz_claiming(tmp_path / "d.npz", shape)
     line = _one_line(CliRunner().invoke(
         cli, ["train", "--dataset", "npz", "--data-dir", path, "--out", str(tmp_path / "run")]))
