@@ -1,6 +1,10 @@
 """`dcgan-tf probe`."""
 
+import math
+
 import click
+
+from cli.messages import show_library_messages
 
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
@@ -21,13 +25,16 @@ def _labels(value):
         ) from None
 
 
-def _c_grid(value):
+def _c_grid(ctx, param, value):
     try:
-        return tuple(float(c) for c in value.replace(",", " ").split())
+        grid = tuple(float(c) for c in value.replace(",", " ").split())
     except ValueError:
-        raise click.ClickException(
-            f"Expected --c-grid to be numbers, e.g. '1e-4,1e-3,1e-2'. Received: {value!r}"
-        ) from None
+        grid = ()
+    if not grid or not all(math.isfinite(c) and c > 0 for c in grid):
+        raise click.BadParameter(
+            f"expected finite positive numbers, e.g. '1e-4,1e-3,1e-2'. Received: {value!r}"
+        )
+    return grid
 
 
 @click.command()
@@ -48,6 +55,7 @@ def _c_grid(value):
               help="Draws of the labelled subset; mean and std are over them.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--c-grid", default=",".join(f"{c:g}" for c in DEFAULT_C_GRID), show_default=True,
+              callback=_c_grid,
               help="SVM C values searched on the validation set.")
 @click.option("--solver", type=click.Choice(("auto", "newton", "primal", "liblinear")),
               default="auto", show_default=True,
@@ -91,9 +99,13 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
       dcgan-tf probe --dataset fashion_mnist --baseline pixels
       dcgan-tf probe --model savedmodels/digits --dataset digits --labels 200 --validation 300
     """
+    from dcgan_tf.atomic import check_writable
     from dcgan_tf.probe import run as P
     from dcgan_tf.probe.baselines import SupervisedConfig, run_baseline
     from dcgan_tf.probe.protocol import ProbeConfig
+
+    check_writable(json_path)  # Before the work: a report that cannot be written is lost.
+    show_library_messages()
 
     if dataset not in PROBE_DATASETS:
         raise click.ClickException(
@@ -102,7 +114,7 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
         )
     cfg = ProbeConfig(
         labels=_labels(labels), validation=validation, repeats=repeats, seed=seed,
-        c_grid=_c_grid(c_grid), solver=solver, batch_size=batch_size, cache_dir=cache_dir,
+        c_grid=c_grid, solver=solver, batch_size=batch_size, cache_dir=cache_dir,
         cache=not no_cache, cache_max_gb=cache_max_gb,
     )
     if baseline == "none":

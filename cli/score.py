@@ -53,9 +53,11 @@ def score(model, dataset, data_dir, split, n, feature_space, inception_weights, 
       dcgan-tf score --model savedmodels/svhn --dataset svhn --data-dir ~/data/svhn \\
           --feature-space inception --inception-weights inception_v3_notop.h5
     """
-    from dcgan_tf.atomic import save_json
+    from dcgan_tf.atomic import check_writable, save_json
     from dcgan_tf.scoring.features import ClassifierConfig
     from dcgan_tf.scoring.score import ScoreConfig, format_report, score_savedmodel
+
+    check_writable(json_path)  # Before the work: a report that cannot be written is lost.
 
     cfg = ScoreConfig(split=split, n=n, feature_space=feature_space,
                       inception_weights=inception_weights, seed=seed, kid_subsets=kid_subsets,

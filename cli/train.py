@@ -1,7 +1,6 @@
 """`dcgan-tf train`."""
 
 import json
-import logging
 import sys
 
 import click
@@ -178,7 +177,7 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     _show_library_messages()
     # A live progress bar on a terminal, one line per epoch in logs.
     summary = run_training(train_cfg, model_cfg, verbose=1 if sys.stdout.isatty() else 2,
-                           feature_cfg=feature_cfg)
+                           feature_cfg=feature_cfg, given=_given(recipe, flags))
     if summary["start_step"] == summary["step"]:
         click.echo(f"Nothing to do: {train_cfg.out} is already at step {summary['step']} "
                    "(raise --epochs or --max-steps to train on).")
@@ -190,11 +189,20 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
                    f"Metrics: {train_cfg.out}/metrics.jsonl")
 
 
+def _given(recipe, flags):
+    """Names of the `TrainConfig` fields this command line sets: flags not at their default,
+    and an explicit --recipe's options (a resume takes the others from the run)."""
+    ctx = click.get_current_context()
+    default = click.core.ParameterSource.DEFAULT
+    given = {name for name in (*flags, "data_dir", "verify")
+             if ctx.get_parameter_source({"verify": "no_verify"}.get(name, name)) not in (None, default)}
+    if ctx.get_parameter_source("recipe") != default:
+        given |= set(C.RECIPE_OPTIONS)  # A preset states all of them, the ones it leaves off too.
+    return given
+
+
 def _show_library_messages():
     """Prints the library's notes (resume point, skipped checkpoints, lock takeovers) as lines."""
-    logger = logging.getLogger("dcgan_tf")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    from cli.messages import show_library_messages
+
+    show_library_messages()

@@ -30,6 +30,11 @@ FEATURE_ACTIVATIONS = ("post", "pre")
 SERVING_PRECISIONS = ("fp32", "bf16")
 
 
+# Largest model side: a 4096x4096 DCGAN is already far beyond what it trains well, and larger
+# ones exhaust memory while being built.
+MAX_IMAGE_SIZE = 4096
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_JsonRoundTrip):
     """Shape of the generator and discriminator (DCGAN paper, section 3).
@@ -80,9 +85,10 @@ class ModelConfig(_JsonRoundTrip):
 
     def __post_init__(self):
         size = self.image_size
-        if not isinstance(size, int) or size < 32 or size & (size - 1):
+        if not isinstance(size, int) or not 32 <= size <= MAX_IMAGE_SIZE or size & (size - 1):
             raise ValueError(
-                f"Expected `image_size` to be a power of 2 >= 32. Received: image_size={size}"
+                f"Expected `image_size` to be a power of 2 >= 32 and <= {MAX_IMAGE_SIZE}. "
+                f"Received: image_size={size}"
             )
         if self.channels not in (1, 3):
             raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={self.channels}")
@@ -295,6 +301,65 @@ class TrainConfig(_JsonRoundTrip):
         """G's learning rate: `g_lr`, else `lr`."""
         return self.lr if self.g_lr is None else self.g_lr
 
+
+
+# Options that add variables to a run's state (heads, loss-scale counters, averages): model
+# flags. Each maps to a description and the part of its value that decides the variables. A
+# resume takes them from the checkpoint's config when not given, refuses a contradicting value
+# in one line, and the segments record them (`resume_train_config`). A new option that adds
+# variables declares itself here.
+STATE_OPTIONS = {
+    "rotation_weight": ("D's rotation head", bool),
+    "contrastive_weight": ("D's projection head", bool),
+    "precision": ("fp16's loss-scale variables", lambda value: value == "fp16"),
+    "g_ema": ("the generator's weight average", bool),
+}
+# What a recipe sets (`dcgan_tf.recipes`): taken from the checkpoint's config on resume when
+# neither `recipe` nor the option is given, so that re-running a command resumes its recipe.
+RECIPE_OPTIONS = ("recipe", "d_lr", "g_lr", "rotation_weight", "rotation_weight_g",
+                  "contrastive_weight", "contrastive_temperature", "diffaugment")
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def resume_train_config(saved, requested, given=None):
+    """The `TrainConfig` a resume trains with: model flags and the recipe kept from `saved`.
+
+    Args:
+        saved: The `TrainConfig` stored with the run (its latest launch).
+        requested: This launch's `TrainConfig`.
+        given: Names of the `requested` fields set explicitly (flags on the command line);
+            `None` counts every field as given (a library caller states the whole config).
+
+    Returns:
+        `(TrainConfig, notes)`: the configuration to train with and one-line notes on what
+        was taken from `saved`.
+
+    Raises:
+        ValueError: a given model flag contradicts the variables `saved` holds.
+    """
+    given = set(dataclasses.asdict(requested)) if given is None else set(given)
+    taken = {}
+    for name, (what, key) in STATE_OPTIONS.items():
+        old, new = getattr(saved, name), getattr(requested, name)
+        if name in given and key(old) != key(new):
+            raise ValueError(
+                f"{requested.out} was trained with {_flag(name)} {old} ({what}: "
+                f"{'present' if key(old) else 'absent'}), not {new}: the checkpoint's variables "
+                "depend on it. Resume with the same value (or leave it out), or use a new --out."
+            )
+        if name not in given and old != new:
+            taken[name] = old
+    if "recipe" not in given:
+        taken.update({name: getattr(saved, name) for name in RECIPE_OPTIONS
+                      if name not in given and getattr(saved, name) != getattr(requested, name)})
+    if not taken:
+        return requested, []
+    shown = ", ".join(f"{_flag(k)} {v}" for k, v in sorted(taken.items()))
+    return dataclasses.replace(requested, **taken), [
+        f"Resuming with the run's own {shown} (not given on this launch)."]
 
 
 def parse_policies(text):

@@ -377,7 +377,7 @@ def test_features_signature_is_cached(digits_export, tmp_path):
                              cache_max_gb=1e-9)
     remaining = os.listdir(tmp_path / "features")
     assert len(remaining) == 1
-    assert np.load(tmp_path / "features" / remaining[0]).shape == third.shape
+    assert np.load(tmp_path / "features" / remaining[0])["features"].shape == third.shape
 
 
 def test_feature_cache_deletes_least_recently_used_first(tmp_path):

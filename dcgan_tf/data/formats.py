@@ -7,6 +7,7 @@ with a file is a `DataError` naming the file and how to fix it, so the CLI can p
 import codecs
 import gzip
 import hashlib
+import logging
 import os
 import pickle
 import zlib
@@ -14,6 +15,8 @@ import zlib
 import numpy as np
 
 from dcgan_tf.data.crop import crop_resize_pil
+
+logger = logging.getLogger("dcgan_tf")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32  # one label byte, then 3x32x32 channel-major pixels
@@ -265,10 +268,42 @@ def list_images(directory):
     return [os.path.join(directory, n) for n in names if os.path.isfile(os.path.join(directory, n))]
 
 
-def read_image(path, size):
+# What `read_image` does to images that are not 8-bit RGB, said once per folder.
+SIXTEEN_BIT = "16-bit images scaled to 8 bits (not clipped)"
+ALPHA = "images with an alpha channel composited onto white"
+
+
+def _to_rgb(image):
+    """Pillow image -> 8-bit RGB image, and what was done (`SIXTEEN_BIT`, `ALPHA` or `None`).
+
+    16-bit (and 32-bit integer) greys are scaled by 255/65535 rather than clipped at 255, as
+    Pillow's `convert` does; transparent pixels are composited onto white rather than their
+    hidden colour shown, as dropping the alpha channel does.
+    """
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        scaled = np.clip(np.round(values * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, "L").convert("RGB"), SIXTEEN_BIT
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+            image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), ALPHA
+    return image.convert("RGB"), None
+
+
+def read_image(path, size, notes=None):
     """Reads one image as RGB, centre-cropped to a square and resized to `size` x `size`.
 
     Pillow's bilinear filter widens its support when shrinking, so downscaling is antialiased.
+
+    Args:
+        path: The image file.
+        size: Side of the result.
+        notes: A set that receives what was done to a 16-bit or transparent image
+            (`SIXTEEN_BIT`, `ALPHA`), for one notice per folder.
 
     Returns:
         uint8 array (size, size, 3).
@@ -280,9 +315,11 @@ def read_image(path, size):
 
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB")
+            image, note = _to_rgb(image)
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise DataError(f"Corrupt image file {path}: {err}. Remove or replace it.") from err
+    if note and notes is not None:
+        notes.add(note)
     return crop_resize_pil(image, size)
 
 
@@ -319,4 +356,8 @@ def read_image_folder(data_dir, split, size):
         raise DataError(
             f"No images in {root}: expected *.png/*.jpg files in it or in its class subfolders."
         )
-    return np.stack([read_image(p, size) for p in paths]), labels, num_classes
+    notes = set()
+    images = np.stack([read_image(p, size, notes) for p in paths])
+    if notes:
+        logger.warning("%s: %s.", root, "; ".join(sorted(notes)))
+    return images, labels, num_classes

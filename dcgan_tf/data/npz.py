@@ -12,10 +12,14 @@ import zipfile
 
 import numpy as np
 
+from dcgan_tf.config import MAX_IMAGE_SIZE
 from dcgan_tf.data.formats import DataError, DataNotFoundError
 
 DEFAULT_TEST_FRACTION = 0.25
 SPLITS = ("train", "test")
+# Largest image side read from a file: 4096 (a 4096x4096 model is already beyond what DCGAN
+# trains; larger sides are refused before any model is built or pixel read).
+MAX_IMAGE_SIDE = MAX_IMAGE_SIZE
 
 
 def _open(path):
@@ -63,6 +67,62 @@ def _test_fraction(path, data):
     return float(fraction)
 
 
+def _header(path, key):
+    """`(shape, dtype)` of array `key` in the .npz at `path`, from its header (no data read)."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+    return tuple(shape), dtype
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation (Linux `MemAvailable`); `None` if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_sizes(path):
+    """Refuses, from the headers alone, arrays of `path` that would fail or exhaust memory.
+
+    Image sides must be in [1, `MAX_IMAGE_SIDE`]; the images of all splits must fit twice
+    into the available memory (loaded, then split or converted).
+
+    Raises:
+        DataError: a zero or too large side, or more memory than is available; the message
+            gives the estimate.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            keys = [k[:-4] for k in archive.namelist() if k in ("x.npy", "x_test.npy")]
+    except (OSError, zipfile.BadZipFile) as e:
+        raise DataError(f"Cannot read {path} as a NumPy .npz file: {e}") from None
+    total = 0
+    for key in keys:
+        try:
+            shape, dtype = _header(path, key)
+        except (OSError, ValueError, zipfile.BadZipFile) as e:
+            raise DataError(f"Cannot read `{key}` in {path}: {e}") from None
+        if len(shape) in (3, 4) and not all(1 <= side <= MAX_IMAGE_SIDE for side in shape[1:3]):
+            raise DataError(
+                f"Expected `{key}` in {path} to hold images with sides in [1, {MAX_IMAGE_SIDE}]. "
+                f"Received: {key} {shape}")
+        total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    available = available_memory()
+    if available is not None and 2 * total > available:
+        raise DataError(
+            f"{path} holds {total / 1e9:.1f} GB of images; loading it needs about "
+            f"{2 * total / 1e9:.1f} GB of memory and {available / 1e9:.1f} GB is available. "
+            "Use a smaller file or a machine with more memory.")
+
+
 def load_arrays(path, split="train"):
     """Reads one split of a `.npz` dataset.
 
@@ -81,6 +141,7 @@ def load_arrays(path, split="train"):
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r} for npz. Expected one of: {', '.join(SPLITS)}.")
     with _open(path) as data:
+        check_sizes(path)  # From the headers, before any array is read.
         if "x" not in data.files:
             raise DataError(
                 f"{path} has no `x` key (it has: {', '.join(data.files) or 'nothing'}). Expected "
@@ -116,11 +177,7 @@ def image_shape(path):
     if path is None or not os.path.isfile(path):
         _open(path)
     try:
-        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as f:
-            major, _ = np.lib.format.read_magic(f)
-            read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                           else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read_header(f)
+        shape, dtype = _header(path, "x")
     except KeyError:
         return load_arrays(path)[0].shape[1:]  # reports the missing key
     except (OSError, ValueError, zipfile.BadZipFile) as e:
@@ -131,4 +188,5 @@ def image_shape(path):
         raise DataError(
             f"Expected `x` in {path} to be uint8 (N, H, W, C) with C in {{1, 3}}. "
             f"Received: x {dtype} {shape}")
+    check_sizes(path)
     return tuple(shape[1:])

@@ -12,6 +12,7 @@ the functions' variables uninitialised in session-based loaders such as TF Servi
 import dataclasses
 import datetime
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks
+from dcgan_tf.atomic import disk_full, is_disk_full, save_json
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
 from dcgan_tf.contract import (
@@ -35,9 +37,17 @@ from dcgan_tf.training.models import (
 )
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # Whole string (`fullmatch`): no newline.
+# Names that are files of the base path, not models.
+_RESERVED = (serving_config.FILENAME,)
 _TMP_PREFIX = ".tmp-export-"
 _OLD_PREFIX = ".old-export-"
+# An overwrite's journal: `{"version", "old", "new"}`, written before the old version moves
+# aside and removed once the new one is in place (`_recover_overwrites`).
+_JOURNAL_PREFIX = ".overwrite-"
+MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64.
+
+logger = logging.getLogger("dcgan_tf")
 
 
 class ExportError(ValueError):
@@ -56,8 +66,18 @@ def _model_input(images, cfg):
     luminance, bilinear resize (antialiased when shrinking), round to uint8, grey to RGB by
     repetition, then x / 127.5 - 1.
     """
-    shape = tf.shape(images)
-    height, width, channels = shape[1], shape[2], shape[3]
+    # Rank 4, checked without reading dims that a rank-3 feed lacks (TF Serving does not check
+    # a feed against the signature's shape), and without the static rank the graph optimiser
+    # would fold: the first 4 dims of the shape padded with zeros cover every element only at
+    # rank 4 (for a non-empty batch).
+    first_four = tf.pad(tf.shape(images, out_type=tf.int64), [[0, 4]])[:4]
+    rank_check = tf.debugging.assert_equal(
+        tf.reduce_prod(first_four), tf.size(images, out_type=tf.int64),
+        message="Expected `images` of rank 4: [N, height, width, channels]",
+    )
+    with tf.control_dependencies([rank_check]):
+        shape = tf.shape(images)
+        height, width, channels = shape[1], shape[2], shape[3]
     checks = [
         tf.debugging.assert_equal(
             tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
@@ -176,16 +196,28 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
         z = tf.map_fn(lambda s: z_from_seed(s, cfg.z_dim, cfg.z_dist), seed, fn_output_signature=tf.TensorSpec([cfg.z_dim], tf.float32))
         return {"z": z, **generate_images(z)}
 
+    def unless_empty(images, compute, empty):
+        # An empty batch gives empty outputs, as the generating signatures do (D's
+        # convolutions fail on N = 0).
+        return tf.cond(tf.shape(images)[0] > 0, lambda: compute(images), lambda: empty)
+
     @tf.function(input_signature=[_spec("discriminate", "images", [None, None, None, None])])
     def discriminate(images):
-        logits = tf.cast(discriminator(_model_input(images, cfg), training=False), tf.float32)
-        logits = tf.reshape(logits, [-1])
+        def logits_of(x):
+            logits = tf.cast(discriminator(_model_input(x, cfg), training=False), tf.float32)
+            return tf.reshape(logits, [-1])
+
+        logits = unless_empty(images, logits_of, tf.zeros([0], tf.float32))
         return {"logits": logits, "probability": tf.sigmoid(logits)}
 
     @tf.function(input_signature=[_spec("features", "images", [None, None, None, None])])
     def features(images):
-        pooled = extract_features(feature_model, _model_input(images, cfg), features_cfg)
-        return {"features": tf.ensure_shape(tf.cast(pooled, tf.float32), [None, width])}
+        def features_of(x):
+            pooled = extract_features(feature_model, _model_input(x, cfg), features_cfg)
+            return tf.cast(pooled, tf.float32)
+
+        pooled = unless_empty(images, features_of, tf.zeros([0, width], tf.float32))
+        return {"features": tf.ensure_shape(pooled, [None, width])}
 
     @tf.function(input_signature=[_spec("metadata", "request", [None])])
     def metadata_fn(request):
@@ -227,12 +259,35 @@ def directory_bytes(path):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ExportError(
             "Expected `name` to be letters, digits, '_', '.' or '-', not starting with '.' or "
             f"'-'. Received: name={name!r}"
         )
+    if name in _RESERVED:
+        raise ExportError(
+            f"Expected `name` to be a model name, not {name!r}: that is a file of the base path."
+        )
     return name
+
+
+def _check_base_path(base_path, name):
+    """Refuses a base path inside a run (its checkpoint pruning would delete exports) or one
+    where `name` is a file."""
+    path = os.path.abspath(base_path)
+    while True:
+        if (os.path.isfile(os.path.join(path, "config.json"))
+                and os.path.isdir(checkpoint.checkpoint_dir(path))):
+            raise ExportError(
+                f"Expected --base-path outside run directories: {base_path} is inside the run "
+                f"{path}, whose checkpoint pruning may delete it. Received: base_path={base_path!r}"
+            )
+        if os.path.dirname(path) == path:
+            break
+        path = os.path.dirname(path)
+    target = os.path.join(base_path, name)
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise ExportError(f"{target} is a file, not a model directory: pick another --name.")
 
 
 def _default_name(run_dir):
@@ -250,8 +305,41 @@ def _pid_alive(pid):
     return True
 
 
+def _recover_overwrites(model_dir):
+    """Finishes or undoes overwrites whose process was killed (call under the model's lock).
+
+    Killed before the old version moved aside: nothing changed. Between the renames: the old
+    version is put back. After the new one is in place: the old one is deleted. A note says
+    which version was restored.
+    """
+    for entry in sorted(os.listdir(model_dir)):
+        if not entry.startswith(_JOURNAL_PREFIX):
+            continue
+        journal = os.path.join(model_dir, entry)
+        try:
+            with open(journal, encoding="utf-8") as f:
+                record = json.load(f)
+            final = os.path.join(model_dir, str(int(record["version"])))
+            old = os.path.join(model_dir, os.path.basename(record["old"]))
+            new = os.path.join(model_dir, os.path.basename(record["new"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            os.remove(journal)  # Torn before it was complete: nothing had moved yet.
+            continue
+        pid = int(record.get("pid", 0))
+        if pid and pid != os.getpid() and _pid_alive(pid):
+            continue
+        if not os.path.exists(final) and os.path.isdir(old):
+            os.rename(old, final)
+            logger.warning("Restored version %s of %s, whose --overwrite was killed before the "
+                           "new version was in place.", os.path.basename(final), model_dir)
+        for leftover in (old, new):
+            shutil.rmtree(leftover, ignore_errors=True)
+        os.remove(journal)
+
+
 def _remove_stale(model_dir):
     """Deletes temporary directories left by exports whose process is gone (e.g. killed)."""
+    _recover_overwrites(model_dir)
     for entry in os.listdir(model_dir):
         for prefix in (_TMP_PREFIX, _OLD_PREFIX):
             if entry.startswith(prefix):
@@ -260,13 +348,29 @@ def _remove_stale(model_dir):
                     shutil.rmtree(os.path.join(model_dir, entry), ignore_errors=True)
 
 
+def _check_version(version):
+    if version is None:
+        return None
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+        raise ExportError(
+            f"Expected `version` to be an integer in [1, {MAX_VERSION}] (TF Serving's int64). "
+            f"Received: version={version!r}"
+        )
+    return version
+
+
 def _choose_version(model_dir, version, overwrite):
     existing = list_versions(model_dir)
     if version is None:
         # After the newest, never into a gap: TF Serving serves the highest version.
-        return (existing[-1] + 1) if existing else 1
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ExportError(f"Expected `version` to be an integer >= 1. Received: version={version!r}")
+        following = (existing[-1] + 1) if existing else 1
+        if following > MAX_VERSION:
+            raise ExportError(
+                f"{model_dir} already holds version {existing[-1]}, TF Serving's largest (int64): "
+                "pass --version with a free number, or export under another --name."
+            )
+        return following
+    _check_version(version)
     if version in existing and not overwrite:
         following = existing[-1] + 1
         raise ExportError(
@@ -287,15 +391,21 @@ def _publish(tmp, final, overwrite):
             raise ExportError(f"Could not move the export into {final}: {e}") from e
         return
     # Overwrite: TF Serving may see the version vanish for an instant, never half-written.
-    old = os.path.join(
-        os.path.dirname(final), f"{_OLD_PREFIX}{os.getpid()}-{os.path.basename(final)}"
-    )
+    # The journal lets the next export (`_recover_overwrites`) put the old version back if a
+    # kill lands between the renames.
+    model_dir, version = os.path.split(final)
+    old = os.path.join(model_dir, f"{_OLD_PREFIX}{os.getpid()}-{version}")
+    journal = os.path.join(model_dir, f"{_JOURNAL_PREFIX}{version}.json")
+    save_json(journal, {"version": int(version), "old": os.path.basename(old),
+                        "new": os.path.basename(tmp), "pid": os.getpid()})
     os.rename(final, old)
     try:
         os.rename(tmp, final)
     except OSError:
         os.rename(old, final)  # Put the previous export back rather than leave a gap.
+        os.remove(journal)
         raise
+    os.remove(journal)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -398,7 +508,10 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             f"Unknown precision {precision!r}: expected one of {', '.join(SERVING_PRECISIONS)}"
         )
     model_dir = os.path.join(base_path, name)
+    _check_version(version)
+    _check_base_path(base_path, name)
     config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
+    repair(base_path, config)
     model_cfg, _ = checkpoint.read_run_config(run_dir)
     if model_cfg.num_classes:
         raise ExportError(
@@ -412,13 +525,70 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
                           f"generator={generator!r}")
     # One exporter per model: the version is chosen and published under the lock, so two
     # exports never pick the same number and none replaces a version unasked.
-    with locks.hold(model_dir, "dcgan-tf export"):
-        final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
-                               feature_cfg, precision, generator)
-    with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
-        config = serving_config.read(base_path)  # Again: another export may have added a model.
-        serving_config.write(base_path, config, serving_root=serving_root)
+    try:
+        with locks.hold(model_dir, "dcgan-tf export"):
+            final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
+                                   feature_cfg, precision, generator)
+        with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
+            config = serving_config.read(base_path)  # Again: another export may have added one.
+            serving_config.write(base_path, config, serving_root=serving_root)
+    except Exception as e:
+        if not is_disk_full(e):
+            raise
+        # One line instead of TensorFlow's; no half version was published (`_export_locked`).
+        raise disk_full(model_dir, _export_bytes(run_dir)) from None
     return final
+
+
+def _export_bytes(run_dir):
+    """About the bytes an export of `run_dir` needs: its networks' share of a checkpoint."""
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        return None
+    # Weights without the optimizers' two Adam slots each: a third of the checkpoint, plus the graph.
+    state = sum(e.stat().st_size for e in os.scandir(found[-1][1]) if e.is_file())
+    return state // 3 + 2_000_000
+
+
+def repair(base_path, config=None):
+    """Brings a base path back to a consistent state after kills: overwrites finished or
+    undone (`_recover_overwrites`), and `models.config` listing every published model.
+
+    Every export calls it first, so a kill right after publishing a version never leaves it
+    out of `models.config` beyond the next export. Models another export is writing (their
+    lock is held) are left to it.
+
+    Args:
+        base_path: TF Serving's model base path.
+        config: `models.config` as read (`serving_config.read`); read now when `None`.
+
+    Returns:
+        The names of the models `models.config` lacked (now added).
+    """
+    if not os.path.isdir(base_path):
+        return []
+    config = serving_config.read(base_path) if config is None else config
+    missing = []
+    for name in sorted(os.listdir(base_path)):
+        model_dir = os.path.join(base_path, name)
+        if name.startswith(".") or not os.path.isdir(model_dir):
+            continue
+        journals = any(e.startswith(_JOURNAL_PREFIX) for e in os.listdir(model_dir))
+        if not journals and (name in config or not list_versions(model_dir, loadable=True)):
+            continue
+        try:
+            with locks.hold(model_dir, "dcgan-tf export (repair)"):
+                _recover_overwrites(model_dir)
+                if name not in config and list_versions(model_dir, loadable=True):
+                    missing.append(name)
+        except locks.LockError:
+            continue  # A live export: it lists its model itself.
+    if missing:
+        with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
+            serving_config.write(base_path)
+        logger.warning("Added %s to %s: a killed export had published without listing it.",
+                       ", ".join(missing), serving_config.config_path(base_path))
+    return missing
 
 
 def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg,

@@ -15,6 +15,7 @@ redrawn each repeat, then the SVM is refitted on the whole training split.
 """
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -86,9 +87,9 @@ class ProbeConfig:
             raise ProbeError(
                 f"Expected `cache_max_gb` > 0. Received: cache_max_gb={self.cache_max_gb}")
         grid = tuple(float(c) for c in self.c_grid)
-        if not grid or min(grid) <= 0:
+        if not grid or not all(math.isfinite(c) and c > 0 for c in grid):
             raise ProbeError(
-                f"Expected `c_grid` to be positive numbers. Received: c_grid={self.c_grid!r}"
+                f"Expected `c_grid` to be finite positive numbers. Received: c_grid={self.c_grid!r}"
             )
         object.__setattr__(self, "c_grid", grid)
         choose_solver(self.solver, 1)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from dcgan_tf.atomic import atomic_path, save_json
+from dcgan_tf.atomic import save_json
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
 from dcgan_tf.probe import cache as feature_cache
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
@@ -95,10 +95,12 @@ def data_fingerprint(images):
     return digest.hexdigest()
 
 
-def _cache_path(cache_dir, model_path, images, tag):
+def _cache_entry(cache_dir, model_path, images, tag):
+    """`(path, key)` of the cache entry for these images through this model."""
     tag = re.sub(r"[^A-Za-z0-9_.-]", "_", tag) or "data"
-    key = f"{model_fingerprint(model_path)[:20]}-{data_fingerprint(images)[:20]}"
-    return os.path.join(cache_dir, "features", f"{tag}-{key}.npy")
+    key = f"{model_fingerprint(model_path)}-{data_fingerprint(images)}"
+    short = f"{key[:20]}-{key.split('-')[1][:20]}"
+    return os.path.join(cache_dir, "features", f"{tag}-{short}.npz"), key
 
 
 def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="", progress=False,
@@ -137,16 +139,14 @@ def _extract(model_path, images, batch_size, cache_dir, tag, progress):
         images = as_image_batch(images)
     except ValueError as e:
         raise ProbeError(str(e)) from None
-    path = _cache_path(cache_dir, model_path, images, tag) if cache_dir else None
-    if path and os.path.isfile(path):
-        cached = np.load(path)
-        if cached.shape[0] == len(images):
-            feature_cache.touch(path)
+    path, key = _cache_entry(cache_dir, model_path, images, tag) if cache_dir else (None, None)
+    if path:
+        cached = feature_cache.read(path, key, len(images))
+        if cached is not None:
             return cached, True, path
     features = _run_signature(model_path, images, batch_size, progress)
     if path:
-        with atomic_path(path, suffix=".npy") as tmp:
-            np.save(tmp, features)
+        feature_cache.write(path, key, features)
     return features, False, path
 
 

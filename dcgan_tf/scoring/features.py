@@ -9,14 +9,19 @@ penultimate layer. Each space has a fingerprint of its weights, written into eve
 
 import dataclasses
 import hashlib
+import logging
 import os
 
 import numpy as np
+
+from dcgan_tf.atomic import save_json
 
 FEATURE_SPACES = ("inception", "classifier")
 INCEPTION_SIZE = 299
 CLASSIFIER_SIZE = 32
 CLASSIFIER_VERSION = 2  # bump when the architecture or training changes: a new cache key
+
+logger = logging.getLogger("dcgan_tf")
 
 
 class ScoringError(ValueError):
@@ -213,24 +218,72 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
     classifier, features = build_classifier(train.num_classes, channels, cfg.width, cfg.shift)
     key = _classifier_key(train, cfg)
     path = os.path.join(cache_dir, "scoring", f"classifier-{key}") if cache_dir else None
-    if path and os.path.isfile(path + ".weights.h5"):
-        classifier.load_weights(path + ".weights.h5")
-        with open(path + ".json", encoding="utf-8") as f:
-            info = json.load(f)
-    else:
+    info = _load_cached_classifier(classifier, path, key) if path else None
+    if info is None:
         info = _train_classifier(classifier, prepare_images(train.images, CLASSIFIER_SIZE, channels),
                                  train.labels, cfg, progress)
         if path:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.tmp{os.getpid()}"
-            classifier.save_weights(tmp + ".weights.h5")
-            with open(tmp + ".json", "w", encoding="utf-8") as f:
-                json.dump(info, f)
-            os.replace(tmp + ".json", path + ".json")
-            os.replace(tmp + ".weights.h5", path + ".weights.h5")  # last: it marks a full entry
+            _cache_classifier(classifier, path, key, info)
     info = {**info, "data_key": key, "config": cfg.to_dict()}
     return FeatureSpace("classifier", weights_fingerprint(classifier), features, CLASSIFIER_SIZE,
                         channels, (1 / 127.5, -1.0), info)
+
+
+def _load_cached_classifier(classifier, path, key):
+    """Fills `classifier` from the cache entry `path` (`.json` + `.weights.h5`) made for `key`.
+
+    Returns:
+        The entry's training info, or `None` on a miss; an entry that fails to load, was made
+        for another key or fails its checksum is noted in one line (and retrained).
+    """
+    import json
+
+    weights = path + ".weights.h5"
+    if not os.path.isfile(path + ".json"):
+        return None  # The JSON is written last: without it there is no entry.
+    try:
+        with open(path + ".json", encoding="utf-8") as f:
+            entry = json.load(f)
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            raise ValueError("made for other data or settings")
+        if _sha256_file(weights) != entry.get("sha256"):
+            raise ValueError("its weights fail their sha256 checksum")
+        classifier.load_weights(weights)
+        return entry["info"]
+    except (OSError, ValueError, KeyError) as e:
+        logger.warning("Retraining the cached classifier %s (%s).", weights,
+                       str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return None
+
+
+def _cache_classifier(classifier, path, key, info):
+    """Stores the trained classifier: weights, then the JSON naming their key and checksum;
+    a failed write (a full disk) only skips caching, with a one-line note."""
+    import json
+
+    from dcgan_tf.atomic import disk_full, is_disk_full, temp_path
+
+    weights = temp_path(path, ".weights.h5")  # Keras picks the format by this ending.
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        classifier.save_weights(weights)
+        entry = {"key": key, "sha256": _sha256_file(weights), "info": info}
+        os.replace(weights, path + ".weights.h5")
+        save_json(path + ".json", entry)  # Last: it marks a whole entry.
+    except (OSError, ValueError) as e:
+        if os.path.exists(weights):
+            os.remove(weights)
+        if is_disk_full(e):
+            e = disk_full(path + ".weights.h5")
+        logger.warning("Not caching the classifier (%s).", str(e).splitlines()[0].rstrip("."))
+
+
+def _sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _train_classifier(classifier, images, labels, cfg, progress):

@@ -138,6 +138,12 @@ def compare(real_features, fake_features, cfg):
             "precision": precision, "recall": recall}
 
 
+# Fewest images per set `score_savedmodel` accepts, and the fewest it reports without a caveat
+# (below it FID is biased upwards and KID's subsets overlap heavily).
+MIN_N = 10
+CAVEAT_N = 1000
+
+
 def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=False):
     """Scores a SavedModel's samples against a dataset split.
 
@@ -159,6 +165,11 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
     """
     from dcgan_tf.probe.run import ProbeError, read_metadata, resolve_savedmodel
 
+    if cfg.n < MIN_N:
+        raise ScoringError(
+            f"Expected `n` >= {MIN_N}: KID needs subsets that differ and FID a covariance of "
+            f"more than a handful of images (N = 4 gives a negative KID with std 0). "
+            f"Received: n={cfg.n}")
     start = time.perf_counter()
     try:
         model_path = resolve_savedmodel(model)
@@ -190,6 +201,8 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
                     "features_s": round(embedded - generated, 3),
                     "statistics_s": round(done - embedded, 3), "total_s": round(done - start, 3)},
         "metadata": read_metadata(model_path),
+        "caveat": (f"N = {cfg.n} is small: FID is biased upwards and KID varies widely between "
+                   f"draws; compare scores at N >= {CAVEAT_N}." if cfg.n < CAVEAT_N else None),
     }
 
 
@@ -200,4 +213,5 @@ def format_report(report):
             f"precision {report['precision']:.3f}  recall {report['recall']:.3f}\n"
             f"{space['name']} space ({report['feature_dim']}-d, weights "
             f"{space['weights_sha256'][:12]}), N = {report['n']} of {report['dataset']} "
-            f"{report['split']!r}, in {report['timings']['total_s']:.1f}s")
+            f"{report['split']!r}, in {report['timings']['total_s']:.1f}s"
+            + (f"\nCaveat: {report['caveat']}" if report.get("caveat") else ""))

@@ -38,8 +38,16 @@ class SavedModelClient(Client):
         if self._metadata is None:
             asset = os.path.join(self.path, METADATA_ASSET)
             if os.path.isfile(asset):
-                with open(asset, encoding="utf-8") as f:
-                    self._metadata = json.load(f)
+                try:
+                    with open(asset, encoding="utf-8") as f:
+                        metadata = json.load(f)
+                except (OSError, ValueError) as e:
+                    raise ServingError(f"{asset} is not readable JSON ({first_line(e)}); "
+                                       "re-export the model.") from None
+                if not isinstance(metadata, dict):
+                    raise ServingError(f"{asset} holds a JSON {type(metadata).__name__}, not an "
+                                       "object; re-export the model.")
+                self._metadata = metadata
             elif "metadata" not in self.signatures():
                 self._metadata = {}
             else:

@@ -33,6 +33,8 @@ from dcgan_tf.training import legacy_checkpoint as legacy
 _NAME = re.compile(r"^ckpt-(\d+)$")
 _TMP_PREFIX = ".tmp-ckpt-"
 _DAMAGED_PREFIX = "damaged-"
+# What `damage` says of a checkpoint deleted since it was listed (pruned by a training run).
+PRUNED = "deleted meanwhile, e.g. pruned by a training run"
 _PREFIX = "state"
 # Which generator a read-only restore (export, sampling) takes: the trained one or the average.
 GENERATORS = ("raw", "ema")
@@ -107,19 +109,55 @@ def _sha256(path):
 
 def damage(path):
     """Says what is wrong with checkpoint `path` (unreadable meta, missing file, checksum), or `None`."""
+    if not os.path.isdir(path):
+        return PRUNED
+    run = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    inside = os.path.join(os.path.realpath(run), "checkpoints", os.path.basename(path))
+    if os.path.realpath(path) != inside:
+        return f"a symbolic link out of its run, to {os.path.realpath(path)}"
     try:
         meta = read_meta(path)
     except (OSError, ValueError) as e:
+        if not os.path.isdir(path):
+            return PRUNED
         return f"unreadable meta.json: {e}"
+    if not isinstance(meta, dict):
+        return "meta.json is not a JSON object"
     files = meta.get("files")
     if files is None:  # A checkpoint from before checksums: check that it opens.
         return legacy.damage(path)
+    if not isinstance(files, dict):
+        return "meta.json's file list is not an object"
+    problem = _listing_problem(path, files)
+    if problem:
+        return problem
     for name, expected in sorted(files.items()):
         file = os.path.join(path, name)
         if not os.path.isfile(file):
             return f"{name} is missing"
         if _sha256(file) != expected:
             return f"{name} fails its sha256 checksum"
+    return None
+
+
+def _listing_problem(path, files):
+    """What differs between meta.json's file list and the directory (hand edits, links)."""
+    present = set()
+    for entry in os.scandir(path):
+        if entry.name == "meta.json":
+            continue
+        if entry.is_symlink():
+            return f"{entry.name} is a symbolic link (checkpoints hold their own files)"
+        present.add(entry.name)
+    listed = set(files)
+    if not listed:
+        return "meta.json lists no files"
+    strange = [n for n in listed if not isinstance(n, str) or os.path.basename(n) != n
+               or n in (".", "..")]
+    if strange:
+        return f"meta.json lists {strange[0]!r}, not a file of the checkpoint"
+    if present - listed:
+        return f"{sorted(present - listed)[0]} is not in meta.json's file list"
     return None
 
 
@@ -281,6 +319,8 @@ def select(run_dir, which="last"):
         good = []
         for step, path in reversed(found):
             problem = damage(path)
+            if problem == PRUNED:
+                continue
             if problem is None:
                 good.append((step, path))
                 if which != "best":
@@ -460,7 +500,6 @@ def load_networks(run_dir, which="last", generator="raw"):
 
     model_cfg, train_cfg = read_run_config(run_dir)
     segments = read_segments(run_dir)
-    path = select(run_dir, which)
 
     class _Nets:
         # float32 whatever precision trained them: their variables are float32 anyway.
@@ -470,7 +509,19 @@ def load_networks(run_dir, which="last", generator="raw"):
         seed_generator = None
 
     nets = _Nets()
-    meta = restore(nets, path, groups=("generator", "discriminator"), generator=generator)
+    for attempt in range(5):
+        path = select(run_dir, which)
+        try:
+            meta = restore(nets, path, groups=("generator", "discriminator"),
+                           generator=generator)
+            break
+        except CheckpointError:
+            # A training run may prune the chosen checkpoint while it is read: take the one
+            # `which` names now instead of calling the pruned one damaged.
+            if attempt == 4 or which not in (None, "last", "best") or select(run_dir, which) == path:
+                raise
+            logger.info("Checkpoint %s was pruned while being read; taking %s.", path,
+                        select(run_dir, which))
     meta["path"] = path
     meta["segments"] = history.trained_segments(segments, int(meta["step"]))
     if meta["segments"]:  # The flags that trained these weights, not the latest launch's.

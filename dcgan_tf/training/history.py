@@ -32,6 +32,7 @@ def new_segment(segments, train_cfg, start_step, resumed_from):
         "start_step": int(start_step),
         "resumed_from": os.path.basename(resumed_from) if resumed_from else None,
         "train": train,
+        "data_dir": train_cfg.data_dir,  # Where this launch read its data (a swap shows here).
         "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }]
 

@@ -11,11 +11,14 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks
+from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.data import datasets as data
 from dcgan_tf.data import splits
 from dcgan_tf.training import distribute
-from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
+from dcgan_tf.config import (
+    FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
+)
 from dcgan_tf.training.gan import DCGAN
 from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_projection_head, build_rotation_head, dtype_policy,
@@ -170,11 +173,22 @@ def labelled_indices(model_cfg, train_cfg):
     return chosen
 
 
-def _resolve_configs(train_cfg, model_cfg):
+def _resolve_configs(train_cfg, model_cfg, given=None):
+    """`(model_cfg, train_cfg, resuming)` of this launch: a resume keeps the stored model and
+    model flags (`config.resume_train_config`) and refuses what does not fit the run."""
     config_path = os.path.join(train_cfg.out, "config.json")
     model_cfg = _with_label_classes(model_cfg, train_cfg)
     if os.path.isfile(config_path):
         saved_model_cfg, saved_train_cfg = checkpoint.read_run_config(train_cfg.out)
+        try:
+            train_cfg, notes = resume_train_config(saved_train_cfg, train_cfg, given)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
+        for note in notes:
+            logger.info("%s", note)
+        if saved_train_cfg.data_dir != train_cfg.data_dir:
+            logger.warning("Resuming with --data-dir %s, not the run's %s (recorded in the "
+                           "run's segments).", train_cfg.data_dir, saved_train_cfg.data_dir)
         if model_cfg is not None and model_cfg != saved_model_cfg:
             raise TrainingError(
                 f"{train_cfg.out} holds a run with a different model ({saved_model_cfg}). "
@@ -192,21 +206,15 @@ def _resolve_configs(train_cfg, model_cfg):
                 f"{train_cfg.out} was trained with --batch-size {saved_train_cfg.batch_size}, "
                 f"not {train_cfg.batch_size}. Resume with the same batch size, or use a new --out."
             )
-        if saved_train_cfg.g_ema != train_cfg.g_ema:
-            # The average is part of the checkpoint: a run keeps the decay it started with.
-            raise TrainingError(
-                f"{train_cfg.out} was trained with --g-ema {saved_train_cfg.g_ema:g}, not "
-                f"{train_cfg.g_ema:g}. Resume with the same --g-ema, or use a new --out."
-            )
-        return saved_model_cfg
+        return saved_model_cfg, train_cfg, True
     if model_cfg is None:
         size, channels = data.native_shape(train_cfg.dataset, train_cfg.data_dir)
         model_cfg = ModelConfig(image_size=size, channels=channels)
-    return model_cfg
+    return model_cfg, train_cfg, False
 
 
 def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose="auto",
-          feature_cfg: FeatureConfig | None = None):
+          feature_cfg: FeatureConfig | None = None, given=None):
     """Trains (or resumes) the run in `train_cfg.out` and returns a summary dict.
 
     The chief holds the run directory's lock throughout (`dcgan_tf.locks`). A resume
@@ -221,7 +229,10 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         verbose: Keras `fit` verbosity (progress bar).
         feature_cfg: The `features` signature an export of this run computes unless told
             otherwise; recorded in `config.json`. `None` keeps the stored one when resuming,
-            else the paper's.
+            else the paper's; a resume that is not given `recipe` keeps the stored one too.
+        given: Names of the `train_cfg` fields set explicitly (the CLI's flags); on resume
+            the model flags (`config.STATE_OPTIONS`) and recipe options not given come from
+            the run's config. `None` counts every field as given.
 
     Returns:
         Dict with `run_dir`, `step`, `start_step`, `checkpoint`, `resumed_from`, `seconds`,
@@ -238,11 +249,28 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     # Only the chief writes; the other workers read the checkpoints it wrote.
     lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
     with lock:
-        return _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose)
+        try:
+            return _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            # One line instead of TensorFlow's; the last good checkpoint stays as it was.
+            raise disk_full(train_cfg.out, _checkpoint_bytes(train_cfg.out)) from None
 
 
-def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose):
-    model_cfg = _resolve_configs(train_cfg, model_cfg)
+def _checkpoint_bytes(run_dir):
+    """Bytes of the run's newest checkpoint: about what the next one needs; `None` if none."""
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        return None
+    path = found[-1][1]
+    return sum(e.stat().st_size for e in os.scandir(path) if e.is_file()) or None
+
+
+def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=None):
+    model_cfg, train_cfg, resuming = _resolve_configs(train_cfg, model_cfg, given)
+    if resuming and given is not None and "recipe" not in given:
+        feature_cfg = None  # The run's recipe, hence its read-out.
     run_dir = train_cfg.out
     if chief:
         checkpoint.remove_stale(run_dir)
