@@ -432,7 +432,7 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     result = runner.invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
                                  "--version", "1"])
     assert result.exit_code == 1 and "already exists" in result.output
-    result = runner.invoke(cli, ["inspect", os.path.join(base, "digits"), "--json"])
+    result = runner.invoke(cli, ["inspect", os.path.join(base, "digits"), "--json", "-"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["metadata"]["step"] == 1

@@ -124,7 +124,7 @@ def test_cli_interpolate_and_arithmetic(model, tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "interp"
-    result = runner.invoke(cli, ["interpolate", "--model", model, "--out", str(out), "--walk", "0,1",
+    result = runner.invoke(cli, ["interpolate", "--model", model, "--out", str(out), "--walk-indices", "0,1",
                                  "--steps", "4", "--method", "spherical"])
     assert result.exit_code == 0, result.output
     assert "spherical: mean step / random pair" in result.output
