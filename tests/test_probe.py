@@ -436,3 +436,22 @@ def test_supervised_baseline_reports_like_the_probe(tmp_path):
     assert len(report["draws"]) == 2 and len(report["draws"][0]["search"]) == 2
     assert set(report["draws"][0]["hparams"]) == {"lr", "dropout", "epochs"}
     assert report["test_error_mean"] < 0.5  # well above chance (90% error) after 6 epochs
+
+
+def test_labels_are_fitted_to_the_smallest_class_outside_validation():
+    # 10 classes of 150, except class 2 with 110: 1000 labels need 100 per class.
+    labels = np.repeat(np.arange(10), 150)
+    labels = np.concatenate([labels[labels != 2], np.full(110, 2)])
+    cfg = ProbeConfig(labels=1000, validation=250, repeats=2, seed=0)
+    draws, notes = split_protocol(labels, 10, cfg)
+    validation = draws[0].validation
+    outside = np.bincount(np.delete(labels, validation), minlength=10)
+    per_class = min(outside.min(), 100)
+    assert per_class < 100  # the case the note is about
+    for d in draws:
+        assert np.bincount(labels[d.labelled], minlength=10).tolist() == [per_class] * 10
+    assert notes[-1] == (f"labels {per_class * 10}, not 1000: {per_class} per class, as many as "
+                         f"class 2 has outside the validation set")
+    # Labels that fit are drawn as asked, without a note.
+    draws, notes = split_protocol(labels, 10, ProbeConfig(labels=500, validation=250, repeats=1))
+    assert len(draws[0].labelled) == 500 and notes == []

@@ -259,3 +259,26 @@ def test_score_every_needs_labels(tmp_path):
     with pytest.raises(ScoringError, match="--score-every needs a labelled dataset"):
         train(TrainConfig(out=str(tmp_path / "r"), dataset="npz", data_dir=path, max_steps=1,
                           batch_size=32, score_every=1), verbose=0)
+
+
+def test_score_kid_std_uses_subsets_smaller_than_n():
+    """`score --n 300` reported KID +- 0: subsets of all N rows. The std must come from subsets
+    of at most N/2, as this NumPy computation of the same draws gives it."""
+    from dcgan_tf.scoring.score import compare, kid_subset_size
+
+    rng = np.random.default_rng(4)
+    real, fake = rng.standard_normal((40, 3)), rng.standard_normal((40, 3)) + 0.3
+    cfg = ScoreConfig(n=40, kid_subsets=6, kid_subset_size=1000, seed=2)
+    assert kid_subset_size(cfg) == 20
+    figures = compare(real, fake, cfg)
+    draws = np.random.default_rng(2)
+    values = []
+    for _ in range(6):
+        r, f = draws.choice(40, 20, replace=False), draws.choice(40, 20, replace=False)
+        values.append(_mmd2_loops(real[r], fake[f]))
+    assert figures["kid_subset_size"] == 20
+    assert figures["kid"] == pytest.approx(np.mean(values), rel=1e-9)
+    assert figures["kid_std"] == pytest.approx(np.std(values, ddof=1), rel=1e-9)
+    assert figures["kid_std"] > 0
+    # A subset size below N/2 is used as given.
+    assert kid_subset_size(ScoreConfig(n=10_000)) == 1000

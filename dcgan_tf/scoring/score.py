@@ -30,7 +30,7 @@ class ScoreConfig:
         inception_weights: Inception-v3 weights file; `None` for Keras' `"imagenet"`.
         seed: First generator seed, and seed of the real draw and KID subsets. Defaults to 0.
         kid_subsets: Defaults to 100.
-        kid_subset_size: Defaults to 1000.
+        kid_subset_size: Defaults to 1000; at most `n // 2` is used (see `kid_subset_size`).
         k: Precision/recall neighbour. Defaults to 3.
         batch_size: Images per call of the generator and of the feature network. Defaults to 250.
         cache_dir: Root of the classifier cache; `None` for the probe's default cache dir.
@@ -129,13 +129,23 @@ def real_images(dataset, data_dir, split, n, seed=0):
     return images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
 
 
+def kid_subset_size(cfg, n=None):
+    """The KID subset size used for `n` images (default `cfg.n`): at most half of them.
+
+    Subsets of all N rows are one set in another order, so their KID std would be 0 whatever
+    the sampling error; subsets of at most N/2 make the std a measure of it.
+    """
+    n = cfg.n if n is None else n
+    return max(2, min(cfg.kid_subset_size, n // 2))
+
+
 def compare(real_features, fake_features, cfg):
     """FID, KID (mean, std) and precision/recall between two feature sets, as a dict."""
-    kid_mean, kid_std = stats.kid(real_features, fake_features, cfg.kid_subsets,
-                                  cfg.kid_subset_size, cfg.seed)
+    size = kid_subset_size(cfg, min(len(real_features), len(fake_features)))
+    kid_mean, kid_std = stats.kid(real_features, fake_features, cfg.kid_subsets, size, cfg.seed)
     precision, recall = stats.precision_recall(real_features, fake_features, cfg.k)
     return {"fid": stats.fid(real_features, fake_features), "kid": kid_mean, "kid_std": kid_std,
-            "precision": precision, "recall": recall}
+            "kid_subset_size": size, "precision": precision, "recall": recall}
 
 
 def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=False):
@@ -146,7 +156,7 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
         dataset: One of `dcgan_tf.data.registry.IN_MEMORY_DATASETS`.
         data_dir: The dataset's files (see `dcgan_tf.data.datasets.load_split`).
         cfg: A `ScoreConfig`.
-        progress: Show progress (the classifier's training).
+        progress: Show progress (a bar of the five stages on stderr; the classifier's training).
 
     Returns:
         The report: `fid`, `kid`, `kid_std`, `precision`, `recall`, `feature_space` (name,
@@ -159,22 +169,41 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
     """
     from dcgan_tf.probe.run import ProbeError, read_metadata, resolve_savedmodel
 
+    from tqdm import tqdm
+
     start = time.perf_counter()
     try:
         model_path = resolve_savedmodel(model)
     except ProbeError as e:
         raise ScoringError(str(e)) from None
+    stages = tqdm(total=5, desc="score", unit="stage", disable=not progress,
+                  bar_format="{desc}: {n}/{total} stages, {elapsed}")
+
+    def stage(name):
+        stages.set_description(f"score: {name}")
+
     # Every cheap check before the classifier trains.
+    stage("loading the export and real images")
     sample_fn = sample_function(model_path)
     real = real_images(dataset, data_dir, cfg.split, cfg.n, cfg.seed)
+    stages.update()
+    stage(f"{cfg.feature_space} feature space")
     space = feature_space(dataset, data_dir, cfg, progress)
+    stages.update()
     ready = time.perf_counter()
+    stage(f"generating {cfg.n} images")
     fake = generate(sample_fn, cfg.n, cfg.seed, cfg.batch_size)
+    stages.update()
     generated = time.perf_counter()
+    stage(f"features of {2 * cfg.n} images")
     real_features = space.embed(real, cfg.batch_size)
     fake_features = space.embed(fake, cfg.batch_size)
+    stages.update()
     embedded = time.perf_counter()
+    stage("FID, KID, precision/recall")
     figures = compare(real_features, fake_features, cfg)
+    stages.update()
+    stages.close()
     done = time.perf_counter()
     return {
         **figures,
@@ -196,8 +225,10 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
 def format_report(report):
     """Two lines for the terminal: the figures, then what they were measured in."""
     space = report["feature_space"]
-    return (f"FID {report['fid']:.3f}  KID {report['kid']:.5f} +- {report['kid_std']:.5f}  "
-            f"precision {report['precision']:.3f}  recall {report['recall']:.3f}\n"
+    subsets = (f" ({report['config']['kid_subsets']} subsets of {report['kid_subset_size']})"
+               if "kid_subset_size" in report else "")
+    return (f"FID {report['fid']:.3f}  KID {report['kid']:.5f} +- {report['kid_std']:.5f}"
+            f"{subsets}  precision {report['precision']:.3f}  recall {report['recall']:.3f}\n"
             f"{space['name']} space ({report['feature_dim']}-d, weights "
             f"{space['weights_sha256'][:12]}), N = {report['n']} of {report['dataset']} "
             f"{report['split']!r}, in {report['timings']['total_s']:.1f}s")
