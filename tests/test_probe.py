@@ -348,7 +348,7 @@ def trained(tmp_path_factory):
     else:
         dataset, steps, width = "digits", 300, 32
         args = ["--labels", "200", "--validation", "300", "--repeats", "3"]
-    train(TrainConfig(out=run, dataset=dataset, max_steps=steps, batch_size=64),
+    train(TrainConfig(out=run, dataset=dataset, max_steps=steps, batch_size=64, recipe="paper"),
           ModelConfig(image_size=32, channels=1, ngf=width, ndf=width), verbose=0)
     model = export_savedmodel(run, str(root / "savedmodels"), name=dataset)
     return {"model": model, "root": root, "dataset": dataset, "steps": steps, "width": width,

@@ -9,7 +9,7 @@ import time
 import keras
 import tensorflow as tf
 
-from dcgan_tf import locks
+from dcgan_tf import locks, recipes
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.data import datasets as data
 from dcgan_tf.training import distribute
@@ -162,6 +162,17 @@ def _resolve_configs(train_cfg, model_cfg):
     return model_cfg
 
 
+def default_feature_config(train_cfg):
+    """The read-out a run's exports default to when `train` is given none.
+
+    A resumed run keeps what its `config.json` stores; a new one takes its recipe's (the
+    default `auto` recipe's for `TrainConfig()`, as `dcgan-tf train` does).
+    """
+    if os.path.isfile(os.path.join(train_cfg.out, "config.json")):
+        return checkpoint.read_feature_config(train_cfg.out)
+    return recipes.feature_config(train_cfg.recipe)
+
+
 def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose="auto",
           feature_cfg: FeatureConfig | None = None):
     """Trains (or resumes) the run in `train_cfg.out` and returns a summary dict.
@@ -178,7 +189,7 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         verbose: Keras `fit` verbosity (progress bar).
         feature_cfg: The `features` signature an export of this run computes unless told
             otherwise; recorded in `config.json`. `None` keeps the stored one when resuming,
-            else the paper's.
+            else takes `train_cfg.recipe`'s (see `default_feature_config`).
 
     Returns:
         Dict with `run_dir`, `step`, `start_step`, `checkpoint`, `resumed_from`, `seconds`,
@@ -218,7 +229,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose):
     done = gan.step
     if chief:
         launches = history.new_segment(launches, train_cfg, done, resumed_from)
-        feature_cfg = feature_cfg or checkpoint.read_feature_config(run_dir)
+        feature_cfg = feature_cfg or default_feature_config(train_cfg)
         checkpoint.write_run_config(run_dir, model_cfg, train_cfg, launches, feature_cfg)
 
     make_dataset = functools.partial(
