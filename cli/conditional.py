@@ -3,9 +3,10 @@
 import click
 
 from cli.deprecation import old_option, prefer, run_argument
+from cli.quiet import Command
 
 
-@click.command("nn-classify")
+@click.command("nn-classify", cls=Command)
 @run_argument("the run directory of a `dcgan-tf train --conditional` model.")
 @click.option("--out", "out_dir", default="nn_classify", show_default=True, help="Output directory.")
 @click.option("--sizes", default="10,100,1000", show_default=True, metavar="N1,N2,...",

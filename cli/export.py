@@ -3,6 +3,7 @@
 import click
 
 from cli.deprecation import notice
+from cli.quiet import Command
 from dcgan_tf.config import (FEATURE_ACTIVATIONS, FEATURE_POOLINGS, JIT_MODES,
                              SERVING_PRECISIONS)
 
@@ -27,7 +28,7 @@ def _jit(ctx, param, value):
     return value
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--name", help="Model name under --base-path. Default: the run directory's name.")
 @click.option("--base-path", default="savedmodels", show_default=True, type=click.Path(file_okay=False),

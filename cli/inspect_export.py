@@ -4,9 +4,10 @@ when a script in cli/ is run directly)."""
 import click
 
 from cli.output import json_option, write_json
+from cli.quiet import Command
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @json_option("Write signatures and metadata as JSON to PATH ('-' or a bare --json: stdout).")
 def inspect(path, json_path):

@@ -11,6 +11,7 @@ import json
 import click
 
 from cli.deprecation import old_option, prefer, run_argument
+from cli.quiet import Command
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as DATASETS
 
 _MODEL = click.Path(exists=True, file_okay=False)
@@ -63,7 +64,7 @@ checkpoint_option = click.option("--checkpoint", default="last", show_default=Tr
                                  help="'last', 'best' or a step number.")
 
 
-@click.command()
+@click.command(cls=Command)
 @model_option
 @out_option
 @click.option("--walk-indices", "walks", multiple=True, callback=_ints, metavar="I,J[,K...]",
@@ -111,7 +112,7 @@ def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_fil
     _echo_report(report, ())
 
 
-@click.command()
+@click.command(cls=Command)
 @model_option
 @out_option
 @click.option("--concept", "concepts", multiple=True, required=True, callback=_concepts,
@@ -157,7 +158,7 @@ def arithmetic(model, out, concepts, expression, turn, turn_steps, noise, neighb
     _echo_report(report, ("expression", "result_z_norm", "result_probability"))
 
 
-@click.command()
+@click.command(cls=Command)
 @model_option
 @out_option
 @click.option("--n", "n", type=click.IntRange(1, 10_000), default=256, show_default=True,
@@ -199,7 +200,7 @@ def nearest(model, out, n, seed, dataset, data_dir, max_train, n_heldout, k, sho
     _echo_report(report, ())
 
 
-@click.command()
+@click.command(cls=Command)
 @run_argument_
 @out_option
 @checkpoint_option
@@ -252,7 +253,7 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
     _echo_report(report, ("layer", "channels"))
 
 
-@click.command()
+@click.command(cls=Command)
 @run_argument_
 @out_option
 @click.option("--boxes", "boxes_file", type=click.Path(exists=True, dir_okay=False),
@@ -303,7 +304,7 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
                           "d_probability_after"))
 
 
-@click.command()
+@click.command(cls=Command)
 @out_option
 @click.option("--folder", type=click.Path(exists=True, file_okay=False),
               help="A folder of images (any size; searched recursively).")

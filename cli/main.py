@@ -34,7 +34,10 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dcgan-tf")
-def cli():
+@click.option("--verbose", is_flag=True,
+              help="Show TensorFlow's start-up log lines (hidden unless TF_CPP_MIN_LOG_LEVEL "
+                   "is set).")
+def cli(verbose):
     """DCGAN (Radford, Metz & Chintala 2015) in TensorFlow/Keras.
 
     Train, export TF Serving SavedModels, sample, probe the discriminator's features with a
@@ -64,7 +67,6 @@ cli.add_command(nn_classify)
 
 
 def main():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cli(prog_name="dcgan-tf")
 
 

@@ -3,6 +3,7 @@
 import click
 
 from cli.output import echo_summary, json_option, write_json
+from cli.quiet import Command
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.protocol import DEFAULT_C_GRID
@@ -32,7 +33,7 @@ def _c_grid(value):
         ) from None
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--classifier", type=click.Choice(CLASSIFIERS), default="svm", show_default=True,
               help="Read-out on the pooled discriminator features; svm: LinearSVC's linear "
                    "L2-SVM (squared hinge, L2 penalty), the paper's and the only one so far.")

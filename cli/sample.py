@@ -3,6 +3,8 @@
 import math
 
 import click
+
+from cli.quiet import Command
 import numpy as np
 
 from cli.deprecation import old_option, prefer
@@ -35,7 +37,7 @@ def _label_cells(grid, n, cell, ncols, scale):
     return array[..., None] if array.ndim == 2 else array
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--model", type=click.Path(exists=True, file_okay=False),
               help="SavedModel version directory, or a model directory (newest version).")
 @click.option("--server", help="TF Serving instead of --model: REST (http://localhost:8501) or gRPC "

@@ -3,12 +3,13 @@
 import click
 
 from cli.output import echo_summary, json_option, write_json
+from cli.quiet import Command
 
 # Kept here (not imported from dcgan_tf.scoring) so `--help` does not load TensorFlow.
 FEATURE_SPACES = ("classifier", "inception")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--model", required=True,
               help="SavedModel directory from `dcgan-tf export` (or its model directory: the newest "
                    "version). Its `sample` signature makes the images.")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cli.quiet import Command
 from dcgan_tf import config as C
 from dcgan_tf.data.registry import DATASETS
 from dcgan_tf import recipes
@@ -46,7 +47,7 @@ def _power_of_two(ctx, param, value):
     return value
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True,
               help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
 @click.option("--data-dir", type=click.Path(),

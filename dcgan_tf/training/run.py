@@ -114,6 +114,35 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
     return gan
 
 
+def describe_settings(train_cfg, strategy):
+    """One line: the precision, strategy and XLA setting this run uses, and what `auto` chose.
+
+    Args:
+        train_cfg: The run's `TrainConfig`.
+        strategy: The `tf.distribute` strategy it trains under.
+
+    Returns:
+        E.g. "Precision bf16 (auto: native bf16 on this CPU), strategy default (auto: one
+        device, CPU), XLA off (auto: CPU)."
+    """
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    device = f"{gpus} GPU{'s' if gpus > 1 else ''}" if gpus else "CPU"
+    precision = resolve_precision(train_cfg.precision)
+    native = "native bf16" if native_bf16() else "no native bf16"
+    kind = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multiworker"}.get(
+        type(strategy).__name__, "default")
+    replicas = strategy.num_replicas_in_sync
+    where = f"{replicas} replicas" if replicas > 1 else "one device"
+    jit = "on" if resolve_jit(train_cfg.jit) else "off"
+
+    def chosen(setting, why):
+        return f" (auto: {why})" if setting == "auto" else ""
+
+    return (f"Precision {precision}{chosen(train_cfg.precision, f'{native} on this {device}')}, "
+            f"strategy {kind}{chosen(train_cfg.strategy, f'{where}, {device}')}, "
+            f"XLA {jit}{chosen(train_cfg.jit, device)}.")
+
+
 def plan_segments(done, total, steps_per_epoch):
     """Splits steps `done..total` into `fit` calls `(first_epoch, epochs, steps_per_epoch)`.
 
@@ -203,6 +232,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     strategy = distribute.get_strategy(train_cfg.strategy)
     keras.utils.set_random_seed(train_cfg.seed)
     chief = distribute.is_chief(strategy)
+    if chief:
+        logger.info(describe_settings(train_cfg, strategy))
     # Only the chief writes; the other workers read the checkpoints it wrote.
     lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
     with lock:
