@@ -56,7 +56,7 @@ def score(model, dataset, data_dir, split, n, feature_space, inception_weights, 
       dcgan-tf score --model savedmodels/svhn --dataset svhn --data-dir ~/data/svhn \\
           --feature-space inception --inception-weights inception_v3_notop.h5
     """
-    from dcgan_tf.scoring.features import ClassifierConfig
+    from dcgan_tf.metrics.features import ClassifierConfig
     from dcgan_tf.scoring.score import ScoreConfig, format_report, score_savedmodel
 
     cfg = ScoreConfig(split=split, n=n, feature_space=feature_space,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf.scoring import stats
-from dcgan_tf.scoring.features import ClassifierConfig, ScoringError
+from dcgan_tf.metrics import stats
+from dcgan_tf.metrics.features import ClassifierConfig, ScoringError
 from dcgan_tf.scoring.score import ScoreConfig, score_savedmodel
 
 TINY = ClassifierConfig(epochs=1, width=8)
@@ -124,7 +124,7 @@ def test_classifier_space_separates_held_out_digits(tmp_path):
     """The space a score is computed in must know the classes on images it did not train on:
     a nearest-class-mean rule in NumPy on its features of the held-out digits."""
     from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.scoring.features import classifier_space
+    from dcgan_tf.metrics.features import classifier_space
 
     train, test = load_split("digits", "train"), load_split("digits", "test")
     space = classifier_space(train, ClassifierConfig(epochs=10, width=8), str(tmp_path))
@@ -223,7 +223,7 @@ def test_best_checkpoint_is_lowest_kid_else_diversity(tmp_path):
 
 def test_training_logs_kid_and_stops_at_max_minutes(tmp_path, monkeypatch):
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.scoring import training as scoring_training
+    from dcgan_tf.training import kid as scoring_training
     from dcgan_tf.training import checkpoint
     from dcgan_tf.training.run import train
 

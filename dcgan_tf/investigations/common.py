@@ -14,6 +14,8 @@ import numpy as np
 from dcgan_tf.atomic import save_json
 from dcgan_tf.contract import GENERATE
 from dcgan_tf.latent_z import z_from_seed
+from dcgan_tf.serving.clients import SavedModelClient
+from dcgan_tf.serving.export_reader import ExportReader
 
 # Signatures the SavedModel-based investigations call.
 NEEDED_SIGNATURES = (GENERATE, "sample")
@@ -37,19 +39,8 @@ def open_savedmodel(path, signatures=NEEDED_SIGNATURES):
     Raises:
         InvestigateError: not a SavedModel, or one without a needed signature.
     """
-    from dcgan_tf.serving.clients import SavedModelClient, ServingError
-
-    try:
-        client = SavedModelClient(path)
-        metadata = client.metadata()
-    except ServingError as e:
-        raise InvestigateError(str(e)) from e
-    missing = [s for s in signatures if s not in client.signatures()]
-    if missing:
-        raise InvestigateError(
-            f"{client.path} has no {', '.join(missing)} signature: re-export it with `dcgan-tf export`."
-        )
-    return client, metadata
+    client = SavedModelClient(ExportReader(path, needs=signatures, error=InvestigateError))
+    return client, client.metadata()
 
 
 def check_indices(indices, name="index", limit=None):

@@ -16,6 +16,8 @@ import numpy as np
 
 from dcgan_tf.atomic import atomic_path, save_json
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
+from dcgan_tf.serving.export_reader import ExportReader
+from dcgan_tf.paths import default_cache_dir
 from dcgan_tf.probe import cache as feature_cache
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, evaluate_features, split_protocol,
@@ -25,14 +27,6 @@ from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's p
 PROBE_DATASETS = IN_MEMORY_DATASETS
 PIXELS = "pixels"
 FEATURES_SIGNATURE = "features"
-
-
-def default_cache_dir():
-    """`$DCGAN_TF_CACHE`, else `$XDG_CACHE_HOME/dcgan-tf`, else `~/.cache/dcgan-tf`."""
-    if os.environ.get("DCGAN_TF_CACHE"):
-        return os.environ["DCGAN_TF_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "dcgan-tf")
 
 
 def resolve_savedmodel(path):
@@ -45,18 +39,7 @@ def resolve_savedmodel(path):
     Raises:
         ProbeError: `path` is neither, e.g. a run directory that was never exported.
     """
-    from dcgan_tf.serving.clients import ServingError, resolve_model_path
-
-    path = os.fspath(path)
-    try:
-        return resolve_model_path(path)
-    except ServingError as e:
-        if os.path.isfile(os.path.join(path, "config.json")):
-            raise ProbeError(
-                f"{path} is a training run, not a SavedModel: export it first with "
-                f"`dcgan-tf export {path}` and pass the version directory it prints."
-            ) from None
-        raise ProbeError(str(e)) from None
+    return ExportReader(path, error=ProbeError).path
 
 
 def read_metadata(model_path):
@@ -65,9 +48,7 @@ def read_metadata(model_path):
     Reads the `assets.extra/metadata.json` file when present (no TensorFlow needed), else
     calls the SavedModel's `metadata` signature.
     """
-    from dcgan_tf.serving.clients import SavedModelClient
-
-    return SavedModelClient(resolve_savedmodel(model_path)).metadata()
+    return ExportReader(model_path, error=ProbeError).metadata()
 
 
 def model_fingerprint(model_path):
@@ -153,13 +134,8 @@ def _run_signature(model_path, images, batch_size, progress):
     import tensorflow as tf
     from tqdm import tqdm
 
-    loaded = tf.saved_model.load(model_path)
-    if FEATURES_SIGNATURE not in loaded.signatures:
-        raise ProbeError(
-            f"{model_path} has no `{FEATURES_SIGNATURE}` signature (it has: "
-            f"{', '.join(sorted(loaded.signatures))}): export it with `dcgan-tf export`."
-        )
-    fn = loaded.signatures[FEATURES_SIGNATURE]
+    fn = ExportReader(model_path, needs=(FEATURES_SIGNATURE,), error=ProbeError).function(
+        FEATURES_SIGNATURE)
     parts = []
     with tqdm(total=len(images), desc="features", unit="img", disable=not progress) as bar:
         for i in range(0, len(images), batch_size):

@@ -10,10 +10,11 @@ import time
 
 import numpy as np
 
-from dcgan_tf.scoring import stats
-from dcgan_tf.scoring.features import (
+from dcgan_tf.metrics import stats
+from dcgan_tf.metrics.features import (
     FEATURE_SPACES, ClassifierConfig, ScoringError, classifier_space, inception_space,
 )
+from dcgan_tf.serving.export_reader import ExportReader
 
 SAMPLE_SIGNATURE = "sample"
 
@@ -75,7 +76,7 @@ def feature_space(dataset, data_dir, cfg, progress=False):
     if cfg.feature_space == "inception":
         return inception_space(cfg.inception_weights)
     from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.probe.run import default_cache_dir
+    from dcgan_tf.paths import default_cache_dir
 
     train = load_split(dataset, "train", data_dir)
     if train.labels is None or not train.num_classes:
@@ -91,16 +92,10 @@ def sample_function(model_path):
     """The `sample` signature of a SavedModel (seeds int64 [N] -> pixels uint8).
 
     Raises:
-        ScoringError: The SavedModel has no `sample` signature.
+        ScoringError: Not a SavedModel, or one without a `sample` signature.
     """
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(model_path)
-    if SAMPLE_SIGNATURE not in loaded.signatures:
-        raise ScoringError(
-            f"{model_path} has no `{SAMPLE_SIGNATURE}` signature (it has: "
-            f"{', '.join(sorted(loaded.signatures)) or 'none'}): export it with `dcgan-tf export`.")
-    return loaded.signatures[SAMPLE_SIGNATURE]
+    export = ExportReader(model_path, needs=(SAMPLE_SIGNATURE,), error=ScoringError)
+    return export.function(SAMPLE_SIGNATURE)
 
 
 def generate(sample_fn, n, seed=0, batch_size=250):
@@ -167,15 +162,11 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
         ScoringError: No `sample` signature, `n` larger than the split, or no usable feature
             space; `dcgan_tf.data.formats.DataError` for data files.
     """
-    from dcgan_tf.probe.run import ProbeError, read_metadata, resolve_savedmodel
-
     from tqdm import tqdm
 
     start = time.perf_counter()
-    try:
-        model_path = resolve_savedmodel(model)
-    except ProbeError as e:
-        raise ScoringError(str(e)) from None
+    export = ExportReader(model, needs=(SAMPLE_SIGNATURE,), error=ScoringError)
+    model_path = export.path
     stages = tqdm(total=5, desc="score", unit="stage", disable=not progress,
                   bar_format="{desc}: {n}/{total} stages, {elapsed}")
 
@@ -184,7 +175,7 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
 
     # Every cheap check before the classifier trains.
     stage("loading the export and real images")
-    sample_fn = sample_function(model_path)
+    sample_fn = export.function(SAMPLE_SIGNATURE)
     real = real_images(dataset, data_dir, cfg.split, cfg.n, cfg.seed)
     stages.update()
     stage(f"{cfg.feature_space} feature space")
@@ -218,7 +209,7 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
                     "generate_s": round(generated - ready, 3),
                     "features_s": round(embedded - generated, 3),
                     "statistics_s": round(done - embedded, 3), "total_s": round(done - start, 3)},
-        "metadata": read_metadata(model_path),
+        "metadata": export.metadata(),
     }
 
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 from dcgan_tf.atomic import save_json
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training import legacy_checkpoint as legacy
+from dcgan_tf.training.errors import CheckpointError  # noqa: F401  (re-exported)
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 _TMP_PREFIX = ".tmp-ckpt-"
@@ -33,10 +34,6 @@ _DAMAGED_PREFIX = "damaged-"
 _PREFIX = "state"
 
 logger = logging.getLogger("dcgan_tf")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint or run directory that cannot be used."""
 
 
 def _trackables(gan, training_stats=None):

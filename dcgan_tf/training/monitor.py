@@ -56,7 +56,7 @@ class RunMonitor(keras.callbacks.Callback):
         model_cfg: The run's `ModelConfig`.
         real_batch: A batch of real training images in [-1, 1], the diversity reference.
         writer: Open `metrics.jsonl` file; `None` on workers that are not the chief.
-        scorer: A `dcgan_tf.scoring.training.TrainingScorer` for `kid` every
+        scorer: A `dcgan_tf.training.kid.TrainingScorer` for `kid` every
             `train_cfg.score_every` epochs, or `None`.
         final_step: The step the run ends at, whose epoch is always checkpointed; `None`
             treats every epoch as possibly the last.

@@ -334,7 +334,7 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
     scorer = None
     if train_cfg.score_every and chief:
-        from dcgan_tf.scoring.training import TrainingScorer
+        from dcgan_tf.training.kid import TrainingScorer
 
         scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
