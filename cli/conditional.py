@@ -2,8 +2,8 @@
 
 import click
 
-from cli.deprecation import old_option, prefer, run_argument
-from cli.quiet import Command
+from dcgan_tf_cli.deprecation import old_option, prefer, run_argument
+from dcgan_tf_cli.quiet import Command
 
 
 @click.command("nn-classify", cls=Command)

@@ -2,8 +2,8 @@
 
 import click
 
-from cli.deprecation import notice
-from cli.quiet import Command
+from dcgan_tf_cli.deprecation import notice
+from dcgan_tf_cli.quiet import Command
 from dcgan_tf.config import (FEATURE_ACTIVATIONS, FEATURE_POOLINGS, JIT_MODES,
                              SERVING_PRECISIONS)
 

@@ -3,8 +3,8 @@ when a script in cli/ is run directly)."""
 
 import click
 
-from cli.output import json_option, write_json
-from cli.quiet import Command
+from dcgan_tf_cli.output import json_option, write_json
+from dcgan_tf_cli.quiet import Command
 
 
 @click.command(cls=Command)

@@ -10,8 +10,8 @@ import json
 
 import click
 
-from cli.deprecation import old_option, prefer, run_argument
-from cli.quiet import Command
+from dcgan_tf_cli.deprecation import old_option, prefer, run_argument
+from dcgan_tf_cli.quiet import Command
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as DATASETS
 
 _MODEL = click.Path(exists=True, file_okay=False)

@@ -4,14 +4,14 @@ import os
 
 import click
 
-from cli.conditional import nn_classify
-from cli.export import export
-from cli.inspect_export import inspect
-from cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
-from cli.probe import probe
-from cli.sample import sample
-from cli.score import score
-from cli.train import train
+from dcgan_tf_cli.conditional import nn_classify
+from dcgan_tf_cli.export import export
+from dcgan_tf_cli.inspect_export import inspect
+from dcgan_tf_cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
+from dcgan_tf_cli.probe import probe
+from dcgan_tf_cli.sample import sample
+from dcgan_tf_cli.score import score
+from dcgan_tf_cli.train import train
 
 
 class Group(click.Group):

@@ -2,8 +2,8 @@
 
 import click
 
-from cli.output import echo_summary, json_option, write_json
-from cli.quiet import Command
+from dcgan_tf_cli.output import echo_summary, json_option, write_json
+from dcgan_tf_cli.quiet import Command
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.protocol import DEFAULT_C_GRID

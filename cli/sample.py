@@ -4,10 +4,10 @@ import math
 
 import click
 
-from cli.quiet import Command
+from dcgan_tf_cli.quiet import Command
 import numpy as np
 
-from cli.deprecation import old_option, prefer
+from dcgan_tf_cli.deprecation import old_option, prefer
 from dcgan_tf.serving.rest import REQUEST_FORMATS
 
 _PAD = 2

@@ -2,8 +2,8 @@
 
 import click
 
-from cli.output import echo_summary, json_option, write_json
-from cli.quiet import Command
+from dcgan_tf_cli.output import echo_summary, json_option, write_json
+from dcgan_tf_cli.quiet import Command
 
 # Kept here (not imported from dcgan_tf.scoring) so `--help` does not load TensorFlow.
 FEATURE_SPACES = ("classifier", "inception")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli.quiet import Command
+from dcgan_tf_cli.quiet import Command
 from dcgan_tf import config as C
 from dcgan_tf.data.registry import DATASETS
 from dcgan_tf import recipes

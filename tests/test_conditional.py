@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.training.models import build_discriminator, build_generator
 from dcgan_tf.training.run import train

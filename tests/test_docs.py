@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pytest
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

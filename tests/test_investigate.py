@@ -149,7 +149,7 @@ def test_forget_errors(trained, tmp_path):
 
 
 def test_cli_nearest_visualize_forget(trained, tmp_path):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["nearest", "--model", trained[1], "--out", str(tmp_path / "nn"),

@@ -120,7 +120,7 @@ def test_arithmetic_errors(model, tmp_path):
 
 
 def test_cli_interpolate_and_arithmetic(model, tmp_path):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     runner = CliRunner()
     out = tmp_path / "interp"

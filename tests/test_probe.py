@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.probe.protocol import (
     ProbeConfig, ProbeError, balanced_sample, choose_solver, evaluate_features, fit_svm,
     split_protocol,

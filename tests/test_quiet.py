@@ -21,7 +21,7 @@ def test_help_does_not_import_tensorflow():
     result = _python("""
         import sys
         from click.testing import CliRunner
-        from cli.main import cli
+        from dcgan_tf_cli.main import cli
         for args in (["--help"], ["train", "--help"], ["probe", "--help"], ["export", "--help"]):
             assert CliRunner().invoke(cli, args).exit_code == 0, args
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
@@ -33,7 +33,7 @@ def test_help_does_not_import_tensorflow():
 @pytest.mark.slow
 def test_tensorflow_starts_without_log_lines():
     result = _python("""
-        from cli.quiet import import_tensorflow
+        from dcgan_tf_cli.quiet import import_tensorflow
         import_tensorflow()
         import tensorflow as tf
         tf.config.list_physical_devices("GPU")

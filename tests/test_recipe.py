@@ -150,7 +150,7 @@ def test_paper_recipe_equals_todays_defaults():
 
 
 def test_cli_recipe_presets_and_explicit_overrides():
-    from cli.main import cli as main
+    from dcgan_tf_cli.main import cli as main
 
     runner = CliRunner()
     paper = runner.invoke(main, ["train", "--recipe", "paper", "--dry-run"])

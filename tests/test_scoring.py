@@ -154,7 +154,7 @@ def test_inception_space_with_a_random_weights_file(digits_export, tmp_path):
 
 
 def _invoke(*args):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     return CliRunner().invoke(cli, ["score", "--quiet", *args])
 

@@ -312,7 +312,7 @@ def test_bad_client_arguments(kwargs, match):
 def test_cli_sample_through_the_server(fake, tmp_path):
     from PIL import Image
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     out, zfile = tmp_path / "grid.png", tmp_path / "z.npy"
     result = CliRunner().invoke(cli, [
@@ -458,7 +458,7 @@ def test_grpc_errors_are_one_line(grpc_server):
 def test_cli_sample_through_grpc(grpc_server, exported, tmp_path):
     from PIL import Image
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     out = tmp_path / "grid.png"
     result = CliRunner().invoke(cli, [

@@ -12,7 +12,7 @@ Stages, lowest first (a module may import its own stage or a lower one, never a 
     probe           the linear-SVM read-out of D's features
     scoring         an export's sample quality
     investigations  the paper's section 6
-    cli             the commands (the only package allowed to defer TensorFlow)
+    cli             the commands: the cli/ folder, installed as the package dcgan_tf_cli
 
 Function-local imports count: they are dependencies too.
 """
@@ -26,11 +26,11 @@ STAGES = ("base", "data", "metrics", "training", "export", "serving", "probe", "
 
 
 def _modules():
-    """`{module name: path}` of every module of dcgan_tf/ and cli/."""
+    """`{module name: path}` of every module of dcgan_tf/ and cli/ (installed as dcgan_tf_cli)."""
     found = {}
-    for package in ("dcgan_tf", "cli"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    for folder, package in (("dcgan_tf", "dcgan_tf"), ("cli", "dcgan_tf_cli")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = [package, *path.relative_to(ROOT / folder).with_suffix("").parts]
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             found[".".join(parts)] = path
@@ -42,7 +42,7 @@ MODULES = _modules()
 
 def _stage(module):
     parts = module.split(".")
-    if parts[0] == "cli":
+    if parts[0] == "dcgan_tf_cli":
         return STAGES.index("cli")
     if len(parts) > 1 and parts[1] in STAGES and (ROOT / "dcgan_tf" / parts[1]).is_dir():
         return STAGES.index(parts[1])
@@ -60,7 +60,8 @@ def _imports(module):
             for alias in node.names:
                 child = f"{node.module}.{alias.name}"
                 found.append((child if child in MODULES else node.module, node.lineno))
-    return [(name, line) for name, line in found if name.split(".")[0] in ("dcgan_tf", "cli")]
+    return [(name, line) for name, line in found
+            if name.split(".")[0] in ("dcgan_tf", "dcgan_tf_cli", "cli")]
 
 
 def _graph():
