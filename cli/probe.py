@@ -4,9 +4,8 @@ import click
 
 from dcgan_tf_cli.output import echo_summary, json_option, write_json
 from dcgan_tf_cli.quiet import Command
+from dcgan_tf.config import DEFAULT_C_GRID, DEFAULT_CACHE_MAX_GB as DEFAULT_MAX_GB
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
-from dcgan_tf.probe.cache import DEFAULT_MAX_GB
-from dcgan_tf.probe.protocol import DEFAULT_C_GRID
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
 BASELINES = ("none", "random", "pixels", "supervised")

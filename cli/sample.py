@@ -8,7 +8,7 @@ from dcgan_tf_cli.quiet import Command
 import numpy as np
 
 from dcgan_tf_cli.deprecation import old_option, prefer
-from dcgan_tf.serving.rest import REQUEST_FORMATS
+from dcgan_tf.config import REQUEST_FORMATS
 
 _PAD = 2
 _LABELLED_CELL = 48  # Smallest cell side, in pixels, that fits a readable index label.

@@ -34,6 +34,13 @@ FEATURE_POOLINGS = ("4x4", "pyramid")
 FEATURE_ACTIVATIONS = ("post", "pre")
 # Compute dtypes of an export's generating signatures (`dcgan-tf export --precision`).
 SERVING_PRECISIONS = ("fp32", "bf16")
+# Defaults the commands show in --help, kept here (TensorFlow- and scikit-learn-free) so that
+# `dcgan-tf --help` imports nothing heavy: the probe's SVM C grid, its feature cache's cap in GB
+# (room for a few models' features on CIFAR-10- or Fashion-MNIST-sized data), and the REST
+# request layouts of TF Serving (`instances` rows or columnar `inputs`).
+DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+DEFAULT_CACHE_MAX_GB = 20.0
+REQUEST_FORMATS = ("row", "columnar")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,7 +282,6 @@ class TrainConfig(_JsonRoundTrip):
     def g_learning_rate(self):
         """G's learning rate: `g_lr`, else `lr`."""
         return self.lr if self.g_lr is None else self.g_lr
-
 
 
 def parse_policies(text):

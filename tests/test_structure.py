@@ -134,3 +134,21 @@ def _saved_model_loads(module):
 def test_only_the_export_reader_loads_exports():
     loading = {m: lines for m in MODULES if (lines := _saved_model_loads(m))}
     assert set(loading) == {"dcgan_tf.serving.export_reader"}, loading
+
+
+def test_the_library_imports_at_module_top():
+    """Only cli/ defers imports (TensorFlow, for a fast --help); in the library a dependency is
+    visible at the top of the module. A try/except import (NumPy 1 and 2 names) is allowed."""
+    deferred = []
+    for module, path in MODULES.items():
+        if not module.startswith("dcgan_tf."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            guarded = {id(n) for t in ast.walk(function) if isinstance(t, ast.Try)
+                       for n in ast.walk(t)}
+            deferred += [f"{module}:{n.lineno}" for n in ast.walk(function)
+                         if isinstance(n, (ast.Import, ast.ImportFrom)) and id(n) not in guarded]
+    assert deferred == [], deferred

@@ -21,13 +21,14 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks
-from dcgan_tf.training import checkpoint
-from dcgan_tf.export import serving_config
+from dcgan_tf import __version__
+from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.contract import CONTRACT_VERSION, GENERATE, METADATA_ASSET, SIGNATURES
 from dcgan_tf.data.crop import crop_tensor
+from dcgan_tf.export import serving_config
 from dcgan_tf.export.folded_generator import FoldedGenerator
-from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.latent_z import z_from_seed
+from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import build_feature_model, extract_features, feature_dim
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
@@ -295,7 +296,6 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
     computes; `feature_dim` is its width.
     """
     features = features or FeatureConfig()
-    from dcgan_tf import __version__
 
     train = {k: v for k, v in train_cfg.to_dict().items() if k not in ("out", "data_dir")}
     return {

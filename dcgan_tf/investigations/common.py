@@ -10,9 +10,12 @@ export's `sample` signature, so a grid index names the same z everywhere.
 import os
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from dcgan_tf.atomic import save_json
 from dcgan_tf.contract import GENERATE
+from dcgan_tf.images import make_grid
+from dcgan_tf.images import save_png
 from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.serving.clients import SavedModelClient
 from dcgan_tf.serving.export_reader import ExportReader
@@ -126,8 +129,6 @@ def rows_grid(rows, pad=2, gap_after=(), row_gaps=None):
     Returns:
         uint8 (rows * (H + pad) + pad, cols * (W + pad) + pad, C).
     """
-    from dcgan_tf.images import make_grid
-
     shape = next(r.shape[1:] for r in rows if len(r))
     blank = np.zeros((1, *shape), np.uint8)
     spaced = []
@@ -159,8 +160,6 @@ def side_by_side(*images, gap=8, fill=0):
 
 def header(image, labels, height=12):
     """Adds a strip above `image` with text labels at given x positions: `[(x, text)]`."""
-    from PIL import Image, ImageDraw, ImageFont
-
     image = np.asarray(image)
     strip = np.zeros((height, *image.shape[1:]), np.uint8)
     canvas = Image.fromarray(np.concatenate([strip, image])[..., 0] if image.shape[-1] == 1
@@ -191,8 +190,6 @@ def write_report(out_dir, name, report, figures):
     Returns:
         The report as written: plain JSON types, with `files`.
     """
-    from dcgan_tf.images import save_png
-
     os.makedirs(out_dir, exist_ok=True)
     files = {}
     for filename, (image, scale) in figures.items():

@@ -9,9 +9,14 @@ penultimate layer. Each space has a fingerprint of its weights, written into eve
 
 import dataclasses
 import hashlib
+import json
 import os
 
+from keras import layers
+import keras
 import numpy as np
+
+from dcgan_tf.data.crop import prepare_images
 
 FEATURE_SPACES = ("inception", "classifier")
 INCEPTION_SIZE = 299
@@ -85,8 +90,6 @@ class FeatureSpace:
 
     def embed(self, images, batch_size=200):
         """(N, F) float64 features of uint8 (N, H, W, C) images, in batches."""
-        from dcgan_tf.data.crop import prepare_images
-
         batch_size = min(batch_size, self.max_batch)
         parts = []
         for i in range(0, len(images), batch_size):
@@ -122,8 +125,6 @@ def inception_space(weights=None):
     Raises:
         ScoringError: The file is missing or does not fit, or ImageNet weights cannot be had.
     """
-    import keras
-
     if weights is not None and not os.path.isfile(weights):
         raise ScoringError(f"Inception weights file not found: {weights}")
     try:
@@ -159,9 +160,6 @@ def build_classifier(num_classes, channels, width=32, shift=0.0, bn_momentum=0.9
         `(classifier, features)`: the model to train (logits), and the model that stops at
         the penultimate (feature) layer; they share the trunk, only the classifier augments.
     """
-    import keras
-    from keras import layers
-
     trunk = keras.Sequential(name="trunk")
     for filters in (width, 2 * width, 4 * width):  # 32x32 -> 16x16 -> 8x8 -> 4x4
         for _ in range(2):
@@ -203,10 +201,6 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
     Raises:
         ScoringError: `train` has no labels.
     """
-    import json
-
-    from dcgan_tf.data.crop import prepare_images
-
     if train.labels is None or not train.num_classes:
         raise ScoringError("Expected a labelled training split for the classifier feature space.")
     channels = train.images.shape[-1]
@@ -234,8 +228,6 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
 
 
 def _train_classifier(classifier, images, labels, cfg, progress):
-    import keras
-
     keras.utils.set_random_seed(cfg.seed)
     order = np.random.default_rng(cfg.seed).permutation(len(images))
     held = order[: max(1, len(images) // 10)]

@@ -9,9 +9,7 @@ modification time is refreshed).
 
 import os
 
-# Cap of the features directory, in GB (1e9 bytes): room for a few models' features on
-# CIFAR-10- or Fashion-MNIST-sized data.
-DEFAULT_MAX_GB = 20.0
+from dcgan_tf.config import DEFAULT_CACHE_MAX_GB as DEFAULT_MAX_GB  # noqa: F401  (re-exported)
 
 
 def touch(path):

@@ -18,13 +18,14 @@ import dataclasses
 import time
 
 import numpy as np
+from tqdm import tqdm
 
+from dcgan_tf.config import DEFAULT_C_GRID  # noqa: F401  (re-exported)
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
     PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path, fit_quietly, liblinear_svc,
 )
 
-DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 # The validation set never takes more than this share of the training split (digits has 1,437
 # training images: 10,000 cannot be had, 287 can).
 MAX_VALIDATION_FRACTION = 0.2
@@ -353,8 +354,6 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
         chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
     """
-    from tqdm import tqdm
-
     scaler = Standardiser().fit(train_x)
     train_z = scaler.transform(train_x, overwrite)
     if val_x is None and len(c_grid) != 1:
@@ -408,8 +407,6 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
         `accuracy_std`, `validation_error_mean`, `draws` (per repeat: `C`, `val_error`,
         `test_error`, `accuracy`, `search`, `seconds`), `sizes`, `notes` and `svm_s`.
     """
-    from tqdm import tqdm
-
     train_y, test_y = np.asarray(train_y), np.asarray(test_y)
     draws, notes = split_protocol(train_y, num_classes, cfg)
     start = time.perf_counter()

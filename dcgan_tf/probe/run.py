@@ -13,15 +13,21 @@ import re
 import time
 
 import numpy as np
+import sklearn
+import tensorflow as tf
+from tqdm import tqdm
 
+from dcgan_tf import __version__
 from dcgan_tf.atomic import atomic_path, save_json
+from dcgan_tf.data.crop import as_image_batch
+from dcgan_tf.data.datasets import load_split
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
-from dcgan_tf.serving.export_reader import ExportReader
 from dcgan_tf.paths import default_cache_dir
 from dcgan_tf.probe import cache as feature_cache
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, evaluate_features, split_protocol,
 )
+from dcgan_tf.serving.export_reader import ExportReader
 
 # The labelled datasets `dcgan_tf.data.datasets.load_split` reads into memory.
 PROBE_DATASETS = IN_MEMORY_DATASETS
@@ -110,8 +116,6 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
 def _extract(model_path, images, batch_size, cache_dir, tag, progress):
     """`(features, cached, cache path)`: `extract_features`, whether they came from the cache,
     and where they are cached (`None` without a cache)."""
-    from dcgan_tf.data.crop import as_image_batch
-
     model_path = resolve_savedmodel(model_path)
     try:
         images = as_image_batch(images)
@@ -131,9 +135,6 @@ def _extract(model_path, images, batch_size, cache_dir, tag, progress):
 
 
 def _run_signature(model_path, images, batch_size, progress):
-    import tensorflow as tf
-    from tqdm import tqdm
-
     fn = ExportReader(model_path, needs=(FEATURES_SIGNATURE,), error=ProbeError).function(
         FEATURES_SIGNATURE)
     parts = []
@@ -163,7 +164,6 @@ def load_labelled(dataset, data_dir=None):
             f"Unknown dataset {dataset!r} for the probe. Expected one of: "
             f"{', '.join(PROBE_DATASETS)}."
         )
-    from dcgan_tf.data.datasets import load_split
 
     train, test = load_split(dataset, "train", data_dir), load_split(dataset, "test", data_dir)
     for name, split in (("train", train), ("test", test)):
@@ -260,10 +260,6 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
 
 def _report(result, method, model_path, dataset, data_dir, cfg, num_classes, dim, metadata,
             timings, classifier=None, extra=None):
-    import sklearn
-
-    from dcgan_tf import __version__
-
     report = {
         "method": method,
         "model": model_path,

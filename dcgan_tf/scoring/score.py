@@ -9,11 +9,15 @@ import dataclasses
 import time
 
 import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
 
+from dcgan_tf.data.datasets import load_split
 from dcgan_tf.metrics import stats
 from dcgan_tf.metrics.features import (
     FEATURE_SPACES, ClassifierConfig, ScoringError, classifier_space, inception_space,
 )
+from dcgan_tf.paths import default_cache_dir
 from dcgan_tf.serving.export_reader import ExportReader
 
 SAMPLE_SIGNATURE = "sample"
@@ -75,8 +79,6 @@ def feature_space(dataset, data_dir, cfg, progress=False):
     """
     if cfg.feature_space == "inception":
         return inception_space(cfg.inception_weights)
-    from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.paths import default_cache_dir
 
     train = load_split(dataset, "train", data_dir)
     if train.labels is None or not train.num_classes:
@@ -100,8 +102,6 @@ def sample_function(model_path):
 
 def generate(sample_fn, n, seed=0, batch_size=250):
     """uint8 images from a `sample` signature (see `sample_function`), seeds `seed .. seed + n - 1`."""
-    import tensorflow as tf
-
     seeds = np.arange(seed, seed + n, dtype=np.int64)
     return np.concatenate([sample_fn(seed=tf.constant(seeds[i:i + batch_size]))["pixels"].numpy()
                            for i in range(0, n, batch_size)])
@@ -113,8 +113,6 @@ def real_images(dataset, data_dir, split, n, seed=0):
     Raises:
         ScoringError: `n` exceeds the split.
     """
-    from dcgan_tf.data.datasets import load_split
-
     images = load_split(dataset, split, data_dir).images
     if n > len(images):
         raise ScoringError(f"Expected `n` <= {len(images)}, the size of {dataset}'s {split!r} "
@@ -162,8 +160,6 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
         ScoringError: No `sample` signature, `n` larger than the split, or no usable feature
             space; `dcgan_tf.data.formats.DataError` for data files.
     """
-    from tqdm import tqdm
-
     start = time.perf_counter()
     export = ExportReader(model, needs=(SAMPLE_SIGNATURE,), error=ScoringError)
     model_path = export.path

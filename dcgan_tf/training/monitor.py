@@ -20,12 +20,13 @@ import time
 
 import keras
 import numpy as np
+from tensorboard.plugins.hparams import api as hparams
 import tensorflow as tf
 
+from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
+from dcgan_tf.latent_z import draw_z
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.background import BackgroundWriter
-from dcgan_tf.latent_z import draw_z
-from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
 from dcgan_tf.training.models import build_feature_model, pooled_features, recalibrate_batchnorm
 
 logger = logging.getLogger("dcgan_tf")
@@ -101,7 +102,6 @@ class RunMonitor(keras.callbacks.Callback):
         """The TensorBoard writer of samples and hparams, opened on first use (chief only)."""
         if self._summaries is None:
             self._summaries = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs", "samples"))
-            from tensorboard.plugins.hparams import api as hparams
 
             with self._summaries.as_default():
                 hparams.hparams(run_hparams(self.model_cfg, self.cfg), trial_id=self.run_dir)

@@ -10,11 +10,12 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks, recipes
-from dcgan_tf.training import checkpoint, history
-from dcgan_tf.data import datasets as data
-from dcgan_tf.training import distribute
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
+from dcgan_tf.data import datasets as data
+from dcgan_tf.training import checkpoint, history
+from dcgan_tf.training import distribute
 from dcgan_tf.training.gan import DCGAN
+from dcgan_tf.training.kid import TrainingScorer
 from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_projection_head, build_rotation_head, dtype_policy,
 )
@@ -334,8 +335,6 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
     scorer = None
     if train_cfg.score_every and chief:
-        from dcgan_tf.training.kid import TrainingScorer
-
         scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
     callbacks = [monitor]
