@@ -233,8 +233,6 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     strategy = distribute.get_strategy(train_cfg.strategy)
     keras.utils.set_random_seed(train_cfg.seed)
     chief = distribute.is_chief(strategy)
-    if chief:
-        logger.info(describe_settings(train_cfg, strategy))
     # Only the chief writes; the other workers read the checkpoints it wrote.
     lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
     with lock:
@@ -270,6 +268,8 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose):
         verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
     )
     dataset, num_examples = make_dataset()
+    if chief:  # Once the data is known to load, so a data error stays the only line.
+        logger.info(describe_settings(train_cfg, strategy))
     steps_per_epoch = num_examples // train_cfg.batch_size
     total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
     start = time.perf_counter()
