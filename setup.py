@@ -10,7 +10,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["dcgan_tf", "dcgan_tf.*", "cli", "cli.*"]),
+    # The commands live in cli/ and install as `dcgan_tf_cli`, under the project's own name
+    # (a top-level `cli` package would collide with any other distribution's).
+    packages=[*find_packages(include=["dcgan_tf", "dcgan_tf.*"]), "dcgan_tf_cli"],
+    package_dir={"dcgan_tf_cli": "cli"},
     install_requires=[
         # `tensorflow`, not `tensorflow-cpu`, on every platform: tensorflow-serving-api (TF
         # Serving's protos and gRPC stubs) requires it by that name. It runs on CPUs; the CUDA
@@ -42,5 +45,5 @@ setup(
         "explore": ["gradio>=5", "gradio_client"],
         "test": ["pytest", *PORTABLE, "gradio>=5", "gradio_client", "selenium>=4.10"],
     },
-    entry_points={"console_scripts": ["dcgan-tf=cli.main:main"]},
+    entry_points={"console_scripts": ["dcgan-tf=dcgan_tf_cli.main:main"]},
 )

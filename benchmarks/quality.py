@@ -35,7 +35,7 @@ sys.path.insert(0, ROOT)
 
 from benchmarks.common import machine  # noqa: E402
 
-CLI = [sys.executable, "-c", "from cli.main import main; main()"]
+CLI = [sys.executable, "-c", "from dcgan_tf_cli.main import main; main()"]
 BASELINES = ("random", "pixels", "supervised")
 
 

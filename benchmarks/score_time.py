@@ -58,7 +58,7 @@ def main(argv=None):
 def _time_inception(args):
     import keras
 
-    from dcgan_tf.scoring.features import INCEPTION_SIZE, inception_space
+    from dcgan_tf.metrics.features import INCEPTION_SIZE, inception_space
 
     model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None,
                                            input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))

@@ -4,7 +4,12 @@ import os
 
 import click
 
-from dcgan_tf.config import FEATURE_ACTIVATIONS, FEATURE_POOLINGS, SERVING_PRECISIONS
+from dcgan_tf_cli.deprecation import notice
+from dcgan_tf_cli.quiet import Command
+from dcgan_tf.config import (FEATURE_ACTIVATIONS, FEATURE_POOLINGS, JIT_MODES,
+                             SERVING_PRECISIONS)
+
+_BARE_JIT = "bare"
 
 
 def _checkpoint(ctx, param, value):
@@ -22,7 +27,19 @@ def _formats(ctx, param, value):
         raise click.BadParameter(str(e)) from e
 
 
-@click.command()
+def _jit(ctx, param, value):
+    """`--jit auto|on|off` as in `train`; a bare `--jit` (the old flag) still means on."""
+    if value == _BARE_JIT:
+        if not ctx.resilient_parsing:
+            notice("a bare --jit", "--jit on")
+        return "on"
+    if value not in JIT_MODES:
+        raise click.BadParameter(f"expected one of {', '.join(JIT_MODES)}, got {value!r} (a bare "
+                                 "--jit, the old flag, must come after RUN).")
+    return value
+
+
+@click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "formats", default="savedmodel", show_default=True, callback=_formats,
               help="Comma list of savedmodel, tflite, onnx, web. The portable ones go to "
@@ -42,9 +59,12 @@ def _formats(ctx, param, value):
 @click.option("--serving-root",
               help="Where the server sees --base-path, for models.config's base_path entries "
                    "(absolute). Default: keep the file's, or /models (the Docker image's).")
-@click.option("--jit", is_flag=True,
-              help="XLA-compile the generating signatures: about 2x faster at batch 1 for 32x32 "
-                   "models on CPU; TF Serving needs --xla_cpu_compilation_enabled=true.")
+@click.option("--jit", is_flag=False, flag_value=_BARE_JIT, default="auto", show_default=True,
+              metavar="[" + "|".join(JIT_MODES) + "]", callback=_jit,
+              help="XLA-compile the generating signatures (as train's --jit): about 2x faster at "
+                   "batch 1 for 32x32 models on CPU, but TF Serving then needs "
+                   "--xla_cpu_compilation_enabled=true; auto: off, since the export cannot know "
+                   "its server's flags.")
 @click.option("--precision", type=click.Choice(SERVING_PRECISIONS), default="fp32",
               show_default=True,
               help="The generating signatures' compute dtype (inputs and outputs stay float32). "
@@ -90,6 +110,7 @@ def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrit
     Examples:
       dcgan-tf export runs/digits --name digits
       dcgan-tf export runs/digits --format savedmodel,tflite,onnx,web
+      dcgan-tf export runs/digits --name digits-xla --jit on
       dcgan-tf export runs/svhn --checkpoint best --serving-root "$PWD/savedmodels"
       dcgan-tf export runs/cifar10 --generator ema --name cifar10-ema
     """
@@ -110,7 +131,7 @@ def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrit
     if "savedmodel" in formats:
         path = export_savedmodel(
             run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
-            overwrite=overwrite, serving_root=serving_root, jit=jit, precision=precision,
+            overwrite=overwrite, serving_root=serving_root, jit=jit == "on", precision=precision,
             generator=generator, features=features,
         )
         _describe(path, base_path, precision)

@@ -1,15 +1,16 @@
 """`dcgan-tf inspect` (not `cli/inspect.py`: that would shadow the standard library's `inspect`
 when a script in cli/ is run directly)."""
 
-import json
-
 import click
 
+from dcgan_tf_cli.output import json_option, write_json
+from dcgan_tf_cli.quiet import Command
 
-@click.command()
+
+@click.command(cls=Command)
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print signatures and metadata as JSON.")
-def inspect(path, as_json):
+@json_option("Write signatures and metadata as JSON to PATH ('-' or a bare --json: stdout).")
+def inspect(path, json_path):
     """Show an export's signatures and metadata (like `saved_model_cli show`).
 
     PATH is a version directory, or a model directory (its newest version is shown).
@@ -18,21 +19,22 @@ def inspect(path, as_json):
     \b
     Examples:
       dcgan-tf inspect savedmodels/digits
-      dcgan-tf inspect savedmodels/digits/1 --json
+      dcgan-tf inspect savedmodels/digits/1 --json -
+      dcgan-tf inspect savedmodels/digits --json digits.json
     """
     from dcgan_tf.serving.clients import SavedModelClient, format_signatures
 
     client = SavedModelClient(path)
     signatures = client.signatures()
     meta = client.metadata() if "metadata" in signatures else {}
-    if as_json:
+    if json_path:
         shown = {name: {part: {k: {"dtype": d, "shape": list(s) if s is not None else None}
                                for k, (d, s) in sig[part].items()}
                         for part in ("inputs", "outputs")}
                  for name, sig in signatures.items()}
-        click.echo(json.dumps({"path": client.path, "signatures": shown, "metadata": meta},
-                              indent=2, sort_keys=True))
-        return
+        write_json({"path": client.path, "signatures": shown, "metadata": meta}, json_path)
+        if json_path == "-":
+            return
     click.echo(f"SavedModel: {client.path}")
     click.echo(format_signatures(signatures))
     if meta:

@@ -1,7 +1,7 @@
 """The paper's model investigations (section 6) and de-duplication (section 4.1) as commands.
 
 `interpolate`, `arithmetic` and `nearest` read an export (`--model`); `visualize` and `forget`
-need inner layers and read a run directory (`--run`); `dedup` reads images. Each writes its
+need inner layers and read a run directory (the positional RUN); `dedup` reads images. Each writes its
 PNG(s) and one JSON into `--out`. The library (`dcgan_tf.investigations.latent`, `nearest`, `visualize`,
 `forget`, `dedup`) loads only when a command runs, so `--help` stays fast.
 """
@@ -10,6 +10,8 @@ import json
 
 import click
 
+from dcgan_tf_cli.deprecation import old_option, prefer, run_argument
+from dcgan_tf_cli.quiet import Command
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as DATASETS
 
 _MODEL = click.Path(exists=True, file_okay=False)
@@ -57,21 +59,22 @@ z_option = click.option("--z", "z_file", type=click.Path(exists=True, dir_okay=F
                         help="z from `dcgan-tf sample --save-z` (.npy); indices are its rows.")
 scale_option = click.option("--scale", type=click.IntRange(1, 8), default=2, show_default=True,
                             help="Upscale the PNG grids (nearest neighbour).")
-run_option = click.option("--run", "run_dir", required=True, type=_MODEL,
-                          help="Run directory of `dcgan-tf train` (inner layers are needed).")
+run_argument_ = run_argument("the run directory of `dcgan-tf train` (inner layers are needed).")
 checkpoint_option = click.option("--checkpoint", default="last", show_default=True,
                                  help="'last', 'best' or a step number.")
 
 
-@click.command()
+@click.command(cls=Command)
 @model_option
 @out_option
-@click.option("--walk", "walks", multiple=True, callback=_ints, metavar="I,J[,K...]",
-              help="A walk through these grid indices; repeat for more walks (one row each).")
-@click.option("--walks", "num_walks", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Without --walk: this many walks through indices 0,1 | 2,3 | ...")
+@click.option("--walk-indices", "walks", multiple=True, callback=_ints, metavar="I,J[,K...]",
+              help="One walk through these grid indices; repeat for more walks (one row each).")
+@click.option("--num-walks", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Without --walk-indices: this many walks through indices 0,1 | 2,3 | ...")
 @click.option("--points", type=click.IntRange(min=2), default=2, show_default=True,
-              help="Without --walk: z per walk.")
+              help="Without --walk-indices: z per walk.")
+@old_option("--walk", "old_walks", new="--walk-indices", multiple=True)
+@old_option("--walks", "old_num_walks", new="--num-walks", type=click.IntRange(min=1))
 @click.option("--steps", type=click.IntRange(min=2), default=10, show_default=True,
               help="Frames per leg, both ends included.")
 @click.option("--method", type=click.Choice(["linear", "spherical", "both"]), default="both",
@@ -79,7 +82,8 @@ checkpoint_option = click.option("--checkpoint", default="last", show_default=Tr
 @seed_option
 @z_option
 @scale_option
-def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_file, scale):
+def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_file, scale,
+                old_walks, old_num_walks):
     """Walk the latent space between z (paper section 6.1): smooth = no memorisation.
 
     Writes interpolate_linear.png and interpolate_spherical.png (one row per walk),
@@ -90,9 +94,13 @@ def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_fil
     Examples:
       dcgan-tf interpolate --model savedmodels/digits --out inv/interp
       dcgan-tf sample --model savedmodels/digits --n 64 --show-index --out grid.png
-      dcgan-tf interpolate --model savedmodels/digits --out inv/interp --walk 3,17 --walk 5,9,12
+      dcgan-tf interpolate --model savedmodels/digits --out inv/interp \\
+          --walk-indices 3,17 --walk-indices 5,9,12
     """
     from dcgan_tf.investigations.latent import METHODS, interpolate as run
+
+    walks = prefer(walks, _ints(None, None, old_walks), "walks", "--walk-indices", "--walk")
+    num_walks = prefer(num_walks, old_num_walks, "num_walks", "--num-walks", "--walks")
 
     methods = METHODS if method == "both" else (method,)
     report = run(model, out, walks=walks or None, num_walks=num_walks, points=points, steps=steps,
@@ -104,7 +112,7 @@ def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_fil
     _echo_report(report, ())
 
 
-@click.command()
+@click.command(cls=Command)
 @model_option
 @out_option
 @click.option("--concept", "concepts", multiple=True, required=True, callback=_concepts,
@@ -150,14 +158,15 @@ def arithmetic(model, out, concepts, expression, turn, turn_steps, noise, neighb
     _echo_report(report, ("expression", "result_z_norm", "result_probability"))
 
 
-@click.command()
+@click.command(cls=Command)
 @model_option
 @out_option
 @click.option("--n", "n", type=click.IntRange(1, 10_000), default=256, show_default=True,
               help="Generated samples (grid cells 0..n-1).")
 @seed_option
 @click.option("--dataset", type=click.Choice(DATASETS), help="Training data. Default: the export's.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where its files are.")
+@click.option("--data-dir", type=click.Path(),
+              help="Where its files are (the .npz file for --dataset npz).")
 @click.option("--max-train", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Random subset of training images compared with (0: all).")
 @click.option("--heldout", "n_heldout", type=click.IntRange(min=1),
@@ -191,26 +200,33 @@ def nearest(model, out, n, seed, dataset, data_dir, max_train, n_heldout, k, sho
     _echo_report(report, ())
 
 
-@click.command()
-@run_option
+@click.command(cls=Command)
+@run_argument_
 @out_option
 @checkpoint_option
 @click.option("--layer", help="Discriminator block, e.g. conv2_lrelu. Default: the last.")
-@click.option("--channels", callback=_ints, metavar="C1,C2,...",
-              help="Channels to show. Default: the most active ones of the trained D.")
-@click.option("--num-channels", type=click.IntRange(1, 64), default=6, show_default=True)
+@click.option("--d-channels", "channels", callback=_ints, metavar="C1,C2,...",
+              help="Discriminator channels to show. Default: the most active ones of the trained D.")
+@click.option("--num-d-channels", "num_channels", type=click.IntRange(1, 64), default=6,
+              show_default=True, help="Without --d-channels: this many discriminator channels.")
+@old_option("--channels", "old_channels", new="--d-channels")
+@old_option("--num-channels", "old_num_channels", new="--num-d-channels",
+            type=click.IntRange(1, 64))
 @click.option("--top", type=click.IntRange(1, 16), default=4, show_default=True,
               help="Top activating images (and maps) per channel.")
 @click.option("--images", "n_images", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Training images searched.")
 @click.option("--dataset", type=click.Choice(DATASETS), help="Default: the run's.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Default: the run's.")
+@click.option("--data-dir", type=click.Path(),
+              help="Directory or file (.npz) of the data. Default: the run's.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds the image subset and the random discriminator.")
 @scale_option
 def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_images, dataset,
-              data_dir, seed, scale):
+              data_dir, seed, scale, old_channels, old_num_channels):
     """Guided backpropagation of discriminator features, trained vs random D (Figure 5).
+
+    RUN is the run directory of `dcgan-tf train`.
 
     Writes visualize.png (a row per channel: top activating real images and their
     guided-backprop maps for the trained D, then the same for a random D) and
@@ -218,10 +234,15 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
 
     \b
     Examples:
-      dcgan-tf visualize --run runs/fashion_mnist --out inv/vis
-      dcgan-tf visualize --run runs/svhn --layer conv1_lrelu --channels 0,7,19 --out inv/vis
+      dcgan-tf visualize runs/fashion_mnist --out inv/vis
+      dcgan-tf visualize runs/svhn --layer conv1_lrelu --d-channels 0,7,19 --out inv/vis
     """
     from dcgan_tf.investigations.visualize import visualize as run
+
+    channels = prefer(channels, _ints(None, None, old_channels), "channels", "--d-channels",
+                      "--channels")
+    num_channels = prefer(num_channels, old_num_channels, "num_channels", "--num-d-channels",
+                          "--num-channels")
 
     report = run(run_dir, out, which=checkpoint, layer=layer, channels=channels,
                  num_channels=num_channels, top=top, n_images=n_images, dataset=dataset,
@@ -232,8 +253,8 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
     _echo_report(report, ("layer", "channels"))
 
 
-@click.command()
-@run_option
+@click.command(cls=Command)
+@run_argument_
 @out_option
 @click.option("--boxes", "boxes_file", type=click.Path(exists=True, dir_okay=False),
               help='JSON {"sample_index": [[x0, y0, x1, y1], ...]} in pixels of the model image.')
@@ -251,6 +272,8 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
 def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_file, scale):
     """Make the generator forget an object (paper section 6.2.1, Figure 6).
 
+    RUN is the run directory of `dcgan-tf train`.
+
     A logistic regression on the generator's second-highest conv layer separates positions
     inside the boxes from random positions of the same images; maps with positive weight
     are zeroed everywhere. Writes forget.png (before with boxes | after, same z) and
@@ -260,8 +283,8 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
     Examples:
       dcgan-tf sample --model savedmodels/bedrooms --n 64 --show-index --out grid.png
       echo '{"3": [[10, 4, 30, 20]], "17": [[0, 0, 16, 24]]}' > windows.json
-      dcgan-tf forget --run runs/bedrooms --boxes windows.json --out inv/forget
-      dcgan-tf forget --run runs/bedrooms --maps 3,17,40 --out inv/forget-maps
+      dcgan-tf forget runs/bedrooms --boxes windows.json --out inv/forget
+      dcgan-tf forget runs/bedrooms --maps 3,17,40 --out inv/forget-maps
     """
     from dcgan_tf.investigations.forget import forget as run
 
@@ -281,7 +304,7 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
                           "d_probability_after"))
 
 
-@click.command()
+@click.command(cls=Command)
 @out_option
 @click.option("--folder", type=click.Path(exists=True, file_okay=False),
               help="A folder of images (any size; searched recursively).")

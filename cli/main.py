@@ -4,16 +4,16 @@ import os
 
 import click
 
-from cli.conditional import nn_classify
-from cli.explore import explore
-from cli.export import export
-from cli.inspect_export import inspect
-from cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
-from cli.probe import probe
-from cli.project import project
-from cli.sample import sample
-from cli.score import score
-from cli.train import train
+from dcgan_tf_cli.conditional import nn_classify
+from dcgan_tf_cli.explore import explore
+from dcgan_tf_cli.export import export
+from dcgan_tf_cli.inspect_export import inspect
+from dcgan_tf_cli.investigate import arithmetic, dedup, forget, interpolate, nearest, visualize
+from dcgan_tf_cli.probe import probe
+from dcgan_tf_cli.project import project
+from dcgan_tf_cli.sample import sample
+from dcgan_tf_cli.score import score
+from dcgan_tf_cli.train import train
 
 
 class Group(click.Group):
@@ -36,7 +36,10 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dcgan-tf")
-def cli():
+@click.option("--verbose", is_flag=True,
+              help="Show TensorFlow's start-up log lines (hidden unless TF_CPP_MIN_LOG_LEVEL "
+                   "is set).")
+def cli(verbose):
     """DCGAN (Radford, Metz & Chintala 2015) in TensorFlow/Keras.
 
     Train, export TF Serving SavedModels, sample, probe the discriminator's features with a
@@ -68,7 +71,6 @@ cli.add_command(project)
 
 
 def main():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cli(prog_name="dcgan-tf")
 
 

@@ -4,14 +4,15 @@ import math
 
 import click
 
-from cli.messages import show_library_messages
-
+from dcgan_tf_cli.messages import show_library_messages
+from dcgan_tf_cli.output import echo_summary, json_option, write_json
+from dcgan_tf_cli.quiet import Command
+from dcgan_tf.config import DEFAULT_C_GRID, DEFAULT_CACHE_MAX_GB as DEFAULT_MAX_GB
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
-from dcgan_tf.probe.cache import DEFAULT_MAX_GB
-from dcgan_tf.probe.protocol import DEFAULT_C_GRID
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
 BASELINES = ("none", "random", "pixels", "supervised")
+CLASSIFIERS = ("svm",)
 
 
 def _labels(value):
@@ -37,16 +38,19 @@ def _c_grid(ctx, param, value):
     return grid
 
 
-@click.command()
-@click.option("--svm", is_flag=True, expose_value=False,
-              help="Linear L2-SVM on the pooled discriminator features: the paper's probe and "
-                   "the only one, so it runs with or without this flag.")
+@click.command(cls=Command)
+@click.option("--classifier", type=click.Choice(CLASSIFIERS), default="svm", show_default=True,
+              help="Read-out on the pooled discriminator features; svm: LinearSVC's linear "
+                   "L2-SVM (squared hinge, L2 penalty), the paper's and the only one so far.")
+@click.option("--svm", is_flag=True,
+              help="The same as --classifier svm (the paper's probe; how it is usually called).")
 @click.option("--model", type=str,
               help="SavedModel directory from `dcgan-tf export` (or its model directory: the "
                    "newest version). Baselines copy its architecture.")
 @click.option("--dataset", required=True, metavar="|".join(PROBE_DATASETS),
               help="Labelled dataset (checked by the library, so a typo is one clear line).")
-@click.option("--data-dir", type=str, help="Directory holding the dataset's files.")
+@click.option("--data-dir", type=click.Path(),
+              help="Directory holding the dataset's files (the .npz file for --dataset npz).")
 @click.option("--labels", default="1000", show_default=True,
               help="Class-balanced labelled examples per draw, or 'all' (CIFAR-10 protocol).")
 @click.option("--validation", type=click.IntRange(min=1), default=10_000, show_default=True,
@@ -77,9 +81,9 @@ def _c_grid(ctx, param, value):
 @click.option("--cache-max-gb", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_GB,
               show_default=True,
               help="Keep the feature cache under this size: least recently used features go first.")
-@click.option("--json", "json_path", type=str, help="Write the full report here.")
+@json_option()
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver,
+def probe(classifier, svm, model, dataset, data_dir, labels, validation, repeats, seed, c_grid, solver,
           baseline, search_every_draw, batch_size, cache_dir, no_cache, cache_max_gb, json_path,
           quiet):
     """Score the discriminator's features with a linear L2-SVM (paper, section 5).
@@ -104,6 +108,9 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
     from dcgan_tf.probe.baselines import SupervisedConfig, run_baseline
     from dcgan_tf.probe.protocol import ProbeConfig
 
+    if svm and classifier != "svm":
+        raise click.UsageError(f"--svm means --classifier svm; drop one of --svm and "
+                               f"--classifier {classifier}.")
     check_writable(json_path)  # Before the work: a report that cannot be written is lost.
     show_library_messages()
 
@@ -124,7 +131,5 @@ def probe(model, dataset, data_dir, labels, validation, repeats, seed, c_grid, s
     else:
         sup = SupervisedConfig(search_every_draw=search_every_draw)
         report = run_baseline(baseline, model, dataset, data_dir, cfg, sup, progress=not quiet)
-    click.echo(P.format_table(report))
-    if json_path:
-        P.write_report(report, json_path)
-        click.echo(f"Report: {json_path}")
+    echo_summary(P.format_table(report), json_path)
+    write_json(report, json_path)

@@ -3,9 +3,12 @@
 import math
 
 import click
+
+from dcgan_tf_cli.quiet import Command
 import numpy as np
 
-from dcgan_tf.serving.rest import REQUEST_FORMATS
+from dcgan_tf_cli.deprecation import old_option, prefer
+from dcgan_tf.config import REQUEST_FORMATS
 
 _PAD = 2
 _LABELLED_CELL = 48  # Smallest cell side, in pixels, that fits a readable index label.
@@ -34,7 +37,7 @@ def _label_cells(grid, n, cell, ncols, scale):
     return array[..., None] if array.ndim == 2 else array
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--model", type=click.Path(exists=True, file_okay=False),
               help="SavedModel version directory, or a model directory (newest version).")
 @click.option("--server", help="TF Serving instead of --model: REST (http://localhost:8501) or gRPC "
@@ -51,12 +54,16 @@ def _label_cells(grid, n, cell, ncols, scale):
               help="Save the z used, float32 (n, z_dim), as .npy.")
 @click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Upscale the grid (nearest neighbour).")
-@click.option("--format", "request_format", type=click.Choice(REQUEST_FORMATS), default="row",
-              show_default=True, help="REST request format with an http:// --server: instances or inputs.")
+@click.option("--request-format", type=click.Choice(REQUEST_FORMATS), default="row",
+              show_default=True,
+              help="REST request layout with an http:// --server: row (instances) or columnar "
+                   "(inputs).")
+@old_option("--format", "old_request_format", new="--request-format",
+            type=click.Choice(REQUEST_FORMATS))
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Seconds to wait for --server.")
 def sample(model, server, name, version, n, seed, out, show_index, save_z, scale, request_format,
-           timeout):
+           old_request_format, timeout):
     """Write a grid of generated images from an export or from TF Serving.
 
     Uses the export's `sample` signature (one image per seed); with --model the SavedModel
@@ -66,12 +73,14 @@ def sample(model, server, name, version, n, seed, out, show_index, save_z, scale
     Examples:
       dcgan-tf sample --model savedmodels/digits/1 --out grid.png
       dcgan-tf sample --model savedmodels/digits --n 100 --seed 7 --show-index --save-z z.npy
-      dcgan-tf sample --server http://localhost:8501 --name digits --format columnar
+      dcgan-tf sample --server http://localhost:8501 --name digits --request-format columnar
       dcgan-tf sample --server grpc://localhost:8500 --name digits --out grid.png
     """
     from dcgan_tf.images import make_grid, save_png
     from dcgan_tf.serving.clients import open_client
 
+    request_format = prefer(request_format, old_request_format, "request_format",
+                            "--request-format", "--format")
     if model is not None and version is not None:
         raise click.UsageError(
             "--version selects a version on --server; pass a version directory to --model."

@@ -2,16 +2,19 @@
 
 import click
 
+from dcgan_tf_cli.output import echo_summary, json_option, write_json
+from dcgan_tf_cli.quiet import Command
+
 # Kept here (not imported from dcgan_tf.scoring) so `--help` does not load TensorFlow.
 FEATURE_SPACES = ("classifier", "inception")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--model", required=True,
               help="SavedModel directory from `dcgan-tf export` (or its model directory: the newest "
                    "version). Its `sample` signature makes the images.")
 @click.option("--dataset", required=True, help="Dataset the real images come from.")
-@click.option("--data-dir", type=str, help="The dataset's files (the .npz file for --dataset npz).")
+@click.option("--data-dir", type=click.Path(), help="The dataset's files (the .npz file for --dataset npz).")
 @click.option("--split", default="test", show_default=True, help="Split of the real images.")
 @click.option("--n", type=click.IntRange(min=4), default=10_000, show_default=True,
               help="Generated images, and real images drawn from the split.")
@@ -29,7 +32,7 @@ FEATURE_SPACES = ("classifier", "inception")
               help="Training epochs of the classifier space, at most 2,000 steps (part of its cache key).")
 @click.option("--cache-dir", type=str, help="Classifier cache. [default: ~/.cache/dcgan-tf]")
 @click.option("--no-cache", is_flag=True, help="Train the classifier afresh; write no cache.")
-@click.option("--json", "json_path", type=str, help="Write the full report here.")
+@json_option()
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def score(model, dataset, data_dir, split, n, feature_space, inception_weights, seed, kid_subsets,
           kid_subset_size, classifier_epochs, cache_dir, no_cache, json_path, quiet):
@@ -53,8 +56,8 @@ def score(model, dataset, data_dir, split, n, feature_space, inception_weights, 
       dcgan-tf score --model savedmodels/svhn --dataset svhn --data-dir ~/data/svhn \\
           --feature-space inception --inception-weights inception_v3_notop.h5
     """
-    from dcgan_tf.atomic import check_writable, save_json
-    from dcgan_tf.scoring.features import ClassifierConfig
+    from dcgan_tf.atomic import check_writable
+    from dcgan_tf.metrics.features import ClassifierConfig
     from dcgan_tf.scoring.score import ScoreConfig, format_report, score_savedmodel
 
     check_writable(json_path)  # Before the work: a report that cannot be written is lost.
@@ -64,7 +67,5 @@ def score(model, dataset, data_dir, split, n, feature_space, inception_weights, 
                       kid_subset_size=kid_subset_size, cache_dir=cache_dir, cache=not no_cache,
                       classifier=ClassifierConfig(epochs=classifier_epochs))
     report = score_savedmodel(model, dataset, data_dir, cfg, progress=not quiet)
-    click.echo(format_report(report))
-    if json_path:
-        save_json(json_path, report)
-        click.echo(f"Report: {json_path}")
+    echo_summary(format_report(report), json_path)
+    write_json(report, json_path)

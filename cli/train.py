@@ -5,8 +5,9 @@ import sys
 
 import click
 
+from dcgan_tf_cli.quiet import Command
 from dcgan_tf import config as C
-from dcgan_tf.data.registry import DATASETS, DEFAULT_EPOCHS
+from dcgan_tf.data.registry import DATASETS
 from dcgan_tf import recipes
 
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size",
@@ -45,7 +46,7 @@ def _power_of_two(ctx, param, value):
     return value
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True,
               help="Training data; digits is embedded (scikit-learn), the others read --data-dir.")
 @click.option("--data-dir", type=click.Path(),
@@ -150,9 +151,9 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     for name in RECIPE_TRAIN_FLAGS:
         if flags[name] is None:
             del flags[name]
-    flags["epochs"] = flags["epochs"] or DEFAULT_EPOCHS.get(dataset, 25)
-    flags.update(out=out or f"runs/{dataset.replace('/', '_')}", dataset=dataset,
-                 data_dir=data_dir, verify=not no_verify)
+    # `out` and `epochs` left as None take TrainConfig's defaults (runs/<dataset>; 60 epochs
+    # for digits, else 25), so that `TrainConfig()` in Python is this command's default run.
+    flags.update(out=out, dataset=dataset, data_dir=data_dir, verify=not no_verify)
     # Without model flags or a recipe that changes the networks, the library picks the
     # dataset's shape, or the stored one when resuming.
     from dcgan_tf.data.datasets import native_shape
@@ -203,6 +204,6 @@ def _given(recipe, flags):
 
 def _show_library_messages():
     """Prints the library's notes (resume point, skipped checkpoints, lock takeovers) as lines."""
-    from cli.messages import show_library_messages
+    from dcgan_tf_cli.messages import show_library_messages
 
     show_library_messages()

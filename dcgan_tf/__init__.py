@@ -6,7 +6,7 @@ modules (TensorFlow) load on first use, so `import dcgan_tf` and `dcgan-tf --hel
 
 import importlib
 
-from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 
 __version__ = "0.1.0"
 
@@ -21,10 +21,13 @@ _LAZY = {
     "ProbeConfig": "dcgan_tf.probe.protocol",
     "run_probe": "dcgan_tf.probe.run",
     "run_baseline": "dcgan_tf.probe.baselines",
+    "format_table": "dcgan_tf.probe.run",
+    "ScoreConfig": "dcgan_tf.scoring.score",
+    "score_savedmodel": "dcgan_tf.scoring.score",
     "nn_classify": "dcgan_tf.investigations.nn_classify",
 }
 
-__all__ = ["ModelConfig", "TrainConfig", *_LAZY]
+__all__ = ["FeatureConfig", "ModelConfig", "TrainConfig", *_LAZY]
 
 
 def __getattr__(name):

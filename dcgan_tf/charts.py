@@ -4,6 +4,8 @@ Uses matplotlib's object API with the Agg canvas (no pyplot state, no display), 
 be drawn from any thread and tiled next to image grids like any other uint8 image.
 """
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 import numpy as np
 
 
@@ -21,9 +23,6 @@ def line_chart(series, title, xlabel, ylabel, size=(600, 300), hlines=()):
     Returns:
         uint8 RGB image (height, width, 3).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     dpi = 100
     figure = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(figure)

@@ -7,6 +7,12 @@ Z_DISTRIBUTIONS = ("uniform", "normal")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 JIT_MODES = ("auto", "on", "off")
+# Epochs when none is given: digits is tiny (11 steps an epoch), so it takes more to look like digits.
+DEFAULT_EPOCHS = {"digits": 60}
+EPOCHS = 25
+# The recipe `auto` stands for (`dcgan_tf.recipes` says why); here so that `TrainConfig()`
+# resolves it as `dcgan-tf train` does.
+AUTO_RECIPE = "probe"
 
 
 class _JsonRoundTrip:
@@ -28,6 +34,13 @@ FEATURE_POOLINGS = ("4x4", "pyramid")
 FEATURE_ACTIVATIONS = ("post", "pre")
 # Compute dtypes of an export's generating signatures (`dcgan-tf export --precision`).
 SERVING_PRECISIONS = ("fp32", "bf16")
+# Defaults the commands show in --help, kept here (TensorFlow- and scikit-learn-free) so that
+# `dcgan-tf --help` imports nothing heavy: the probe's SVM C grid, its feature cache's cap in GB
+# (room for a few models' features on CIFAR-10- or Fashion-MNIST-sized data), and the REST
+# request layouts of TF Serving (`instances` rows or columnar `inputs`).
+DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+DEFAULT_CACHE_MAX_GB = 20.0
+REQUEST_FORMATS = ("row", "columnar")
 
 
 # Largest model side: a 4096x4096 DCGAN is already far beyond what it trains well, and larger
@@ -156,11 +169,12 @@ class TrainConfig(_JsonRoundTrip):
     """A training run: data, optimisation (paper section 4) and bookkeeping.
 
     Args:
-        out: Run directory for checkpoints, samples, logs and `config.json`.
+        out: Run directory for checkpoints, samples, logs and `config.json`. Defaults to
+            `runs/<dataset>`, as in `dcgan-tf train`.
         dataset: Dataset name (see `dcgan_tf.data.datasets.DATASETS`).
         data_dir: Where the dataset's files are; `None` for embedded data.
         verify: Check known file sizes/checksums (SVHN).
-        epochs: Passes over the training split.
+        epochs: Passes over the training split. Defaults to 60 for digits, else 25.
         max_steps: Stop after this many total steps (overrides `epochs`).
         batch_size: Global batch size, split across replicas. Defaults to 128.
         lr: Adam learning rate. Defaults to 2e-4.
@@ -180,7 +194,11 @@ class TrainConfig(_JsonRoundTrip):
             Keras' per-call loop (benchmarks/README.md).
         sample_grid: Samples in the per-epoch PNG grid (a square number).
         recipe: Name of the preset the options below came from (`dcgan_tf.recipes`),
-            recorded for the study; `"paper"` is section 4 with every option off.
+            recorded for the study; `"paper"` is section 4 with every option off. Defaults
+            to `"auto"` (the CLI's default), which is stored as the preset it stands for
+            (`AUTO_RECIPE`); `train` reads an export's features out as that preset says.
+            This field names the preset only: build another preset's configurations with
+            `dcgan_tf.recipes.apply`.
         d_lr: D's Adam learning rate (TTUR, Heusel et al. 2017); `None` uses `lr`.
         g_lr: G's Adam learning rate; `None` uses `lr`.
         rotation_weight: Weight of D's self-supervised rotation loss on real images
@@ -207,11 +225,11 @@ class TrainConfig(_JsonRoundTrip):
             (`dcgan_tf.training.monitor`). The first and last epochs always get them.
     """
 
-    out: str = "runs/default"
+    out: str | None = None
     dataset: str = "digits"
     data_dir: str | None = None
     verify: bool = True
-    epochs: int = 25
+    epochs: int | None = None
     max_steps: int | None = None
     batch_size: int = 128
     lr: float = 2e-4
@@ -223,7 +241,7 @@ class TrainConfig(_JsonRoundTrip):
     keep_checkpoints: int = 5
     steps_per_execution: int | str = "auto"
     sample_grid: int = 64
-    recipe: str = "paper"
+    recipe: str = "auto"
     d_lr: float | None = None
     g_lr: float | None = None
     rotation_weight: float = 0.0
@@ -237,6 +255,13 @@ class TrainConfig(_JsonRoundTrip):
     g_ema: float = 0.0
 
     def __post_init__(self):
+        # The CLI's defaults, resolved here so that a config built in Python is the same run.
+        if self.out is None:
+            object.__setattr__(self, "out", f"runs/{self.dataset.replace('/', '_')}")
+        if self.epochs is None:
+            object.__setattr__(self, "epochs", DEFAULT_EPOCHS.get(self.dataset, EPOCHS))
+        if self.recipe == "auto":
+            object.__setattr__(self, "recipe", AUTO_RECIPE)
         if self.strategy not in STRATEGIES:
             raise ValueError(
                 f"Expected `strategy` in {STRATEGIES}. Received: strategy={self.strategy!r}"

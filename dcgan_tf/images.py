@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+from PIL import Image
 
 from dcgan_tf.atomic import atomic_path
 
@@ -31,8 +32,6 @@ def make_grid(pixels, ncols=None, pad=2):
 
 def save_png(path, image, scale=1):
     """Writes a uint8 image (H, W, C) as PNG atomically, optionally upscaled (nearest)."""
-    from PIL import Image
-
     image = np.asarray(image)
     if image.shape[-1] == 1:
         image = image[..., 0]

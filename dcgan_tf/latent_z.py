@@ -7,6 +7,7 @@ NumPy callers (the training monitor, nn-classify).
 """
 
 import numpy as np
+import tensorflow as tf
 
 from dcgan_tf.contract import SAMPLE_SALT
 
@@ -19,8 +20,6 @@ def z_from_seed(seed, z_dim, z_dist):
         z_dim: Width of z.
         z_dist: `"uniform"` in [-1, 1] (the paper) or `"normal"`.
     """
-    import tensorflow as tf
-
     pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(SAMPLE_SALT, tf.int64)])
     if z_dist == "uniform":
         return tf.random.stateless_uniform([z_dim], pair, minval=-1.0, maxval=1.0, alg="philox")

@@ -5,7 +5,7 @@ study of issue 14, each from the paper that proposed it; `auto` names the one th
 (`AUTO`). A preset only supplies defaults: explicit flags override its values.
 """
 
-from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
+from dcgan_tf.config import AUTO_RECIPE, FeatureConfig, ModelConfig, TrainConfig
 
 # Each preset: values for ModelConfig ("model"), TrainConfig ("train") and FeatureConfig
 # ("features"); what a preset leaves out keeps the paper's default.
@@ -52,7 +52,7 @@ RECIPES = {
 # throughput and KID. At 30 minutes (9,500 steps) its read-out gained the 2-pixel shifts and
 # the signed square root: 57.6% against 51.3% (1000 labels) and 66.3% against 58.8% (4000
 # labels), against 55.1% and 63.2% with the pyramid and mirror alone.
-AUTO = "probe"
+AUTO = AUTO_RECIPE
 NAMES = (*RECIPES, "auto")
 
 
@@ -71,6 +71,11 @@ def preset(name):
     """The `(model, train, features)` value dicts of recipe `name` (copies)."""
     values = RECIPES[resolve_name(name)]
     return tuple(dict(values.get(part, {})) for part in ("model", "train", "features"))
+
+
+def feature_config(name):
+    """The `FeatureConfig` (the export's default read-out) of recipe `name`."""
+    return FeatureConfig(**preset(name)[2])
 
 
 def apply(name, model_values, train_values, feature_values):

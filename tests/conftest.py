@@ -18,6 +18,6 @@ def digits_export(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("digits-model")
     run, base = str(root / "run"), str(root / "savedmodels")
-    train(TrainConfig(out=run, max_steps=60, batch_size=64),
+    train(TrainConfig(out=run, max_steps=60, batch_size=64, recipe="paper"),
           ModelConfig(image_size=32, channels=1, ngf=16, ndf=16), verbose=0)
     return run, export_savedmodel(run, base_path=base, name="digits")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.training.models import build_discriminator, build_generator
 from dcgan_tf.training.run import train
@@ -32,7 +32,7 @@ def test_conditional_training_and_nn_classify(tmp_path):
     run = str(tmp_path / "run")
     train(TrainConfig(out=run, batch_size=64, max_steps=200), COND, verbose=0)
     out = tmp_path / "nn"
-    result = CliRunner().invoke(cli, ["nn-classify", "--run", run, "--n", "20", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["nn-classify", run, "--sizes", "20", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "nn_classify.json").read_text())
     (row,) = report["results"]
@@ -46,5 +46,5 @@ def test_conditional_training_and_nn_classify(tmp_path):
 def test_nn_classify_refuses_an_unconditional_run(tmp_path):
     run = str(tmp_path / "run")
     train(TrainConfig(out=run, batch_size=32, max_steps=1), ModelConfig(ngf=8, ndf=8), verbose=0)
-    result = CliRunner().invoke(cli, ["nn-classify", "--run", run])
+    result = CliRunner().invoke(cli, ["nn-classify", run])
     assert result.exit_code == 1 and "--conditional" in result.output

@@ -148,7 +148,7 @@ def test_dedup_input_errors(tmp_path):
 
 
 def test_cli_dedup_npz(tmp_path):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     images = _digits(30)
     np.savez(tmp_path / "x.npz", x=np.concatenate([images, images[:3]]))

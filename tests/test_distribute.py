@@ -81,7 +81,7 @@ def test_multiworker_run_on_loopback_writes_one_checkpoint(tmp_path):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2"}
         cmd = [
-            sys.executable, "-m", "cli.main", "train", "--strategy", "multiworker",
+            sys.executable, "-m", "dcgan_tf_cli.main", "train", "--strategy", "multiworker",
             "--max-steps", "3", "--batch-size", "32", "--ngf", "8", "--ndf", "8",
             "--out", str(tmp_path / f"run{index}"),
         ]

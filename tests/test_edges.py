@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.run import TrainingError, build_gan, train

@@ -219,7 +219,7 @@ def test_bad_model_and_missing_gradio_are_one_line_errors(tmp_path, monkeypatch)
 
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     result = CliRunner().invoke(cli, ["explore", "--model", str(tmp_path)])
     assert result.exit_code == 1 and "Traceback" not in result.output

@@ -420,7 +420,7 @@ def test_broken_models_config_fails_before_exporting(run_dir, tmp_path):
 def test_cli_export_inspect_sample(run_dir, tmp_path):
     from PIL import Image
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     runner = CliRunner()
     base = str(tmp_path / "sm")
@@ -432,7 +432,7 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     result = runner.invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
                                  "--version", "1"])
     assert result.exit_code == 1 and "already exists" in result.output
-    result = runner.invoke(cli, ["inspect", os.path.join(base, "digits"), "--json"])
+    result = runner.invoke(cli, ["inspect", os.path.join(base, "digits"), "--json", "-"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["metadata"]["step"] == 1
@@ -451,7 +451,7 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
 
 
 def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_path, monkeypatch):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     base = str(tmp_path / "sm")
     monkeypatch.setattr("dcgan_tf.training.run.cpu_flags", lambda: frozenset({"avx512f"}))
@@ -480,7 +480,7 @@ def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_pa
 def test_train_export_sample_end_to_end(tmp_path, monkeypatch):
     from PIL import Image
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()

@@ -149,7 +149,7 @@ def test_forget_errors(trained, tmp_path):
 
 
 def test_cli_nearest_visualize_forget(trained, tmp_path):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["nearest", "--model", trained[1], "--out", str(tmp_path / "nn"),
@@ -157,20 +157,20 @@ def test_cli_nearest_visualize_forget(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert "pixels: median NN distance" in result.output
 
-    result = runner.invoke(cli, ["visualize", "--run", trained[0], "--out", str(tmp_path / "vis"),
-                                 "--channels", "0,3", "--top", "2", "--images", "100"])
+    result = runner.invoke(cli, ["visualize", trained[0], "--out", str(tmp_path / "vis"),
+                                 "--d-channels", "0,3", "--top", "2", "--images", "100"])
     assert result.exit_code == 0, result.output
     with open(tmp_path / "vis" / "visualize.json", encoding="utf-8") as f:
         assert json.load(f)["channels"] == [0, 3]
 
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"2": [[4, 4, 20, 20]]}))
-    result = runner.invoke(cli, ["forget", "--run", trained[0], "--boxes", str(boxes),
+    result = runner.invoke(cli, ["forget", trained[0], "--boxes", str(boxes),
                                  "--out", str(tmp_path / "f"), "--n", "4"])
     assert result.exit_code == 0, result.output
     assert "maps of deconv2_relu" in result.output
 
     boxes.write_text("{not json")
-    result = runner.invoke(cli, ["forget", "--run", trained[0], "--boxes", str(boxes),
+    result = runner.invoke(cli, ["forget", trained[0], "--boxes", str(boxes),
                                  "--out", str(tmp_path)])
     assert result.exit_code != 0 and "is not JSON" in result.output

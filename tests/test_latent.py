@@ -120,11 +120,11 @@ def test_arithmetic_errors(model, tmp_path):
 
 
 def test_cli_interpolate_and_arithmetic(model, tmp_path):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     runner = CliRunner()
     out = tmp_path / "interp"
-    result = runner.invoke(cli, ["interpolate", "--model", model, "--out", str(out), "--walk", "0,1",
+    result = runner.invoke(cli, ["interpolate", "--model", model, "--out", str(out), "--walk-indices", "0,1",
                                  "--steps", "4", "--method", "spherical"])
     assert result.exit_code == 0, result.output
     assert "spherical: mean step / random pair" in result.output

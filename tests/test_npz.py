@@ -78,7 +78,7 @@ def test_missing_and_unreadable_files(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     path = _write(tmp_path / "bad.npz", x=np.zeros((4, 8, 8), np.float64))
     for args in (["train", "--dataset", "npz", "--data-dir", path, "--max-steps", "1"],

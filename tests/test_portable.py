@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.export import portable, portable_z
 from dcgan_tf.export.portable_runtime import LiteRTModel, OnnxModel, check_z
 from dcgan_tf.serving.clients import SavedModelClient

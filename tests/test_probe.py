@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.probe.protocol import (
     ProbeConfig, ProbeError, balanced_sample, choose_solver, evaluate_features, fit_svm,
     split_protocol,
@@ -348,7 +348,7 @@ def trained(tmp_path_factory):
     else:
         dataset, steps, width = "digits", 300, 32
         args = ["--labels", "200", "--validation", "300", "--repeats", "3"]
-    train(TrainConfig(out=run, dataset=dataset, max_steps=steps, batch_size=64),
+    train(TrainConfig(out=run, dataset=dataset, max_steps=steps, batch_size=64, recipe="paper"),
           ModelConfig(image_size=32, channels=1, ngf=width, ndf=width), verbose=0)
     model = export_savedmodel(run, str(root / "savedmodels"), name=dataset)
     return {"model": model, "root": root, "dataset": dataset, "steps": steps, "width": width,
@@ -436,3 +436,22 @@ def test_supervised_baseline_reports_like_the_probe(tmp_path):
     assert len(report["draws"]) == 2 and len(report["draws"][0]["search"]) == 2
     assert set(report["draws"][0]["hparams"]) == {"lr", "dropout", "epochs"}
     assert report["test_error_mean"] < 0.5  # well above chance (90% error) after 6 epochs
+
+
+def test_labels_are_fitted_to_the_smallest_class_outside_validation():
+    # 10 classes of 150, except class 2 with 110: 1000 labels need 100 per class.
+    labels = np.repeat(np.arange(10), 150)
+    labels = np.concatenate([labels[labels != 2], np.full(110, 2)])
+    cfg = ProbeConfig(labels=1000, validation=250, repeats=2, seed=0)
+    draws, notes = split_protocol(labels, 10, cfg)
+    validation = draws[0].validation
+    outside = np.bincount(np.delete(labels, validation), minlength=10)
+    per_class = min(outside.min(), 100)
+    assert per_class < 100  # the case the note is about
+    for d in draws:
+        assert np.bincount(labels[d.labelled], minlength=10).tolist() == [per_class] * 10
+    assert notes[-1] == (f"labels {per_class * 10}, not 1000: {per_class} per class, as many as "
+                         f"class 2 has outside the validation set")
+    # Labels that fit are drawn as asked, without a note.
+    draws, notes = split_protocol(labels, 10, ProbeConfig(labels=500, validation=250, repeats=1))
+    assert len(draws[0].labelled) == 500 and notes == []

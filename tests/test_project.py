@@ -19,7 +19,7 @@ def _read_config(log_dir):
 def test_project_writes_what_the_projector_reads(digits_export, tmp_path):
     import tensorflow as tf
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
     from dcgan_tf.data.crop import prepare_images
     from dcgan_tf.data.datasets import load_split
 

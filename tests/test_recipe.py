@@ -144,19 +144,19 @@ def test_contrastive_views_crop_inside_the_image_at_the_drawn_scale():
 
 def test_paper_recipe_equals_todays_defaults():
     model, train, features = recipes.apply("paper", {"image_size": 32, "channels": 1}, {}, {})
-    assert model == ModelConfig() and train == TrainConfig() and features == FeatureConfig()
+    assert model == ModelConfig() and train == TrainConfig(recipe="paper") and features == FeatureConfig()
     assert not model.spectral_norm and train.rotation_weight == 0 and train.diffaugment == ""
     assert train.d_learning_rate == train.g_learning_rate == 2e-4
 
 
 def test_cli_recipe_presets_and_explicit_overrides():
-    from cli.main import cli as main
+    from dcgan_tf_cli.main import cli as main
 
     runner = CliRunner()
     paper = runner.invoke(main, ["train", "--recipe", "paper", "--dry-run"])
     assert paper.exit_code == 0, paper.output
     resolved = json.loads(paper.output)
-    defaults = TrainConfig().to_dict()
+    defaults = TrainConfig(recipe="paper").to_dict()
     assert {k: v for k, v in resolved["train"].items() if k not in ("out", "epochs")} == {
         k: v for k, v in defaults.items() if k not in ("out", "epochs")}
     assert resolved["model"] == "dataset default" and resolved["features"] == FeatureConfig().to_dict()

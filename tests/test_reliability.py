@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf import locks
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.contract import METADATA_ASSET

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dcgan_tf.scoring import stats
-from dcgan_tf.scoring.features import ClassifierConfig, ScoringError
+from dcgan_tf.metrics import stats
+from dcgan_tf.metrics.features import ClassifierConfig, ScoringError
 from dcgan_tf.scoring.score import ScoreConfig, score_savedmodel
 
 TINY = ClassifierConfig(epochs=1, width=8)
@@ -124,7 +124,7 @@ def test_classifier_space_separates_held_out_digits(tmp_path):
     """The space a score is computed in must know the classes on images it did not train on:
     a nearest-class-mean rule in NumPy on its features of the held-out digits."""
     from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.scoring.features import classifier_space
+    from dcgan_tf.metrics.features import classifier_space
 
     train, test = load_split("digits", "train"), load_split("digits", "test")
     space = classifier_space(train, ClassifierConfig(epochs=10, width=8), str(tmp_path))
@@ -154,7 +154,7 @@ def test_inception_space_with_a_random_weights_file(digits_export, tmp_path):
 
 
 def _invoke(*args):
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     return CliRunner().invoke(cli, ["score", "--quiet", *args])
 
@@ -223,7 +223,7 @@ def test_best_checkpoint_is_lowest_kid_else_diversity(tmp_path):
 
 def test_training_logs_kid_and_stops_at_max_minutes(tmp_path, monkeypatch):
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.scoring import training as scoring_training
+    from dcgan_tf.training import kid as scoring_training
     from dcgan_tf.training import checkpoint
     from dcgan_tf.training.run import train
 
@@ -259,3 +259,26 @@ def test_score_every_needs_labels(tmp_path):
     with pytest.raises(ScoringError, match="--score-every needs a labelled dataset"):
         train(TrainConfig(out=str(tmp_path / "r"), dataset="npz", data_dir=path, max_steps=1,
                           batch_size=32, score_every=1), verbose=0)
+
+
+def test_score_kid_std_uses_subsets_smaller_than_n():
+    """`score --n 300` reported KID +- 0: subsets of all N rows. The std must come from subsets
+    of at most N/2, as this NumPy computation of the same draws gives it."""
+    from dcgan_tf.scoring.score import compare, kid_subset_size
+
+    rng = np.random.default_rng(4)
+    real, fake = rng.standard_normal((40, 3)), rng.standard_normal((40, 3)) + 0.3
+    cfg = ScoreConfig(n=40, kid_subsets=6, kid_subset_size=1000, seed=2)
+    assert kid_subset_size(cfg) == 20
+    figures = compare(real, fake, cfg)
+    draws = np.random.default_rng(2)
+    values = []
+    for _ in range(6):
+        r, f = draws.choice(40, 20, replace=False), draws.choice(40, 20, replace=False)
+        values.append(_mmd2_loops(real[r], fake[f]))
+    assert figures["kid_subset_size"] == 20
+    assert figures["kid"] == pytest.approx(np.mean(values), rel=1e-9)
+    assert figures["kid_std"] == pytest.approx(np.std(values, ddof=1), rel=1e-9)
+    assert figures["kid_std"] > 0
+    # A subset size below N/2 is used as given.
+    assert kid_subset_size(ScoreConfig(n=10_000)) == 1000

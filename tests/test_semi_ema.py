@@ -169,7 +169,7 @@ def test_resume_restores_the_ema_weights_and_keeps_the_decay(tmp_path):
 def test_semi_supervised_run_exports_classify_and_probes_it(tmp_path):
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
     from dcgan_tf.export.savedmodel import export_savedmodel
     from dcgan_tf.probe.protocol import ProbeConfig
     from dcgan_tf.probe.run import run_probe
@@ -271,7 +271,7 @@ def test_mirrored_strategy_with_semi_supervised_d_and_ema():
 def test_train_cli_labels_and_recipe_semi_resolve():
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     result = CliRunner().invoke(cli, ["train", "--recipe", "semi", "--g-ema", "0.999", "--dry-run"])
     assert result.exit_code == 0, result.output

@@ -312,12 +312,12 @@ def test_bad_client_arguments(kwargs, match):
 def test_cli_sample_through_the_server(fake, tmp_path):
     from PIL import Image
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     out, zfile = tmp_path / "grid.png", tmp_path / "z.npy"
     result = CliRunner().invoke(cli, [
         "sample", "--server", fake.url, "--name", "digits", "--n", "4", "--seed", "10",
-        "--format", "columnar", "--out", str(out), "--save-z", str(zfile),
+        "--request-format", "columnar", "--out", str(out), "--save-z", str(zfile),
     ])
     assert result.exit_code == 0, result.output
     assert _posts(fake)[0][1] == {"signature_name": "sample", "inputs": {"seed": [10, 11, 12, 13]}}
@@ -458,7 +458,7 @@ def test_grpc_errors_are_one_line(grpc_server):
 def test_cli_sample_through_grpc(grpc_server, exported, tmp_path):
     from PIL import Image
 
-    from cli.main import cli
+    from dcgan_tf_cli.main import cli
 
     out = tmp_path / "grid.png"
     result = CliRunner().invoke(cli, [

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cli.main import cli
+from dcgan_tf_cli.main import cli
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training import losses
 from dcgan_tf.config import ModelConfig, TrainConfig

@@ -5,6 +5,8 @@ export's `discriminate`/`features` graphs), so an image is seen the same way whe
 """
 
 import numpy as np
+from PIL import Image
+import tensorflow as tf
 
 
 def centre_square_box(height, width):
@@ -17,8 +19,6 @@ def centre_square_box(height, width):
 
 
 def _tf_minimum(a, b):
-    import tensorflow as tf
-
     return tf.minimum(a, b)
 
 
@@ -28,8 +28,6 @@ def crop_tensor(images):
     Returns:
         `(cropped, side)`, `side` a scalar tensor.
     """
-    import tensorflow as tf
-
     shape = tf.shape(images)
     top, left, side = centre_square_box(shape[-3], shape[-2])
     return images[..., top:top + side, left:left + side, :], side
@@ -48,8 +46,6 @@ def crop_resize_pil(image, size, resample="bilinear"):
     Returns:
         uint8 array (size, size, channels) or (size, size) for one-band modes.
     """
-    from PIL import Image
-
     filters = {"bilinear": Image.Resampling.BILINEAR, "box": Image.Resampling.BOX}
     width, height = image.size
     top, left, side = centre_square_box(height, width)
@@ -61,8 +57,6 @@ def crop_resize_pil(image, size, resample="bilinear"):
 
 def prepare_tensor(images, image_size, channels, antialias=True):
     """Centre-crops, converts channels and resizes uint8 (..., H, W, C) images, in TF."""
-    import tensorflow as tf
-
     x = tf.cast(crop_tensor(images)[0], tf.float32)
     if channels == 1 and images.shape[-1] == 3:
         x = tf.image.rgb_to_grayscale(x)  # ITU-R 601 luminance, like Pillow's "L"
@@ -108,8 +102,6 @@ def prepare_images(images, image_size, channels, chunk=2048):
     Raises:
         ValueError: `images` is not uint8 NHWC, or `channels` is not 1 or 3.
     """
-    import tensorflow as tf
-
     images = as_image_batch(images)
     if channels not in (1, 3):
         raise ValueError(f"Expected `channels` to be 1 or 3. Received: channels={channels}")

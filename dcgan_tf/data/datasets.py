@@ -11,13 +11,13 @@ import logging
 import os
 
 import numpy as np
+from sklearn.datasets import load_digits
 import tensorflow as tf
 
 from dcgan_tf.data import formats, npz, prepared_tfds
 from dcgan_tf.data.crop import as_image_batch, prepare_images, prepare_tensor  # noqa: F401  (re-exported)
-from dcgan_tf.data.prepared_tfds import tfds_dataset  # noqa: F401  (re-exported)
 from dcgan_tf.data.formats import DataError, DataNotFoundError
-
+from dcgan_tf.data.prepared_tfds import tfds_dataset  # noqa: F401  (re-exported)
 from dcgan_tf.data.registry import (  # noqa: F401  (re-exported)
     DATASETS, IN_MEMORY_DATASETS, NATIVE_SHAPES as _NATIVE_SHAPES, TFDS_DATASETS,
 )
@@ -163,8 +163,6 @@ def load_split(name, split="train", data_dir=None, verify=True):
 
 def _load_digits(split):
     """scikit-learn's 8x8 digits (values 0..16) as uint8 0..255, split 80/20 by a fixed seed."""
-    from sklearn.datasets import load_digits
-
     digits = load_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
     order = np.random.default_rng(_DIGITS_SEED).permutation(len(images))

@@ -13,6 +13,9 @@ import pickle
 import zlib
 
 import numpy as np
+from PIL import Image
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 
 from dcgan_tf.data.crop import crop_resize_pil
 
@@ -75,9 +78,6 @@ def read_svhn_mat(path):
     Raises:
         DataError: The file cannot be parsed or is not laid out like SVHN.
     """
-    from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError
-
     try:
         mat = loadmat(path, variable_names=("X", "y"))
     except (ValueError, TypeError, OSError, EOFError, zlib.error, MatReadError) as err:
@@ -311,8 +311,6 @@ def read_image(path, size, notes=None):
     Raises:
         DataError: Pillow cannot decode the file.
     """
-    from PIL import Image
-
     try:
         with Image.open(path) as image:
             image, note = _to_rgb(image)

@@ -7,6 +7,7 @@ fall back to a prepared TFDS copy when their original files are absent.
 import os
 
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from dcgan_tf.data.formats import DataError, DataNotFoundError
 
@@ -20,8 +21,6 @@ TFDS_NAMES = {
 
 def load_builder(name, data_dir):
     """A TFDS builder for an already prepared dataset; raises instead of downloading."""
-    import tensorflow_datasets as tfds
-
     if name not in TFDS_NAMES:
         expected = ", ".join(TFDS_NAMES)
         raise DataError(f"Unknown TFDS dataset {name!r}. Expected one of: {expected}.")
@@ -50,8 +49,6 @@ def _is_version(name):
 
 def examples(builder, name, split, shuffle_files=False, seed=None):
     """`(uint8 image HWC, int64 label or -1)` pairs of a prepared builder's split."""
-    import tensorflow_datasets as tfds
-
     try:
         builder.info.splits[split].num_examples
     except (KeyError, ValueError) as err:

@@ -81,6 +81,43 @@ def validation_size(requested, num_train):
     return cap, note
 
 
+def fitted_labels(train_labels, labels, validation, num_classes):
+    """`(labels, note)`: `labels` lowered to what the smallest class holds outside `validation`.
+
+    A class-balanced draw of `labels` needs `labels / num_classes` examples of every class;
+    a small training split (digits: 1,437 images, 99 of one class outside a validation set of
+    287) may hold fewer, and then every class gets as many as the smallest one has.
+
+    Args:
+        train_labels: int (N,) labels of the training split.
+        labels: Requested labelled examples (a multiple of `num_classes`).
+        validation: Indices of the validation set.
+        num_classes: Number of classes.
+
+    Returns:
+        The labels to draw and a one-line note, or `(labels, None)` when they fit.
+
+    Raises:
+        SplitError: A class has no example outside the validation set.
+    """
+    if labels % num_classes:
+        return labels, None  # `balanced_sample` says why that cannot be drawn.
+    allowed = np.ones(len(train_labels), bool)
+    allowed[np.asarray(validation, dtype=np.int64)] = False
+    held = np.bincount(np.asarray(train_labels)[allowed], minlength=num_classes)[:num_classes]
+    smallest = int(held.min())
+    if smallest >= labels // num_classes:
+        return labels, None
+    if smallest == 0:
+        raise SplitError(
+            f"Class {int(held.argmin())} has no training example outside the validation set: "
+            "lower --validation."
+        )
+    fitted = smallest * num_classes
+    return fitted, (f"labels {fitted}, not {labels}: {smallest} per class, as many as class "
+                    f"{int(held.argmin())} has outside the validation set")
+
+
 def split_protocol(train_labels, num_classes, cfg):
     """Draws the validation set and every repeat's labelled subset from the training split.
 
@@ -120,9 +157,11 @@ def split_protocol(train_labels, num_classes, cfg):
         return draws, notes
     # One validation set for all repeats, as the paper holds out one for model selection.
     validation = np.sort(np.random.default_rng(cfg.seed).choice(num_train, size, replace=False))
+    labels, note = fitted_labels(train_labels, cfg.labels, validation, num_classes)
+    notes += [note] if note else []
     for k in range(cfg.repeats):
         rng = np.random.default_rng([cfg.seed, k + 1])
-        labelled = balanced_sample(train_labels, cfg.labels, rng, validation, num_classes)
+        labelled = balanced_sample(train_labels, labels, rng, validation, num_classes)
         draws.append(Draw(labelled, validation, refit_on_all=False))
     return draws, notes
 

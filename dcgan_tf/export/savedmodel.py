@@ -22,16 +22,17 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks
+from dcgan_tf import __version__
 from dcgan_tf.atomic import disk_full, is_disk_full, save_json
-from dcgan_tf.training import checkpoint
-from dcgan_tf.export import serving_config
+from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.contract import (
     CONTRACT_VERSION, GENERATE, METADATA_ASSET, OPTIONAL_SIGNATURES, SIGNATURES, signature_contract,
 )
 from dcgan_tf.data.crop import crop_tensor
+from dcgan_tf.export import serving_config
 from dcgan_tf.export.folded_generator import FoldedGenerator
-from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.latent_z import z_from_seed
+from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import (
     build_classifier, build_feature_model, extract_features, feature_dim,
 )
@@ -425,7 +426,6 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
     generator says `"generator": "ema"`.
     """
     features = features or FeatureConfig()
-    from dcgan_tf import __version__
 
     optional, extra = {}, {}
     if model_cfg.semi_supervised:

@@ -10,10 +10,15 @@ export's `sample` signature, so a grid index names the same z everywhere.
 import os
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from dcgan_tf.atomic import save_json
 from dcgan_tf.contract import GENERATE
+from dcgan_tf.images import make_grid
+from dcgan_tf.images import save_png
 from dcgan_tf.latent_z import z_from_seed
+from dcgan_tf.serving.clients import SavedModelClient
+from dcgan_tf.serving.export_reader import ExportReader
 
 # Signatures the SavedModel-based investigations call.
 NEEDED_SIGNATURES = (GENERATE, "sample")
@@ -37,19 +42,8 @@ def open_savedmodel(path, signatures=NEEDED_SIGNATURES):
     Raises:
         InvestigateError: not a SavedModel, or one without a needed signature.
     """
-    from dcgan_tf.serving.clients import SavedModelClient, ServingError
-
-    try:
-        client = SavedModelClient(path)
-        metadata = client.metadata()
-    except ServingError as e:
-        raise InvestigateError(str(e)) from e
-    missing = [s for s in signatures if s not in client.signatures()]
-    if missing:
-        raise InvestigateError(
-            f"{client.path} has no {', '.join(missing)} signature: re-export it with `dcgan-tf export`."
-        )
-    return client, metadata
+    client = SavedModelClient(ExportReader(path, needs=signatures, error=InvestigateError))
+    return client, client.metadata()
 
 
 def check_indices(indices, name="index", limit=None):
@@ -135,8 +129,6 @@ def rows_grid(rows, pad=2, gap_after=(), row_gaps=None):
     Returns:
         uint8 (rows * (H + pad) + pad, cols * (W + pad) + pad, C).
     """
-    from dcgan_tf.images import make_grid
-
     shape = next(r.shape[1:] for r in rows if len(r))
     blank = np.zeros((1, *shape), np.uint8)
     spaced = []
@@ -168,8 +160,6 @@ def side_by_side(*images, gap=8, fill=0):
 
 def header(image, labels, height=12):
     """Adds a strip above `image` with text labels at given x positions: `[(x, text)]`."""
-    from PIL import Image, ImageDraw, ImageFont
-
     image = np.asarray(image)
     strip = np.zeros((height, *image.shape[1:]), np.uint8)
     canvas = Image.fromarray(np.concatenate([strip, image])[..., 0] if image.shape[-1] == 1
@@ -200,8 +190,6 @@ def write_report(out_dir, name, report, figures):
     Returns:
         The report as written: plain JSON types, with `files`.
     """
-    from dcgan_tf.images import save_png
-
     os.makedirs(out_dir, exist_ok=True)
     files = {}
     for filename, (image, scale) in figures.items():

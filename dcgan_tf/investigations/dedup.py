@@ -12,6 +12,8 @@ exactly (pigeonhole), so only images that share a bucket are compared.
 
 import time
 
+from keras import layers
+import keras
 import numpy as np
 
 from dcgan_tf.investigations.common import InvestigateError, rows_grid, write_report
@@ -41,9 +43,6 @@ def build_autoencoder(code_bits=CODE_BITS, noise=NOISE, dropout=DROPOUT, jitter=
     Returns:
         `(autoencoder, encoder)`: the trainable model and its input -> code half.
     """
-    import keras
-    from keras import layers
-
     inputs = keras.Input((side * side * 3,), name="pixels")
     x = inputs
     if jitter:
@@ -72,8 +71,6 @@ def train_codes(images, epochs=EPOCHS, batch_size=128, code_bits=CODE_BITS, nois
     Returns:
         `(codes float32 (N, code_bits), final reconstruction loss)`.
     """
-    import keras
-
     keras.utils.set_random_seed(seed)
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
     x = (x - x.mean(axis=0)) / max(float(x.std()), 1e-6)

@@ -5,6 +5,9 @@ what `--remove` does to them (nothing is deleted).
 import os
 
 import numpy as np
+from PIL import Image
+from PIL import Image, UnidentifiedImageError
+import tensorflow as tf
 
 from dcgan_tf.data.crop import crop_resize_pil
 from dcgan_tf.investigations.common import InvestigateError
@@ -16,8 +19,6 @@ TFRECORD_KEYS = ("image", "image/encoded")
 
 def centre_crop_resize(image, side=SIDE):
     """uint8 (H, W, C) or (H, W) -> uint8 (side, side, 3): centre square crop, box resize, RGB."""
-    from PIL import Image
-
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
@@ -37,8 +38,6 @@ def prepare(images, side=SIDE):
 
 def load_folder(path):
     """Every image under `path` (recursive), prepared; returns `(images, relative paths)`."""
-    from PIL import Image, UnidentifiedImageError
-
     found = sorted(
         os.path.relpath(os.path.join(root, f), path)
         for root, _, files in os.walk(path) for f in files if f.lower().endswith(IMAGE_SUFFIXES)
@@ -59,8 +58,6 @@ def load_folder(path):
 
 
 def _example_image(record):
-    import tensorflow as tf
-
     example = tf.train.Example.FromString(record)
     features = example.features.feature
     for key in TFRECORD_KEYS:
@@ -74,8 +71,6 @@ def _example_image(record):
 
 def load_tfrecords(paths):
     """Decodes every record's encoded image; returns `(images, ids "file:index", records)`."""
-    import tensorflow as tf
-
     images, ids, records = [], [], []
     for path in paths:
         if not os.path.isfile(path):
@@ -124,7 +119,6 @@ def remove_duplicates(out_dir, folder, ids, groups, records):
             os.replace(os.path.join(folder, ids[i]), target)
             moved.append(target)
         return {"moved_to": os.path.join(out_dir, "removed"), "count": len(moved)}
-    import tensorflow as tf
 
     path = os.path.join(out_dir, "dedup.tfrecord")
     os.makedirs(out_dir, exist_ok=True)

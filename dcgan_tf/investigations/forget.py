@@ -13,12 +13,16 @@ Needs the generator's inner layers, so it reads a run directory, not an export.
 
 import time
 
+import keras
 import numpy as np
+from PIL import Image, ImageDraw
+from sklearn.linear_model import LogisticRegression
 
-from dcgan_tf.training import checkpoint
+from dcgan_tf.images import make_grid, to_uint8
 from dcgan_tf.investigations.common import (
     InvestigateError, header, load_z_file, sample_z, side_by_side, write_report,
 )
+from dcgan_tf.training import checkpoint
 
 
 def split_layer_name(cfg):
@@ -33,8 +37,6 @@ def split_generator(generator, layer_name):
     Returns:
         `(lower, upper)` callables sharing G's weights; both run in inference mode.
     """
-    import keras
-
     lower = keras.Model(generator.input, generator.get_layer(layer_name).output)
     names = [layer.name for layer in generator.layers]
     later = generator.layers[names.index(layer_name) + 1:]
@@ -103,8 +105,6 @@ def fit_object_maps(activations, masks, negatives_per_positive=1.0, seed=0, C=1.
         `(weights (C,), info)`: the regression's weight per feature map, and counts and
         training accuracy.
     """
-    from sklearn.linear_model import LogisticRegression
-
     rng = np.random.default_rng(seed)
     positives = activations[masks]
     outside = activations[~masks]
@@ -181,7 +181,6 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     before = np.asarray(upper(acts))
     after = np.asarray(upper(acts * mask))
 
-    from dcgan_tf.images import make_grid, to_uint8
 
     before_px, after_px = to_uint8(before), to_uint8(after)
     report.update(_changes(before, after, boxes, row, cfg.image_size))
@@ -245,7 +244,6 @@ def _draw_boxes(grid, boxes, shown, ncols, size, pad=2):
     """Outlines the boxes of shown samples in red on a grid image (made RGB)."""
     if not boxes:
         return grid
-    from PIL import Image, ImageDraw
 
     image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).convert("RGB")
     draw = ImageDraw.Draw(image)

@@ -9,9 +9,12 @@ space of the discriminator's pooled features (the export's `features` signature)
 import time
 
 import numpy as np
+from sklearn.neighbors import NearestNeighbors
 
-from dcgan_tf.contract import GENERATE
 from dcgan_tf.charts import line_chart
+from dcgan_tf.contract import GENERATE
+from dcgan_tf.data.crop import prepare_images
+from dcgan_tf.data.datasets import load_split
 from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, generate, header, open_savedmodel, rows_grid, side_by_side,
     write_report,
@@ -30,9 +33,6 @@ def features_of(client, pixels, batch_size=256):
 
 def load_images(dataset, split, data_dir, size, channels):
     """A split's images at the model's size and channels, uint8 (N, size, size, channels)."""
-    from dcgan_tf.data.crop import prepare_images
-    from dcgan_tf.data.datasets import load_split
-
     return prepare_images(load_split(dataset, split, data_dir).images, size, channels)
 
 
@@ -85,8 +85,6 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
         InvestigateError: not a usable SavedModel, or no dataset to compare with.
         dcgan_tf.data.formats.DataError: the dataset's files are missing.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     start = time.perf_counter()
     client, meta = open_savedmodel(model, ("sample", GENERATE, "features"))
     dataset = dataset or meta.get("dataset")

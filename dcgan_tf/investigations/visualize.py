@@ -13,19 +13,21 @@ Needs the networks' inner layers, so it reads a run directory, not an export.
 
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from dcgan_tf.training import checkpoint
+from dcgan_tf.data.crop import prepare_images
+from dcgan_tf.data.datasets import load_split
 from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, header, rows_grid, write_report,
 )
+from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import build_discriminator, dtype_policy, feature_layer_names
 
 
 def guided_leaky_relu(slope):
     """A LeakyReLU whose backward pass is guided: gradient only where input and gradient are > 0."""
-    import tensorflow as tf
-
     @tf.custom_gradient
     def fn(x):
         def grad(upstream):
@@ -39,8 +41,6 @@ def guided_leaky_relu(slope):
 
 def _forward(discriminator, layer_name, images, guided):
     """Runs D's layers in order up to `layer_name` (inference mode), optionally guided."""
-    import keras
-
     x = images
     for layer in discriminator.layers[1:]:
         if guided and isinstance(layer, keras.layers.LeakyReLU):
@@ -54,8 +54,6 @@ def _forward(discriminator, layer_name, images, guided):
 
 def channel_activations(discriminator, layer_name, images, batch_size=256):
     """Each channel's maximum over positions at `layer_name`: float32 (N, channels)."""
-    import tensorflow as tf
-
     parts = []
     for i in range(0, len(images), batch_size):
         out = _forward(discriminator, layer_name, tf.constant(images[i:i + batch_size]), guided=False)
@@ -75,8 +73,6 @@ def guided_backprop(discriminator, layer_name, channel, images):
     Returns:
         float32 (N, H, W, C) gradients.
     """
-    import tensorflow as tf
-
     x = tf.constant(images, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -121,9 +117,6 @@ def _network_panel(discriminator, layer, channels, images, pixels, top):
 
 def _search_images(dataset, data_dir, n_images, seed, cfg):
     """uint8 pixels of a seeded random subset of `n_images` training images, at the model's size."""
-    from dcgan_tf.data.crop import prepare_images
-    from dcgan_tf.data.datasets import load_split
-
     data = load_split(dataset, "train", data_dir).images
     rng = np.random.default_rng(seed)
     if len(data) > n_images:
@@ -166,8 +159,6 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
         InvestigateError: unknown layer or channel, or a conditional model.
         dcgan_tf.training.checkpoint.CheckpointError: not a run directory.
     """
-    import keras
-
     start = time.perf_counter()
     cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)
     if cfg.num_classes:

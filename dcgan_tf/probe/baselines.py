@@ -17,14 +17,23 @@ import json
 import os
 import time
 
+import keras
 import numpy as np
+from tqdm import tqdm
 
 from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.data.crop import prepare_images
+from dcgan_tf.data.datasets import native_shape
+from dcgan_tf.export.savedmodel import export_savedmodel
+from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, summarise
 from dcgan_tf.probe.run import (
     PIXELS, _report, default_cache_dir, load_labelled, read_metadata, resolve_savedmodel,
     run_probe,
 )
-from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, summarise
+from dcgan_tf.training import checkpoint
+from dcgan_tf.training.models import build_discriminator
+from dcgan_tf.training.models import recalibrate_batchnorm
+from dcgan_tf.training.run import build_gan
 
 BASELINES = ("random", "pixels", "supervised")
 
@@ -36,7 +45,6 @@ def model_config_of(model, dataset, data_dir=None):
         if "model" in metadata:
             return ModelConfig.from_dict(metadata["model"]), None
         raise ProbeError(f"{model} has no model configuration in its metadata: re-export it.")
-    from dcgan_tf.data.datasets import native_shape
 
     size, channels = native_shape(dataset, data_dir)
     cfg = ModelConfig(image_size=size, channels=channels)
@@ -62,12 +70,6 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits", featu
     Returns:
         The exported version directory.
     """
-    import keras
-
-    from dcgan_tf.training import checkpoint
-    from dcgan_tf.export.savedmodel import export_savedmodel
-    from dcgan_tf.training.run import build_gan
-
     key = hashlib.sha256(
         json.dumps({"model": model_cfg.to_dict(), "seed": seed, "features": features or {}},
                    sort_keys=True).encode()
@@ -131,10 +133,6 @@ def build_classifier(model_cfg, num_classes, dropout=0.0):
     Same conv widths, depth, batch norm and LeakyReLU as `build_discriminator`; the flattened
     last conv block feeds dropout and a `Dense(num_classes)`.
     """
-    import keras
-
-    from dcgan_tf.training.models import build_discriminator
-
     body = build_discriminator(model_cfg)
     x = body.get_layer("flatten").output
     if dropout:
@@ -147,7 +145,6 @@ def _error(model, x, y, train_x=None):
     if train_x is not None:
         # Moving batch-norm statistics lag after the few steps of a small labelled set: use
         # the statistics of the labelled set under the current weights (no gradient step).
-        from dcgan_tf.training.models import recalibrate_batchnorm
 
         recalibrate_batchnorm(model, (train_x[i:i + 250] for i in range(0, len(train_x), 250)))
     logits = model.predict(x, batch_size=500, verbose=0)
@@ -156,8 +153,6 @@ def _error(model, x, y, train_x=None):
 
 def _fit(model_cfg, num_classes, lr, dropout, epochs, data, sup, seed, select=True):
     """Trains one classifier; with `select`, keeps the epoch with the lowest validation error."""
-    import keras
-
     x, y, val_x, val_y = data
     keras.utils.set_random_seed(seed)
     model = build_classifier(model_cfg, num_classes, dropout)
@@ -203,10 +198,6 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
     Returns:
         A report with the same keys as `dcgan_tf.probe.run.run_probe`; each draw has `hparams`.
     """
-    from tqdm import tqdm
-
-    from dcgan_tf.data.crop import prepare_images
-
     start = time.perf_counter()
     notes = list(notes)
     if model_cfg is None:

@@ -23,9 +23,7 @@ import numpy as np
 
 from dcgan_tf.atomic import TEMP_PREFIX, disk_full, is_disk_full, temp_path
 
-# Cap of the features directory, in GB (1e9 bytes): room for a few models' features on
-# CIFAR-10- or Fashion-MNIST-sized data.
-DEFAULT_MAX_GB = 20.0
+from dcgan_tf.config import DEFAULT_CACHE_MAX_GB as DEFAULT_MAX_GB  # noqa: F401  (re-exported)
 # Cache files pruning counts: entries, and `.npy` entries of earlier versions.
 ENTRY_SUFFIXES = (".npz", ".npy")
 

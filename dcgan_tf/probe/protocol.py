@@ -19,16 +19,18 @@ import math
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from dcgan_tf.data.splits import (  # noqa: F401  (the probe's splits, importable from here)
-    MAX_VALIDATION_FRACTION, Draw, SplitError, balanced_sample, split_protocol, validation_size,
+    MAX_VALIDATION_FRACTION, Draw, SplitError, balanced_sample, fitted_labels, split_protocol,
+    validation_size,
 )
+from dcgan_tf.config import DEFAULT_C_GRID  # noqa: F401  (re-exported)
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
     PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path, fit_quietly, liblinear_svc,
 )
 
-DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 SOLVERS = ("auto", "newton", "primal", "liblinear")
 # The dual Newton solver factors up to N x N matrices (N labelled examples); the primal one
 # works in the F-dimensional eigenbasis of the features: "auto" takes the smaller of N and F,
@@ -212,8 +214,6 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
         chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
     """
-    from tqdm import tqdm
-
     scaler = Standardiser().fit(train_x)
     train_z = scaler.transform(train_x, overwrite)
     if val_x is None and len(c_grid) != 1:
@@ -267,8 +267,6 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
         `accuracy_std`, `validation_error_mean`, `draws` (per repeat: `C`, `val_error`,
         `test_error`, `accuracy`, `search`, `seconds`), `sizes`, `notes` and `svm_s`.
     """
-    from tqdm import tqdm
-
     train_y, test_y = np.asarray(train_y), np.asarray(test_y)
     draws, notes = split_protocol(train_y, num_classes, cfg)
     start = time.perf_counter()

@@ -13,27 +13,27 @@ import re
 import time
 
 import numpy as np
+import sklearn
+import tensorflow as tf
+from tqdm import tqdm
 
+from dcgan_tf import __version__
 from dcgan_tf.atomic import save_json
+from dcgan_tf.data.crop import as_image_batch
+from dcgan_tf.data.datasets import load_split
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
+from dcgan_tf.paths import default_cache_dir
 from dcgan_tf.probe import cache as feature_cache
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, evaluate_features, split_protocol,
 )
+from dcgan_tf.serving.export_reader import ExportReader
 
 # The labelled datasets `dcgan_tf.data.datasets.load_split` reads into memory.
 PROBE_DATASETS = IN_MEMORY_DATASETS
 PIXELS = "pixels"
 FEATURES_SIGNATURE = "features"
 CLASSIFY_SIGNATURE = "classify"
-
-
-def default_cache_dir():
-    """`$DCGAN_TF_CACHE`, else `$XDG_CACHE_HOME/dcgan-tf`, else `~/.cache/dcgan-tf`."""
-    if os.environ.get("DCGAN_TF_CACHE"):
-        return os.environ["DCGAN_TF_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "dcgan-tf")
 
 
 def resolve_savedmodel(path):
@@ -46,18 +46,7 @@ def resolve_savedmodel(path):
     Raises:
         ProbeError: `path` is neither, e.g. a run directory that was never exported.
     """
-    from dcgan_tf.serving.clients import ServingError, resolve_model_path
-
-    path = os.fspath(path)
-    try:
-        return resolve_model_path(path)
-    except ServingError as e:
-        if os.path.isfile(os.path.join(path, "config.json")):
-            raise ProbeError(
-                f"{path} is a training run, not a SavedModel: export it first with "
-                f"`dcgan-tf export {path}` and pass the version directory it prints."
-            ) from None
-        raise ProbeError(str(e)) from None
+    return ExportReader(path, error=ProbeError).path
 
 
 def read_metadata(model_path):
@@ -66,9 +55,7 @@ def read_metadata(model_path):
     Reads the `assets.extra/metadata.json` file when present (no TensorFlow needed), else
     calls the SavedModel's `metadata` signature.
     """
-    from dcgan_tf.serving.clients import SavedModelClient
-
-    return SavedModelClient(resolve_savedmodel(model_path)).metadata()
+    return ExportReader(model_path, error=ProbeError).metadata()
 
 
 def model_fingerprint(model_path):
@@ -132,8 +119,6 @@ def extract_features(model_path, images, batch_size=256, cache_dir=None, tag="",
 def _extract(model_path, images, batch_size, cache_dir, tag, progress):
     """`(features, cached, cache path)`: `extract_features`, whether they came from the cache,
     and where they are cached (`None` without a cache)."""
-    from dcgan_tf.data.crop import as_image_batch
-
     model_path = resolve_savedmodel(model_path)
     try:
         images = as_image_batch(images)
@@ -151,16 +136,8 @@ def _extract(model_path, images, batch_size, cache_dir, tag, progress):
 
 
 def _run_signature(model_path, images, batch_size, progress):
-    import tensorflow as tf
-    from tqdm import tqdm
-
-    loaded = tf.saved_model.load(model_path)
-    if FEATURES_SIGNATURE not in loaded.signatures:
-        raise ProbeError(
-            f"{model_path} has no `{FEATURES_SIGNATURE}` signature (it has: "
-            f"{', '.join(sorted(loaded.signatures))}): export it with `dcgan-tf export`."
-        )
-    fn = loaded.signatures[FEATURES_SIGNATURE]
+    fn = ExportReader(model_path, needs=(FEATURES_SIGNATURE,), error=ProbeError).function(
+        FEATURES_SIGNATURE)
     parts = []
     with tqdm(total=len(images), desc="features", unit="img", disable=not progress) as bar:
         for i in range(0, len(images), batch_size):
@@ -226,7 +203,6 @@ def load_labelled(dataset, data_dir=None):
             f"Unknown dataset {dataset!r} for the probe. Expected one of: "
             f"{', '.join(PROBE_DATASETS)}."
         )
-    from dcgan_tf.data.datasets import load_split
 
     train, test = load_split(dataset, "train", data_dir), load_split(dataset, "test", data_dir)
     for name, split in (("train", train), ("test", test)):
@@ -329,10 +305,6 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
 
 def _report(result, method, model_path, dataset, data_dir, cfg, num_classes, dim, metadata,
             timings, classifier=None, extra=None):
-    import sklearn
-
-    from dcgan_tf import __version__
-
     report = {
         "method": method,
         "model": model_path,

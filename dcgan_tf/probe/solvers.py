@@ -20,6 +20,11 @@ Pure NumPy/SciPy; no TensorFlow.
 import warnings
 
 import numpy as np
+import scipy.linalg
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 
 # From this many examples a dual Newton solve is big enough to use every BLAS thread.
@@ -74,8 +79,6 @@ class SquaredHingeSVC(_LinearScores):
                 Newton from: along an ascending C grid the active sets barely change, so
                 each C takes a few steps instead of a dozen.
         """
-        from threadpoolctl import threadpool_limits
-
         x = np.asarray(x)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
@@ -104,8 +107,6 @@ class SquaredHingeSVC(_LinearScores):
 def _newton_binary(gram, y, c, max_iter, start=None):
     """`(beta, steps, converged)` minimising 1/2 b'Kb + c sum max(0, 1 - y (Kb))^2, from
     `start` (or 0)."""
-    import scipy.linalg
-
     n = len(y)
     beta = np.zeros(n) if start is None else np.array(start, np.float64)
     out = np.zeros(n) if start is None else gram @ beta
@@ -218,8 +219,6 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     Raises:
         ValueError: `x` is not 2-D floating point matching `y`, or `y` has one class.
     """
-    from tqdm import tqdm
-
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or len(x) != len(y):
@@ -274,8 +273,6 @@ class _RotatedProblems:
     """
 
     def __init__(self, x, targets, overwrite, basis=None):
-        import scipy.linalg
-
         if basis is None:
             gram = x.T @ x
             _, basis = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
@@ -341,8 +338,6 @@ class _RotatedProblems:
         """An approximate inverse of each class's `I + 2c [z_A, 1]^T [z_A, 1]`: exact on the
         `_BLOCK` leading eigendirections (where the class structure couples them), its
         diagonal elsewhere."""
-        import scipy.linalg
-
         diagonal = 1.0 + 2.0 * c * self._squares(active)
         dim = self.z.shape[1]
         size = min(_BLOCK, dim)
@@ -420,16 +415,12 @@ class _RotatedProblems:
 
 def liblinear_svc(c, seed, dual):
     """scikit-learn's `LinearSVC` for the probe's objective (the reference solver)."""
-    from sklearn.svm import LinearSVC
-
     return LinearSVC(C=c, loss="squared_hinge", penalty="l2", dual=dual, max_iter=2000,
                      random_state=seed)
 
 
 def fit_quietly(svc, x, y):
     """Fits a scikit-learn estimator; returns whether it converged (no ConvergenceWarning)."""
-    from sklearn.exceptions import ConvergenceWarning
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         svc.fit(x, y)

@@ -9,11 +9,16 @@ import dataclasses
 import time
 
 import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
 
-from dcgan_tf.scoring import stats
-from dcgan_tf.scoring.features import (
+from dcgan_tf.data.datasets import load_split
+from dcgan_tf.metrics import stats
+from dcgan_tf.metrics.features import (
     FEATURE_SPACES, ClassifierConfig, ScoringError, classifier_space, inception_space,
 )
+from dcgan_tf.paths import default_cache_dir
+from dcgan_tf.serving.export_reader import ExportReader
 
 SAMPLE_SIGNATURE = "sample"
 
@@ -30,7 +35,7 @@ class ScoreConfig:
         inception_weights: Inception-v3 weights file; `None` for Keras' `"imagenet"`.
         seed: First generator seed, and seed of the real draw and KID subsets. Defaults to 0.
         kid_subsets: Defaults to 100.
-        kid_subset_size: Defaults to 1000.
+        kid_subset_size: Defaults to 1000; at most `n // 2` is used (see `kid_subset_size`).
         k: Precision/recall neighbour. Defaults to 3.
         batch_size: Images per call of the generator and of the feature network. Defaults to 250.
         cache_dir: Root of the classifier cache; `None` for the probe's default cache dir.
@@ -74,8 +79,6 @@ def feature_space(dataset, data_dir, cfg, progress=False):
     """
     if cfg.feature_space == "inception":
         return inception_space(cfg.inception_weights)
-    from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.probe.run import default_cache_dir
 
     train = load_split(dataset, "train", data_dir)
     if train.labels is None or not train.num_classes:
@@ -91,22 +94,14 @@ def sample_function(model_path):
     """The `sample` signature of a SavedModel (seeds int64 [N] -> pixels uint8).
 
     Raises:
-        ScoringError: The SavedModel has no `sample` signature.
+        ScoringError: Not a SavedModel, or one without a `sample` signature.
     """
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(model_path)
-    if SAMPLE_SIGNATURE not in loaded.signatures:
-        raise ScoringError(
-            f"{model_path} has no `{SAMPLE_SIGNATURE}` signature (it has: "
-            f"{', '.join(sorted(loaded.signatures)) or 'none'}): export it with `dcgan-tf export`.")
-    return loaded.signatures[SAMPLE_SIGNATURE]
+    export = ExportReader(model_path, needs=(SAMPLE_SIGNATURE,), error=ScoringError)
+    return export.function(SAMPLE_SIGNATURE)
 
 
 def generate(sample_fn, n, seed=0, batch_size=250):
     """uint8 images from a `sample` signature (see `sample_function`), seeds `seed .. seed + n - 1`."""
-    import tensorflow as tf
-
     seeds = np.arange(seed, seed + n, dtype=np.int64)
     return np.concatenate([sample_fn(seed=tf.constant(seeds[i:i + batch_size]))["pixels"].numpy()
                            for i in range(0, n, batch_size)])
@@ -118,8 +113,6 @@ def real_images(dataset, data_dir, split, n, seed=0):
     Raises:
         ScoringError: `n` exceeds the split.
     """
-    from dcgan_tf.data.datasets import load_split
-
     images = load_split(dataset, split, data_dir).images
     if n > len(images):
         raise ScoringError(f"Expected `n` <= {len(images)}, the size of {dataset}'s {split!r} "
@@ -129,13 +122,23 @@ def real_images(dataset, data_dir, split, n, seed=0):
     return images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
 
 
+def kid_subset_size(cfg, n=None):
+    """The KID subset size used for `n` images (default `cfg.n`): at most half of them.
+
+    Subsets of all N rows are one set in another order, so their KID std would be 0 whatever
+    the sampling error; subsets of at most N/2 make the std a measure of it.
+    """
+    n = cfg.n if n is None else n
+    return max(2, min(cfg.kid_subset_size, n // 2))
+
+
 def compare(real_features, fake_features, cfg):
     """FID, KID (mean, std) and precision/recall between two feature sets, as a dict."""
-    kid_mean, kid_std = stats.kid(real_features, fake_features, cfg.kid_subsets,
-                                  cfg.kid_subset_size, cfg.seed)
+    size = kid_subset_size(cfg, min(len(real_features), len(fake_features)))
+    kid_mean, kid_std = stats.kid(real_features, fake_features, cfg.kid_subsets, size, cfg.seed)
     precision, recall = stats.precision_recall(real_features, fake_features, cfg.k)
     return {"fid": stats.fid(real_features, fake_features), "kid": kid_mean, "kid_std": kid_std,
-            "precision": precision, "recall": recall}
+            "kid_subset_size": size, "precision": precision, "recall": recall}
 
 
 # Fewest images per set `score_savedmodel` accepts, and the fewest it reports without a caveat
@@ -152,7 +155,7 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
         dataset: One of `dcgan_tf.data.registry.IN_MEMORY_DATASETS`.
         data_dir: The dataset's files (see `dcgan_tf.data.datasets.load_split`).
         cfg: A `ScoreConfig`.
-        progress: Show progress (the classifier's training).
+        progress: Show progress (a bar of the five stages on stderr; the classifier's training).
 
     Returns:
         The report: `fid`, `kid`, `kid_std`, `precision`, `recall`, `feature_space` (name,
@@ -163,29 +166,42 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
         ScoringError: No `sample` signature, `n` larger than the split, or no usable feature
             space; `dcgan_tf.data.formats.DataError` for data files.
     """
-    from dcgan_tf.probe.run import ProbeError, read_metadata, resolve_savedmodel
-
     if cfg.n < MIN_N:
         raise ScoringError(
             f"Expected `n` >= {MIN_N}: KID needs subsets that differ and FID a covariance of "
             f"more than a handful of images (N = 4 gives a negative KID with std 0). "
             f"Received: n={cfg.n}")
     start = time.perf_counter()
-    try:
-        model_path = resolve_savedmodel(model)
-    except ProbeError as e:
-        raise ScoringError(str(e)) from None
+    export = ExportReader(model, needs=(SAMPLE_SIGNATURE,), error=ScoringError)
+    model_path = export.path
+    stages = tqdm(total=5, desc="score", unit="stage", disable=not progress,
+                  bar_format="{desc}: {n}/{total} stages, {elapsed}")
+
+    def stage(name):
+        stages.set_description(f"score: {name}")
+
     # Every cheap check before the classifier trains.
-    sample_fn = sample_function(model_path)
+    stage("loading the export and real images")
+    sample_fn = export.function(SAMPLE_SIGNATURE)
     real = real_images(dataset, data_dir, cfg.split, cfg.n, cfg.seed)
+    stages.update()
+    stage(f"{cfg.feature_space} feature space")
     space = feature_space(dataset, data_dir, cfg, progress)
+    stages.update()
     ready = time.perf_counter()
+    stage(f"generating {cfg.n} images")
     fake = generate(sample_fn, cfg.n, cfg.seed, cfg.batch_size)
+    stages.update()
     generated = time.perf_counter()
+    stage(f"features of {2 * cfg.n} images")
     real_features = space.embed(real, cfg.batch_size)
     fake_features = space.embed(fake, cfg.batch_size)
+    stages.update()
     embedded = time.perf_counter()
+    stage("FID, KID, precision/recall")
     figures = compare(real_features, fake_features, cfg)
+    stages.update()
+    stages.close()
     done = time.perf_counter()
     return {
         **figures,
@@ -200,7 +216,7 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
                     "generate_s": round(generated - ready, 3),
                     "features_s": round(embedded - generated, 3),
                     "statistics_s": round(done - embedded, 3), "total_s": round(done - start, 3)},
-        "metadata": read_metadata(model_path),
+        "metadata": export.metadata(),
         "caveat": (f"N = {cfg.n} is small: FID is biased upwards and KID varies widely between "
                    f"draws; compare scores at N >= {CAVEAT_N}." if cfg.n < CAVEAT_N else None),
     }
@@ -209,8 +225,10 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
 def format_report(report):
     """Two lines for the terminal: the figures, then what they were measured in."""
     space = report["feature_space"]
-    return (f"FID {report['fid']:.3f}  KID {report['kid']:.5f} +- {report['kid_std']:.5f}  "
-            f"precision {report['precision']:.3f}  recall {report['recall']:.3f}\n"
+    subsets = (f" ({report['config']['kid_subsets']} subsets of {report['kid_subset_size']})"
+               if "kid_subset_size" in report else "")
+    return (f"FID {report['fid']:.3f}  KID {report['kid']:.5f} +- {report['kid_std']:.5f}"
+            f"{subsets}  precision {report['precision']:.3f}  recall {report['recall']:.3f}\n"
             f"{space['name']} space ({report['feature_dim']}-d, weights "
             f"{space['weights_sha256'][:12]}), N = {report['n']} of {report['dataset']} "
             f"{report['split']!r}, in {report['timings']['total_s']:.1f}s"

@@ -1,13 +1,13 @@
 """Consumers of an export behind one interface: a local SavedModel, TF Serving over REST or gRPC.
 
-The local client loads with plain `tf.saved_model.load` and never builds Keras models;
+The local client opens the export with `dcgan_tf.serving.export_reader` (plain
+`tf.saved_model.load`, never a Keras model);
 `open_client` picks the client from a path or a server address.
 """
 
-import json
-import os
+import tensorflow as tf
 
-from dcgan_tf.contract import METADATA_ASSET
+from dcgan_tf.serving.export_reader import ExportError, ExportReader  # noqa: F401  (re-exported)
 from dcgan_tf.serving.grpc_client import SCHEME as GRPC_SCHEME, GrpcClient
 from dcgan_tf.serving.rest import REQUEST_FORMATS, RestClient  # noqa: F401  (re-exported)
 from dcgan_tf.serving.signatures import (  # noqa: F401  (re-exported: the serving API)
@@ -20,49 +20,27 @@ class SavedModelClient(Client):
     """Calls a SavedModel in this process, loaded with plain `tf.saved_model.load`.
 
     Args:
-        path: A version directory, or a model directory (its newest version is used).
+        path: A version directory, or a model directory (its newest version is used); or an
+            `ExportReader` already opened.
+
+    Raises:
+        ExportError: `path` is not a readable SavedModel.
     """
 
     def __init__(self, path):
-        self.path = resolve_model_path(path)
-        self._signatures = describe(read_signature_defs(self.path))
-        self._loaded = None
-        self._metadata = None
+        self.export = path if isinstance(path, ExportReader) else ExportReader(path)
+        self.path = self.export.path
 
     def signatures(self):
-        return self._signatures
+        return self.export.signatures
 
     def metadata(self):
         """The export's metadata dict, from `assets.extra/metadata.json` (no TensorFlow needed)
         or the `metadata` signature; `{}` when the export has neither."""
-        if self._metadata is None:
-            asset = os.path.join(self.path, METADATA_ASSET)
-            if os.path.isfile(asset):
-                try:
-                    with open(asset, encoding="utf-8") as f:
-                        metadata = json.load(f)
-                except (OSError, ValueError) as e:
-                    raise ServingError(f"{asset} is not readable JSON ({first_line(e)}); "
-                                       "re-export the model.") from None
-                if not isinstance(metadata, dict):
-                    raise ServingError(f"{asset} holds a JSON {type(metadata).__name__}, not an "
-                                       "object; re-export the model.")
-                self._metadata = metadata
-            elif "metadata" not in self.signatures():
-                self._metadata = {}
-            else:
-                return super().metadata()
-        return self._metadata
+        return self.export.metadata()
 
     def _predict(self, signature, inputs):
-        import tensorflow as tf
-
-        if self._loaded is None:
-            try:
-                self._loaded = tf.saved_model.load(self.path)
-            except Exception as e:  # TF raises many types; report one line with the path.
-                raise ServingError(f"Could not load the SavedModel {self.path}: {first_line(e)}") from e
-        fn = self._loaded.signatures[signature]
+        fn = self.export.function(signature)
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
         except (tf.errors.OpError, TypeError, ValueError) as e:

@@ -5,6 +5,13 @@ lists, so a batch of uint8 images costs its own size and float32 values arrive b
 Signatures come from `GetModelMetadata`, like the REST client's `/metadata`.
 """
 
+from google.protobuf import json_format
+import grpc
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
 from dcgan_tf.serving.signatures import Client, ServingError, describe, informative_line
 
 SCHEME = "grpc://"
@@ -27,9 +34,6 @@ class GrpcClient(Client):
     """
 
     def __init__(self, address, name, version=None, timeout=30.0):
-        import grpc
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
-
         self.address = address.rstrip("/")
         self.name = name
         self.version = version
@@ -57,9 +61,6 @@ class GrpcClient(Client):
 
     def signatures(self):
         if self._signatures is None:
-            from google.protobuf import json_format
-            from tensorflow_serving.apis import get_model_metadata_pb2
-
             request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
             self._model_spec(request.model_spec)
             answer = self._call(self._stub.GetModelMetadata, request)
@@ -73,9 +74,6 @@ class GrpcClient(Client):
         return self._signatures
 
     def _predict(self, signature, inputs):
-        import tensorflow as tf
-        from tensorflow_serving.apis import predict_pb2
-
         request = predict_pb2.PredictRequest()
         self._model_spec(request.model_spec, signature)
         for key, value in inputs.items():
@@ -84,8 +82,6 @@ class GrpcClient(Client):
         return {k: tf.make_ndarray(v) for k, v in answer.outputs.items()}
 
     def _call(self, method, request):
-        import grpc
-
         try:
             return method(request, timeout=self.timeout)
         except grpc.RpcError as e:

@@ -10,11 +10,10 @@ import urllib.request
 
 import numpy as np
 
+from dcgan_tf.config import REQUEST_FORMATS  # noqa: F401  (re-exported)
 from dcgan_tf.serving.signatures import (
     Client, ServingError, describe, informative_line, text_of,
 )
-
-REQUEST_FORMATS = ("row", "columnar")
 
 
 class RestClient(Client):

@@ -10,7 +10,9 @@ import json
 import os
 import re
 
+from google.protobuf import json_format
 import numpy as np
+from tensorflow.core.protobuf import saved_model_pb2
 
 from dcgan_tf.contract import GENERATE
 from dcgan_tf.versions import newest_version_dir
@@ -51,9 +53,6 @@ def read_signature_defs(path):
         `{signature: {"inputs": {...}, "outputs": {...}, "method_name": ...}}` in the JSON
         form of TF Serving's `GET /v1/models/NAME/metadata` (proto field names).
     """
-    from google.protobuf import json_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
     path = resolve_model_path(path)
     saved = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as f:

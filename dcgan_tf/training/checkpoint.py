@@ -29,6 +29,9 @@ import tensorflow as tf
 from dcgan_tf.atomic import save_json
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training import legacy_checkpoint as legacy
+from dcgan_tf.training import history
+from dcgan_tf.training.errors import CheckpointError  # noqa: F401  (re-exported)
+from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
 _TMP_PREFIX = ".tmp-ckpt-"
@@ -40,10 +43,6 @@ _PREFIX = "state"
 GENERATORS = ("raw", "ema")
 
 logger = logging.getLogger("dcgan_tf")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint or run directory that cannot be used."""
 
 
 def _trackables(gan, training_stats=None):
@@ -495,9 +494,6 @@ def load_networks(run_dir, which="last", generator="raw"):
         `epoch`, `metrics`, `path` and `segments` (what trained it, see
         `history.trained_segments`); `train_cfg` holds the flags of the launch that wrote it.
     """
-    from dcgan_tf.training import history
-    from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
-
     model_cfg, train_cfg = read_run_config(run_dir)
     segments = read_segments(run_dir)
 

@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from dcgan_tf.training.errors import CheckpointError
+
 
 def _groups(gan):
     """The variables of a legacy `state.npz` checkpoint, by group, in a fixed order."""
@@ -37,8 +39,6 @@ def damage(path):
 
 def restore(gan, path, groups=None):
     """Restores a legacy `state.npz` checkpoint (dcgan-tf before TensorFlow checkpoints)."""
-    from dcgan_tf.training.checkpoint import CheckpointError  # It imports this module.
-
     state = np.load(os.path.join(path, "state.npz"))
     saved = {}
     for key in state.files:

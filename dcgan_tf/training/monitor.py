@@ -22,12 +22,13 @@ import time
 
 import keras
 import numpy as np
+from tensorboard.plugins.hparams import api as hparams
 import tensorflow as tf
 
+from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
+from dcgan_tf.latent_z import draw_z
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.background import BackgroundWriter
-from dcgan_tf.latent_z import draw_z
-from dcgan_tf.images import make_grid, mean_pairwise_distance, save_png, to_uint8
 from dcgan_tf.training.models import build_feature_model, pooled_features, recalibrate_batchnorm
 
 logger = logging.getLogger("dcgan_tf")
@@ -60,7 +61,7 @@ class RunMonitor(keras.callbacks.Callback):
         model_cfg: The run's `ModelConfig`.
         real_batch: A batch of real training images in [-1, 1], the diversity reference.
         writer: Open `metrics.jsonl` file; `None` on workers that are not the chief.
-        scorer: A `dcgan_tf.scoring.training.TrainingScorer` for `kid` every
+        scorer: A `dcgan_tf.training.kid.TrainingScorer` for `kid` every
             `train_cfg.score_every` epochs, or `None`.
         final_step: The step the run ends at, whose epoch is always checkpointed; `None`
             treats every epoch as possibly the last.
@@ -105,7 +106,6 @@ class RunMonitor(keras.callbacks.Callback):
         """The TensorBoard writer of scalars, samples and hparams, opened on first use (chief only)."""
         if self._summaries is None:
             self._summaries = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs", "samples"))
-            from tensorboard.plugins.hparams import api as hparams
 
             values = run_hparams(self.model_cfg, self.cfg)
             with self._summaries.as_default():

@@ -10,16 +10,17 @@ import time
 import keras
 import tensorflow as tf
 
-from dcgan_tf import locks
+from dcgan_tf import locks, recipes
 from dcgan_tf.atomic import disk_full, is_disk_full
-from dcgan_tf.training import checkpoint, history
-from dcgan_tf.data import datasets as data
-from dcgan_tf.data import splits
-from dcgan_tf.training import distribute
 from dcgan_tf.config import (
     FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
 )
+from dcgan_tf.data import datasets as data
+from dcgan_tf.data import splits
+from dcgan_tf.training import checkpoint, history
+from dcgan_tf.training import distribute
 from dcgan_tf.training.gan import DCGAN
+from dcgan_tf.training.kid import TrainingScorer
 from dcgan_tf.training.models import (
     build_discriminator, build_generator, build_projection_head, build_rotation_head, dtype_policy,
 )
@@ -123,6 +124,35 @@ def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=T
     return gan
 
 
+def describe_settings(train_cfg, strategy):
+    """One line: the precision, strategy and XLA setting this run uses, and what `auto` chose.
+
+    Args:
+        train_cfg: The run's `TrainConfig`.
+        strategy: The `tf.distribute` strategy it trains under.
+
+    Returns:
+        E.g. "Precision bf16 (auto: native bf16 on this CPU), strategy default (auto: one
+        device, CPU), XLA off (auto: CPU)."
+    """
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    device = f"{gpus} GPU{'s' if gpus > 1 else ''}" if gpus else "CPU"
+    precision = resolve_precision(train_cfg.precision)
+    native = "native bf16" if native_bf16() else "no native bf16"
+    kind = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multiworker"}.get(
+        type(strategy).__name__, "default")
+    replicas = strategy.num_replicas_in_sync
+    where = f"{replicas} replicas" if replicas > 1 else "one device"
+    jit = "on" if resolve_jit(train_cfg.jit) else "off"
+
+    def chosen(setting, why):
+        return f" (auto: {why})" if setting == "auto" else ""
+
+    return (f"Precision {precision}{chosen(train_cfg.precision, f'{native} on this {device}')}, "
+            f"strategy {kind}{chosen(train_cfg.strategy, f'{where}, {device}')}, "
+            f"XLA {jit}{chosen(train_cfg.jit, device)}.")
+
+
 def plan_segments(done, total, steps_per_epoch):
     """Splits steps `done..total` into `fit` calls `(first_epoch, epochs, steps_per_epoch)`.
 
@@ -213,6 +243,17 @@ def _resolve_configs(train_cfg, model_cfg, given=None):
     return model_cfg, train_cfg, False
 
 
+def default_feature_config(train_cfg):
+    """The read-out a run's exports default to when `train` is given none.
+
+    A resumed run keeps what its `config.json` stores; a new one takes its recipe's (the
+    default `auto` recipe's for `TrainConfig()`, as `dcgan-tf train` does).
+    """
+    if os.path.isfile(os.path.join(train_cfg.out, "config.json")):
+        return checkpoint.read_feature_config(train_cfg.out)
+    return recipes.feature_config(train_cfg.recipe)
+
+
 def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose="auto",
           feature_cfg: FeatureConfig | None = None, given=None):
     """Trains (or resumes) the run in `train_cfg.out` and returns a summary dict.
@@ -229,7 +270,7 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         verbose: Keras `fit` verbosity (progress bar).
         feature_cfg: The `features` signature an export of this run computes unless told
             otherwise; recorded in `config.json`. `None` keeps the stored one when resuming,
-            else the paper's; a resume that is not given `recipe` keeps the stored one too.
+            else takes `train_cfg.recipe`'s (see `default_feature_config`).
         given: Names of the `train_cfg` fields set explicitly (the CLI's flags); on resume
             the model flags (`config.STATE_OPTIONS`) and recipe options not given come from
             the run's config. `None` counts every field as given.
@@ -289,7 +330,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
     done = gan.step
     if chief:
         launches = history.new_segment(launches, train_cfg, done, resumed_from)
-        feature_cfg = feature_cfg or checkpoint.read_feature_config(run_dir)
+        feature_cfg = feature_cfg or default_feature_config(train_cfg)
         checkpoint.write_run_config(run_dir, model_cfg, train_cfg, launches, feature_cfg)
 
     make_dataset = functools.partial(
@@ -299,6 +340,8 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
         labelled=labelled_indices(model_cfg, train_cfg),
     )
     dataset, num_examples = make_dataset()
+    if chief:  # Once the data is known to load, so a data error stays the only line.
+        logger.info(describe_settings(train_cfg, strategy))
     steps_per_epoch = num_examples // train_cfg.batch_size
     total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
     start = time.perf_counter()
@@ -364,8 +407,6 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
     scorer = None
     if train_cfg.score_every and chief:
-        from dcgan_tf.scoring.training import TrainingScorer
-
         scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
     # The monitor writes TensorBoard's scalars itself, on the step: Keras' TensorBoard callback

@@ -9,12 +9,16 @@ penultimate layer. Each space has a fingerprint of its weights, written into eve
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 
+from keras import layers
+import keras
 import numpy as np
 
 from dcgan_tf.atomic import save_json
+from dcgan_tf.data.crop import prepare_images
 
 FEATURE_SPACES = ("inception", "classifier")
 INCEPTION_SIZE = 299
@@ -90,8 +94,6 @@ class FeatureSpace:
 
     def embed(self, images, batch_size=200):
         """(N, F) float64 features of uint8 (N, H, W, C) images, in batches."""
-        from dcgan_tf.data.crop import prepare_images
-
         batch_size = min(batch_size, self.max_batch)
         parts = []
         for i in range(0, len(images), batch_size):
@@ -127,8 +129,6 @@ def inception_space(weights=None):
     Raises:
         ScoringError: The file is missing or does not fit, or ImageNet weights cannot be had.
     """
-    import keras
-
     if weights is not None and not os.path.isfile(weights):
         raise ScoringError(f"Inception weights file not found: {weights}")
     try:
@@ -164,9 +164,6 @@ def build_classifier(num_classes, channels, width=32, shift=0.0, bn_momentum=0.9
         `(classifier, features)`: the model to train (logits), and the model that stops at
         the penultimate (feature) layer; they share the trunk, only the classifier augments.
     """
-    import keras
-    from keras import layers
-
     trunk = keras.Sequential(name="trunk")
     for filters in (width, 2 * width, 4 * width):  # 32x32 -> 16x16 -> 8x8 -> 4x4
         for _ in range(2):
@@ -208,10 +205,6 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
     Raises:
         ScoringError: `train` has no labels.
     """
-    import json
-
-    from dcgan_tf.data.crop import prepare_images
-
     if train.labels is None or not train.num_classes:
         raise ScoringError("Expected a labelled training split for the classifier feature space.")
     channels = train.images.shape[-1]
@@ -236,8 +229,6 @@ def _load_cached_classifier(classifier, path, key):
         The entry's training info, or `None` on a miss; an entry that fails to load, was made
         for another key or fails its checksum is noted in one line (and retrained).
     """
-    import json
-
     weights = path + ".weights.h5"
     if not os.path.isfile(path + ".json"):
         return None  # The JSON is written last: without it there is no entry.
@@ -259,8 +250,6 @@ def _load_cached_classifier(classifier, path, key):
 def _cache_classifier(classifier, path, key, info):
     """Stores the trained classifier: weights, then the JSON naming their key and checksum;
     a failed write (a full disk) only skips caching, with a one-line note."""
-    import json
-
     from dcgan_tf.atomic import disk_full, is_disk_full, temp_path
 
     weights = temp_path(path, ".weights.h5")  # Keras picks the format by this ending.
@@ -287,8 +276,6 @@ def _sha256_file(path):
 
 
 def _train_classifier(classifier, images, labels, cfg, progress):
-    import keras
-
     keras.utils.set_random_seed(cfg.seed)
     order = np.random.default_rng(cfg.seed).permutation(len(images))
     held = order[: max(1, len(images) // 10)]

@@ -7,8 +7,11 @@ which uses N = 10,000 of a held-out split.
 
 import numpy as np
 
-from dcgan_tf.scoring import stats
-from dcgan_tf.scoring.features import ClassifierConfig, ScoringError
+from dcgan_tf.data.datasets import load_split
+from dcgan_tf.metrics import stats
+from dcgan_tf.metrics.features import ClassifierConfig, ScoringError
+from dcgan_tf.metrics.features import classifier_space
+from dcgan_tf.paths import default_cache_dir
 
 TRAINING_SCORE_N = 2000
 TRAINING_KID_SUBSETS = 20
@@ -34,10 +37,6 @@ class TrainingScorer:
     """
 
     def __init__(self, dataset, data_dir=None, n=TRAINING_SCORE_N, seed=0, cache_dir=None):
-        from dcgan_tf.data.datasets import load_split
-        from dcgan_tf.probe.run import default_cache_dir
-        from dcgan_tf.scoring.features import classifier_space
-
         train = load_split(dataset, "train", data_dir)
         if train.labels is None or not train.num_classes:
             raise ScoringError(
