@@ -280,7 +280,6 @@ def _to_rgb(image):
     Pillow's `convert` does; transparent pixels are composited onto white rather than their
     hidden colour shown, as dropping the alpha channel does.
     """
-    from PIL import Image
 
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image, dtype=np.float64)

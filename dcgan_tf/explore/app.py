@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from dcgan_tf.explore.session import describe
+from dcgan_tf.investigations.common import rows_grid
 from dcgan_tf.investigations.latent import METHODS
 
 # Where a click on a sample goes.
@@ -187,7 +188,6 @@ def build_app(explorer, grid=32):
 
         @safe
         def on_walk(a, b, how, n, at):
-            from dcgan_tf.investigations.common import rows_grid
 
             frames = explorer.walk(int(a), int(b), how, int(n))
             return _image(rows_grid([frames])), _image(explorer.frame(int(a), int(b), how, at))

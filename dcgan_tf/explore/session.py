@@ -11,8 +11,10 @@ interpolate --walk` or `dcgan-tf arithmetic --concept`.
 import dataclasses
 
 import numpy as np
+from sklearn.neighbors import NearestNeighbors
 
 from dcgan_tf.contract import GENERATE
+from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.explore import run_info
 from dcgan_tf.investigations.common import (
     InvestigateError, check_indices, generate, grid_z, open_savedmodel, rows_grid,
@@ -21,6 +23,8 @@ from dcgan_tf.investigations.latent import (
     METHODS, check_concepts, combine, lerp, parse_expression, slerp, walk,
 )
 from dcgan_tf.investigations.nearest import features_of, load_images
+from dcgan_tf.probe.run import default_cache_dir, extract_features
+from dcgan_tf.serving.clients import open_client
 
 # Signatures every panel but the discriminator's needs.
 NEEDED = ("sample", GENERATE)
@@ -67,7 +71,6 @@ def open_model(cfg):
         if cfg.server is not None:
             raise InvestigateError("Pass either --model or --server, not both.")
         return open_savedmodel(cfg.model, NEEDED)
-    from dcgan_tf.serving.clients import open_client
 
     client = open_client(server=cfg.server, name=cfg.name, version=cfg.version, timeout=cfg.timeout)
     missing = [s for s in NEEDED if s not in client.signatures()]
@@ -157,7 +160,6 @@ class Explorer:
 
     def prepare(self, image):
         """An uploaded image (H, W) or (H, W, C) uint8 at the model's size and channels."""
-        from dcgan_tf.data.crop import prepare_images
 
         image = np.asarray(image)
         if image.ndim == 3 and image.shape[-1] == 4:
@@ -181,7 +183,6 @@ class Explorer:
         reads them back; a served model's are computed once per session.
         """
         if self._index is None:
-            from sklearn.neighbors import NearestNeighbors
 
             self._needs_discriminator()
             dataset = self.cfg.dataset or self.metadata.get("dataset")
@@ -193,7 +194,6 @@ class Explorer:
                 rng = np.random.default_rng(0)
                 images = images[np.sort(rng.choice(len(images), self.cfg.index_size, replace=False))]
             if self.cfg.model is not None:
-                from dcgan_tf.probe.run import default_cache_dir, extract_features
 
                 features = extract_features(self.client.path, images,
                                             cache_dir=self.cfg.cache_dir or default_cache_dir(),

@@ -14,11 +14,12 @@ import os
 import shutil
 import tempfile
 
-from dcgan_tf import atomic
+from dcgan_tf import __version__, atomic
 from dcgan_tf.config import FeatureConfig
-from dcgan_tf.export import portable_graph
+from dcgan_tf.export import portable_graph, tflite, web
 from dcgan_tf.export.savedmodel import _check_name, _default_name
 from dcgan_tf.training import checkpoint
+from dcgan_tf.training.models import feature_dim
 from dcgan_tf.versions import list_versions
 
 PORTABLE_FORMATS = ("tflite", "onnx", "web")
@@ -73,8 +74,6 @@ def contract(model_cfg, train_cfg, feature_cfg, meta, run_dir, fmt, exporter, fi
         exporter: Which converter wrote the models.
         files: `{model name: file name}` of the models in the directory.
     """
-    from dcgan_tf import __version__
-    from dcgan_tf.training.models import feature_dim
 
     width = feature_dim(model_cfg, feature_cfg)
     models = portable_graph.io_contract(model_cfg, width, GENERATOR_BATCH[fmt])
@@ -106,7 +105,6 @@ def contract(model_cfg, train_cfg, feature_cfg, meta, run_dir, fmt, exporter, fi
 def _convert(module, fmt, workdir, cache):
     """`{model name: bytes}` of `fmt`'s models; ONNX bytes are shared by `onnx` and `web`."""
     if fmt == "tflite":
-        from dcgan_tf.export import tflite
 
         out = {}
         for name, function in portable_graph.functions(module, GENERATOR_BATCH["tflite"]).items():
@@ -121,7 +119,6 @@ def _convert(module, fmt, workdir, cache):
             cache[name] = onnx_export.convert(portable_graph.functions(module)[name])
     exporter = onnx_export.EXPORTER
     if fmt == "web":
-        from dcgan_tf.export import web
 
         exporter += f"; runtime onnxruntime-web {web.runtime_version()} (wasm)"
     return {name: cache[name] for name in names}, exporter

@@ -13,9 +13,14 @@ import shutil
 import time
 
 import numpy as np
+from PIL import Image
+import tensorflow as tf
+from tensorboard.plugins import projector
 
 from dcgan_tf.atomic import save_json, write_text
 from dcgan_tf.contract import GENERATE
+from dcgan_tf.data.crop import prepare_images
+from dcgan_tf.data.datasets import load_split
 from dcgan_tf.investigations.common import InvestigateError, open_savedmodel
 from dcgan_tf.investigations.nearest import features_of
 
@@ -34,7 +39,6 @@ def sprite_image(pixels):
     Returns:
         `(sprite uint8 (S, S, C), cell side)`.
     """
-    from PIL import Image
 
     n, size = len(pixels), pixels.shape[1]
     cols = math.ceil(math.sqrt(n))
@@ -71,11 +75,7 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
         InvestigateError: not a usable export, no dataset, or `out_dir` holds other files.
         dcgan_tf.data.formats.DataError: the dataset's files are missing.
     """
-    import tensorflow as tf
-    from tensorboard.plugins import projector
 
-    from dcgan_tf.data.crop import prepare_images
-    from dcgan_tf.data.datasets import load_split
 
     start = time.perf_counter()
     if n < 1:

@@ -17,7 +17,7 @@ from keras import layers
 import keras
 import numpy as np
 
-from dcgan_tf.atomic import save_json
+from dcgan_tf.atomic import disk_full, is_disk_full, save_json, temp_path
 from dcgan_tf.data.crop import prepare_images
 
 FEATURE_SPACES = ("inception", "classifier")
@@ -250,7 +250,6 @@ def _load_cached_classifier(classifier, path, key):
 def _cache_classifier(classifier, path, key, info):
     """Stores the trained classifier: weights, then the JSON naming their key and checksum;
     a failed write (a full disk) only skips caching, with a one-line note."""
-    from dcgan_tf.atomic import disk_full, is_disk_full, temp_path
 
     weights = temp_path(path, ".weights.h5")  # Keras picks the format by this ending.
     try:

@@ -159,9 +159,8 @@ def classify_accuracy(model_path, images, labels, batch_size=256):
     Returns:
         `{"accuracy", "test_error", "n"}`.
     """
-    import tensorflow as tf
-
-    fn = tf.saved_model.load(model_path).signatures[CLASSIFY_SIGNATURE]
+    fn = ExportReader(model_path, needs=(CLASSIFY_SIGNATURE,), error=ProbeError).function(
+        CLASSIFY_SIGNATURE)
     predicted = np.concatenate([
         fn(images=tf.constant(images[i:i + batch_size]))["classes"].numpy()
         for i in range(0, len(images), batch_size)
@@ -173,9 +172,7 @@ def classify_accuracy(model_path, images, labels, batch_size=256):
 def _classifier_report(model_path, metadata, test, cfg):
     """The export's own classifier beside the SVM: its test accuracy, what it was trained on,
     and whether that is this probe's draw 0 (same labels, seed and validation size)."""
-    from dcgan_tf.serving.signatures import describe, read_signature_defs
-
-    if CLASSIFY_SIGNATURE not in describe(read_signature_defs(model_path)):
+    if CLASSIFY_SIGNATURE not in ExportReader(model_path, error=ProbeError).signatures:
         return None
     subset = metadata.get("labelled_subset") or {}
     report = classify_accuracy(model_path, test.images, test.labels, cfg.batch_size)
