@@ -135,7 +135,7 @@ def test_semi_supervised_step_trains_the_class_head_with_feature_matching():
     np.testing.assert_allclose(np.asarray(gan.discriminator(x)).reshape(-1), lse, rtol=1e-5)
 
 
-def test_resume_restores_the_ema_weights_and_keeps_the_decay(tmp_path):
+def test_resume_restores_the_ema_weights_and_keeps_the_average(tmp_path):
     from dcgan_tf.training import checkpoint
     from dcgan_tf.training.run import TrainingError, train
 
@@ -156,13 +156,16 @@ def test_resume_restores_the_ema_weights_and_keeps_the_decay(tmp_path):
     _, _, ema_g, _, _ = checkpoint.load_networks(run, generator="ema")
     for value, variable in zip(saved, ema_g.trainable_variables):
         np.testing.assert_array_equal(value, variable.numpy())
+    # The average is part of the checkpoint (a model flag): resuming without it is refused.
     with pytest.raises(TrainingError, match="--g-ema"):
-        train(TrainConfig(out=run, max_steps=6, batch_size=32, g_ema=0.9, precision="fp32"),
+        train(TrainConfig(out=run, max_steps=6, batch_size=32, g_ema=0.0, precision="fp32"),
               model, verbose=0)
-    # Resuming with the same decay continues from the restored average.
-    summary = train(TrainConfig(out=run, max_steps=6, batch_size=32, g_ema=0.5, precision="fp32"),
-                    model, verbose=0)
+    # Not given (the CLI's flags without --g-ema), the run's decay is kept and the restored
+    # average continues.
+    summary = train(TrainConfig(out=run, max_steps=6, batch_size=32, precision="fp32"),
+                    model, verbose=0, given={"out", "max_steps", "batch_size", "precision"})
     assert summary["resumed_from"] == path and summary["step"] == 6
+    assert checkpoint.read_run_config(run)[1].g_ema == 0.5
 
 
 @pytest.mark.slow
