@@ -4,7 +4,7 @@ import click
 
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
-from dcgan_tf.probe.protocol import DEFAULT_C_GRID
+from dcgan_tf.probe.protocol import DEFAULT_C_GRID, SOLVERS
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
 BASELINES = ("none", "random", "pixels", "supervised")
@@ -49,12 +49,12 @@ def _c_grid(value):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--c-grid", default=",".join(f"{c:g}" for c in DEFAULT_C_GRID), show_default=True,
               help="SVM C values searched on the validation set.")
-@click.option("--solver", type=click.Choice(("auto", "newton", "primal", "liblinear")),
-              default="auto", show_default=True,
-              help="LinearSVC's objective solved exactly by Newton's method, newton: in the "
-                   "dual (N x N system), primal: in the primal ((F+1)^2 system, warm-started "
-                   "along C); liblinear: LinearSVC itself; auto: primal when labels outnumber "
-                   "features, else newton up to 8000 labels, else liblinear.")
+@click.option("--solver", type=click.Choice(SOLVERS), default="auto", show_default=True,
+              help="LinearSVC's objective solved by Newton's method, gram: in the eigenbasis "
+                   "of the N x N Gram matrix, primal: of the F x F feature covariance (both "
+                   "warm-started along C), newton: in the dual, an N x N system per step; "
+                   "liblinear: LinearSVC itself; auto: primal when labels outnumber "
+                   "features, else gram.")
 @click.option("--baseline", type=click.Choice(BASELINES), default="none", show_default=True,
               help="Probe a baseline instead: random (untrained) D, raw pixels, or the D "
                    "architecture trained supervised on the labels.")
