@@ -61,11 +61,31 @@ def resolve_precision(precision):
     return precision
 
 
+# CPU flags under which the 4x4 layers' patch-matmul kernel gradient was measured faster
+# than oneDNN's in bf16: AMX (Xeon; 56 ms against 18 ms for the 4x4 layer) and AVX512-BF16
+# without AMX (EPYC; the whole 64 px step 1.08x, `benchmarks/auto_choices.py`).
+PATCH_GRADS_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
+def patch_grads_choice(precision, flags, gpu):
+    """The `patch_grads_pay` rule as a pure function of its facts.
+
+    Args:
+        precision: The resolved precision, `"fp32"`, `"bf16"` or `"fp16"`.
+        flags: The CPU's feature flags (a set of /proc/cpuinfo names).
+        gpu: Whether training runs on a GPU.
+
+    Returns:
+        True for bf16 on a CPU with native bf16 matmuls (AMX or AVX512-BF16).
+    """
+    return precision == "bf16" and not gpu and bool(PATCH_GRADS_FLAGS & set(flags))
+
+
 def patch_grads_pay(precision):
-    """Whether the 4x4 layers should take `patch_grads`' kernel gradient: bf16 (resolved) on an
-    AMX CPU, the only place it was measured; GPUs and other CPUs keep their library's kernel."""
-    return (precision == "bf16" and not tf.config.list_physical_devices("GPU")
-            and "amx_bf16" in cpu_flags())
+    """Whether the 4x4 layers should take `patch_grads`' kernel gradient: bf16 (resolved) on a
+    CPU with native bf16 (`patch_grads_choice`); GPUs keep their library's kernel."""
+    return patch_grads_choice(precision, cpu_flags(),
+                              bool(tf.config.list_physical_devices("GPU")))
 
 
 def precision_policy(precision):
