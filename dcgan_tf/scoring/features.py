@@ -32,7 +32,7 @@ class ClassifierConfig:
         max_steps: Fewer passes where `epochs` would take more steps than this, and one pass
             over a random `max_steps * batch_size` of the examples where even one would, so a
             large split (CIFAR-10's 50,000) trains in about the time of a small one.
-            Defaults to 300.
+            Defaults to 400.
         batch_size: Defaults to 128.
         lr: Adam learning rate (the peak of the cosine schedule). Defaults to 3e-3.
         width: Channels of the first conv block (doubling twice); the feature layer has
@@ -49,7 +49,7 @@ class ClassifierConfig:
     """
 
     epochs: int = 10
-    max_steps: int = 300
+    max_steps: int = 400
     batch_size: int = 128
     lr: float = 3e-3
     width: int = 32
