@@ -90,3 +90,22 @@ def test_score_time_smoke(digits_export):
                "--inception-images", "4")
     assert "| classifier trained afresh |" in out and "| classifier from the cache |" in out
     assert "Inception-v3 at 299x299:" in out
+
+
+@pytest.mark.slow
+def test_probe_solvers_smoke():
+    out = _run("probe_solvers.py", "--features", "40", "--sizes", "30,1000", "--all",
+               "--draw-labels", "100")
+    rows = [line for line in out.splitlines() if line.startswith("| 30 |") or
+            line.startswith("| 1000 |")]
+    assert "| 30 | 40 | gram |" in rows[0] and "| 1000 | 40 | primal |" in rows[1]
+    assert "skipped" not in out and "One protocol draw at 100 labels" in out
+
+
+@pytest.mark.slow
+def test_auto_choices_and_step_profile_smoke():
+    out = _run("auto_choices.py", "--size", "32", "--width", "8", "--batch", "8", "--steps", "1",
+               "--windows", "1", "--warmup", "1", "--pairs", "precision,patch")
+    assert "| precision | bf16 | fp32 |" in out and "| patch |" in out
+    out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1")
+    assert "generator/project (Dense" in out and "| sum |" in out
