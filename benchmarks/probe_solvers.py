@@ -6,7 +6,9 @@
 For each N and F: the whole C search (the 6-value grid, warm-started where the solver allows)
 of `gram`, `primal` and `newton` on the same standardised synthetic features (CIFAR-10-like
 correlated conv features, `probe_all_labels.synthetic_features`), their seconds, each one's
-ratio to `auto`'s pick, and the test accuracy each reaches at the C the validation set picks
+ratio to `auto`'s pick, the process's CPU seconds for `auto`'s pick (on one BLAS thread, as
+`gram` runs, about its wall time on an idle machine: a figure that other load does not
+inflate), and the test accuracy each reaches at the C the validation set picks
 (all solve one objective: the accuracies must agree). A solver whose predicted time is far
 beyond the others' is skipped and says so (`newton` above 4,000, `primal` below 1,000, `gram`
 above 10,000). Then one draw of the protocol itself at `--draw-labels` (default 4000: the
@@ -44,10 +46,10 @@ def parse_args(argv=None):
 def time_solver(solver, x, y, val_x, val_y, test_x, test_y):
     from dcgan_tf.probe.protocol import fit_svm
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     clf, c, _, _ = fit_svm(x, y, val_x, val_y, solver=solver)
-    seconds = time.perf_counter() - start
-    return seconds, c, float(np.mean(clf.predict(test_x) == test_y))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, c, float(np.mean(clf.predict(test_x) == test_y)), cpu
 
 
 def main(argv=None):
@@ -62,9 +64,9 @@ def main(argv=None):
     val_x, val_y = synthetic_features(10_000, dim, seed=2)
     test_x, test_y = synthetic_features(10_000, dim, seed=3)
     rows = []
-    print(f"\n| N | F | auto | " + " | ".join(f"{s} s" for s in solvers)
+    print(f"\n| N | F | auto | auto CPU s | " + " | ".join(f"{s} s" for s in solvers)
           + " | " + " | ".join(f"{s} / auto" for s in solvers) + " | test acc. (C) |", flush=True)
-    print("|---" * (3 + 2 * len(solvers) + 1) + "|", flush=True)
+    print("|---" * (4 + 2 * len(solvers) + 1) + "|", flush=True)
     for n in sizes:
         x, y = synthetic_features(n, dim, seed=1)
         pick = choose_solver("auto", n, dim)
@@ -78,18 +80,21 @@ def main(argv=None):
         seconds = [f"{result[s][0]:.1f}" if s in result else "skipped" for s in solvers]
         ratios = [f"{result[s][0] / auto_s:.2f}" if s in result else "-" for s in solvers]
         accs = ", ".join(f"{s} {100 * result[s][2]:.2f} ({result[s][1]:g})" for s in result)
-        print(f"| {n} | {dim} | {pick} | " + " | ".join(seconds) + " | " + " | ".join(ratios)
+        print(f"| {n} | {dim} | {pick} | {result[pick][3]:.1f} | " + " | ".join(seconds) + " | " + " | ".join(ratios)
               + f" | {accs} |", flush=True)
         rows.append((n, pick, result))
     if not args.no_draw:
         num = args.draw_labels + 10_000
         train_x, train_y = synthetic_features(num, dim, seed=4)
         cfg = ProbeConfig(labels=args.draw_labels, validation=10_000, repeats=1, cache=False)
+        cpu = time.process_time()
         report = evaluate_features(train_x, train_y, test_x, test_y, 10, cfg)
+        cpu = time.process_time() - cpu
         draw = report["draws"][0]
         print(f"\nOne protocol draw at {args.draw_labels} labels, F = {dim}, validation 10,000, "
               f"test 10,000: solver {draw['solver']}, C = {draw['C']:g}, "
-              f"{draw['seconds']:.1f} s (test accuracy {100 * draw['accuracy']:.2f}%)", flush=True)
+              f"{draw['seconds']:.1f} s, {cpu:.1f} CPU s (test accuracy "
+              f"{100 * draw['accuracy']:.2f}%)", flush=True)
     return rows
 
 
