@@ -75,14 +75,17 @@ def alternate(a, b, steps, windows, warmup):
 
 
 def main(argv=None):
-    from dcgan_tf.training.run import cpu_flags, native_bf16, patch_grads_pay, resolve_precision
-
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_step_flags(p)
     p.add_argument("--windows", type=int, default=3)
     p.add_argument("--torch", action="store_true", help="Also PyTorch's bf16 autocast step.")
     p.add_argument("--pairs", default="precision,patch,norm,spe")
     a = p.parse_args(argv)
+    # PyTorch's step is built first: torch (its triton import) segfaulted when first used
+    # after TensorFlow had built models in the process.
+    theirs = _torch_step(a) if a.torch else None
+    from dcgan_tf.training.run import cpu_flags, native_bf16, patch_grads_pay, resolve_precision
+
     print(machine(), flush=True)
     flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16")))
     precision = resolve_precision("auto")
@@ -111,7 +114,7 @@ def main(argv=None):
           f"{a.windows} alternating windows of {a.steps} calls\n")
     print("| choice | A | B | A s/call | B s/call | B/A (A's speed-up) | faster | auto picks |")
     print("|---|---|---|---|---|---|---|---|", flush=True)
-    for name in a.pairs.split(","):
+    for name in filter(None, a.pairs.split(",")):
         label_a, label_b, make_a, make_b, picked = pairs[name]
         ratio, sa, sb = alternate(make_a(), make_b(), a.steps, a.windows, a.warmup)
         faster = label_a if ratio > 1 else label_b
@@ -121,7 +124,7 @@ def main(argv=None):
         print(f"| {name} | {label_a} | {label_b} | {sa:.3f} | {sb:.3f} | {ratio:.2f} | "
               f"{faster} | {picked} ({verdict}) |", flush=True)
     if a.torch:
-        _against_torch(a, shape, precision, patch)
+        _against_torch(a, shape, precision, patch, theirs)
 
 
 def _times(fn, count):
@@ -131,13 +134,18 @@ def _times(fn, count):
     return run
 
 
-def _against_torch(a, shape, precision, patch):
-    import torch
+def _torch_step(a):
     import torch_reference as ref
 
+    step = ref.step_function(a.size, a.channels, a.width, a.batch, channels_last=True, bf16=True)
+    step()
+    return step
+
+
+def _against_torch(a, shape, precision, patch, theirs):
+    import torch
+
     ours = tf_step(*shape, precision, patch_grads=patch)
-    theirs = ref.step_function(a.size, a.channels, a.width, a.batch, channels_last=True,
-                               bf16=True)
     ratio, sa, sb = alternate(ours, theirs, a.steps, a.windows, a.warmup)
     print(f"\nPyTorch {torch.__version__} bf16 autocast (channels-last) against ours at auto "
           f"({precision}): ours {a.batch / sa:.1f} img/s, PyTorch {a.batch / sb:.1f} img/s, "
