@@ -397,9 +397,8 @@ class _RotatedProblems:
         self.one = 1.0 if intercept else 0.0
         if basis is None:
             gram = x.T @ x
-            with _one_blas_thread():
-                _, basis = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
-                                             driver="evd")
+            _, basis = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
+                                         driver="evd")
             del gram
         if isinstance(basis, str) and basis == "identity":  # `x` is already in its eigenbasis
             self.basis, self.z = None, x
@@ -477,15 +476,13 @@ class _RotatedProblems:
             block = (part.T @ part).astype(np.float64)
             block *= 2.0 * c
             block[np.diag_indices(size)] += 1.0
-            with _one_blas_thread():
-                factors.append(scipy.linalg.cho_factor(block, lower=True, check_finite=False))
+            factors.append(scipy.linalg.cho_factor(block, lower=True, check_finite=False))
 
         def apply(residual):
             out = residual / diagonal
-            with _one_blas_thread():
-                for j, factor in enumerate(factors):
-                    out[j, lead] = scipy.linalg.cho_solve(factor, residual[j, lead],
-                                                          check_finite=False)
+            for j, factor in enumerate(factors):
+                out[j, lead] = scipy.linalg.cho_solve(factor, residual[j, lead],
+                                                      check_finite=False)
             return out
 
         return apply
