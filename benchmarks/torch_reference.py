@@ -70,6 +70,21 @@ class Discriminator(nn.Module):
 
 def time_step(size, channels, width, batch, steps, warmup, channels_last, bf16, z_dim=100):
     """Images/s of one DCGAN step on a batch held in memory: best of 3 windows of `steps`."""
+    step = step_function(size, channels, width, batch, channels_last, bf16, z_dim)
+    for _ in range(warmup):
+        step()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, time.perf_counter() - start)
+    return batch * steps / best
+
+
+def step_function(size, channels, width, batch, channels_last, bf16, z_dim=100):
+    """A callable running one DCGAN step (D then G) on a batch held in memory; returns D's
+    loss as a float (which waits for the step)."""
     torch.manual_seed(0)
     g, d = Generator(size, channels, width, z_dim), Discriminator(size, channels, width)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -92,18 +107,9 @@ def time_step(size, channels, width, batch, steps, warmup, channels_last, bf16, 
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-        return d_loss
+        return float(d_loss.detach())
 
-    for _ in range(warmup):
-        step()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(steps):
-            d_loss = step()
-        float(d_loss.detach())
-        best = min(best, time.perf_counter() - start)
-    return batch * steps / best
+    return step
 
 
 def main():

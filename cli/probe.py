@@ -7,7 +7,7 @@ import click
 from dcgan_tf_cli.messages import show_library_messages
 from dcgan_tf_cli.output import echo_summary, json_option, write_json
 from dcgan_tf_cli.quiet import Command
-from dcgan_tf.config import DEFAULT_C_GRID, DEFAULT_CACHE_MAX_GB as DEFAULT_MAX_GB
+from dcgan_tf.config import DEFAULT_C_GRID, DEFAULT_CACHE_MAX_GB as DEFAULT_MAX_GB, PROBE_SOLVERS
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS as PROBE_DATASETS
 
 # Kept here (not imported from dcgan_tf.probe.run/baselines) so `--help` does not load TensorFlow.
@@ -61,12 +61,12 @@ def _c_grid(ctx, param, value):
 @click.option("--c-grid", default=",".join(f"{c:g}" for c in DEFAULT_C_GRID), show_default=True,
               callback=_c_grid,
               help="SVM C values searched on the validation set.")
-@click.option("--solver", type=click.Choice(("auto", "newton", "primal", "liblinear")),
-              default="auto", show_default=True,
-              help="LinearSVC's objective solved exactly by Newton's method, newton: in the "
-                   "dual (N x N system), primal: in the primal ((F+1)^2 system, warm-started "
-                   "along C); liblinear: LinearSVC itself; auto: primal when labels outnumber "
-                   "features, else newton up to 8000 labels, else liblinear.")
+@click.option("--solver", type=click.Choice(PROBE_SOLVERS), default="auto", show_default=True,
+              help="LinearSVC's objective solved by Newton's method, gram: in the eigenbasis "
+                   "of the N x N Gram matrix, primal: of the F x F feature covariance (both "
+                   "warm-started along C), newton: in the dual, an N x N system per step; "
+                   "liblinear: LinearSVC itself; auto: primal when labels outnumber "
+                   "features, else gram.")
 @click.option("--baseline", type=click.Choice(BASELINES), default="none", show_default=True,
               help="Probe a baseline instead: random (untrained) D, raw pixels, or the D "
                    "architecture trained supervised on the labels.")

@@ -29,7 +29,7 @@ FEATURE_SPACES = ("classifier", "inception")
 @click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True)
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Training epochs of the classifier space, at most 2,000 steps (part of its cache key).")
+              help="Training epochs of the classifier space, at most 400 steps (part of its cache key).")
 @click.option("--cache-dir", type=str, help="Classifier cache. [default: ~/.cache/dcgan-tf]")
 @click.option("--no-cache", is_flag=True, help="Train the classifier afresh; write no cache.")
 @json_option()

@@ -39,6 +39,8 @@ SERVING_PRECISIONS = ("fp32", "bf16")
 # (room for a few models' features on CIFAR-10- or Fashion-MNIST-sized data), and the REST
 # request layouts of TF Serving (`instances` rows or columnar `inputs`).
 DEFAULT_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+# The probe's SVM solvers (`dcgan_tf.probe.solvers`); here so the CLI's --help needs no NumPy.
+PROBE_SOLVERS = ("auto", "gram", "primal", "newton", "liblinear")
 DEFAULT_CACHE_MAX_GB = 20.0
 REQUEST_FORMATS = ("row", "columnar")
 

@@ -101,3 +101,21 @@ def test_portable_latency_smoke():
     assert set(rows) == {"savedmodel", "litert", "onnxruntime"}
     assert float(rows["litert"][-2]) < 1e-4 and int(rows["onnxruntime"][-1]) <= 1
     assert float(features.splitlines()[-1].split()[-1]) < 1e-4  # onnxruntime's relative error.
+
+
+def test_probe_solvers_smoke():
+    out = _run("probe_solvers.py", "--features", "40", "--sizes", "30,1000", "--all",
+               "--draw-labels", "100")
+    rows = [line for line in out.splitlines() if line.startswith("| 30 |") or
+            line.startswith("| 1000 |")]
+    assert "| 30 | 40 | gram |" in rows[0] and "| 1000 | 40 | primal |" in rows[1]
+    assert "skipped" not in out and "One protocol draw at 100 labels" in out
+
+
+@pytest.mark.slow
+def test_auto_choices_and_step_profile_smoke():
+    out = _run("auto_choices.py", "--size", "32", "--width", "8", "--batch", "8", "--steps", "1",
+               "--windows", "1", "--warmup", "1", "--pairs", "precision,patch")
+    assert "| precision | bf16 | fp32 |" in out and "| patch |" in out
+    out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1")
+    assert "generator/project (Dense" in out and "| sum |" in out

@@ -12,7 +12,9 @@ from dcgan_tf.probe.protocol import (
     ProbeConfig, ProbeError, balanced_sample, choose_solver, evaluate_features, fit_svm,
     split_protocol,
 )
-from dcgan_tf.probe.solvers import PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path
+from dcgan_tf.probe.solvers import (
+    GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, fit_gram_path, fit_primal_path,
+)
 
 REPORT_KEYS = {
     "test_error_mean", "test_error_std", "accuracy_mean", "accuracy_std", "draws", "feature_dim",
@@ -101,6 +103,51 @@ def test_newton_solver_matches_linearsvc(classes, dim):
         expected = reference.decision_function(scaler.transform(x[200:]))
         np.testing.assert_allclose(clf.decision_function(x[200:]), expected, atol=2e-3)
         assert np.mean(clf.predict(x[200:]) == reference.predict(scaler.transform(x[200:]))) > 0.99
+
+
+@pytest.mark.parametrize("classes, dim", [(2, 300), (4, 300), (3, 60)])
+def test_gram_solver_matches_linearsvc_and_the_dual_newton_solver(classes, dim):
+    # Fewer examples than features (the 400-per-class probe's shape): the primal solver in
+    # the Gram matrix's eigenbasis solves LinearSVC's problem, at every C of a warm path.
+    from sklearn.svm import LinearSVC
+
+    x, y = _overlapping(200, classes, dim, seed=classes)
+    x, test = x[:100], x[100:]
+    grid = (1e-3, 0.1, 10.0)
+    fitted = fit_gram_path(x, y[:100], grid[::-1], tol=1e-10)  # any order: fitted ascending
+    for svc, c in zip(fitted, grid):
+        assert isinstance(svc, GramSquaredHingeSVC) and svc.C == c and svc.converged_
+        reference = LinearSVC(C=c, dual=True, tol=1e-10, max_iter=200_000).fit(x, y[:100])
+        np.testing.assert_allclose(svc.decision_function(test),
+                                   reference.decision_function(test), atol=2e-3)
+        dual = SquaredHingeSVC(c).fit(x, y[:100])
+        np.testing.assert_allclose(svc.coef_, dual.coef_, atol=1e-4)
+        np.testing.assert_allclose(svc.intercept_, dual.intercept_, atol=1e-4)
+    # Rank-deficient features (duplicated examples): the null directions are dropped.
+    twice = np.concatenate([x, x])
+    doubled = fit_gram_path(twice, np.concatenate([y[:100]] * 2), (0.1,), tol=1e-10)[0]
+    reference = LinearSVC(C=0.1, dual=True, tol=1e-10, max_iter=200_000)
+    reference.fit(twice, np.concatenate([y[:100]] * 2))
+    np.testing.assert_allclose(doubled.decision_function(test),
+                               reference.decision_function(test), atol=2e-3)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        fit_gram_path(x, np.zeros(len(x)), (1.0,))
+    with pytest.raises(ValueError, match="Expected `x` to be a float32 or float64"):
+        fit_gram_path(x.astype(int), y[:100], (1.0,))
+
+
+def test_auto_picks_the_gram_solver_below_f_examples_and_agrees_with_liblinear():
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    x, y = _blobs(400, classes=4, dim=300, spread=0.15)
+    clf, c, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(1e-3, 1.0))
+    assert isinstance(clf.svm, GramSquaredHingeSVC) and all(s["converged"] for s in search)
+    scaler = StandardScaler().fit(x[:100])
+    reference = LinearSVC(C=c, dual=True, tol=1e-8, max_iter=100_000, random_state=0)
+    reference.fit(scaler.transform(x[:100]), y[:100])
+    agree = np.mean(clf.predict(x[200:]) == reference.predict(scaler.transform(x[200:])))
+    assert agree > 0.99
 
 
 def _overlapping(n, classes, dim, seed=0):
@@ -225,8 +272,10 @@ def test_primal_one_vs_rest_agrees_with_binary_problems():
 
 def test_auto_solver_takes_the_smaller_exact_system_and_standardises_in_place_only_on_request():
     assert choose_solver("auto", 45_000, 7168) == "primal"
-    assert choose_solver("auto", 1000, 7168) == "newton"
-    assert choose_solver("auto", 9000, 20_000) == "liblinear"
+    assert choose_solver("auto", 4000, 7168) == "gram"
+    assert choose_solver("auto", 9000, 20_000) == "gram"
+    assert choose_solver("auto", 7168, 7168) == "gram"
+    assert choose_solver("newton", 45_000, 7168) == "newton"
     x, y = _overlapping(600, 3, 20, seed=5)
     x = x.astype(np.float32) * 3 + 1
     train, val = x[:400].copy(), x[400:].copy()

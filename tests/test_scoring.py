@@ -135,6 +135,32 @@ def test_classifier_space_separates_held_out_digits(tmp_path):
     assert np.mean(nearest == test.labels) > 0.8
 
 
+def test_bf16_trained_space_embeds_in_float32_and_a_large_split_trains_max_steps(tmp_path):
+    """The classifier trains in bf16 where asked, but the space scores in float32 (bf16's
+    8-bit mantissa would coarsen FID's statistics); a split larger than `max_steps` batches
+    trains one pass over a random `max_steps * batch_size` of it."""
+    import keras
+
+    from dcgan_tf.data.datasets import load_split
+    from dcgan_tf.scoring.features import ScoringError, _training_dtype, classifier_space
+
+    train = load_split("digits", "train")
+    cfg = ClassifierConfig(epochs=3, width=8, max_steps=4, batch_size=64, precision="bf16")
+    assert _training_dtype(cfg) == "mixed_bfloat16"
+    space = classifier_space(train, cfg, str(tmp_path))
+    # 1,437 digits, 10% held out: 1,294 examples would be 21 batches; 4 batches of 64 are.
+    assert space.info["train_examples"] == 4 * 64 and space.info["epochs"] == 1
+    assert all(w.dtype == "float32" for w in space.model.weights)
+    assert {layer.dtype_policy.name for layer in space.model.layers[1].layers} == {"float32"}
+    feats = space.embed(train.images[:20])
+    rounded = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(feats, "bfloat16"), "float64"))
+    assert np.abs(feats - rounded).max() > 1e-4  # finer than bf16 could carry
+    with pytest.raises(ScoringError, match="precision"):
+        ClassifierConfig(precision="fp16")
+    with pytest.raises(ScoringError, match="schedule"):
+        ClassifierConfig(schedule="step")
+
+
 def test_inception_space_with_a_random_weights_file(digits_export, tmp_path):
     """Exercises the inception path offline with RANDOMLY INITIALISED weights (no ImageNet
     weights here): the figures mean nothing, the plumbing (file, 299x299 RGB, 2048-d) is real."""

@@ -7,7 +7,8 @@ Protocol (the paper's SVHN protocol, used for every dataset): a validation set d
 from the training split; `labels` class-balanced examples drawn at random from the rest, once
 per repeat; features standardised on the labelled draw only; a regularised linear L2-SVM
 (squared hinge, L2 penalty: scikit-learn's LinearSVC objective, solved exactly by Newton's
-method in the dual or the primal, whichever system is smaller, or by LinearSVC itself; see
+method in the eigenbasis of the Gram matrix or of the features' covariance, whichever is
+smaller, in the dual, or by LinearSVC itself; see
 `dcgan_tf.probe.solvers`) for each C of a grid; the C with the lowest
 validation error wins and that SVM is scored on the full test split. With `labels=None` (the
 paper's CIFAR-10 protocol) every training example is labelled: C is chosen on a validation set
@@ -25,17 +26,13 @@ from dcgan_tf.data.splits import (  # noqa: F401  (the probe's splits, importabl
     MAX_VALIDATION_FRACTION, Draw, SplitError, balanced_sample, fitted_labels, split_protocol,
     validation_size,
 )
-from dcgan_tf.config import DEFAULT_C_GRID  # noqa: F401  (re-exported)
+from dcgan_tf.config import DEFAULT_C_GRID, PROBE_SOLVERS as SOLVERS  # noqa: F401
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
-    PrimalSquaredHingeSVC, SquaredHingeSVC, fit_primal_path, fit_quietly, liblinear_svc,
+    GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, fit_gram_path,
+    fit_primal_path, fit_quietly, liblinear_svc,
 )
 
-SOLVERS = ("auto", "newton", "primal", "liblinear")
-# The dual Newton solver factors up to N x N matrices (N labelled examples); the primal one
-# works in the F-dimensional eigenbasis of the features: "auto" takes the smaller of N and F,
-# and liblinear when N is too big for the dual and F outnumbers it.
-NEWTON_MAX_SAMPLES = 8000
 
 
 # A probe that cannot run as asked (bad sizes, unlabelled data, not a SavedModel, ...): the
@@ -61,8 +58,8 @@ class ProbeConfig:
         cache: Cache features on disk. Defaults to `True`.
         cache_max_gb: Most GB the feature cache keeps: after each probe the least recently
             used features beyond it are deleted (`dcgan_tf.probe.cache`). Defaults to 20.
-        solver: `"auto"`, `"newton"`, `"primal"` or `"liblinear"`; see `fit_svm`. Defaults
-            to `"auto"`.
+        solver: `"auto"`, `"gram"`, `"primal"`, `"newton"` or `"liblinear"`; see
+            `fit_svm`. Defaults to `"auto"`.
     """
 
     labels: int | None = 1000
@@ -159,10 +156,14 @@ class StandardisedSVM:
 
 
 def choose_solver(solver, num_samples, num_features=None):
-    """Resolves `"auto"`: the Newton solver whose problem is the smaller.
+    """Resolves `"auto"`: the eigenbasis whose decomposition is the smaller.
 
-    `"primal"` when labelled examples outnumber features (its unknowns are the F+1 weights),
-    else `"newton"` (the dual, N x N) up to `NEWTON_MAX_SAMPLES` examples, else `"liblinear"`.
+    `"primal"` (one F x F eigendecomposition) when labelled examples outnumber features,
+    else `"gram"` (one N x N). Both then take the same truncated Newton steps, so each label
+    count runs at the cost of its cheaper formulation; `benchmarks/probe_solvers.py` times
+    every solver against `auto`'s pick over N. At F = 7,168 on a shared 2-core EPYC the dual
+    Newton solver, which factors an N x N system per step, class and C, took 0.55-1.1x
+    `"gram"`'s time up to N = 1,000 and 13x at 2,000; `"primal"` 10-12x below N = F.
 
     Args:
         solver: One of `SOLVERS`.
@@ -170,7 +171,7 @@ def choose_solver(solver, num_samples, num_features=None):
         num_features: Feature dimension F; `None` when unknown (never "primal" then).
 
     Returns:
-        `"newton"`, `"primal"` or `"liblinear"`.
+        `"gram"`, `"primal"`, `"newton"` or `"liblinear"`.
 
     Raises:
         ProbeError: `solver` is not one of `SOLVERS`.
@@ -181,15 +182,15 @@ def choose_solver(solver, num_samples, num_features=None):
         return solver
     if num_features is not None and num_samples > num_features:
         return "primal"
-    return "newton" if num_samples <= NEWTON_MAX_SAMPLES else "liblinear"
+    return "gram"
 
 
 def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solver="auto",
             overwrite=False, init=None, progress=False):
     """Fits a standardised linear L2-SVM for each C and keeps the best on the validation set.
 
-    The scaler is fitted on `train_x` only, once; the solver's Gram matrix (dual) or
-    eigenbasis (primal), too, is shared by every C.
+    The scaler is fitted on `train_x` only, once; the solver's Gram matrix or eigenbasis,
+    too, is shared by every C.
 
     Args:
         train_x, train_y: Labelled features (N, F) and labels (N,).
@@ -197,11 +198,13 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
             validation error then.
         c_grid: Regularisation constants to try; ties go to the smaller C.
         seed: liblinear's random state.
-        solver: `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
-            an N x N system), `"primal"` (`PrimalSquaredHingeSVC`: truncated Newton in the
+        solver: `"gram"` (`GramSquaredHingeSVC`: truncated Newton in the eigenbasis of the
+            N x N Gram matrix, every class at once, warm-started along ascending C),
+            `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
+            an N x N system per step), `"primal"` (`PrimalSquaredHingeSVC`: truncated Newton in the
             primal, every class at once, warm-started along ascending C), `"liblinear"`
             (`LinearSVC`, in its dual form when features outnumber examples) or `"auto"`
-            (`choose_solver`: the smaller exact system).
+            (`choose_solver`: the smaller eigendecomposition).
         overwrite: Standardise `train_x` and `val_x` in place, and let the primal solver
             rotate `train_x` in place (float arrays the caller no longer needs): saves two
             copies of the features. Defaults to `False`.
@@ -228,14 +231,16 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
         # `train_z` is the caller's to overwrite or already a copy: rotate it in place.
         fitted = iter(fit_primal_path(train_z, train_y, grid, init=start, overwrite=True,
                                       basis=basis, progress=progress))
+    elif solver == "gram":
+        fitted = iter(fit_gram_path(train_z, train_y, grid, progress=progress))
     elif solver == "newton":
         z64 = train_z.astype(np.float64)
         gram = z64 @ z64.T + 1.0
     best, search, last = None, [], None
-    # The primal path fits every C at once above, with its own progress bar.
-    shown = progress and solver != "primal"
+    # The primal and Gram paths fit every C at once above, with their own progress bar.
+    shown = progress and solver not in ("primal", "gram")
     for c in tqdm(grid, desc="svm C", unit="C", disable=not shown, leave=False):
-        if solver == "primal":
+        if solver in ("primal", "gram"):
             svc = next(fitted)
             converged = svc.converged_
         elif solver == "newton":

@@ -12,6 +12,9 @@ classes, positive = the second), the objective of
   once, its systems solved by conjugate gradients in the eigenbasis of `x.T @ x` (matmuls on
   every core), warm-started along an ascending C path: the choice when labelled examples
   outnumber features.
+- `GramSquaredHingeSVC` / `fit_gram_path`: the same primal solver in the eigenbasis of the
+  N x N Gram matrix, one eigendecomposition for every class and C: the choice when features
+  outnumber labelled examples.
 - `liblinear_svc`: `LinearSVC` itself, the reference.
 
 Pure NumPy/SciPy; no TensorFlow.
@@ -23,12 +26,25 @@ import numpy as np
 import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 from tqdm import tqdm
 
 
 # From this many examples a dual Newton solve is big enough to use every BLAS thread.
 MULTITHREADED_SAMPLES = 1500
+
+
+_CONTROLLER = []
+
+
+def _one_blas_thread():
+    """A context running BLAS/LAPACK on one thread. LAPACK's factorisations and small
+    products gain nothing from threads on 2 cores and lose 10-100x when other processes share
+    them (measured on a busy 2-core EPYC: a 1000 x 1000 `eigh` 0.5 s on one thread, 5.7-13 s
+    on two; a 500 x 500 Cholesky 0.01 s against 0.25-1.4 s)."""
+    if not _CONTROLLER:  # finding the BLAS libraries takes milliseconds: once per process
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 class _LinearScores:
@@ -250,6 +266,100 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     return fitted
 
 
+class GramSquaredHingeSVC(_LinearScores):
+    """LinearSVC's problem, one-vs-rest, by the primal solver in the eigenbasis of the Gram matrix.
+
+    With `K = [x, 1] [x, 1]^T = U diag(s) U^T` (N x N), the rows of `phi = U diag(sqrt(s))`
+    are N-dimensional features with `phi phi^T = K`: a weight vector `v` on them is
+    `w = [x, 1]^T U diag(1 / sqrt(s)) v` on the raw features, with the same norm and the same
+    scores, so the SVM on `phi` (no intercept: the Gram carries it) is the SVM on `x`; and
+    `phi^T phi = diag(s)` is already diagonal, the basis the primal solver wants. One
+    eigendecomposition serves every class and C, where the dual Newton solver factors an N x N
+    system per step, per class and per C. The choice when labelled examples are fewer than
+    features. Use `fit_gram_path` to fit several C values.
+
+    Args:
+        C: Regularisation constant, as in `LinearSVC`.
+        tol: Stopping tolerance, as LinearSVC's `tol` with `dual=False` (the gradient has the
+            same norm in either basis). Defaults to 1e-4.
+        max_iter: Most Newton steps per class and C. Defaults to 50.
+    """
+
+    def __init__(self, C=1.0, tol=1e-4, max_iter=50):
+        self.C = C
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, x, y):
+        """Fits on features `x` (N, F) and labels `y` (N,); returns `self`."""
+        return fit_gram_path(x, y, (self.C,), self.tol, self.max_iter)[0]
+
+
+# Eigenvalues of the Gram matrix below this share of the largest are dropped: directions the
+# features do not span (their columns of `phi` are rounding noise).
+_GRAM_CUTOFF = 1e-10
+GRAM_EIGH64 = True
+
+
+def fit_gram_path(x, y, c_grid, tol=1e-4, max_iter=50, progress=False):
+    """Fits `GramSquaredHingeSVC` at each C of `c_grid`, warm-starting along ascending C.
+
+    Args:
+        x: Features (N, F), float32 or float64: the Gram matrix is computed in that precision,
+            decomposed in float64.
+        y: Labels (N,), at least two classes.
+        c_grid: Regularisation constants, any order.
+        tol: Stopping tolerance (see `PrimalSquaredHingeSVC`). Defaults to 1e-4.
+        max_iter: Most Newton steps per class and C. Defaults to 50.
+        progress: Show a progress bar over the C values.
+
+    Returns:
+        A fitted `GramSquaredHingeSVC` for each C, in ascending order of C.
+
+    Raises:
+        ValueError: `x` is not 2-D floating point matching `y`, or `y` has one class.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or len(x) != len(y):
+        raise ValueError(
+            "Expected `x` to be a float32 or float64 (N, F) array with one label per row. "
+            f"Received: x.shape={x.shape}, x.dtype={x.dtype}, len(y)={len(y)}"
+        )
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"Expected `y` to have at least 2 classes. Received: classes={classes}")
+    with _one_blas_thread():  # see `_one_blas_thread`: 3-4x faster on a shared 2-core CPU
+        return _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress)
+
+
+def _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress):
+    positives = classes[1:] if len(classes) == 2 else classes
+    gram = (x @ x.T).astype(np.float64 if GRAM_EIGH64 else x.dtype)  # a symmetric rank-k update
+    gram += 1.0
+    values, vectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
+                                        driver="evd")
+    del gram
+    keep = values > _GRAM_CUTOFF * values[-1]
+    values, vectors = values[keep], vectors[:, keep]
+    roots = np.sqrt(values)
+    phi = (vectors * roots).astype(x.dtype)
+    targets = np.where(y[:, None] == positives[None, :], 1.0, -1.0)
+    problem = _RotatedProblems(phi, targets, overwrite=False, basis="identity", intercept=False)
+    fitted = []
+    for c in tqdm(sorted(float(c) for c in c_grid), desc="svm C path", unit="C",
+                  disable=not progress, leave=False):
+        steps, converged = problem.solve(c, tol, max_iter)
+        beta = (problem.u[:, :-1] / roots) @ vectors.T  # (K, N): w = [x, 1]^T beta
+        svc = GramSquaredHingeSVC(c, tol, max_iter)
+        svc.classes_ = classes
+        svc.coef_ = (beta.astype(x.dtype) @ x).astype(np.float32)
+        svc.intercept_ = beta.sum(axis=1).astype(np.float32)
+        svc.n_iter_, svc.converged_ = steps.tolist(), converged
+        fitted.append(svc)
+    return fitted
+
+
 # Largest relative residual at which a Newton step's conjugate gradients stop (far from the optimum).
 _FORCING_CAP = 0.1
 # Leading eigendirections preconditioned by their exact block rather than its diagonal: on
@@ -272,16 +382,23 @@ class _RotatedProblems:
     gradients.
     """
 
-    def __init__(self, x, targets, overwrite, basis=None):
+    def __init__(self, x, targets, overwrite, basis=None, intercept=True):
+        # The constant feature's value: 0 drops the intercept (its weight stays 0), for
+        # features that already carry it (the Gram path's).
+        self.one = 1.0 if intercept else 0.0
         if basis is None:
             gram = x.T @ x
             _, basis = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
                                          driver="evd")
             del gram
-        self.basis = basis.astype(x.dtype, copy=False)
-        self.z = x if overwrite and x.flags.writeable and x.flags.c_contiguous else np.empty_like(x)
-        for i in range(0, len(x), _ROWS):
-            self.z[i:i + _ROWS] = x[i:i + _ROWS] @ self.basis
+        if isinstance(basis, str) and basis == "identity":  # `x` is already in its eigenbasis
+            self.basis, self.z = None, x
+        else:
+            self.basis = basis.astype(x.dtype, copy=False)
+            inplace = overwrite and x.flags.writeable and x.flags.c_contiguous
+            self.z = x if inplace else np.empty_like(x)
+            for i in range(0, len(x), _ROWS):
+                self.z[i:i + _ROWS] = x[i:i + _ROWS] @ self.basis
         self.targets = targets
         num, dim = x.shape
         self.u = np.zeros((targets.shape[1], dim + 1))  # weights on [z, 1]
@@ -304,17 +421,17 @@ class _RotatedProblems:
     def _times(self, v):
         """`[z, 1] v^T`: (N, K) outputs of weights `v` (K, F + 1)."""
         dtype = self.z.dtype
-        return (self.z @ v[:, :-1].T.astype(dtype)).astype(np.float64) + v[:, -1]
+        return (self.z @ v[:, :-1].T.astype(dtype)).astype(np.float64) + self.one * v[:, -1]
 
     def _transpose_times(self, r):
         """`r^T [z, 1]`: (K, F + 1) from per-example values `r` (N, K)."""
         return np.hstack([(r.T.astype(self.z.dtype) @ self.z).astype(np.float64),
-                          r.sum(0)[:, None]])
+                          self.one * r.sum(0)[:, None]])
 
     def _masked_gram_times(self, mask, v):
         """`[z_A, 1]^T [z_A, 1] v` per class (rows of `v`, (K, F + 1)), in one pass over z."""
         dtype = self.z.dtype
-        weights, bias = v[:, :-1].T.astype(dtype), v[:, -1].astype(dtype)
+        weights, bias = v[:, :-1].T.astype(dtype), (self.one * v[:, -1]).astype(dtype)
         total = np.zeros(v.shape[::-1], dtype)
         for i in range(0, len(self.z), _ROWS):
             part = self.z[i:i + _ROWS]
@@ -322,7 +439,7 @@ class _RotatedProblems:
             u += bias
             u *= mask[i:i + _ROWS]
             total[:-1] += part.T @ u
-            total[-1] += u.sum(0)
+            total[-1] += self.one * u.sum(0)
         return total.T.astype(np.float64)
 
     def _squares(self, active):
@@ -332,7 +449,7 @@ class _RotatedProblems:
         for i in range(0, len(self.z), _ROWS):
             part = self.z[i:i + _ROWS]
             total += mask[i:i + _ROWS].T @ (part * part)
-        return np.hstack([total, active.sum(0)[:, None]])
+        return np.hstack([total, self.one * active.sum(0)[:, None]])
 
     def _preconditioner(self, c, active):
         """An approximate inverse of each class's `I + 2c [z_A, 1]^T [z_A, 1]`: exact on the

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from dcgan_tf import locks, recipes
+from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
 from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.config import (
     FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
@@ -40,38 +41,31 @@ def resolve_jit(mode):
     return mode == "on"
 
 
-@functools.cache
-def cpu_flags():
-    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return frozenset(next((line for line in f if line.startswith("flags")), "").split())
-    except OSError:
-        return frozenset()
+# CPU flags under which the 4x4 layers' patch-matmul kernel gradient was measured faster
+# than oneDNN's in bf16: AMX (Xeon; 56 ms against 18 ms for the 4x4 layer) and AVX512-BF16
+# without AMX (EPYC; the whole 64 px step 1.08x, `benchmarks/auto_choices.py`).
+PATCH_GRADS_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
-def native_bf16():
-    """True where bf16 matmuls run natively: GPUs of compute capability 8.0+, or CPUs with
-    AVX512-BF16 / AMX-BF16 (oneDNN uses them)."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = [tf.config.experimental.get_device_details(g) for g in gpus]
-        return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+def patch_grads_choice(precision, flags, gpu):
+    """The `patch_grads_pay` rule as a pure function of its facts.
 
+    Args:
+        precision: The resolved precision, `"fp32"`, `"bf16"` or `"fp16"`.
+        flags: The CPU's feature flags (a set of /proc/cpuinfo names).
+        gpu: Whether training runs on a GPU.
 
-def resolve_precision(precision):
-    """`"auto"` -> `"bf16"` where the hardware has native bf16, else `"fp32"`."""
-    if precision == "auto":
-        return "bf16" if native_bf16() else "fp32"
-    return precision
+    Returns:
+        True for bf16 on a CPU with native bf16 matmuls (AMX or AVX512-BF16).
+    """
+    return precision == "bf16" and not gpu and bool(PATCH_GRADS_FLAGS & set(flags))
 
 
 def patch_grads_pay(precision):
-    """Whether the 4x4 layers should take `patch_grads`' kernel gradient: bf16 (resolved) on an
-    AMX CPU, the only place it was measured; GPUs and other CPUs keep their library's kernel."""
-    return (precision == "bf16" and not tf.config.list_physical_devices("GPU")
-            and "amx_bf16" in cpu_flags())
+    """Whether the 4x4 layers should take `patch_grads`' kernel gradient: bf16 (resolved) on a
+    CPU with native bf16 (`patch_grads_choice`); GPUs keep their library's kernel."""
+    return patch_grads_choice(precision, cpu_flags(),
+                              bool(tf.config.list_physical_devices("GPU")))
 
 
 def precision_policy(precision):

@@ -1,0 +1,102 @@
+"""The probe's SVM solvers against each other over the number of labels N, and `auto`'s pick.
+
+    python benchmarks/probe_solvers.py --features 7168 --sizes 100,500,1000,2000,4000,10000
+    python benchmarks/probe_solvers.py --features 9408 --sizes 2000,4000,10000 --no-draw
+
+For each N and F: the whole C search (the 6-value grid, warm-started where the solver allows)
+of `gram`, `primal` and `newton` on the same standardised synthetic features (CIFAR-10-like
+correlated conv features, `probe_all_labels.synthetic_features`), their seconds, each one's
+ratio to `auto`'s pick, the process's CPU seconds for `auto`'s pick (on one BLAS thread, as
+`gram` runs, about its wall time on an idle machine: a figure that other load does not
+inflate), and the test accuracy each reaches at the C the validation set picks
+(all solve one objective: the accuracies must agree). A solver whose predicted time is far
+beyond the others' is skipped and says so (`newton` above 4,000, `primal` below 1,000, `gram`
+above 10,000). Then one draw of the protocol itself at `--draw-labels` (default 4000: the
+paper's 400 per class) with a 10,000-example validation set, as `dcgan-tf probe` runs it.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from probe_all_labels import synthetic_features  # noqa: E402
+
+# Solvers' ranges: outside them a solver is predicted to take many times auto's time.
+LIMITS = {"newton": (0, 4000), "primal": (1000, 10**9), "gram": (0, 10_000)}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--features", type=int, default=7168, help="F")
+    p.add_argument("--sizes", default="100,500,1000,2000,4000,10000", help="N values")
+    p.add_argument("--solvers", default="gram,primal,newton")
+    p.add_argument("--all", action="store_true", help="Run every solver at every N.")
+    p.add_argument("--draw-labels", type=int, default=4000)
+    p.add_argument("--no-draw", action="store_true", help="Skip the protocol draw.")
+    return p.parse_args(argv)
+
+
+def time_solver(solver, x, y, val_x, val_y, test_x, test_y):
+    from dcgan_tf.probe.protocol import fit_svm
+
+    start, cpu = time.perf_counter(), time.process_time()
+    clf, c, _, _ = fit_svm(x, y, val_x, val_y, solver=solver)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, c, float(np.mean(clf.predict(test_x) == test_y)), cpu
+
+
+def main(argv=None):
+    from benchmarks.common import machine
+    from dcgan_tf.probe.protocol import ProbeConfig, choose_solver, evaluate_features
+
+    args = parse_args(argv)
+    print(machine(), flush=True)
+    dim = args.features
+    sizes = [int(s) for s in args.sizes.split(",")]
+    solvers = args.solvers.split(",")
+    val_x, val_y = synthetic_features(10_000, dim, seed=2)
+    test_x, test_y = synthetic_features(10_000, dim, seed=3)
+    rows = []
+    print(f"\n| N | F | auto | auto CPU s | " + " | ".join(f"{s} s" for s in solvers)
+          + " | " + " | ".join(f"{s} / auto" for s in solvers) + " | test acc. (C) |", flush=True)
+    print("|---" * (4 + 2 * len(solvers) + 1) + "|", flush=True)
+    for n in sizes:
+        x, y = synthetic_features(n, dim, seed=1)
+        pick = choose_solver("auto", n, dim)
+        result = {}
+        for solver in solvers:
+            low, high = LIMITS[solver]
+            if solver != pick and not args.all and not low <= n <= high:
+                continue
+            result[solver] = time_solver(solver, x, y, val_x, val_y, test_x, test_y)
+        auto_s = result[pick][0]
+        seconds = [f"{result[s][0]:.1f}" if s in result else "skipped" for s in solvers]
+        ratios = [f"{result[s][0] / auto_s:.2f}" if s in result else "-" for s in solvers]
+        accs = ", ".join(f"{s} {100 * result[s][2]:.2f} ({result[s][1]:g})" for s in result)
+        print(f"| {n} | {dim} | {pick} | {result[pick][3]:.1f} | " + " | ".join(seconds) + " | " + " | ".join(ratios)
+              + f" | {accs} |", flush=True)
+        rows.append((n, pick, result))
+    if not args.no_draw:
+        num = args.draw_labels + 10_000
+        train_x, train_y = synthetic_features(num, dim, seed=4)
+        cfg = ProbeConfig(labels=args.draw_labels, validation=10_000, repeats=1, cache=False)
+        cpu = time.process_time()
+        report = evaluate_features(train_x, train_y, test_x, test_y, 10, cfg)
+        cpu = time.process_time() - cpu
+        draw = report["draws"][0]
+        print(f"\nOne protocol draw at {args.draw_labels} labels, F = {dim}, validation 10,000, "
+              f"test 10,000: solver {draw['solver']}, C = {draw['C']:g}, "
+              f"{draw['seconds']:.1f} s, {cpu:.1f} CPU s (test accuracy "
+              f"{100 * draw['accuracy']:.2f}%)", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
