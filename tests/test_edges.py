@@ -205,7 +205,7 @@ def test_feature_cache_entry_with_a_bad_checksum_or_key_is_recomputed(digits_exp
 
 def test_garbage_classifier_cache_is_retrained_with_one_note(tmp_path, caplog):
     from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.scoring.features import ClassifierConfig, classifier_space
+    from dcgan_tf.metrics.features import ClassifierConfig, classifier_space
 
     train_split = load_split("digits", "train")
     cfg = ClassifierConfig(epochs=1, width=4)

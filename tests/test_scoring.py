@@ -142,7 +142,7 @@ def test_bf16_trained_space_embeds_in_float32_and_a_large_split_trains_max_steps
     import keras
 
     from dcgan_tf.data.datasets import load_split
-    from dcgan_tf.scoring.features import ScoringError, _training_dtype, classifier_space
+    from dcgan_tf.metrics.features import ScoringError, _training_dtype, classifier_space
 
     train = load_split("digits", "train")
     cfg = ClassifierConfig(epochs=3, width=8, max_steps=4, batch_size=64, precision="bf16")
