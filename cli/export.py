@@ -167,7 +167,7 @@ def _describe(path, base_path, precision):
     click.echo(format_signatures(client.signatures()))
     click.echo(f"Serving config: {base_path}/models.config")
     if precision == "bf16":
-        from dcgan_tf.training.run import native_bf16
+        from dcgan_tf.hardware import native_bf16
 
         if not native_bf16():
             click.echo("Note: this machine has no native bf16, where a bf16 export serves slower "

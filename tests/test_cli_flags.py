@@ -1,13 +1,16 @@
 """One meaning per flag across commands, the old spellings' notices, and `--data-dir FILE.npz`."""
 
+import importlib
 import json
 import os
+import pkgutil
 
 import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import dcgan_tf
 from dcgan_tf_cli.main import cli
 
 
@@ -15,9 +18,20 @@ class Captured(ValueError):
     """Raised by a stand-in library function: the CLI turns it into exit code 1."""
 
 
+def _import_library():
+    """Imports every library module, so that none is first imported while a function is
+    patched: its module-top `from ... import` would keep the stand-in for later tests."""
+    for info in pkgutil.walk_packages(dcgan_tf.__path__, "dcgan_tf."):
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # An optional extra that is not installed.
+            pass
+
+
 @pytest.fixture
 def capture(monkeypatch):
     """Replaces a library function by one that records its arguments and stops the command."""
+    _import_library()
     calls = []
 
     def patch(module, name):

@@ -156,14 +156,15 @@ def test_discriminator_probability_and_nearest_in_feature_space(app, model):
     order = np.argsort(distances)[:3]
     shown = [re.fullmatch(r"train #(\d+), distance (\S+)", item["caption"]) for item in gallery]
     assert [int(m.group(1)) for m in shown] == list(order) and order[0] == 7
-    np.testing.assert_allclose([float(m.group(2)) for m in shown], distances[order], rtol=2e-3, atol=1e-3)
+    # The captions round to 3 significant digits: within half a unit of the third digit.
+    np.testing.assert_allclose([float(m.group(2)) for m in shown], distances[order], rtol=5e-3, atol=1e-3)
     for item, i in zip(gallery, order):
         assert np.array_equal(_pixels(item["image"]), index[i])
     # Built once and cached on disk: the probe's feature cache holds the index's features.
     cached = os.listdir(os.path.join(app["cache"], "features"))
     assert len(cached) == 1 and cached[0].startswith("digits-train-explore")
-    np.testing.assert_allclose(np.load(os.path.join(app["cache"], "features", cached[0])), features,
-                               rtol=1e-5, atol=1e-5)
+    with np.load(os.path.join(app["cache"], "features", cached[0])) as entry:  # issue 28's .npz
+        np.testing.assert_allclose(entry["features"], features, rtol=1e-5, atol=1e-5)
 
 
 def test_run_panel_shows_the_runs_curves(app, model):

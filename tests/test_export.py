@@ -454,7 +454,7 @@ def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_pa
     from dcgan_tf_cli.main import cli
 
     base = str(tmp_path / "sm")
-    monkeypatch.setattr("dcgan_tf.training.run.cpu_flags", lambda: frozenset({"avx512f"}))
+    monkeypatch.setattr("dcgan_tf.hardware.cpu_flags", lambda: frozenset({"avx512f"}))
     result = CliRunner().invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
                                       "--precision", "bf16"])
     assert result.exit_code == 0, result.output

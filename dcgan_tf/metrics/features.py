@@ -54,7 +54,7 @@ class ClassifierConfig:
             the first 10% of the steps, then a cosine decay to 0), which reaches the same
             accuracy in fewer steps. Defaults to `"cosine"`.
         precision: `"auto"` (bf16 mixed precision where the hardware has it natively,
-            `dcgan_tf.training.run.native_bf16`), `"bf16"` or `"fp32"`: the precision of the
+            `dcgan_tf.hardware.native_bf16`), `"bf16"` or `"fp32"`: the precision of the
             training steps only; the space embeds in float32 either way. Defaults to `"auto"`.
     """
 
