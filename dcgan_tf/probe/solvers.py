@@ -206,6 +206,21 @@ class PrimalSquaredHingeSVC(_LinearScores):
         return self
 
 
+def _checked_xy(x, y):
+    """`(x, y, classes)` as arrays, after checking what both path solvers need of them."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or len(x) != len(y):
+        raise ValueError(
+            "Expected `x` to be a float32 or float64 (N, F) array with one label per row. "
+            f"Received: x.shape={x.shape}, x.dtype={x.dtype}, len(y)={len(y)}"
+        )
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"Expected `y` to have at least 2 classes. Received: classes={classes}")
+    return x, y, classes
+
+
 def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=False,
                     basis=None, progress=False):
     """Fits `PrimalSquaredHingeSVC` at each C of `c_grid`, warm-starting along ascending C.
@@ -235,16 +250,7 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     Raises:
         ValueError: `x` is not 2-D floating point matching `y`, or `y` has one class.
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or len(x) != len(y):
-        raise ValueError(
-            "Expected `x` to be a float32 or float64 (N, F) array with one label per row. "
-            f"Received: x.shape={x.shape}, x.dtype={x.dtype}, len(y)={len(y)}"
-        )
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise ValueError(f"Expected `y` to have at least 2 classes. Received: classes={classes}")
+    x, y, classes = _checked_xy(x, y)
     positives = classes[1:] if len(classes) == 2 else classes
     if init is not None and np.shape(init[0]) != (len(positives), x.shape[1]):
         raise ValueError(
@@ -319,16 +325,7 @@ def fit_gram_path(x, y, c_grid, tol=1e-4, max_iter=50, progress=False):
     Raises:
         ValueError: `x` is not 2-D floating point matching `y`, or `y` has one class.
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.ndim != 2 or x.dtype not in (np.float32, np.float64) or len(x) != len(y):
-        raise ValueError(
-            "Expected `x` to be a float32 or float64 (N, F) array with one label per row. "
-            f"Received: x.shape={x.shape}, x.dtype={x.dtype}, len(y)={len(y)}"
-        )
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise ValueError(f"Expected `y` to have at least 2 classes. Received: classes={classes}")
+    x, y, classes = _checked_xy(x, y)
     with _one_blas_thread():  # see `_one_blas_thread`: 3-4x faster on a shared 2-core CPU
         return _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress)
 
