@@ -6,6 +6,7 @@ probe reading its feature cache) sees the old file or the new one, never half of
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import secrets
@@ -121,3 +122,12 @@ def check_writable(path):
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OSError(f"Cannot write {path}: {parent} is not writable.")
     return path
+
+
+def file_sha256(path):
+    """The SHA-256 hex digest of a file, read in 1 MB chunks (checkpoints, cache entries)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -17,7 +17,7 @@ from keras import layers
 import keras
 import numpy as np
 
-from dcgan_tf.atomic import disk_full, is_disk_full, save_json, temp_path
+from dcgan_tf.atomic import disk_full, file_sha256, is_disk_full, save_json, temp_path
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.hardware import native_bf16
 
@@ -279,7 +279,7 @@ def _load_cached_classifier(classifier, path, key):
             entry = json.load(f)
         if not isinstance(entry, dict) or entry.get("key") != key:
             raise ValueError("made for other data or settings")
-        if _sha256_file(weights) != entry.get("sha256"):
+        if file_sha256(weights) != entry.get("sha256"):
             raise ValueError("its weights fail their sha256 checksum")
         classifier.load_weights(weights)
         return entry["info"]
@@ -297,7 +297,7 @@ def _cache_classifier(classifier, path, key, info):
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         classifier.save_weights(weights)
-        entry = {"key": key, "sha256": _sha256_file(weights), "info": info}
+        entry = {"key": key, "sha256": file_sha256(weights), "info": info}
         os.replace(weights, path + ".weights.h5")
         save_json(path + ".json", entry)  # Last: it marks a whole entry.
     except (OSError, ValueError) as e:
@@ -306,14 +306,6 @@ def _cache_classifier(classifier, path, key, info):
         if is_disk_full(e):
             e = disk_full(path + ".weights.h5")
         logger.warning("Not caching the classifier (%s).", str(e).splitlines()[0].rstrip("."))
-
-
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _train_classifier(classifier, images, labels, cfg, progress):

@@ -15,7 +15,6 @@ the average in a generator whose batch-norm statistics were re-estimated for it 
 `export --generator ema` serves).
 """
 
-import hashlib
 import json
 import logging
 import math
@@ -26,7 +25,7 @@ import tempfile
 
 import tensorflow as tf
 
-from dcgan_tf.atomic import save_json
+from dcgan_tf.atomic import file_sha256, save_json
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training import legacy_checkpoint as legacy
 from dcgan_tf.training import history
@@ -98,14 +97,6 @@ def read_meta(path):
         return json.load(f)
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def damage(path):
     """Says what is wrong with checkpoint `path` (unreadable meta, missing file, checksum), or `None`."""
     if not os.path.isdir(path):
@@ -134,7 +125,7 @@ def damage(path):
         file = os.path.join(path, name)
         if not os.path.isfile(file):
             return f"{name} is missing"
-        if _sha256(file) != expected:
+        if file_sha256(file) != expected:
             return f"{name} fails its sha256 checksum"
     return None
 
@@ -235,7 +226,7 @@ def publish(tmp, run_dir, step, epoch, metrics=None, keep=5):
     root = checkpoint_dir(run_dir)
     final = os.path.join(root, f"ckpt-{step:09d}")
     try:
-        files = {name: _sha256(os.path.join(tmp, name)) for name in sorted(os.listdir(tmp))}
+        files = {name: file_sha256(os.path.join(tmp, name)) for name in sorted(os.listdir(tmp))}
         save_json(
             os.path.join(tmp, "meta.json"),
             {"step": int(step), "epoch": int(epoch), "metrics": _clean(metrics or {}),
