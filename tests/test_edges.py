@@ -37,7 +37,7 @@ def _error_line(result):
     lines = result.output.strip().splitlines()
     assert "Traceback" not in result.output and "tensorflow" not in result.output, result.output
     assert [ln for ln in lines if ln.startswith("Error")] == lines[-1:], result.output
-    assert len(lines) <= 5, result.output  # Notes (resume point, resize, precision), then the error.
+    assert len(lines) <= 4, result.output  # Notes (resume point, resize, precision), then the error.
     return lines[-1]
 
 

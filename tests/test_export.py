@@ -486,6 +486,7 @@ def test_train_export_sample_end_to_end(tmp_path, monkeypatch):
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--max-steps", "20", "--out", "R", "--ngf", "16", "--ndf", "16"])
     assert result.exit_code == 0, result.output
+    assert result.output.count("digits images are 8x8 grey; resizing to 32x32.") == 1, result.output
     result = runner.invoke(cli, ["export", "R", "--name", "digits", "--base-path", "B"])
     assert result.exit_code == 0, result.output
     assert os.path.isfile("B/digits/1/saved_model.pb") and os.path.isfile("B/models.config")

@@ -268,7 +268,8 @@ def _normalise(images):
 
 
 def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
-                  strategy=None, split="train", with_labels=False, skip_batches=0, labelled=None):
+                  strategy=None, split="train", with_labels=False, skip_batches=0, labelled=None,
+                  note_resize=True):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -297,6 +298,8 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
             `(images, labelled images, their labels)`, the labelled batch drawn from those
             images alone (shuffled on their own, reshuffled each pass) and the unlabelled
             batch from the whole split. In-memory datasets only. Defaults to `None`.
+        note_resize: Whether to log one line when the images are resized or converted; a
+            run rebuilding the pipeline for a later segment says it once. Defaults to `True`.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -315,7 +318,8 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
                             "an in-memory labelled dataset.")
         if with_labels:
             raise DataError(f"{name} has no class labels to condition on; use an unconditional model.")
-        ds = _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split)
+        ds = _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split,
+                                 note_resize)
         return (ds[0].skip(skip_batches), ds[1]) if skip_batches else ds
     if name == "folder":  # read straight at the training size, to resample once
         data = _load_folder(data_dir, split, image_size)
@@ -325,13 +329,14 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         raise DataError(f"{name} ({data_dir}) has no labels; conditional and semi-supervised "
                         "training need labelled data.")
     return _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                                    with_labels, skip_batches, labelled)
+                                    with_labels, skip_batches, labelled, note_resize)
 
 
 def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                             with_labels, skip_batches=0, labelled=None):
+                             with_labels, skip_batches=0, labelled=None, note_resize=True):
     """`train_dataset` of a `Split` in memory: resized once, then shuffled indices each pass."""
-    _log_resize(name, data.images.shape[1:], image_size, channels)
+    if note_resize:
+        _log_resize(name, data.images.shape[1:], image_size, channels)
     images = prepare_images(data.images, image_size, channels)
     count = len(images)
     _check_count(name, split, count, batch_size)
@@ -379,13 +384,14 @@ def _check_count(name, split, count, batch_size):
         )
 
 
-def _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split):
+def _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split,
+                        note_resize=True):
     builder = prepared_tfds.load_builder(name, data_dir)
     ds = prepared_tfds.examples(builder, name, split, shuffle_files=True, seed=seed)
     count = builder.info.splits[split].num_examples
     _check_count(name, split, count, batch_size)
     shape = builder.info.features["image"].shape
-    if None not in shape:
+    if note_resize and None not in shape:
         _log_resize(name, shape, image_size, channels)
     ds = ds.map(lambda image, label: prepare_tensor(image, image_size, channels),
                 num_parallel_calls=tf.data.AUTOTUNE)

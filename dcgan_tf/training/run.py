@@ -411,7 +411,7 @@ def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, ch
             # Each `fit` iterates a fresh pipeline started where the data stream stood at this
             # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
             # for every further iterator of the same dataset (as `dataset.take(1)` above made).
-            segment_data = make_dataset(skip_batches=gan.step)[0]
+            segment_data = make_dataset(skip_batches=gan.step, note_resize=False)[0]
             _set_steps_per_execution(gan, train_cfg, steps)
             gan.fit(
                 segment_data, initial_epoch=first_epoch, epochs=first_epoch + epochs,
