@@ -115,13 +115,13 @@ def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrit
       dcgan-tf export runs/cifar10 --generator ema --name cifar10-ema
     """
     from dcgan_tf.export import portable
-    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.export.savedmodel import export_savedmodel, model_name
 
     chosen = {"layers": feature_layers, "pooling": feature_pooling,
               "activation": feature_activation, "flip": feature_flip, "shift": feature_shift,
               "power": feature_power}
     features = {k: v for k, v in chosen.items() if v is not None}
-    name = portable.model_name(run_dir, name)
+    name = model_name(run_dir, name)
     if out and formats == ("savedmodel",):
         raise click.UsageError("--out is for the portable formats: add --format tflite, onnx or "
                                "web, or use --base-path for the SavedModel")

@@ -17,7 +17,7 @@ import tempfile
 from dcgan_tf import __version__, atomic
 from dcgan_tf.config import FeatureConfig
 from dcgan_tf.export import portable_graph, tflite, web
-from dcgan_tf.export.savedmodel import _check_name, _default_name
+from dcgan_tf.export.savedmodel import model_name
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import feature_dim
 from dcgan_tf.versions import list_versions
@@ -42,11 +42,6 @@ def parse_formats(text):
         raise ValueError(f"Expected `format` to be a comma list of {', '.join(FORMATS)}. "
                          f"Received: format={text!r}")
     return tuple(f for f in FORMATS if f in names)
-
-
-def model_name(run_dir, name=None):
-    """`name`, or the model name `export_savedmodel` gives `run_dir` when it is `None`."""
-    return _check_name(name if name is not None else _default_name(run_dir))
 
 
 def portable_dir(base_path, name, version):

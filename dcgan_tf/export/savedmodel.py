@@ -296,6 +296,15 @@ def _default_name(run_dir):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", base).lstrip(".-") or "dcgan"
 
 
+def model_name(run_dir, name=None):
+    """The checked model name: `name`, or the run directory's own name when it is `None`.
+
+    Raises:
+        ExportError: a name TF Serving's layout cannot hold.
+    """
+    return _check_name(name if name is not None else _default_name(run_dir))
+
+
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -502,7 +511,7 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         ValueError: on a `features` choice that is invalid or names a missing block.
         checkpoint.CheckpointError: not a run directory, or no such checkpoint.
     """
-    name = _check_name(name if name is not None else _default_name(run_dir))
+    name = model_name(run_dir, name)
     if precision not in SERVING_PRECISIONS:
         raise ExportError(
             f"Unknown precision {precision!r}: expected one of {', '.join(SERVING_PRECISIONS)}"
