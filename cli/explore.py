@@ -5,18 +5,13 @@ import time
 
 import click
 
+from dcgan_tf_cli.model_source import model_source_options
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
 
 
 @click.command()
 @click.argument("run", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--model", type=click.Path(exists=True, file_okay=False),
-              help="SavedModel version directory, or a model directory (newest version).")
-@click.option("--server", help="TF Serving instead of --model: REST (http://localhost:8501) or gRPC "
-                                "(grpc://localhost:8500).")
-@click.option("--name", help="Model name on --server.")
-@click.option("--version", "version", type=click.IntRange(min=0),
-              help="Version on --server. Default: newest.")
+@model_source_options
 @click.option("--dataset", type=click.Choice(IN_MEMORY_DATASETS),
               help="Training data of the discriminator panel's nearest images. Default: the export's.")
 @click.option("--data-dir", type=click.Path(), help="Where its files are (as for `train`).")

@@ -8,6 +8,7 @@ from dcgan_tf_cli.quiet import Command
 import numpy as np
 
 from dcgan_tf_cli.deprecation import old_option, prefer
+from dcgan_tf_cli.model_source import model_source_options
 from dcgan_tf.config import REQUEST_FORMATS
 
 _PAD = 2
@@ -38,13 +39,7 @@ def _label_cells(grid, n, cell, ncols, scale):
 
 
 @click.command(cls=Command)
-@click.option("--model", type=click.Path(exists=True, file_okay=False),
-              help="SavedModel version directory, or a model directory (newest version).")
-@click.option("--server", help="TF Serving instead of --model: REST (http://localhost:8501) or gRPC "
-                                "(grpc://localhost:8500).")
-@click.option("--name", help="Model name on --server.")
-@click.option("--version", "version", type=click.IntRange(min=0),
-              help="Version on --server. Default: newest.")
+@model_source_options
 @click.option("--n", "n", type=click.IntRange(1, 4096), default=64, show_default=True, help="Images.")
 @click.option("--seed", type=click.IntRange(0, 2**62), default=0, show_default=True,
               help="Image i comes from seed SEED+i, so `--seed SEED+i --n 1` redraws it alone.")

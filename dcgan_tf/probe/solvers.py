@@ -165,7 +165,24 @@ def _line_search(out, change, y, beta_k_delta, delta_k_delta, c):
     return 0.5 * (lo + hi)
 
 
-class PrimalSquaredHingeSVC(_LinearScores):
+class _PathSVC(_LinearScores):
+    """Settings and fitted attributes shared by the estimators of the two path solvers."""
+
+    def __init__(self, C=1.0, tol=1e-4, max_iter=50):
+        self.C = C
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def _set(self, classes, coef, intercept, n_iter, converged):
+        self.classes_ = classes
+        self.coef_ = coef.astype(np.float32)
+        self.intercept_ = intercept.astype(np.float32)
+        self.n_iter_ = n_iter
+        self.converged_ = converged
+        return self
+
+
+class PrimalSquaredHingeSVC(_PathSVC):
     """LinearSVC's problem, one-vs-rest, solved by truncated Newton in the primal.
 
     Per class, with the active set A (examples with y_i w.x_i < 1), the objective is the
@@ -188,22 +205,9 @@ class PrimalSquaredHingeSVC(_LinearScores):
         max_iter: Most Newton steps per class and C. Defaults to 50.
     """
 
-    def __init__(self, C=1.0, tol=1e-4, max_iter=50):
-        self.C = C
-        self.tol = tol
-        self.max_iter = max_iter
-
     def fit(self, x, y):
         """Fits on features `x` (N, F) and labels `y` (N,); returns `self`."""
         return fit_primal_path(x, y, (self.C,), self.tol, self.max_iter)[0]
-
-    def _set(self, classes, weights, n_iter, converged):
-        self.classes_ = classes
-        self.coef_ = weights[:, :-1].astype(np.float32)
-        self.intercept_ = weights[:, -1].astype(np.float32)
-        self.n_iter_ = n_iter
-        self.converged_ = converged
-        return self
 
 
 def _checked_xy(x, y):
@@ -265,14 +269,15 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     fitted = []
     for c in tqdm(grid, desc="svm C path", unit="C", disable=not progress, leave=False):
         steps, converged = problem.solve(c, tol, max_iter)
+        weights = problem.weights()
         svc = PrimalSquaredHingeSVC(c, tol, max_iter)._set(
-            classes, problem.weights(), steps.tolist(), converged)
+            classes, weights[:, :-1], weights[:, -1], steps.tolist(), converged)
         svc.basis_ = problem.basis
         fitted.append(svc)
     return fitted
 
 
-class GramSquaredHingeSVC(_LinearScores):
+class GramSquaredHingeSVC(_PathSVC):
     """LinearSVC's problem, one-vs-rest, by the primal solver in the eigenbasis of the Gram matrix.
 
     With `K = [x, 1] [x, 1]^T = U diag(s) U^T` (N x N), the rows of `phi = U diag(sqrt(s))`
@@ -291,11 +296,6 @@ class GramSquaredHingeSVC(_LinearScores):
         max_iter: Most Newton steps per class and C. Defaults to 50.
     """
 
-    def __init__(self, C=1.0, tol=1e-4, max_iter=50):
-        self.C = C
-        self.tol = tol
-        self.max_iter = max_iter
-
     def fit(self, x, y):
         """Fits on features `x` (N, F) and labels `y` (N,); returns `self`."""
         return fit_gram_path(x, y, (self.C,), self.tol, self.max_iter)[0]
@@ -304,7 +304,6 @@ class GramSquaredHingeSVC(_LinearScores):
 # Eigenvalues of the Gram matrix below this share of the largest are dropped: directions the
 # features do not span (their columns of `phi` are rounding noise).
 _GRAM_CUTOFF = 1e-10
-GRAM_EIGH64 = True
 
 
 def fit_gram_path(x, y, c_grid, tol=1e-4, max_iter=50, progress=False):
@@ -332,7 +331,7 @@ def fit_gram_path(x, y, c_grid, tol=1e-4, max_iter=50, progress=False):
 
 def _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress):
     positives = classes[1:] if len(classes) == 2 else classes
-    gram = (x @ x.T).astype(np.float64 if GRAM_EIGH64 else x.dtype)  # a symmetric rank-k update
+    gram = (x @ x.T).astype(np.float64)  # a symmetric rank-k update
     gram += 1.0
     values, vectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
                                         driver="evd")
@@ -348,12 +347,8 @@ def _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress):
                   disable=not progress, leave=False):
         steps, converged = problem.solve(c, tol, max_iter)
         beta = (problem.u[:, :-1] / roots) @ vectors.T  # (K, N): w = [x, 1]^T beta
-        svc = GramSquaredHingeSVC(c, tol, max_iter)
-        svc.classes_ = classes
-        svc.coef_ = (beta.astype(x.dtype) @ x).astype(np.float32)
-        svc.intercept_ = beta.sum(axis=1).astype(np.float32)
-        svc.n_iter_, svc.converged_ = steps.tolist(), converged
-        fitted.append(svc)
+        fitted.append(GramSquaredHingeSVC(c, tol, max_iter)._set(
+            classes, beta.astype(x.dtype) @ x, beta.sum(axis=1), steps.tolist(), converged))
     return fitted
 
 
