@@ -11,7 +11,7 @@ from dcgan_tf.data.registry import DATASETS
 from dcgan_tf import recipes
 
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size",
-               "spectral_norm", "labels", "label_seed")
+               "spectral_norm", "labels", "label_seed", "d_dropout")
 # Recipe options: `None` when not given, so that the recipe's value applies.
 RECIPE_TRAIN_FLAGS = ("d_lr", "g_lr", "rotation_weight", "rotation_weight_g", "contrastive_weight",
                       "contrastive_temperature", "diffaugment")
@@ -119,6 +119,9 @@ def _power_of_two(ctx, param, value):
 @click.option("--label-seed", type=int,
               help="The probe seed whose draw 0 is labelled (`dcgan-tf probe --seed`). "
                    "[default: 0]")
+@click.option("--d-dropout", type=click.FloatRange(0, 1, max_open=True),
+              help="Dropout rate after each of D's blocks in training (Salimans et al. 2016 "
+                   "use 0.5 to regularise a semi-supervised D's classifier). [default: 0]")
 @click.option("--g-ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; Yazici et al. 2019); `export --generator ema` serves it. 0: off.")

@@ -81,6 +81,9 @@ class ModelConfig(_JsonRoundTrip):
         label_validation: The probe's validation size whose images are never labelled.
             Defaults to 10,000 (the probe's).
         label_classes: K, the dataset's number of classes; filled in by training.
+        d_dropout: Dropout rate after each of D's blocks in training (Salimans et al. 2016
+            regularise their semi-supervised D's classifier with dropout 0.5); inference,
+            and so the exported features and `classify`, is unchanged. Defaults to 0 (off).
     """
 
     image_size: int = 32
@@ -97,6 +100,7 @@ class ModelConfig(_JsonRoundTrip):
     label_seed: int = 0
     label_validation: int = 10_000
     label_classes: int = 0
+    d_dropout: float = 0.0
 
     def __post_init__(self):
         size = self.image_size
@@ -129,6 +133,10 @@ class ModelConfig(_JsonRoundTrip):
             raise ValueError(
                 "Expected `labels` = 0 for a conditional model (num_classes > 0): a "
                 f"semi-supervised D is unconditional. Received: labels={self.labels}"
+            )
+        if not 0 <= self.d_dropout < 1:
+            raise ValueError(
+                f"Expected `d_dropout` in [0, 1). Received: d_dropout={self.d_dropout}"
             )
         if self.label_classes == 1:
             raise ValueError(

@@ -285,3 +285,31 @@ def test_train_cli_labels_and_recipe_semi_resolve():
     assert json.loads(result.output)["model"]["label_seed"] == 4
     bad = CliRunner().invoke(cli, ["train", "--labels", "100", "--conditional", "--dry-run"])
     assert bad.exit_code != 0 and "conditional" in bad.output and "Traceback" not in bad.output
+
+
+def test_d_dropout_regularises_training_and_leaves_inference_unchanged():
+    from dcgan_tf.training.models import build_classifier, build_discriminator
+
+    plain_cfg = ModelConfig(image_size=32, channels=1, ndf=8, labels=100, label_classes=10)
+    dropout_cfg = ModelConfig(image_size=32, channels=1, ndf=8, labels=100, label_classes=10,
+                              d_dropout=0.5)
+    plain, dropped = build_discriminator(plain_cfg), build_discriminator(dropout_cfg)
+    dropped.set_weights(plain.get_weights())  # Dropout adds no weights.
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")
+    classify = build_classifier(dropped)
+    # Inference (exported features, `classify`) is the D without dropout.
+    np.testing.assert_allclose(classify(x, training=False), build_classifier(plain)(x, training=False),
+                               rtol=1e-5, atol=1e-6)
+    # In training, about half of each block's activations are zeroed (the rest scaled by 2).
+    block = keras_model_of(dropped, "conv2_dropout")(x, training=True).numpy()
+    before = keras_model_of(dropped, "conv2_lrelu")
+    assert 0.4 < np.mean(block == 0) < 0.6
+    assert np.mean(before(x, training=True).numpy() == 0) < 0.05
+    with pytest.raises(ValueError, match="d_dropout"):
+        ModelConfig(d_dropout=1.0)
+
+
+def keras_model_of(model, layer):
+    import keras
+
+    return keras.Model(model.input, model.get_layer(layer).output)

@@ -146,6 +146,8 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
         if i > 0:  # No batch norm on the input layer.
             x = _bn(cfg, f"conv{i}_bn", fused_bn)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_lrelu")(x)
+        if cfg.d_dropout:
+            x = layers.Dropout(cfg.d_dropout, name=f"conv{i}_dropout")(x)
     # Flatten the last conv layer into a single logit (sigmoid lives in the loss).
     x = layers.Flatten(name="flatten")(x)
     if cfg.semi_supervised:
