@@ -221,7 +221,7 @@ def test_fused_batchnorm_matches_numpy_and_keras(dtype):
     """Training-mode output and moving statistics against NumPy; gradients against Keras' layer."""
     import tensorflow as tf
 
-    from dcgan_tf.training.fused_norm import FusedBatchNormalization
+    from dcgan_tf.fused_norm import FusedBatchNormalization
 
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, (6, 5, 5, 4)).astype("float32")

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from dcgan_tf.config import FeatureConfig, ModelConfig
-from dcgan_tf.training.fused_norm import FusedBatchNormalization
+from dcgan_tf.fused_norm import FusedBatchNormalization
 from dcgan_tf.training.patch_grads import PatchGradConv2D, PatchGradConv2DTranspose
 
 ROTATIONS = 4  # 0, 90, 180 and 270 degrees (Chen et al. 2019).
