@@ -11,7 +11,7 @@ from dcgan_tf.data.registry import DATASETS
 from dcgan_tf import recipes
 
 MODEL_FLAGS = ("image_size", "channels", "z_dim", "z_dist", "ngf", "ndf", "kernel_size",
-               "spectral_norm", "labels", "label_seed", "d_dropout")
+               "spectral_norm", "labels", "label_seed", "d_dropout", "d_head")
 # Recipe options: `None` when not given, so that the recipe's value applies.
 RECIPE_TRAIN_FLAGS = ("d_lr", "g_lr", "rotation_weight", "rotation_weight_g", "contrastive_weight",
                       "contrastive_temperature", "diffaugment")
@@ -108,7 +108,7 @@ def _power_of_two(ctx, param, value):
               help="NT-Xent temperature. Default: 0.5.")
 @click.option("--diffaugment", callback=_policies,
               help="DiffAugment policies for D's inputs, real and fake: any of "
-                   "translation,cutout,color ('' = none).")
+                   "translation,cutout,color,flip ('' = none).")
 @click.option("--spectral-norm/--no-spectral-norm", default=None,
               help="Spectral normalisation of D's layers (Miyato et al. 2018).")
 @click.option("--labels", type=click.IntRange(min=1),
@@ -122,6 +122,9 @@ def _power_of_two(ctx, param, value):
 @click.option("--d-dropout", type=click.FloatRange(0, 1, max_open=True),
               help="Dropout rate after each of D's blocks in training (Salimans et al. 2016 "
                    "use 0.5 to regularise a semi-supervised D's classifier). [default: 0]")
+@click.option("--d-head", type=click.Choice(C.D_HEADS),
+              help="What a semi-supervised D's class logits read: its flattened last block, "
+                   "or that block's global average (Salimans et al. 2016). [default: flatten]")
 @click.option("--g-ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Keep an exponential moving average of G's weights with this decay (e.g. "
                    "0.999; Yazici et al. 2019); `export --generator ema` serves it. 0: off.")

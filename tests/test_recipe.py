@@ -61,7 +61,18 @@ def test_cutout_matches_numpy_on_fixed_seed():
     assert zeroed.max() == 256 and zeroed.min() > 0
 
 
-@pytest.mark.parametrize("policy", ["translation", "cutout", "color", "translation,cutout,color"])
+def test_flip_mirrors_about_half_of_the_images():
+    x = _images(channels=3)
+    x = np.concatenate([x] * 8)  # 64 images.
+    got = augment.flip(tf.constant(x), SEED).numpy()
+    mirrored = np.array([np.array_equal(g, i[:, ::-1]) for g, i in zip(got, x)])
+    kept = np.array([np.array_equal(g, i) for g, i in zip(got, x)])
+    assert (mirrored ^ kept).all()
+    assert 16 <= mirrored.sum() <= 48
+
+
+@pytest.mark.parametrize("policy", ["translation", "cutout", "color", "flip",
+                                    "translation,cutout,color,flip"])
 def test_augmentations_are_differentiable_and_keep_shapes_and_ranges(policy):
     x = tf.constant(_images(channels=3))
     with tf.GradientTape() as tape:
@@ -87,7 +98,7 @@ def test_augmentations_are_differentiable_and_keep_shapes_and_ranges(policy):
 
 def test_unknown_policy_is_rejected():
     with pytest.raises(ValueError, match="Expected `diffaugment`"):
-        TrainConfig(diffaugment="translation,flip")
+        TrainConfig(diffaugment="translation,mirror")
 
 
 def test_rotation_labels_match_np_rot90():

@@ -313,3 +313,23 @@ def keras_model_of(model, layer):
     import keras
 
     return keras.Model(model.input, model.get_layer(layer).output)
+
+
+def test_pooled_head_reads_the_mean_of_the_last_block():
+    from dcgan_tf.training.models import build_discriminator, with_class_logits
+
+    cfg = ModelConfig(image_size=32, channels=1, ndf=8, labels=100, label_classes=10, d_head="pool")
+    d = build_discriminator(cfg)
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    block = keras_model_of(d, "conv2_lrelu")(x, training=False).numpy()
+    kernel, bias = d.get_layer("class_logits").get_weights()
+    logits, pooled = with_class_logits(d)(x, training=False)
+    # The head is a dense layer on the block's spatial mean, and feature matching reads that mean.
+    np.testing.assert_allclose(pooled, block.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, block.mean(axis=(1, 2)) @ kernel + bias, rtol=1e-4, atol=1e-5)
+    lse = np.log(np.exp(logits.numpy()).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(d(x, training=False), lse, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="d_head"):
+        ModelConfig(d_head="pool")
+    with pytest.raises(ValueError, match="d_head"):
+        ModelConfig(labels=100, d_head="gap")

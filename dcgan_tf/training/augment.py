@@ -5,7 +5,9 @@ D's and G's steps, so D cannot overfit a small training set and G's gradient sti
 through the transform. The policies follow the authors' code (mit-han-lab/data-efficient-gans,
 `DiffAugment_tf.py`) on images in [-1, 1]: `color` (brightness, saturation, contrast),
 `translation` (shift up to 1/8 of the side, zero fill) and `cutout` (a zeroed square of half
-the side). Randomness is stateless: a seed of shape (2,) gives the same draw every time.
+the side), plus `flip` (a mirror image with probability 1/2, the augmentation of semi-supervised
+CIFAR-10 work since Laine & Aila 2017). Randomness is stateless: a seed of shape (2,) gives the
+same draw every time.
 
 The rotation helpers serve the self-supervised rotation loss (Chen et al. 2019), and
 `contrastive_view` the contrastive loss on real images (SimCLR's augmentations, Chen et al. 2020).
@@ -84,6 +86,12 @@ def translation(images, seed):
     return translate(images, shifts)
 
 
+def flip(images, seed):
+    """Mirrors each image left-right with probability 1/2."""
+    mirror = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]), seed) < 0.5
+    return tf.where(mirror, tf.reverse(images, axis=[2]), images)
+
+
 def cutout_centres(batch, size, seed):
     """Draws per-image square centres (N, 2) = (cy, cx), each in [0, size)."""
     return tf.random.stateless_uniform([batch, 2], tf.cast(seed, tf.int64), 0, size, dtype=tf.int32)
@@ -111,7 +119,7 @@ def cutout(images, seed, ratio=CUTOUT_RATIO):
     return cut(images, centres, int(size * ratio + 0.5))
 
 
-_POLICIES = {"color": color, "translation": translation, "cutout": cutout}
+_POLICIES = {"flip": flip, "color": color, "translation": translation, "cutout": cutout}
 
 
 def diff_augment(images, policy, seed):
@@ -130,8 +138,8 @@ def diff_augment(images, policy, seed):
         ValueError: on an unknown policy name.
     """
     names = parse_policies(policy) if isinstance(policy, str) else tuple(policy)
-    # The authors' order: colour, then translation, then cutout.
-    ordered = [n for n in ("color", "translation", "cutout") if n in names]
+    # The authors' order: colour, then translation, then cutout (a flip first commutes with all).
+    ordered = [n for n in _POLICIES if n in names]
     if not ordered:
         return images
     seeds = _seeds(seed, len(ordered))

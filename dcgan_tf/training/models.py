@@ -149,7 +149,10 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
         if cfg.d_dropout:
             x = layers.Dropout(cfg.d_dropout, name=f"conv{i}_dropout")(x)
     # Flatten the last conv layer into a single logit (sigmoid lives in the loss).
-    x = layers.Flatten(name="flatten")(x)
+    if cfg.d_head == "pool":
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
     if cfg.semi_supervised:
         # K class logits; the real/fake logit is their log-sum-exp, D(x) = Z / (Z + 1) with
         # Z = sum exp(l_k): the K+1-class D with the fake logit fixed at 0 (Salimans et al.
@@ -179,11 +182,11 @@ class LogSumExp(layers.Layer):
 
 
 def with_class_logits(discriminator):
-    """A view of a semi-supervised `discriminator` returning `[class logits, flattened last
-    block]` (the block is where feature matching reads), sharing its layers."""
-    flat = discriminator.get_layer("flatten").output
-    return keras.Model(discriminator.input, [discriminator.get_layer(CLASS_LOGITS).output, flat],
-                       name="d_with_classes")
+    """A view of a semi-supervised `discriminator` returning `[class logits, the vector they
+    read]` (the flattened or pooled last block, where feature matching reads), sharing its
+    layers."""
+    head = discriminator.get_layer(CLASS_LOGITS)
+    return keras.Model(discriminator.input, [head.output, head.input], name="d_with_classes")
 
 
 def build_classifier(discriminator):
