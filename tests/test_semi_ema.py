@@ -208,6 +208,22 @@ def test_semi_supervised_run_exports_classify_and_probes_it(tmp_path):
     averaged = SavedModelClient(ema).sample([1, 2])["images"]
     assert not np.allclose(client.sample([1, 2])["images"], averaged)
 
+    # With the features' read-out views, `classify` averages the probabilities of the image,
+    # its 2-pixel shifts (reflected borders) and their mirrors: checked view by view in NumPy.
+    plain = SavedModelClient(export_savedmodel(run, base_path=base, name="semi-plain",
+                                               features={"flip": False, "shift": 0}))
+    views_path = export_savedmodel(run, base_path=base, name="semi-views",
+                                   features={"flip": True, "shift": 2})
+    x = np.random.default_rng(1).integers(0, 256, (6, 32, 32, 1), dtype=np.uint8)
+    padded = np.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="reflect")
+    views = [x] + [padded[:, 2 + dy:34 + dy, 2 + dx:34 + dx]
+                   for dy, dx in ((0, -2), (0, 2), (-2, 0), (2, 0))]
+    views += [v[:, :, ::-1] for v in views]
+    expected = np.mean([plain.classify(np.ascontiguousarray(v))["probabilities"] for v in views], 0)
+    averaged_views = SavedModelClient(views_path).classify(x)
+    np.testing.assert_allclose(averaged_views["probabilities"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(averaged_views["classes"], expected.argmax(1))
+
     report = run_probe(path, "digits", cfg=ProbeConfig(labels=100, repeats=1, seed=2, cache=False))
     predicted = client.classify(test.images)["classes"]
     assert report["classify"]["accuracy"] == pytest.approx(np.mean(predicted == test.labels))

@@ -34,7 +34,7 @@ from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import (
-    build_classifier, build_feature_model, extract_features, feature_dim,
+    build_classifier, build_feature_model, extract_features, feature_dim, feature_views,
 )
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
@@ -236,11 +236,21 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
     if cfg.semi_supervised:
         classifier = build_classifier(discriminator)
 
+        classes = cfg.label_classes
+
         @tf.function(input_signature=[_spec("classify", "images", [None, None, None, None])])
         def classify(images):
-            logits = tf.cast(classifier(_model_input(images, cfg), training=False), tf.float32)
-            return {"probabilities": tf.nn.softmax(logits),
-                    "classes": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+            # The class probabilities averaged over the views the features read (the image,
+            # its shifts and mirrors per `features_cfg`), in one call of D.
+            def probabilities_of(x):
+                views = feature_views(_model_input(x, cfg), features_cfg)
+                logits = tf.cast(classifier(tf.concat(views, axis=0), training=False), tf.float32)
+                logits = tf.reshape(logits, [len(views), -1, classes])
+                return tf.reduce_mean(tf.nn.softmax(logits), axis=0)
+
+            probabilities = unless_empty(images, probabilities_of, tf.zeros([0, classes]))
+            return {"probabilities": probabilities,
+                    "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
 
         servable.classify = classify
         signatures["classify"] = classify
