@@ -32,9 +32,13 @@ RECIPES = {
     },
     # Semi-supervised D (Salimans et al. 2016, "Improved Techniques for Training GANs"): a
     # K+1-class D on 1000 class-balanced labels (the probe's draw 0), feature matching for G,
-    # read out as `probe` is.
+    # D's inputs shifted and mirrored (DiffAugment's translation, Zhao et al. 2020, and the
+    # mirror of Laine & Aila 2017), read out as `probe` is. Issue 27's study (dev colour set,
+    # 11,969 steps): `classify` 62.6% at 1000 labels and 71.4% at 4000, against 50.2% for the
+    # unaugmented D with dropout and 57.9% / 66.4% for the default's SVM probe.
     "semi": {
         "model": {"labels": 1000},
+        "train": {"diffaugment": "translation,flip"},
         "features": {"pooling": "pyramid", "flip": True, "shift": 2, "power": True},
     },
     # The candidates combined: rotation, augmentation and the richer probe features.

@@ -297,6 +297,11 @@ def test_train_cli_labels_and_recipe_semi_resolve():
     resolved = json.loads(result.output)
     assert resolved["model"]["labels"] == 1000 and resolved["model"]["label_seed"] == 0
     assert resolved["train"]["g_ema"] == 0.999 and resolved["features"]["pooling"] == "pyramid"
+    assert resolved["train"]["diffaugment"] == "translation,flip"
+    result = CliRunner().invoke(cli, ["train", "--recipe", "semi", "--labels", "4000",
+                                      "--diffaugment", "translation", "--dry-run"])
+    resolved = json.loads(result.output)
+    assert resolved["model"]["labels"] == 4000 and resolved["train"]["diffaugment"] == "translation"
     result = CliRunner().invoke(cli, ["train", "--labels", "100", "--label-seed", "4", "--dry-run"])
     assert json.loads(result.output)["model"]["label_seed"] == 4
     bad = CliRunner().invoke(cli, ["train", "--labels", "100", "--conditional", "--dry-run"])
