@@ -7,8 +7,9 @@ Every pair runs in this one process in alternating windows (A, B, A, B, ...), so
 other processes falls on both alike; the ratio is the median of per-window-pair ratios. The
 pairs, as `dcgan_tf.training.run` decides them for this CPU:
 - precision: bf16 mixed precision against fp32 (`auto`: bf16 where `native_bf16()`);
-- patch gradients: the 4x4 layers' patch-matmul kernel gradient against oneDNN's own
-  (`auto`: on where `patch_grads_pay(precision)`), at the precision `auto` picks;
+- kernel gradients of the small-image layers (`dcgan_tf.training.patch_grads`), each pair of
+  `native` (oneDNN's own), `patches` and `dilated` (`auto`: `kernel_grads_for(precision)`),
+  at the precision `auto` picks;
 - batch norm: `fused_norm`'s against Keras' (`auto`: fused), at that precision;
 - steps per execution: 4 steps in one `tf.function` call against 4 calls of one step (`auto`:
   several steps per call).
@@ -32,7 +33,7 @@ from common import add_step_flags, machine  # noqa: E402
 TIE = 0.05
 
 
-def tf_step(size, channels, width, batch, precision, patch_grads=None, fused_bn=True, repeat=1):
+def tf_step(size, channels, width, batch, precision, kernel_grads=None, fused_bn=True, repeat=1):
     """A callable running `repeat` DCGAN train steps in one `tf.function` call."""
     import tensorflow as tf
 
@@ -41,7 +42,7 @@ def tf_step(size, channels, width, batch, precision, patch_grads=None, fused_bn=
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
     gan = build_gan(cfg, TrainConfig(precision=precision, jit="off", batch_size=batch),
-                    patch_grads=patch_grads, fused_bn=fused_bn)
+                    kernel_grads=kernel_grads, fused_bn=fused_bn)
     x = tf.random.uniform((batch, size, size, channels), -1, 1)
 
     @tf.function
@@ -79,35 +80,40 @@ def main(argv=None):
     add_step_flags(p)
     p.add_argument("--windows", type=int, default=3)
     p.add_argument("--torch", action="store_true", help="Also PyTorch's bf16 autocast step.")
-    p.add_argument("--pairs", default="precision,patch,norm,spe")
+    p.add_argument("--pairs", default="precision,dilated,patches,dilated-patches,norm,spe")
     a = p.parse_args(argv)
     # PyTorch's step is built first: torch (its triton import) segfaulted when first used
     # after TensorFlow had built models in the process.
     theirs = _torch_step(a) if a.torch else None
-    from dcgan_tf.training.run import cpu_flags, native_bf16, patch_grads_pay, resolve_precision
+    from dcgan_tf.training.run import cpu_flags, kernel_grads_for, native_bf16, resolve_precision
 
     print(machine(), flush=True)
     flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16")))
     precision = resolve_precision("auto")
-    print(f"auto here: precision {precision} (native bf16: {native_bf16()}), patch gradients "
-          f"{patch_grads_pay(precision)}, fused batch norm, several steps per call; "
+    print(f"auto here: precision {precision} (native bf16: {native_bf16()}), kernel gradients "
+          f"{kernel_grads_for(precision)}, fused batch norm, several steps per call; "
           f"bf16 flags: {' '.join(flags) or 'none'}", flush=True)
     shape = (a.size, a.channels, a.width, a.batch)
-    patch = patch_grads_pay(precision)
+    grads = kernel_grads_for(precision)
+
+    def kernel_pair(a, b):
+        picked = a if grads == a else b if grads == b else f"neither ({grads})"
+        return (a, b, lambda: tf_step(*shape, precision, kernel_grads=a),
+                lambda: tf_step(*shape, precision, kernel_grads=b), picked)
+
     pairs = {
         "precision": ("bf16", "fp32", lambda: tf_step(*shape, "bf16"),
                       lambda: tf_step(*shape, "fp32"), "bf16" if precision == "bf16" else "fp32"),
-        "patch": ("patch gradients", "oneDNN's gradients",
-                  lambda: tf_step(*shape, precision, patch_grads=True),
-                  lambda: tf_step(*shape, precision, patch_grads=False),
-                  "patch gradients" if patch else "oneDNN's gradients"),
+        "dilated": kernel_pair("dilated", "native"),
+        "patches": kernel_pair("patches", "native"),
+        "dilated-patches": kernel_pair("dilated", "patches"),
         "norm": ("fused batch norm", "Keras batch norm",
-                 lambda: tf_step(*shape, precision, patch_grads=patch),
-                 lambda: tf_step(*shape, precision, patch_grads=patch, fused_bn=False),
+                 lambda: tf_step(*shape, precision, kernel_grads=grads),
+                 lambda: tf_step(*shape, precision, kernel_grads=grads, fused_bn=False),
                  "fused batch norm"),
         "spe": ("4 steps per call", "1 step per call",
-                lambda: tf_step(*shape, precision, patch_grads=patch, repeat=4),
-                lambda: _times(tf_step(*shape, precision, patch_grads=patch), 4),
+                lambda: tf_step(*shape, precision, kernel_grads=grads, repeat=4),
+                lambda: _times(tf_step(*shape, precision, kernel_grads=grads), 4),
                 "4 steps per call"),
     }
     print(f"\n{a.size}x{a.size}x{a.channels}, ngf = ndf = {a.width}, batch {a.batch}; "
@@ -118,13 +124,13 @@ def main(argv=None):
         label_a, label_b, make_a, make_b, picked = pairs[name]
         ratio, sa, sb = alternate(make_a(), make_b(), a.steps, a.windows, a.warmup)
         faster = label_a if ratio > 1 else label_b
-        verdict = "right" if picked == faster else "WRONG"
+        verdict = "right" if picked == faster else "-" if picked.startswith("neither") else "WRONG"
         if abs(ratio - 1) < TIE:
             faster, verdict = f"tie (within {TIE:.0%})", "either"
         print(f"| {name} | {label_a} | {label_b} | {sa:.3f} | {sb:.3f} | {ratio:.2f} | "
               f"{faster} | {picked} ({verdict}) |", flush=True)
     if a.torch:
-        _against_torch(a, shape, precision, patch, theirs)
+        _against_torch(a, shape, precision, grads, theirs)
 
 
 def _times(fn, count):
@@ -142,10 +148,10 @@ def _torch_step(a):
     return step
 
 
-def _against_torch(a, shape, precision, patch, theirs):
+def _against_torch(a, shape, precision, grads, theirs):
     import torch
 
-    ours = tf_step(*shape, precision, patch_grads=patch)
+    ours = tf_step(*shape, precision, kernel_grads=grads)
     ratio, sa, sb = alternate(ours, theirs, a.steps, a.windows, a.warmup)
     print(f"\nPyTorch {torch.__version__} bf16 autocast (channels-last) against ours at auto "
           f"({precision}): ours {a.batch / sa:.1f} img/s, PyTorch {a.batch / sb:.1f} img/s, "

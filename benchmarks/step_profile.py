@@ -3,7 +3,7 @@
     python benchmarks/step_profile.py --size 64 --batch 128 --precision bf16
 
 Each layer of the models `build_gan` builds (at `auto`'s settings for this CPU unless
-`--precision`/`--no-patch-grads` say otherwise) runs in its own `tf.function`: the forward
+`--precision`/`--kernel-grads` say otherwise) runs in its own `tf.function`: the forward
 pass, and the forward pass with the gradients of its input and weights, on a batch of its
 real input shape. Layers run in alternating rounds (every layer once per round, `--rounds`
 rounds, median kept), so load from other processes spreads over all of them. Prints each
@@ -49,20 +49,21 @@ def layer_timers(model, batch):
 
 def main(argv=None):
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.training.run import build_gan, patch_grads_pay, resolve_precision
+    from dcgan_tf.training.run import build_gan, kernel_grads_for, resolve_precision
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_step_flags(p)
     p.add_argument("--precision", default="auto")
-    p.add_argument("--no-patch-grads", action="store_true")
+    p.add_argument("--kernel-grads", choices=("auto", "native", "patches", "dilated"),
+                   default="auto", help="The small-image layers' kernel gradient.")
     p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args(argv)
     print(machine(), flush=True)
     precision = resolve_precision(a.precision)
-    patch = patch_grads_pay(precision) and not a.no_patch_grads
+    grads = kernel_grads_for(precision) if a.kernel_grads == "auto" else a.kernel_grads
     cfg = ModelConfig(image_size=a.size, channels=a.channels, ngf=a.width, ndf=a.width)
     gan = build_gan(cfg, TrainConfig(precision=precision, jit="off", batch_size=a.batch),
-                    patch_grads=patch)
+                    kernel_grads=grads)
     timers = layer_timers(gan.generator, a.batch) + layer_timers(gan.discriminator, a.batch)
     for _, fn in timers:
         fn()

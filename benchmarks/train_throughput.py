@@ -39,17 +39,20 @@ VARIANTS = {
     # D's step with real and fake paired in each convolution (`DCGAN(paired_d=True)`).
     "fp32-paired": dict(precision="fp32", jit="off", paired_d=True),
     "bf16-paired": dict(precision="bf16", jit="off", paired_d=True),
-    # The 4x4 layers' kernel gradient from oneDNN's own kernel, not one patch matmul
-    # (`dcgan_tf.training.patch_grads`, on by default for bf16 on AMX CPUs).
-    "bf16-native": dict(precision="bf16", jit="off", patch_grads=False),
+    # The small-image layers' kernel gradient from oneDNN's own kernel, from one patch matmul,
+    # or from one dilated forward convolution (`dcgan_tf.training.patch_grads`; `bf16` takes
+    # the one `run.kernel_grads_for` picks for this CPU).
+    "bf16-native": dict(precision="bf16", jit="off", kernel_grads="native"),
+    "bf16-patches": dict(precision="bf16", jit="off", kernel_grads="patches"),
+    "bf16-dilated": dict(precision="bf16", jit="off", kernel_grads="dilated"),
     # Keras' own batch norm and kernels: the step before `fused_norm` and `patch_grads`.
-    "fp32-keras": dict(precision="fp32", jit="off", patch_grads=False, fused_bn=False),
-    "bf16-keras": dict(precision="bf16", jit="off", patch_grads=False, fused_bn=False),
+    "fp32-keras": dict(precision="fp32", jit="off", kernel_grads="native", fused_bn=False),
+    "bf16-keras": dict(precision="bf16", jit="off", kernel_grads="native", fused_bn=False),
 }
 
 
 def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paired_d=False,
-              patch_grads=None, fused_bn=True):
+              kernel_grads=None, fused_bn=True):
     """Times `train_step` alone on a batch already in memory; returns (img/s, flops/img).
 
     The step runs in a `tf.function` like Keras' trainer builds, without `fit`'s loop.
@@ -60,7 +63,7 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paire
     from dcgan_tf.training.run import build_gan
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
-    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d, patch_grads,
+    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d, kernel_grads,
                     fused_bn)
     step = tf.function(gan.train_step, jit_compile=jit == "on")
     x = tf.random.uniform((batch, size, size, channels), -1, 1)

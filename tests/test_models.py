@@ -166,27 +166,36 @@ def test_paired_discriminator_declines_conditional_and_spectral_norm():
         assert paired_discriminator(build_discriminator(cfg)) is None
 
 
-def test_patch_kernel_gradient_matches_numpy():
-    """`kernel_gradient` against the definition: dW[a,b,c,o] = sum x_pad[n,2i+a,2j+b,c] dy[n,i,j,o]."""
-    from dcgan_tf.training.patch_grads import kernel_gradient
+@pytest.mark.parametrize("method", ["patches", "dilated"])
+@pytest.mark.parametrize("size,kernel", [(6, 4), (8, 4), (7, 3)])
+def test_rewritten_kernel_gradients_match_numpy(method, size, kernel):
+    """Each `KERNEL_GRADIENTS` rewrite against the definition, stride 2, "SAME":
+    dW[a,b,c,o] = sum x_pad[n,2i+a,2j+b,c] dy[n,i,j,o] (odd sizes pad more after than before)."""
+    from dcgan_tf.training.patch_grads import KERNEL_GRADIENTS
 
     rng = np.random.default_rng(0)
-    x, dy = rng.normal(size=(2, 6, 6, 3)), rng.normal(size=(2, 3, 3, 4))
-    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # "SAME", kernel 4, stride 2: 1 and 1.
-    want = np.zeros((4, 4, 3, 4))
-    for a in range(4):
-        for b in range(4):
-            window = padded[:, a:a + 6:2, b:b + 6:2, :]
+    out = -(-size // 2)
+    x, dy = rng.normal(size=(2, size, size, 3)), rng.normal(size=(2, out, out, 4))
+    total = max((out - 1) * 2 + kernel - size, 0)
+    pad = (total // 2, total - total // 2)
+    padded = np.pad(x, ((0, 0), pad, pad, (0, 0)))
+    want = np.zeros((kernel, kernel, 3, 4))
+    for a in range(kernel):
+        for b in range(kernel):
+            window = padded[:, a:a + 2 * out:2, b:b + 2 * out:2, :]
             want[a, b] = np.einsum("nijc,nijo->co", window, dy)
-    got = kernel_gradient(x.astype("float32"), dy.astype("float32"), 4, 2).numpy()
+    got = KERNEL_GRADIENTS[method](x.astype("float32"), dy.astype("float32"), kernel, 2).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("cfg", [ModelConfig(image_size=32, channels=3, ngf=8, ndf=8),
-                                 ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, num_classes=3)],
-                         ids=["plain", "conditional"])
-def test_patch_grad_layers_train_like_keras_layers(cfg):
-    """The 4x4 layers with the patch-matmul kernel gradient: the same step as Keras' own layers."""
+@pytest.mark.parametrize("cfg,kernel_grads,patched_layers", [
+    (ModelConfig(image_size=32, channels=3, ngf=8, ndf=8), "patches", 1),
+    (ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, num_classes=3), "patches", 1),
+    (ModelConfig(image_size=32, channels=3, ngf=8, ndf=8), "dilated", 2),
+], ids=["plain", "conditional", "dilated"])
+def test_kernel_grad_layers_train_like_keras_layers(cfg, kernel_grads, patched_layers):
+    """The small-image layers with a rewritten kernel gradient (in G and D, the layers up to
+    8x8 for `patches` and up to 16x16 for `dilated`): the same step as Keras' own layers."""
     import tensorflow as tf
 
     from dcgan_tf.config import TrainConfig
@@ -195,11 +204,12 @@ def test_patch_grad_layers_train_like_keras_layers(cfg):
 
     train_cfg = TrainConfig(precision="fp32", batch_size=8, seed=3)
     keras.utils.set_random_seed(0)
-    patched = build_gan(cfg, train_cfg, patch_grads=True)
-    plain = build_gan(cfg, train_cfg, patch_grads=False)
+    patched = build_gan(cfg, train_cfg, kernel_grads=kernel_grads)
+    plain = build_gan(cfg, train_cfg, kernel_grads="native")
     _plain_sgd(patched, plain)
     kinds = [type(layer) for net in (patched.generator, patched.discriminator) for layer in net.layers]
-    assert kinds.count(PatchGradConv2D) == 1 and kinds.count(PatchGradConv2DTranspose) == 1
+    assert kinds.count(PatchGradConv2D) == patched_layers
+    assert kinds.count(PatchGradConv2DTranspose) == patched_layers
     assert not {PatchGradConv2D, PatchGradConv2DTranspose} & {
         type(layer) for net in (plain.generator, plain.discriminator) for layer in net.layers}
     for net in ("generator", "discriminator"):

@@ -28,20 +28,20 @@ def _metrics(run):
 
 
 def test_auto_choices_follow_the_cpu_kind_by_flags():
-    # Each CPU kind's `auto` as measured by benchmarks/auto_choices.py: bf16 and patch-matmul
-    # kernel gradients on AMX Xeons and on AVX512-BF16 EPYCs; fp32 and oneDNN's own kernels
-    # elsewhere and on GPUs.
-    from dcgan_tf.training.run import patch_grads_choice
+    # Each CPU kind's `auto` as measured by benchmarks/auto_choices.py: bf16 with patch-matmul
+    # kernel gradients on AMX Xeons, bf16 with dilated-convolution kernel gradients on
+    # AVX512-BF16 EPYCs; fp32 and oneDNN's own kernels elsewhere and on GPUs.
+    from dcgan_tf.training.run import kernel_grads_choice
 
     xeon_amx = {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
     epyc_bf16 = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"}
     plain = {"avx2", "fma", "avx512f"}
-    assert patch_grads_choice("bf16", xeon_amx, gpu=False)
-    assert patch_grads_choice("bf16", epyc_bf16, gpu=False)
-    assert not patch_grads_choice("bf16", plain, gpu=False)
-    assert not patch_grads_choice("fp32", xeon_amx, gpu=False)
-    assert not patch_grads_choice("bf16", epyc_bf16, gpu=True)
-    assert not patch_grads_choice("bf16", frozenset(), gpu=False)
+    assert kernel_grads_choice("bf16", xeon_amx, gpu=False) == "patches"
+    assert kernel_grads_choice("bf16", epyc_bf16, gpu=False) == "dilated"
+    assert kernel_grads_choice("bf16", plain, gpu=False) == "native"
+    assert kernel_grads_choice("fp32", xeon_amx, gpu=False) == "native"
+    assert kernel_grads_choice("bf16", epyc_bf16, gpu=True) == "native"
+    assert kernel_grads_choice("bf16", frozenset(), gpu=False) == "native"
 
 
 def test_plan_segments_cover_every_step_once():

@@ -7,6 +7,7 @@ and the discriminator's input layer. Weights start from N(0, 0.02) (section 4).
 """
 
 import contextlib
+import functools
 
 import keras
 from keras import layers
@@ -64,13 +65,26 @@ def discriminator_widths(cfg):
     return [cfg.ndf * 2**i for i in range(cfg.num_blocks)]
 
 
-def build_generator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
+# The strided layers that take a rewritten kernel gradient (`dcgan_tf.training.patch_grads`):
+# those whose larger image side is at most this, per method; "native" keeps TensorFlow's.
+KERNEL_GRAD_SIDES = {"native": 0, "patches": 8, "dilated": 16}
+
+
+def _strided_layer(plain, patched, kernel_grads, side):
+    """`plain`, or `patched` taking `kernel_grads`' method where `side` is small enough."""
+    if side > KERNEL_GRAD_SIDES[kernel_grads]:
+        return plain
+    return functools.partial(patched, method=kernel_grads)
+
+
+def build_generator(cfg: ModelConfig, kernel_grads="native", fused_bn=True):
     """Builds G: z -> image in [-1, 1] (tanh).
 
     Args:
         cfg: The model's shape.
-        patch_grads: Whether the 4x4 -> 8x8 layer takes its kernel gradient as one matmul
-            over patches (`run.patch_grads_pay`); the same function either way.
+        kernel_grads: `"native"`, or the kernel gradient (`"patches"`, `"dilated"`) of the
+            small-image layers (`KERNEL_GRAD_SIDES`, `run.kernel_grads_choice`); the same
+            function either way.
         fused_bn: Batch norm through TensorFlow's fused kernel in training (`fused_norm`),
             or Keras' own layer; the same function either way.
 
@@ -93,7 +107,8 @@ def build_generator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     x = layers.ReLU(name="project_relu")(x)
     # Fractionally-strided convolutions double the size: 4x4 -> 8x8 -> ... -> size/2.
     for i, width in enumerate(widths[1:], start=1):
-        deconv = PatchGradConv2DTranspose if patch_grads and i == 1 else layers.Conv2DTranspose
+        deconv = _strided_layer(layers.Conv2DTranspose, PatchGradConv2DTranspose,
+                                kernel_grads, 4 * 2**i)
         x = deconv(
             width, cfg.kernel_size, strides=2, padding="same", use_bias=False,
             kernel_initializer=_init(), name=f"deconv{i}",
@@ -109,7 +124,7 @@ def build_generator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     return keras.Model(inputs, images, name="generator")
 
 
-def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
+def build_discriminator(cfg: ModelConfig, kernel_grads="native", fused_bn=True):
     """Builds D: image in [-1, 1] -> one real/fake logit per image.
 
     The outputs of the conv blocks (after LeakyReLU) are the paper's features (section 5),
@@ -117,8 +132,7 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
 
     Args:
         cfg: The model's shape.
-        patch_grads: Whether the block with a 4x4 output takes its kernel gradient as one
-            matmul over patches (`run.patch_grads_pay`); the same function either way.
+        kernel_grads: As `build_generator`'s.
         fused_bn: As `build_generator`'s.
 
     Returns:
@@ -137,7 +151,8 @@ def build_discriminator(cfg: ModelConfig, patch_grads=False, fused_bn=True):
     # Strided convolutions halve the size: size -> size/2 -> ... -> 4x4.
     widths = discriminator_widths(cfg)
     for i, width in enumerate(widths):
-        conv_class = PatchGradConv2D if patch_grads and i == len(widths) - 1 else layers.Conv2D
+        conv_class = _strided_layer(layers.Conv2D, PatchGradConv2D, kernel_grads,
+                                    cfg.image_size // 2**i)
         conv = conv_class(
             width, cfg.kernel_size, strides=2, padding="same", use_bias=i == 0,
             kernel_initializer=_init(), name=f"conv{i}",

@@ -1,12 +1,17 @@
-"""Strided convolutions whose kernel gradient is one matmul over image patches.
+"""Strided convolutions that compute their kernel gradient another way than oneDNN's own op.
 
-The kernel gradient of a convolution is `patches(x)^T @ dy`. On CPUs with AMX, oneDNN's
-bfloat16 weight-gradient kernel is slow for the layers with a 4x4 output (the discriminator's
-last block, the generator's first): 56 ms against 18 ms for the same product as
-`extract_patches` and one matmul (8x8x256 -> 4x4x512, batch 128, `benchmarks/README.md`), while
-oneDNN's kernel wins on the larger-image layers. The layers here compute that one gradient the
-other way and leave the forward pass and the input gradient to TensorFlow's own ops; where
-they pay is `dcgan_tf.training.run.patch_grads_pay`.
+The kernel gradient of a strided convolution is `patches(x)^T @ dy`. TensorFlow's bfloat16
+`Conv2DBackpropFilter` (oneDNN) is slow on CPUs for the small-image layers, and two rewrites
+of the same sum are faster there (`benchmarks/README.md`, issues 13 and 29):
+- `"patches"`: `extract_patches` and one matmul. On AMX, 18 ms against oneDNN's 56 ms for the
+  8x8x256 -> 4x4x512 layer at batch 128; slower than oneDNN's for larger images.
+- `"dilated"`: one forward convolution with the batch and channel axes swapped, the output
+  gradient as a filter dilated by the stride. On an AVX512-BF16 EPYC without AMX, 26 ms
+  against oneDNN's 82 ms (and the patches' 33 ms) for that layer, 26-30 ms against 38-40 ms
+  for 16x16x128 -> 8x8x256.
+The layers here take one of them for the kernel gradient and leave the forward pass and the
+input gradient to TensorFlow's own ops; which layers take which is
+`dcgan_tf.training.run.kernel_grads_choice`.
 """
 
 import keras
@@ -35,8 +40,31 @@ def kernel_gradient(inputs, out_backprop, kernel_size, strides):
     return tf.reshape(grad, (k, k, c_in, c_out))
 
 
-def conv2d(x, kernel, strides):
-    """`tf.nn.conv2d(x, kernel, strides, "SAME")` with `kernel_gradient` as its kernel gradient."""
+def dilated_kernel_gradient(inputs, out_backprop, kernel_size, strides):
+    """`kernel_gradient`'s result as one forward convolution (oneDNN's fast path).
+
+    dW[a, b, c, o] = sum over n, i, j of x_pad[n, s*i + a, s*j + b, c] * dy[n, i, j, o] is a
+    "VALID" convolution of x_pad with channels as its batch and the batch as its channels, by
+    the filter dy (batch as input channels), dilated by the stride s.
+    """
+    k, (height, width) = kernel_size, inputs.shape[1:3]
+    pads = [[0, 0]]
+    for size, out in ((height, out_backprop.shape[1]), (width, out_backprop.shape[2])):
+        total = max((out - 1) * strides + k - size, 0)  # "SAME": the extra pixel goes after.
+        pads.append([total // 2, total - total // 2])
+    padded = tf.pad(inputs, pads + [[0, 0]])
+    grad = tf.nn.conv2d(tf.transpose(padded, [3, 1, 2, 0]),
+                        tf.transpose(out_backprop, [1, 2, 0, 3]), 1, "VALID", dilations=strides)
+    return tf.transpose(grad[:, :k, :k], [1, 2, 0, 3])
+
+
+KERNEL_GRADIENTS = {"patches": kernel_gradient, "dilated": dilated_kernel_gradient}
+
+
+def conv2d(x, kernel, strides, method="patches"):
+    """`tf.nn.conv2d(x, kernel, strides, "SAME")` whose kernel gradient is `method`'s
+    (`KERNEL_GRADIENTS`)."""
+    kernel_grad = KERNEL_GRADIENTS[method]
 
     @tf.custom_gradient
     def op(x, kernel):
@@ -44,19 +72,21 @@ def conv2d(x, kernel, strides):
             dx = tf.raw_ops.Conv2DBackpropInput(
                 input_sizes=tf.shape(x), filter=kernel, out_backprop=dy,
                 strides=[1, strides, strides, 1], padding="SAME")
-            return dx, kernel_gradient(x, dy, kernel.shape[0], strides)
+            return dx, kernel_grad(x, dy, kernel.shape[0], strides)
 
         return tf.nn.conv2d(x, kernel, strides, "SAME"), grad
 
     return op(x, tf.convert_to_tensor(kernel))
 
 
-def conv2d_transpose(x, kernel, strides):
-    """`tf.nn.conv2d_transpose` ("SAME", output `strides` times larger) with `kernel_gradient`.
+def conv2d_transpose(x, kernel, strides, method="patches"):
+    """`tf.nn.conv2d_transpose` ("SAME", output `strides` times larger) whose kernel gradient is
+    `method`'s.
 
     The transposed convolution's kernel gradient is a convolution's with the roles swapped:
     the output gradient is the image and `x` the output gradient.
     """
+    kernel_grad = KERNEL_GRADIENTS[method]
 
     @tf.custom_gradient
     def op(x, kernel):
@@ -65,7 +95,7 @@ def conv2d_transpose(x, kernel, strides):
 
         def grad(dy):
             dx = tf.nn.conv2d(dy, kernel, strides, "SAME")
-            return dx, kernel_gradient(dy, x, kernel.shape[0], strides)
+            return dx, kernel_grad(dy, x, kernel.shape[0], strides)
 
         return tf.nn.conv2d_transpose(x, kernel, out_shape, strides, "SAME"), grad
 
@@ -80,21 +110,35 @@ def _check_supported(layer):
                          "padding, channels_last and no dilation.")
 
 
+class _KernelGradMethod:
+    """The `method` argument and config entry shared by the two layers."""
+
+    def __init__(self, *args, method="patches", **kwargs):
+        if method not in KERNEL_GRADIENTS:
+            raise ValueError(f"Expected `method` to be one of {tuple(KERNEL_GRADIENTS)}. "
+                             f"Received: method={method!r}")
+        super().__init__(*args, **kwargs)
+        self.method = method
+
+    def get_config(self):
+        return {**super().get_config(), "method": self.method}
+
+
 @keras.saving.register_keras_serializable("dcgan_tf")
-class PatchGradConv2D(layers.Conv2D):
-    """`keras.layers.Conv2D` whose kernel gradient is `kernel_gradient`'s one matmul."""
+class PatchGradConv2D(_KernelGradMethod, layers.Conv2D):
+    """`keras.layers.Conv2D` whose kernel gradient is `method`'s (`KERNEL_GRADIENTS`)."""
 
     def build(self, input_shape):
         _check_supported(self)
         super().build(input_shape)
 
     def convolution_op(self, inputs, kernel):
-        return conv2d(inputs, kernel, self.strides[0])
+        return conv2d(inputs, kernel, self.strides[0], self.method)
 
 
 @keras.saving.register_keras_serializable("dcgan_tf")
-class PatchGradConv2DTranspose(layers.Conv2DTranspose):
-    """`keras.layers.Conv2DTranspose` whose kernel gradient is `kernel_gradient`'s one matmul."""
+class PatchGradConv2DTranspose(_KernelGradMethod, layers.Conv2DTranspose):
+    """`keras.layers.Conv2DTranspose` whose kernel gradient is `method`'s (`KERNEL_GRADIENTS`)."""
 
     def build(self, input_shape):
         _check_supported(self)
@@ -103,7 +147,7 @@ class PatchGradConv2DTranspose(layers.Conv2DTranspose):
         super().build(input_shape)
 
     def call(self, inputs):
-        outputs = conv2d_transpose(inputs, self.kernel, self.strides[0])
+        outputs = conv2d_transpose(inputs, self.kernel, self.strides[0], self.method)
         if self.use_bias:
             outputs = outputs + self.bias
         return self.activation(outputs) if self.activation is not None else outputs

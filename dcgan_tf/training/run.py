@@ -41,14 +41,9 @@ def resolve_jit(mode):
     return mode == "on"
 
 
-# CPU flags under which the 4x4 layers' patch-matmul kernel gradient was measured faster
-# than oneDNN's in bf16: AMX (Xeon; 56 ms against 18 ms for the 4x4 layer) and AVX512-BF16
-# without AMX (EPYC; the whole 64 px step 1.08x, `benchmarks/auto_choices.py`).
-PATCH_GRADS_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-
-
-def patch_grads_choice(precision, flags, gpu):
-    """The `patch_grads_pay` rule as a pure function of its facts.
+def kernel_grads_choice(precision, flags, gpu):
+    """Which kernel gradient the small-image layers take (`models.KERNEL_GRAD_SIDES`), as a pure
+    function of the facts it was measured on (`benchmarks/auto_choices.py`).
 
     Args:
         precision: The resolved precision, `"fp32"`, `"bf16"` or `"fp16"`.
@@ -56,16 +51,22 @@ def patch_grads_choice(precision, flags, gpu):
         gpu: Whether training runs on a GPU.
 
     Returns:
-        True for bf16 on a CPU with native bf16 matmuls (AMX or AVX512-BF16).
+        `"patches"` for bf16 on AMX (Xeon: the 4x4 layer 56 ms -> 18 ms; the dilated form is
+        unmeasured there); `"dilated"` for bf16 on AVX512-BF16 without AMX (EPYC: the step
+        1.08x (64 px) and 1.11-1.16x (32 px) over the patches'); else `"native"` (oneDNN's
+        or the GPU library's own kernel).
     """
-    return precision == "bf16" and not gpu and bool(PATCH_GRADS_FLAGS & set(flags))
+    if precision != "bf16" or gpu:
+        return "native"
+    if "amx_bf16" in flags:
+        return "patches"
+    return "dilated" if "avx512_bf16" in flags else "native"
 
 
-def patch_grads_pay(precision):
-    """Whether the 4x4 layers should take `patch_grads`' kernel gradient: bf16 (resolved) on a
-    CPU with native bf16 (`patch_grads_choice`); GPUs keep their library's kernel."""
-    return patch_grads_choice(precision, cpu_flags(),
-                              bool(tf.config.list_physical_devices("GPU")))
+def kernel_grads_for(precision):
+    """`kernel_grads_choice` on this machine."""
+    return kernel_grads_choice(precision, cpu_flags(),
+                               bool(tf.config.list_physical_devices("GPU")))
 
 
 def precision_policy(precision):
@@ -74,25 +75,25 @@ def precision_policy(precision):
     return policy[resolve_precision(precision)]
 
 
-def build_gan(model_cfg, train_cfg, paired_d=False, patch_grads=None, fused_bn=True):
+def build_gan(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused_bn=True):
     """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
 
     `paired_d=True` pairs D's convolutions on real and fake (see `DCGAN`), for benchmarks.
-    `patch_grads` (default: where `patch_grads_pay`) gives the 4x4 layers the patch-matmul
-    kernel gradient of `dcgan_tf.training.patch_grads`; `fused_bn=False` builds Keras' own
+    `kernel_grads` (default: `kernel_grads_for(precision)`) is the small-image layers' kernel
+    gradient (`"native"`, `"patches"`, `"dilated"`; `models.KERNEL_GRAD_SIDES`); `fused_bn=False` builds Keras' own
     batch norm instead of `fused_norm`'s (both for benchmarks).
     Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
     precision = resolve_precision(train_cfg.precision)
-    if patch_grads is None:
-        patch_grads = patch_grads_pay(precision)
+    if kernel_grads is None:
+        kernel_grads = kernel_grads_for(precision)
     with dtype_policy(precision_policy(precision)):
-        generator = build_generator(model_cfg, patch_grads, fused_bn)
-        discriminator = build_discriminator(model_cfg, patch_grads, fused_bn)
+        generator = build_generator(model_cfg, kernel_grads, fused_bn)
+        discriminator = build_discriminator(model_cfg, kernel_grads, fused_bn)
         head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
         projection = build_projection_head(model_cfg) if train_cfg.contrastive_weight else None
-        ema_generator = (build_generator(model_cfg, patch_grads, fused_bn)
+        ema_generator = (build_generator(model_cfg, kernel_grads, fused_bn)
                          if train_cfg.g_ema else None)
     gan = DCGAN(
         generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
