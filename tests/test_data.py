@@ -527,6 +527,10 @@ def test_train_dataset_batches(svhn_dir):
     other, _ = data.train_dataset("svhn", 32, 3, 8, seed=4, data_dir=str(root), verify=False)
     np.testing.assert_array_equal(next(iter(again)).numpy(), batches[:8])
     assert not np.array_equal(next(iter(other)).numpy(), batches[:8])
+    # On one private thread (training's pipeline on CPUs), the same batches in the same order.
+    one, _ = data.train_dataset("svhn", 32, 3, 8, seed=3, data_dir=str(root), verify=False,
+                                threads=1)
+    np.testing.assert_array_equal(np.concatenate([b.numpy() for b in one.take(5)]), batches)
 
 
 def test_train_dataset_resizes_with_message(caplog):

@@ -256,10 +256,12 @@ def _log_resize(name, shape, image_size, channels):
                      " and ".join(c for c in changes if c))
 
 
-def _options(seed):
+def _options(seed, threads=None):
     options = tf.data.Options()
     options.deterministic = seed is not None
-    options.autotune.enabled = True
+    options.autotune.enabled = not threads
+    if threads:
+        options.threading.private_threadpool_size = threads
     return options
 
 
@@ -269,7 +271,7 @@ def _normalise(images):
 
 def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
                   strategy=None, split="train", with_labels=False, skip_batches=0, labelled=None,
-                  note_resize=True):
+                  note_resize=True, threads=None):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -300,6 +302,9 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
             batch from the whole split. In-memory datasets only. Defaults to `None`.
         note_resize: Whether to log one line when the images are resized or converted; a
             run rebuilding the pipeline for a later segment says it once. Defaults to `True`.
+        threads: An in-memory pipeline's tf.data threads: `None` autotunes (parallel
+            gathers, autotuned prefetch); a number runs it on that many private threads,
+            sequentially, without autotuning. Defaults to `None`.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -329,11 +334,12 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         raise DataError(f"{name} ({data_dir}) has no labels; conditional and semi-supervised "
                         "training need labelled data.")
     return _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                                    with_labels, skip_batches, labelled, note_resize)
+                                    with_labels, skip_batches, labelled, note_resize, threads)
 
 
 def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                             with_labels, skip_batches=0, labelled=None, note_resize=True):
+                             with_labels, skip_batches=0, labelled=None, note_resize=True,
+                             threads=None):
     """`train_dataset` of a `Split` in memory: resized once, then shuffled indices each pass."""
     if note_resize:
         _log_resize(name, data.images.shape[1:], image_size, channels)
@@ -343,25 +349,26 @@ def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size
     pixels = tf.constant(images)
     ds = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat().batch(batch_size, drop_remainder=True).skip(skip_batches)
+    parallel = None if threads else tf.data.AUTOTUNE
     if with_labels:
         labels = tf.constant(data.labels.astype("int32"))
         ds = ds.map(lambda index: (_normalise(tf.gather(pixels, index)), tf.gather(labels, index)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+                    num_parallel_calls=parallel)
     else:
-        ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)), num_parallel_calls=parallel)
     if labelled is not None:
         ds = tf.data.Dataset.zip(ds, _labelled_stream(pixels, data.labels, labelled, batch_size,
-                                                      seed, skip_batches))
+                                                      seed, skip_batches, parallel))
         ds = ds.map(lambda images, pair: (images, *pair))
-    options = _options(seed)
+    options = _options(seed, threads)
     # Workers (multi-worker training) share the seed, so each taking every k-th index of the
     # same order splits the data without overlap; there are no files to shard by.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(options), count
+    return ds.prefetch(1 if threads else tf.data.AUTOTUNE).with_options(options), count
 
 
-def _labelled_stream(pixels, labels, indices, batch_size, seed, skip_batches):
+def _labelled_stream(pixels, labels, indices, batch_size, seed, skip_batches,
+                     parallel=tf.data.AUTOTUNE):
     """Batches of `(images, labels)` drawn from the split's `indices` alone, forever."""
     indices = np.asarray(indices, dtype=np.int64)
     if len(indices) == 0:
@@ -373,7 +380,7 @@ def _labelled_stream(pixels, labels, indices, batch_size, seed, skip_batches):
         len(indices), seed=None if seed is None else seed + 1, reshuffle_each_iteration=True)
     order = order.repeat().batch(batch_size, drop_remainder=True).skip(skip_batches)
     return order.map(lambda i: (_normalise(tf.gather(pixels, tf.gather(chosen, i))),
-                                tf.gather(targets, i)), num_parallel_calls=tf.data.AUTOTUNE)
+                                tf.gather(targets, i)), num_parallel_calls=parallel)
 
 
 def _check_count(name, split, count, batch_size):

@@ -69,6 +69,14 @@ def kernel_grads_for(precision):
                                bool(tf.config.list_physical_devices("GPU")))
 
 
+def pipeline_threads(gpu):
+    """The in-memory training pipeline's tf.data threads (`data.datasets.train_dataset`): one
+    private thread on CPUs, where the autotuned pipeline left 9 of 28 fits of the same step at
+    0.7x speed and the one-thread one none (`benchmarks/pipeline_threads.py`); autotuned on
+    GPUs, where its parallel gathers keep the device fed (the one thread unmeasured there)."""
+    return None if gpu else 1
+
+
 def precision_policy(precision):
     """Keras dtype policy of `"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision)."""
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -333,6 +341,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
         train_cfg.batch_size, seed=train_cfg.seed, data_dir=train_cfg.data_dir,
         verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
         labelled=labelled_indices(model_cfg, train_cfg),
+        threads=pipeline_threads(bool(tf.config.list_physical_devices("GPU"))),
     )
     dataset, num_examples = make_dataset()
     if chief:  # Once the data is known to load, so a data error stays the only line.
