@@ -120,7 +120,11 @@ def main(argv=None):
           f"{a.windows} alternating windows of {a.steps} calls\n")
     print("| choice | A | B | A s/call | B s/call | B/A (A's speed-up) | faster | auto picks |")
     print("|---|---|---|---|---|---|---|---|", flush=True)
-    for name in filter(None, a.pairs.split(",")):
+    names = [name for name in a.pairs.split(",") if name]
+    unknown = sorted(set(names) - set(pairs))
+    if unknown:
+        p.error(f"unknown --pairs {','.join(unknown)}; choose from {','.join(pairs)}")
+    for name in names:
         label_a, label_b, make_a, make_b, picked = pairs[name]
         ratio, sa, sb = alternate(make_a(), make_b(), a.steps, a.windows, a.warmup)
         faster = label_a if ratio > 1 else label_b

@@ -75,8 +75,8 @@ def main(argv=None):
             seconds[name].append(time.perf_counter() - start)
     medians = {name: statistics.median(v) for name, v in seconds.items()}
     total = sum(medians.values())
-    print(f"\n{a.size}x{a.size}, ngf = ndf = {a.width}, batch {a.batch}, {precision}, patch "
-          f"gradients {patch}: forward + backward of each layer alone, median of {a.rounds}\n")
+    print(f"\n{a.size}x{a.size}, ngf = ndf = {a.width}, batch {a.batch}, {precision}, kernel "
+          f"gradients {grads}: forward + backward of each layer alone, median of {a.rounds}\n")
     print("| layer | ms | share |")
     print("|---|---|---|")
     for name, s in sorted(medians.items(), key=lambda kv: -kv[1]):
