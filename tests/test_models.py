@@ -226,6 +226,28 @@ def test_kernel_grad_layers_train_like_keras_layers(cfg, kernel_grads, patched_l
             np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=u.path)
 
 
+def test_checkpoint_moves_between_cpu_kinds(tmp_path):
+    """A run checkpointed where `auto` picks one kernel gradient (an AMX Xeon: patches) resumes
+    where it picks another (an EPYC: dilated, on more layers) with every weight restored."""
+    import tensorflow as tf
+
+    from dcgan_tf.config import TrainConfig
+    from dcgan_tf.training import checkpoint
+    from dcgan_tf.training.run import build_gan
+
+    cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)
+    train_cfg = TrainConfig(precision="fp32", batch_size=8)
+    saved = build_gan(cfg, train_cfg, kernel_grads="patches")
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")
+    tf.function(saved.train_step)(x)
+    path = checkpoint.save(saved, str(tmp_path), 1, 1)
+    resumed = build_gan(cfg, train_cfg, kernel_grads="dilated")
+    checkpoint.restore(resumed, path)
+    for net in ("generator", "discriminator"):
+        for u, v in zip(getattr(saved, net).weights, getattr(resumed, net).weights):
+            np.testing.assert_array_equal(u.numpy(), v.numpy(), err_msg=u.path)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
 def test_fused_batchnorm_matches_numpy_and_keras(dtype):
     """Training-mode output and moving statistics against NumPy; gradients against Keras' layer."""
