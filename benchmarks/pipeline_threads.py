@@ -31,10 +31,11 @@ def one_process(a):
 
     from dcgan_tf.config import ModelConfig, TrainConfig
     from dcgan_tf.data import datasets
+    from dcgan_tf.data.registry import NATIVE_SHAPES
     from dcgan_tf.training import distribute
     from dcgan_tf.training.run import build_gan
 
-    channels = a.channels or (1 if a.dataset in ("digits", "mnist", "fashion_mnist") else 3)
+    channels = a.channels or NATIVE_SHAPES.get(a.dataset, (32, 3))[1]
     cfg = ModelConfig(image_size=32, channels=channels)
     strategy = distribute.get_strategy()
     with strategy.scope():

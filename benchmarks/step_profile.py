@@ -49,12 +49,13 @@ def layer_timers(model, batch):
 
 def main(argv=None):
     from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.training.models import KERNEL_GRAD_SIDES
     from dcgan_tf.training.run import build_gan, kernel_grads_for, resolve_precision
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_step_flags(p)
     p.add_argument("--precision", default="auto")
-    p.add_argument("--kernel-grads", choices=("auto", "native", "patches", "dilated"),
+    p.add_argument("--kernel-grads", choices=("auto", *KERNEL_GRAD_SIDES),
                    default="auto", help="The small-image layers' kernel gradient.")
     p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args(argv)

@@ -63,10 +63,13 @@ def kernel_grads_choice(precision, flags, gpu):
     return "dilated" if "avx512_bf16" in flags else "native"
 
 
+def _has_gpu():
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def kernel_grads_for(precision):
     """`kernel_grads_choice` on this machine."""
-    return kernel_grads_choice(precision, cpu_flags(),
-                               bool(tf.config.list_physical_devices("GPU")))
+    return kernel_grads_choice(precision, cpu_flags(), _has_gpu())
 
 
 def pipeline_threads(gpu):
@@ -88,8 +91,9 @@ def build_gan(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused_bn=
 
     `paired_d=True` pairs D's convolutions on real and fake (see `DCGAN`), for benchmarks.
     `kernel_grads` (default: `kernel_grads_for(precision)`) is the small-image layers' kernel
-    gradient (`"native"`, `"patches"`, `"dilated"`; `models.KERNEL_GRAD_SIDES`); `fused_bn=False` builds Keras' own
-    batch norm instead of `fused_norm`'s (both for benchmarks).
+    gradient (`"native"`, `"patches"`, `"dilated"`; `models.KERNEL_GRAD_SIDES`);
+    `fused_bn=False` builds Keras' own batch norm instead of `fused_norm`'s (both for
+    benchmarks).
     Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
     is restored afterwards, so nothing else in the process changes precision.
     """
@@ -341,7 +345,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
         train_cfg.batch_size, seed=train_cfg.seed, data_dir=train_cfg.data_dir,
         verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
         labelled=labelled_indices(model_cfg, train_cfg),
-        threads=pipeline_threads(bool(tf.config.list_physical_devices("GPU"))),
+        threads=pipeline_threads(_has_gpu()),
     )
     dataset, num_examples = make_dataset()
     if chief:  # Once the data is known to load, so a data error stays the only line.
