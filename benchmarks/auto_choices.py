@@ -38,11 +38,11 @@ def tf_step(size, channels, width, batch, precision, kernel_grads=None, fused_bn
     import tensorflow as tf
 
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.training.run import build_gan
+    from variants import build_variant
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
-    gan = build_gan(cfg, TrainConfig(precision=precision, jit="off", batch_size=batch),
-                    kernel_grads=kernel_grads, fused_bn=fused_bn)
+    gan = build_variant(cfg, TrainConfig(precision=precision, jit="off", batch_size=batch),
+                        kernel_grads=kernel_grads, fused_bn=fused_bn)
     x = tf.random.uniform((batch, size, size, channels), -1, 1)
 
     @tf.function

@@ -60,11 +60,11 @@ def bare_step(size, channels, width, batch, steps, warmup, precision, jit, paire
     import tensorflow as tf
 
     from dcgan_tf.config import ModelConfig, TrainConfig
-    from dcgan_tf.training.run import build_gan
+    from variants import build_variant
 
     cfg = ModelConfig(image_size=size, channels=channels, ngf=width, ndf=width)
-    gan = build_gan(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d, kernel_grads,
-                    fused_bn)
+    gan = build_variant(cfg, TrainConfig(precision=precision, jit=jit, batch_size=batch), paired_d,
+                        kernel_grads, fused_bn)
     step = tf.function(gan.train_step, jit_compile=jit == "on")
     x = tf.random.uniform((batch, size, size, channels), -1, 1)
     for _ in range(warmup):

@@ -286,7 +286,8 @@ def test_train_resume_export_and_features_with_each_option(tmp_path, option):
     gan = build_gan(model_cfg, train_cfg)
     checkpoint.restore(gan, first["checkpoint"])
     assert int(gan.d_optimizer.iterations.numpy()) == 3
-    for head, size in ((gan.rotation_head, 2), (gan.contrastive_head, 4)):
+    for head, size in ((getattr(gan.part("rotation"), "head", None), 2),
+                       (getattr(gan.part("contrastive"), "head", None), 4)):
         if head is None:
             continue
         # The restored head holds trained values stored in the checkpoint (not a fresh init).
@@ -328,7 +329,7 @@ def test_all_options_train_under_bf16_and_conditional(precision, conditional):
     x = _images(n=16, channels=1)
     data = (x, np.arange(16) % 10) if conditional else x
     step = tf.function(gan.train_step)
-    heads = (gan.rotation_head, gan.contrastive_head)
+    heads = (gan.part("rotation").head, gan.part("contrastive").head)
     before = [h.variables[0].numpy().copy() for h in heads]
     for _ in range(2):
         logs = step(data)
@@ -362,8 +363,8 @@ print(json.dumps({
     "losses": [float(v[-1]) for v in history.values()],
     # Batch norm's moving statistics are per replica (Keras' BN is not synchronised), with or
     # without the options: compare the trained weights and spectral norm's power-iteration state.
-    "replicas_equal": all(same(v) for v in gan.rotation_head.variables
-                          + gan.contrastive_head.variables
+    "replicas_equal": all(same(v) for v in gan.part("rotation").head.variables
+                          + gan.part("contrastive").head.variables
                           + gan.discriminator.trainable_variables
                           + [v for v in gan.discriminator.variables if "vector_u" in v.path]),
     "vector_u": sum("vector_u" in v.path for v in gan.discriminator.variables),

@@ -105,15 +105,15 @@ def test_ema_update_equals_its_definition():
     gan = _small_gan(g_ema=0.9)
     rng = np.random.default_rng(0)
     average = [v.numpy().astype("float64") for v in gan.generator.trainable_variables]
-    np.testing.assert_array_equal(average[0], gan.g_ema_weights[0].numpy())
+    np.testing.assert_array_equal(average[0], gan.part("ema").weights[0].numpy())
     for _ in range(3):
         gan.train_step(rng.uniform(-1, 1, (16, 32, 32, 1)).astype("float32"))
         weights = [v.numpy().astype("float64") for v in gan.generator.trainable_variables]
         average = [0.9 * a + 0.1 * w for a, w in zip(average, weights)]
-    for expected, variable, weight in zip(average, gan.g_ema_weights, weights):
+    for expected, variable, weight in zip(average, gan.part("ema").weights, weights):
         np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-7)
     # After three steps the average is not the raw weights.
-    assert any(not np.allclose(v.numpy(), w) for v, w in zip(gan.g_ema_weights, weights))
+    assert any(not np.allclose(v.numpy(), w) for v, w in zip(gan.part("ema").weights, weights))
 
 
 def test_semi_supervised_step_trains_the_class_head_with_feature_matching():
@@ -148,7 +148,7 @@ def test_resume_restores_the_ema_weights_and_keeps_the_average(tmp_path):
     saved = [arrays[f"g_ema/{i}/.ATTRIBUTES/VARIABLE_VALUE"] for i in range(11)]
     gan = _small_gan(g_ema=0.5)
     checkpoint.restore(gan, path)
-    for value, variable in zip(saved, gan.g_ema_weights):
+    for value, variable in zip(saved, gan.part("ema").weights):
         np.testing.assert_array_equal(value, variable.numpy())
     raw = [v.numpy() for v in gan.generator.trainable_variables]
     assert any(not np.allclose(a, b) for a, b in zip(saved, raw))
@@ -267,7 +267,7 @@ ds = tf.data.Dataset.from_tensor_slices((x, x[::-1].copy(), y)).batch(16, drop_r
 history = gan.fit(ds, epochs=1, verbose=0).history
 def parts(v):
     return [t.numpy() for t in strategy.experimental_local_results(v.value)]
-ema = [parts(v) for v in gan.g_ema_weights]
+ema = [parts(v) for v in gan.part("ema").weights]
 end = [v.numpy() for v in gan.generator.trainable_variables]
 print(json.dumps({
     "losses": [float(v[-1]) for v in history.values()],

@@ -46,13 +46,10 @@ logger = logging.getLogger("dcgan_tf")
 
 def _trackables(gan, training_stats=None):
     """What `tf.train.Checkpoint` saves: networks, optimizers, z RNG state, training BN stats."""
-    objects = {"generator": gan.generator, "discriminator": gan.discriminator}
-    for head in ("rotation_head", "contrastive_head", "ema_generator"):
-        if getattr(gan, head, None) is not None:
-            objects[head] = getattr(gan, head)
-    if getattr(gan, "g_ema_weights", None):
-        # The running average itself; `ema_generator` holds it with batch norm re-estimated.
-        objects["g_ema"] = [_raw(v) for v in gan.g_ema_weights]
+    if hasattr(gan, "checkpoint_objects"):  # A model: its networks and its parts' state.
+        objects = gan.checkpoint_objects()
+    else:
+        objects = {"generator": gan.generator, "discriminator": gan.discriminator}
     if getattr(gan, "seed_generator", None) is not None:
         objects["rng"] = gan.seed_generator.state
     for name in ("d_optimizer", "g_optimizer"):
@@ -61,11 +58,6 @@ def _trackables(gan, training_stats=None):
     if training_stats is not None:
         objects["training_stats"] = training_stats
     return objects
-
-
-def _raw(variable):
-    # The `tf.Variable` inside a Keras 3 variable, which `tf.train.Checkpoint` tracks.
-    return getattr(variable, "value", variable)
 
 
 def build_optimizers(gan):

@@ -14,6 +14,7 @@ configuration with its final figures as metrics through the hparams plugin (the 
 the runs of a sweep compare there.
 """
 
+import functools
 import json
 import logging
 import math
@@ -98,6 +99,11 @@ class RunMonitor(keras.callbacks.Callback):
 
     def _random_z(self, rng, shape=None):
         return draw_z(rng, *(shape or self.z_shape), self.model_cfg.z_dist)
+
+    def _batches(self, epoch, stream):
+        """The generator's inputs for re-estimating batch norm: the epoch's draws of `stream`."""
+        rng = np.random.default_rng([self.cfg.seed, epoch + 1, stream])
+        return (self._inputs(self._random_z(rng)) for _ in range(RECALIBRATION_BATCHES))
 
     def _inputs(self, z):
         return [z, self.labels[: len(z)]] if self.model_cfg.num_classes else z
@@ -186,14 +192,9 @@ class RunMonitor(keras.callbacks.Callback):
         # samples and exports, and a resume must not depend on where the run stopped.
         training_stats = [v.numpy() for v in generator.non_trainable_variables]
         recalibrate_batchnorm(generator, (self._inputs(self._random_z(rng)) for _ in range(RECALIBRATION_BATCHES)))
-        if self.model.ema_generator is not None:
-            # The averaged weights get batch-norm statistics of their own, re-estimated as
-            # for G (BigGAN's "standing statistics", Brock et al. 2019, appendix C.1): the
-            # running statistics of training belong to the raw weights.
-            self.model.sync_ema_generator()
-            ema_rng = np.random.default_rng([self.cfg.seed, epoch + 1, 1])
-            recalibrate_batchnorm(self.model.ema_generator, (
-                self._inputs(self._random_z(ema_rng)) for _ in range(RECALIBRATION_BATCHES)))
+        for part in self.model.parts:
+            # E.g. the generator average re-estimates batch norm for the averaged weights.
+            part.before_checkpoint(self.model, functools.partial(self._batches, epoch))
         images = generator(self._inputs(self.fixed_z), training=False).numpy()
         logs.update(self._diversity(images, rng))
         if self.scorer is not None and (epoch + 1) % self.cfg.score_every == 0:

@@ -20,11 +20,8 @@ from dcgan_tf.data import datasets as data
 from dcgan_tf.data import splits
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.training import distribute
-from dcgan_tf.training.gan import DCGAN
+from dcgan_tf.training.assemble import build_gan  # noqa: F401  (re-exported)
 from dcgan_tf.training.kid import TrainingScorer
-from dcgan_tf.training.models import (
-    build_discriminator, build_generator, build_projection_head, build_rotation_head, dtype_policy,
-)
 from dcgan_tf.training.monitor import RunMonitor
 
 logger = logging.getLogger("dcgan_tf")
@@ -84,51 +81,6 @@ def precision_policy(precision):
     """Keras dtype policy of `"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision)."""
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
     return policy[resolve_precision(precision)]
-
-
-def build_gan(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused_bn=True):
-    """Builds and compiles a `DCGAN` in the current strategy scope (paper's Adam settings).
-
-    `paired_d=True` pairs D's convolutions on real and fake (see `DCGAN`), for benchmarks.
-    `kernel_grads` (default: `kernel_grads_for(precision)`) is the small-image layers' kernel
-    gradient (`"native"`, `"patches"`, `"dilated"`; `models.KERNEL_GRAD_SIDES`);
-    `fused_bn=False` builds Keras' own batch norm instead of `fused_norm`'s (both for
-    benchmarks).
-    Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
-    is restored afterwards, so nothing else in the process changes precision.
-    """
-    precision = resolve_precision(train_cfg.precision)
-    if kernel_grads is None:
-        kernel_grads = kernel_grads_for(precision)
-    with dtype_policy(precision_policy(precision)):
-        generator = build_generator(model_cfg, kernel_grads, fused_bn)
-        discriminator = build_discriminator(model_cfg, kernel_grads, fused_bn)
-        head = build_rotation_head(model_cfg) if train_cfg.rotation_weight else None
-        projection = build_projection_head(model_cfg) if train_cfg.contrastive_weight else None
-        ema_generator = (build_generator(model_cfg, kernel_grads, fused_bn)
-                         if train_cfg.g_ema else None)
-    gan = DCGAN(
-        generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, seed=train_cfg.seed,
-        num_classes=model_cfg.num_classes, rotation_head=head,
-        rotation_weight=train_cfg.rotation_weight, rotation_weight_g=train_cfg.rotation_weight_g,
-        contrastive_head=projection, contrastive_weight=train_cfg.contrastive_weight,
-        contrastive_temperature=train_cfg.contrastive_temperature,
-        diffaugment=train_cfg.diffaugment, paired_d=paired_d,
-        semi_supervised=model_cfg.semi_supervised, g_ema=train_cfg.g_ema,
-        ema_generator=ema_generator,
-    )
-
-    def adam(lr):
-        opt = keras.optimizers.Adam(lr, beta_1=train_cfg.beta1)
-        return keras.optimizers.LossScaleOptimizer(opt) if precision == "fp16" else opt
-
-    gan.compile(
-        d_optimizer=adam(train_cfg.d_learning_rate),
-        g_optimizer=adam(train_cfg.g_learning_rate),
-        jit_compile=resolve_jit(train_cfg.jit),
-    )
-    checkpoint.build_optimizers(gan)
-    return gan
 
 
 def describe_settings(train_cfg, strategy):

@@ -1,0 +1,83 @@
+"""Assembling a run's model: its type, its networks and parts, and its optimizers."""
+
+import keras
+
+from dcgan_tf.hardware import resolve_precision
+from dcgan_tf.training import checkpoint, parts
+from dcgan_tf.training.conditional import ConditionalDCGAN
+from dcgan_tf.training.gan import DCGAN
+from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
+from dcgan_tf.training.semi import SemiSupervisedDCGAN
+
+
+def model_type(model_cfg):
+    """The model class a configuration trains: the paper's, the conditional or the K+1 one."""
+    if model_cfg.semi_supervised:
+        return SemiSupervisedDCGAN
+    if model_cfg.num_classes:
+        return ConditionalDCGAN
+    return DCGAN
+
+
+def build_parts(model_cfg, train_cfg, new_generator):
+    """The parts (`dcgan_tf.training.parts`) a run's configuration asks for, in their order.
+
+    Args:
+        model_cfg: The run's `ModelConfig`.
+        train_cfg: The run's `TrainConfig`.
+        new_generator: A function returning a fresh generator of the run's shape.
+    """
+    built = (part.from_run(model_cfg, train_cfg, new_generator) for part in parts.discover())
+    return [part for part in built if part is not None]
+
+
+def compile_gan(gan, train_cfg, precision, jit):
+    """Compiles `gan` with the paper's Adam for D and G and creates their slot variables.
+
+    Args:
+        gan: A `DCGAN`.
+        train_cfg: Its run's `TrainConfig` (learning rates and beta1).
+        precision: The resolved precision; `"fp16"` scales the losses.
+        jit: Whether Keras compiles the step with XLA.
+
+    Returns:
+        `gan`, compiled.
+    """
+    def adam(lr):
+        opt = keras.optimizers.Adam(lr, beta_1=train_cfg.beta1)
+        return keras.optimizers.LossScaleOptimizer(opt) if precision == "fp16" else opt
+
+    gan.compile(d_optimizer=adam(train_cfg.d_learning_rate),
+                g_optimizer=adam(train_cfg.g_learning_rate), jit_compile=jit)
+    checkpoint.build_optimizers(gan)
+    return gan
+
+
+def build_gan(model_cfg, train_cfg, kernel_grads=None):
+    """Builds and compiles a run's model in the current strategy scope.
+
+    Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
+    is restored afterwards, so nothing else in the process changes precision.
+
+    Args:
+        model_cfg: The run's `ModelConfig`: the model type and the networks' shape.
+        train_cfg: The run's `TrainConfig`: the parts, optimizers, precision and XLA.
+        kernel_grads: The small-image layers' kernel gradient (`models.KERNEL_GRAD_SIDES`).
+            Defaults to this machine's choice for the precision.
+
+    Returns:
+        A compiled `DCGAN` (or subclass) with built optimizers.
+    """
+    # The hardware choices are resolved where the run's hardware plan lives.
+    from dcgan_tf.training.run import kernel_grads_for, precision_policy, resolve_jit
+
+    precision = resolve_precision(train_cfg.precision)
+    if kernel_grads is None:
+        kernel_grads = kernel_grads_for(precision)
+    with dtype_policy(precision_policy(precision)):
+        generator = build_generator(model_cfg, kernel_grads)
+        discriminator = build_discriminator(model_cfg, kernel_grads)
+        found = build_parts(model_cfg, train_cfg, lambda: build_generator(model_cfg, kernel_grads))
+    gan = model_type(model_cfg)(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist,
+                                train_cfg.seed, found)
+    return compile_gan(gan, train_cfg, precision, resolve_jit(train_cfg.jit))
