@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from dcgan_tf_cli.main import cli
 from dcgan_tf.probe.protocol import (
-    ProbeConfig, ProbeError, balanced_sample, choose_solver, evaluate_features, fit_svm,
-    split_protocol,
+    ProbeConfig, ProbeError, SplitError, balanced_sample, choose_solver, evaluate_features,
+    fit_svm, split_protocol,
 )
 from dcgan_tf.probe.solvers import (
     GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, fit_gram_path, fit_primal_path,
@@ -63,9 +63,9 @@ def test_balanced_sampler_is_exact_and_disjoint_from_validation():
     assert np.bincount(labels[chosen], minlength=10).tolist() == [30] * 10
     assert not np.intersect1d(chosen, validation).size
 
-    with pytest.raises(ProbeError, match="multiple of the 10 classes"):
+    with pytest.raises(SplitError, match="multiple of the 10 classes"):
         balanced_sample(labels, 305, rng, num_classes=10)
-    with pytest.raises(ProbeError, match="Class 1 has 2"):
+    with pytest.raises(SplitError, match="Class 1 has 2"):
         balanced_sample(np.array([0] * 50 + [1] * 2), 20, rng, num_classes=2)
 
 
@@ -82,7 +82,7 @@ def test_split_protocol_draws_are_disjoint_repeatable_and_capped():
     # Draw k does not depend on how many repeats are asked for.
     again, _ = split_protocol(labels, 10, ProbeConfig(labels=200, repeats=2, seed=3))
     assert np.array_equal(again[1].labelled, draws[1].labelled)
-    with pytest.raises(ProbeError, match="exceed the 1500 training examples"):
+    with pytest.raises(SplitError, match="exceed the 1500 training examples"):
         split_protocol(labels, 10, ProbeConfig(labels=1300, validation=300))
 
 

@@ -128,10 +128,10 @@ def test_semi_supervised_step_trains_the_class_head_with_feature_matching():
     assert float(logs["g_loss"]) >= 0 and np.isfinite(float(logs["d_loss"]))
     assert not np.array_equal(head, gan.discriminator.get_layer("class_logits").kernel.numpy())
     # D's real/fake logit is the log-sum-exp of its class logits.
-    from dcgan_tf.training.models import build_classifier
+    from dcgan_tf.training.models import semi_classifier
 
     x = batch[0][:4]
-    lse = _lse(np.asarray(build_classifier(gan.discriminator)(x), "float64"))
+    lse = _lse(np.asarray(semi_classifier(gan.discriminator)(x), "float64"))
     np.testing.assert_allclose(np.asarray(gan.discriminator(x)).reshape(-1), lse, rtol=1e-5)
 
 
@@ -309,7 +309,7 @@ def test_train_cli_labels_and_recipe_semi_resolve():
 
 
 def test_d_dropout_regularises_training_and_leaves_inference_unchanged():
-    from dcgan_tf.training.models import build_classifier, build_discriminator
+    from dcgan_tf.training.models import build_discriminator, semi_classifier
 
     plain_cfg = ModelConfig(image_size=32, channels=1, ndf=8, labels=100, label_classes=10)
     dropout_cfg = ModelConfig(image_size=32, channels=1, ndf=8, labels=100, label_classes=10,
@@ -317,9 +317,9 @@ def test_d_dropout_regularises_training_and_leaves_inference_unchanged():
     plain, dropped = build_discriminator(plain_cfg), build_discriminator(dropout_cfg)
     dropped.set_weights(plain.get_weights())  # Dropout adds no weights.
     x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")
-    classify = build_classifier(dropped)
+    classify = semi_classifier(dropped)
     # Inference (exported features, `classify`) is the D without dropout.
-    np.testing.assert_allclose(classify(x, training=False), build_classifier(plain)(x, training=False),
+    np.testing.assert_allclose(classify(x, training=False), semi_classifier(plain)(x, training=False),
                                rtol=1e-5, atol=1e-6)
     # In training, about half of each block's activations are zeroed (the rest scaled by 2).
     block = keras_model_of(dropped, "conv2_dropout")(x, training=True).numpy()

@@ -19,7 +19,7 @@ DEFAULT_VALIDATION = 10_000
 
 
 class SplitError(ValueError):
-    """Sizes that a training split cannot supply (the probe's `ProbeError`)."""
+    """Sizes that a training split cannot supply (labelled draws, validation sets)."""
 
 
 @dataclasses.dataclass(frozen=True)

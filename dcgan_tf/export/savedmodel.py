@@ -34,7 +34,7 @@ from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import (
-    build_classifier, build_feature_model, extract_features, feature_dim, feature_views,
+    build_feature_model, extract_features, feature_dim, feature_views, semi_classifier,
 )
 from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 
@@ -234,7 +234,7 @@ def build_servable(generator, discriminator, cfg, metadata, jit=False, features=
         "features": features, "metadata": metadata_fn,
     }
     if cfg.semi_supervised:
-        classifier = build_classifier(discriminator)
+        classifier = semi_classifier(discriminator)
 
         classes = cfg.label_classes
 

@@ -168,8 +168,8 @@ def inception_space(weights=None):
                         (1 / 127.5, -1.0), {"weights": weights or "imagenet"}, max_batch=32)
 
 
-def build_classifier(num_classes, channels, width=32, shift=0.0, bn_momentum=0.9,
-                     dtype="float32"):
+def build_feature_classifier(num_classes, channels, width=32, shift=0.0, bn_momentum=0.9,
+                             dtype="float32"):
     """A small VGG-style CNN at 32x32: three conv blocks, global pooling, a feature layer.
 
     Batch norm trains through TensorFlow's fused kernel (`dcgan_tf.fused_norm`, the same
@@ -235,15 +235,16 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
     if train.labels is None or not train.num_classes:
         raise ScoringError("Expected a labelled training split for the classifier feature space.")
     channels = train.images.shape[-1]
-    classifier, features = build_classifier(train.num_classes, channels, cfg.width, cfg.shift)
+    classifier, features = build_feature_classifier(train.num_classes, channels, cfg.width,
+                                                    cfg.shift)
     key = _classifier_key(train, cfg)
     path = os.path.join(cache_dir, "scoring", f"classifier-{key}") if cache_dir else None
     info = _load_cached_classifier(classifier, path, key) if path else None
     if info is None:
         trained = classifier
         if _training_dtype(cfg) != "float32":  # train a bf16 twin, embed with float32 weights
-            trained, _ = build_classifier(train.num_classes, channels, cfg.width, cfg.shift,
-                                          dtype=_training_dtype(cfg))
+            trained, _ = build_feature_classifier(train.num_classes, channels, cfg.width,
+                                                  cfg.shift, dtype=_training_dtype(cfg))
         info = _train_classifier(trained, prepare_images(train.images, CLASSIFIER_SIZE, channels),
                                  train.labels, cfg, progress)
         classifier.set_weights(trained.get_weights())

@@ -127,7 +127,7 @@ class SupervisedConfig:
         return dataclasses.asdict(self)
 
 
-def build_classifier(model_cfg, num_classes, dropout=0.0):
+def build_supervised_baseline(model_cfg, num_classes, dropout=0.0):
     """The discriminator's architecture with its logit replaced by a softmax head (logits out).
 
     Same conv widths, depth, batch norm and LeakyReLU as `build_discriminator`; the flattened
@@ -155,7 +155,7 @@ def _fit(model_cfg, num_classes, lr, dropout, epochs, data, sup, seed, select=Tr
     """Trains one classifier; with `select`, keeps the epoch with the lowest validation error."""
     x, y, val_x, val_y = data
     keras.utils.set_random_seed(seed)
-    model = build_classifier(model_cfg, num_classes, dropout)
+    model = build_supervised_baseline(model_cfg, num_classes, dropout)
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -34,10 +34,11 @@ from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable
 )
 
 
+class ProbeError(ValueError):
+    """A probe that cannot run as asked: bad settings, unlabelled data, not a SavedModel.
 
-# A probe that cannot run as asked (bad sizes, unlabelled data, not a SavedModel, ...): the
-# splits' error, so that their size errors are the probe's.
-ProbeError = SplitError
+    Sizes that the training split cannot supply raise `dcgan_tf.data.splits.SplitError`.
+    """
 
 
 @dataclasses.dataclass(frozen=True)

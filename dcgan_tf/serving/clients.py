@@ -7,7 +7,7 @@ The local client opens the export with `dcgan_tf.serving.export_reader` (plain
 
 import tensorflow as tf
 
-from dcgan_tf.serving.export_reader import ExportError, ExportReader  # noqa: F401  (re-exported)
+from dcgan_tf.serving.export_reader import ExportReadError, ExportReader  # noqa: F401  (re-exported)
 from dcgan_tf.serving.grpc_client import SCHEME as GRPC_SCHEME, GrpcClient
 from dcgan_tf.serving.rest import REQUEST_FORMATS, RestClient  # noqa: F401  (re-exported)
 from dcgan_tf.serving.signatures import (  # noqa: F401  (re-exported: the serving API)
@@ -24,7 +24,7 @@ class SavedModelClient(Client):
             `ExportReader` already opened.
 
     Raises:
-        ExportError: `path` is not a readable SavedModel.
+        ExportReadError: `path` is not a readable SavedModel.
     """
 
     def __init__(self, path):

@@ -20,7 +20,7 @@ from dcgan_tf.serving.signatures import (
 )
 
 
-class ExportError(ServingError):
+class ExportReadError(ServingError):
     """An export that cannot be opened, or lacks a signature its consumer needs."""
 
 
@@ -34,14 +34,14 @@ class ExportReader:
             the first call.
         error: The exception class raised (a `ValueError`); consumers with their own error
             vocabulary pass theirs, so that the error is raised once in it. Defaults to
-            `ExportError`.
+            `ExportReadError`.
 
     Raises:
         `error`: `path` is not a SavedModel (a run directory is named as one, with the
             command that exports it), cannot be read, or lacks a needed signature.
     """
 
-    def __init__(self, path, needs=(), error=ExportError):
+    def __init__(self, path, needs=(), error=ExportReadError):
         self._error = error
         path = os.fspath(path)
         try:
@@ -100,6 +100,6 @@ class ExportReader:
         return self._metadata
 
 
-def open_export(path, needs=(), error=ExportError):
+def open_export(path, needs=(), error=ExportReadError):
     """Opens an export for reading; see `ExportReader` (same arguments, same errors)."""
     return ExportReader(path, needs, error)

@@ -204,8 +204,8 @@ def with_class_logits(discriminator):
     return keras.Model(discriminator.input, [head.output, head.input], name="d_with_classes")
 
 
-def build_classifier(discriminator):
-    """The class-logit model of a semi-supervised `discriminator` (images -> K logits)."""
+def semi_classifier(discriminator):
+    """The K-class classifier inside a semi-supervised `discriminator` (images -> K logits)."""
     return keras.Model(discriminator.input, discriminator.get_layer(CLASS_LOGITS).output,
                        name="classifier")
 
