@@ -162,9 +162,9 @@ def choose_solver(solver, num_samples, num_features=None):
     `"primal"` (one F x F eigendecomposition) when labelled examples outnumber features,
     else `"gram"` (one N x N). Both then take the same truncated Newton steps, so each label
     count runs at the cost of its cheaper formulation; `benchmarks/probe_solvers.py` times
-    every solver against `auto`'s pick over N. At F = 7,168 on a shared 2-core EPYC the dual
-    Newton solver, which factors an N x N system per step, class and C, took 0.55-1.1x
-    `"gram"`'s time up to N = 1,000 and 13x at 2,000; `"primal"` 10-12x below N = F.
+    every solver against `auto`'s pick over N (the dual Newton solver, which factors an
+    N x N system per step, class and C, falls behind `"gram"` as N grows, and `"primal"`
+    falls behind below N = F).
 
     Args:
         solver: One of `SOLVERS`.

@@ -39,9 +39,8 @@ _CONTROLLER = []
 
 def _one_blas_thread():
     """A context running BLAS/LAPACK on one thread. LAPACK's factorisations and small
-    products gain nothing from threads on 2 cores and lose 10-100x when other processes share
-    them (measured on a busy 2-core EPYC: a 1000 x 1000 `eigh` 0.5 s on one thread, 5.7-13 s
-    on two; a 500 x 500 Cholesky 0.01 s against 0.25-1.4 s)."""
+    products gain nothing from threads on few cores and lose many times over when other
+    processes share them (`benchmarks/probe_solvers.py` runs the solvers this way)."""
     if not _CONTROLLER:  # finding the BLAS libraries takes milliseconds: once per process
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
@@ -72,9 +71,8 @@ class SquaredHingeSVC(_LinearScores):
     (Chapelle 2007, "Training a support vector machine in the primal"), followed by an exact
     line search (Keerthi & DeCoste 2005); it ends when A stops changing, in 3-15 steps here.
     Each step costs one Cholesky of at most N x N, whatever the width of the features, where
-    liblinear needs thousands of passes at large C. Measured at 1000 labels: x 7,168 DCGAN
-    features, liblinear's dual took 311 s at C=0.1 without converging (2000 passes), this
-    0.7 s; x 784 pixels, liblinear's primal took 28 s at C=1 without converging, this 0.5 s.
+    liblinear needs thousands of passes at large C, and may stop unconverged on DCGAN features
+    or pixels (`benchmarks/probe_solvers.py` compares them).
 
     Args:
         C: Regularisation constant, as in `LinearSVC`.
@@ -325,7 +323,7 @@ def fit_gram_path(x, y, c_grid, tol=1e-4, max_iter=50, progress=False):
         ValueError: `x` is not 2-D floating point matching `y`, or `y` has one class.
     """
     x, y, classes = _checked_xy(x, y)
-    with _one_blas_thread():  # see `_one_blas_thread`: 3-4x faster on a shared 2-core CPU
+    with _one_blas_thread():  # see `_one_blas_thread`
         return _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress)
 
 
@@ -354,14 +352,14 @@ def _fit_gram_path(x, y, classes, c_grid, tol, max_iter, progress):
 
 # Largest relative residual at which a Newton step's conjugate gradients stop (far from the optimum).
 _FORCING_CAP = 0.1
-# Leading eigendirections preconditioned by their exact block rather than its diagonal: on
-# 15,000 x 9,408 real D features (Fashion-MNIST) 512 took 218 s for three C values against 322 s
-# with the diagonal alone (1.7-1.3x fewer products) and 242 s with 1,536.
+# Leading eigendirections preconditioned by their exact block rather than its diagonal: fewer
+# conjugate-gradient products than the diagonal alone, and cheaper than a larger block
+# (`benchmarks/probe_solvers.py --features 9408`).
 _BLOCK = 512
 # Most conjugate-gradient products per Newton step.
 _CG_MAX_ITER = 250
 # Rows per chunk in a pass over the features: both products of `z_A^T (z_A v)` on a chunk
-# while it is in cache (measured 1.3x faster than two whole-matrix products at 36,000 x 7,168).
+# while it is in cache, rather than two whole-matrix products.
 _ROWS = 1024
 
 
