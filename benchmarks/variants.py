@@ -29,7 +29,7 @@ class PairedDCGAN(DCGAN):
 
 
 def build_variant(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused_bn=True):
-    """`dcgan_tf.training.assemble.build_gan` with the benchmark-only switches.
+    """`dcgan_tf.training.run.build_gan` with the benchmark-only switches.
 
     Args:
         model_cfg: The `ModelConfig`.
@@ -51,4 +51,4 @@ def build_variant(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused
             raise ValueError(f"Expected an unconditional model with `paired_d`. Received: {kind.__name__}")
         kind = PairedDCGAN
     gan = kind(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, train_cfg.seed, parts)
-    return compile_gan(gan, train_cfg, precision, resolve_jit(train_cfg.jit))
+    return compile_gan(gan, train_cfg, precision == "fp16", resolve_jit(train_cfg.jit))

@@ -141,7 +141,7 @@ def test_a_new_loss_term_trains_without_changing_the_model():
 
 
 def test_rotation_term_is_its_heads_cross_entropy_on_rotated_images():
-    from dcgan_tf.training.assemble import build_gan
+    from dcgan_tf.training.run import build_gan
     from dcgan_tf.training.models import with_last_features
 
     gan = build_gan(TINY, TrainConfig(precision="fp32", rotation_weight=2.0, rotation_weight_g=0.5))
@@ -170,7 +170,7 @@ def test_diffaugment_part_transforms_as_diff_augment():
 
 
 def test_model_with_parts_round_trips_its_config():
-    from dcgan_tf.training.assemble import build_gan
+    from dcgan_tf.training.run import build_gan
     from dcgan_tf.training.gan import DCGAN
 
     gan = build_gan(TINY, TrainConfig(precision="fp32", contrastive_weight=1.0,

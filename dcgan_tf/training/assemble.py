@@ -2,7 +2,6 @@
 
 import keras
 
-from dcgan_tf.hardware import resolve_precision
 from dcgan_tf.training import checkpoint, parts
 from dcgan_tf.training.conditional import ConditionalDCGAN
 from dcgan_tf.training.gan import DCGAN
@@ -31,13 +30,13 @@ def build_parts(model_cfg, train_cfg, new_generator):
     return [part for part in built if part is not None]
 
 
-def compile_gan(gan, train_cfg, precision, jit):
+def compile_gan(gan, train_cfg, loss_scale, jit):
     """Compiles `gan` with the paper's Adam for D and G and creates their slot variables.
 
     Args:
         gan: A `DCGAN`.
         train_cfg: Its run's `TrainConfig` (learning rates and beta1).
-        precision: The resolved precision; `"fp16"` scales the losses.
+        loss_scale: Whether the optimizers scale the losses (fp16).
         jit: Whether Keras compiles the step with XLA.
 
     Returns:
@@ -45,7 +44,7 @@ def compile_gan(gan, train_cfg, precision, jit):
     """
     def adam(lr):
         opt = keras.optimizers.Adam(lr, beta_1=train_cfg.beta1)
-        return keras.optimizers.LossScaleOptimizer(opt) if precision == "fp16" else opt
+        return keras.optimizers.LossScaleOptimizer(opt) if loss_scale else opt
 
     gan.compile(d_optimizer=adam(train_cfg.d_learning_rate),
                 g_optimizer=adam(train_cfg.g_learning_rate), jit_compile=jit)
@@ -53,31 +52,27 @@ def compile_gan(gan, train_cfg, precision, jit):
     return gan
 
 
-def build_gan(model_cfg, train_cfg, kernel_grads=None):
-    """Builds and compiles a run's model in the current strategy scope.
+def assemble_gan(model_cfg, train_cfg, policy, kernel_grads, jit):
+    """Builds and compiles a run's model in the current strategy scope, with hardware chosen.
 
-    Layers take `train_cfg.precision`'s dtype policy when they are built; the global policy
-    is restored afterwards, so nothing else in the process changes precision.
+    Layers take the dtype `policy` when they are built; the global policy is restored
+    afterwards, so nothing else in the process changes precision.
 
     Args:
         model_cfg: The run's `ModelConfig`: the model type and the networks' shape.
-        train_cfg: The run's `TrainConfig`: the parts, optimizers, precision and XLA.
+        train_cfg: The run's `TrainConfig`: the parts, the optimizers and the seed.
+        policy: Keras dtype policy, e.g. `"float32"` or `"mixed_bfloat16"`;
+            `"mixed_float16"` scales the losses.
         kernel_grads: The small-image layers' kernel gradient (`models.KERNEL_GRAD_SIDES`).
-            Defaults to this machine's choice for the precision.
+        jit: Whether Keras compiles the step with XLA.
 
     Returns:
         A compiled `DCGAN` (or subclass) with built optimizers.
     """
-    # The hardware choices are resolved where the run's hardware plan lives.
-    from dcgan_tf.training.run import kernel_grads_for, precision_policy, resolve_jit
-
-    precision = resolve_precision(train_cfg.precision)
-    if kernel_grads is None:
-        kernel_grads = kernel_grads_for(precision)
-    with dtype_policy(precision_policy(precision)):
+    with dtype_policy(policy):
         generator = build_generator(model_cfg, kernel_grads)
         discriminator = build_discriminator(model_cfg, kernel_grads)
         found = build_parts(model_cfg, train_cfg, lambda: build_generator(model_cfg, kernel_grads))
     gan = model_type(model_cfg)(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist,
                                 train_cfg.seed, found)
-    return compile_gan(gan, train_cfg, precision, resolve_jit(train_cfg.jit))
+    return compile_gan(gan, train_cfg, policy == "mixed_float16", jit)

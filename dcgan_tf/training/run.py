@@ -20,7 +20,7 @@ from dcgan_tf.data import datasets as data
 from dcgan_tf.data import splits
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.training import distribute
-from dcgan_tf.training.assemble import build_gan  # noqa: F401  (re-exported)
+from dcgan_tf.training.assemble import assemble_gan
 from dcgan_tf.training.kid import TrainingScorer
 from dcgan_tf.training.monitor import RunMonitor
 
@@ -81,6 +81,17 @@ def precision_policy(precision):
     """Keras dtype policy of `"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision)."""
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
     return policy[resolve_precision(precision)]
+
+
+def build_gan(model_cfg, train_cfg, kernel_grads=None):
+    """`assemble.assemble_gan` with this machine's choices for `train_cfg`'s hardware settings.
+
+    `kernel_grads` (default: `kernel_grads_for(precision)`) is the small-image layers' kernel
+    gradient (`"native"`, `"patches"`, `"dilated"`; `models.KERNEL_GRAD_SIDES`).
+    """
+    precision = resolve_precision(train_cfg.precision)
+    return assemble_gan(model_cfg, train_cfg, precision_policy(precision),
+                        kernel_grads or kernel_grads_for(precision), resolve_jit(train_cfg.jit))
 
 
 def describe_settings(train_cfg, strategy):
