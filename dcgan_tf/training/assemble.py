@@ -1,9 +1,14 @@
 """Assembling a run's model: its type, its networks and parts, and its optimizers."""
 
+import dataclasses
+
 import keras
 
+from dcgan_tf.data import datasets as data
+from dcgan_tf.data import splits
 from dcgan_tf.training import checkpoint, parts
 from dcgan_tf.training.conditional import ConditionalDCGAN
+from dcgan_tf.training.errors import TrainingError
 from dcgan_tf.training.gan import DCGAN
 from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
 from dcgan_tf.training.semi import SemiSupervisedDCGAN
@@ -76,3 +81,33 @@ def assemble_gan(model_cfg, train_cfg, policy, kernel_grads, jit):
     gan = model_type(model_cfg)(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist,
                                 train_cfg.seed, found)
     return compile_gan(gan, train_cfg, policy == "mixed_float16", jit)
+
+
+def with_label_classes(model_cfg, train_cfg):
+    """`model_cfg` with K filled in from the dataset, for a semi-supervised D."""
+    if model_cfg is None or not model_cfg.labels or model_cfg.label_classes:
+        return model_cfg
+    classes = data.load_split(train_cfg.dataset, "train", train_cfg.data_dir,
+                              train_cfg.verify).num_classes if train_cfg.dataset in \
+        data.IN_MEMORY_DATASETS else None
+    if not classes:
+        raise TrainingError(
+            f"--labels needs a labelled in-memory dataset; {train_cfg.dataset} "
+            f"({train_cfg.data_dir}) has no class labels to draw them from."
+        )
+    return dataclasses.replace(model_cfg, label_classes=int(classes))
+
+
+def labelled_indices(model_cfg, train_cfg):
+    """The training-split indices a semi-supervised run trains with labels: the probe's draw 0
+    (`dcgan_tf.data.splits.labelled_subset`) for the run's `labels`, `label_seed` and
+    `label_validation`; `None` for an unsupervised run."""
+    if not model_cfg.semi_supervised:
+        return None
+    train = data.load_split(train_cfg.dataset, "train", train_cfg.data_dir, train_cfg.verify)
+    try:
+        chosen, _ = splits.labelled_subset(train.labels, train.num_classes, model_cfg.labels,
+                                           model_cfg.label_seed, model_cfg.label_validation)
+    except splits.SplitError as e:
+        raise TrainingError(str(e)) from None
+    return chosen

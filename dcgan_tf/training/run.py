@@ -1,7 +1,6 @@
 """Running a training job: strategy, data, model, callbacks, resume from the last checkpoint."""
 
 import contextlib
-import dataclasses
 import functools
 import logging
 import os
@@ -17,18 +16,14 @@ from dcgan_tf.config import (
     FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
 )
 from dcgan_tf.data import datasets as data
-from dcgan_tf.data import splits
 from dcgan_tf.training import checkpoint, history
 from dcgan_tf.training import distribute
-from dcgan_tf.training.assemble import assemble_gan
+from dcgan_tf.training.assemble import assemble_gan, labelled_indices, with_label_classes
+from dcgan_tf.training.errors import TrainingError  # noqa: F401  (re-exported)
 from dcgan_tf.training.kid import TrainingScorer
 from dcgan_tf.training.monitor import RunMonitor
 
 logger = logging.getLogger("dcgan_tf")
-
-
-class TrainingError(RuntimeError):
-    """Training stopped for a reason the user must act on (e.g. a NaN loss)."""
 
 
 def resolve_jit(mode):
@@ -143,41 +138,11 @@ def plan_segments(done, total, steps_per_epoch):
     return segments
 
 
-def _with_label_classes(model_cfg, train_cfg):
-    """`model_cfg` with K filled in from the dataset, for a semi-supervised D."""
-    if model_cfg is None or not model_cfg.labels or model_cfg.label_classes:
-        return model_cfg
-    classes = data.load_split(train_cfg.dataset, "train", train_cfg.data_dir,
-                              train_cfg.verify).num_classes if train_cfg.dataset in \
-        data.IN_MEMORY_DATASETS else None
-    if not classes:
-        raise TrainingError(
-            f"--labels needs a labelled in-memory dataset; {train_cfg.dataset} "
-            f"({train_cfg.data_dir}) has no class labels to draw them from."
-        )
-    return dataclasses.replace(model_cfg, label_classes=int(classes))
-
-
-def labelled_indices(model_cfg, train_cfg):
-    """The training-split indices a semi-supervised run trains with labels: the probe's draw 0
-    (`dcgan_tf.data.splits.labelled_subset`) for the run's `labels`, `label_seed` and
-    `label_validation`; `None` for an unsupervised run."""
-    if not model_cfg.semi_supervised:
-        return None
-    train = data.load_split(train_cfg.dataset, "train", train_cfg.data_dir, train_cfg.verify)
-    try:
-        chosen, _ = splits.labelled_subset(train.labels, train.num_classes, model_cfg.labels,
-                                           model_cfg.label_seed, model_cfg.label_validation)
-    except splits.SplitError as e:
-        raise TrainingError(str(e)) from None
-    return chosen
-
-
 def _resolve_configs(train_cfg, model_cfg, given=None):
     """`(model_cfg, train_cfg, resuming)` of this launch: a resume keeps the stored model and
     model flags (`config.resume_train_config`) and refuses what does not fit the run."""
     config_path = os.path.join(train_cfg.out, "config.json")
-    model_cfg = _with_label_classes(model_cfg, train_cfg)
+    model_cfg = with_label_classes(model_cfg, train_cfg)
     if os.path.isfile(config_path):
         saved_model_cfg, saved_train_cfg = checkpoint.read_run_config(train_cfg.out)
         try:
