@@ -258,8 +258,10 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
     classifier = (f"the discriminator's architecture ({model_cfg.num_blocks} stride-2 conv blocks "
                   f"from width {model_cfg.ndf}) with dropout and a softmax head, Adam, trained "
                   f"from scratch; (lr, dropout, epochs) from {sup.to_dict()} by validation error")
+    about = {"method": "supervised", "model": None, "dataset": dataset, "data_dir": data_dir,
+             "num_classes": int(train.num_classes), "feature_dim": head_dim, "metadata": {}}
     return _report(
-        result, "supervised", None, dataset, data_dir, cfg, train.num_classes, head_dim, {},
+        about, result, cfg,
         {"load_data_s": loaded - start, "train_s": time.perf_counter() - loaded,
          "total_s": time.perf_counter() - start},
         classifier=classifier,

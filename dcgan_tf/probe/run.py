@@ -272,9 +272,11 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
 
     result = evaluate_features(train_x, train.labels, test_x, test.labels, train.num_classes, cfg,
                                progress)
+    about = {"method": method or ("pixels" if pixels else "dcgan"), "model": model_path,
+             "dataset": dataset, "data_dir": data_dir, "num_classes": int(train.num_classes),
+             "feature_dim": int(train_x.shape[1]), "metadata": metadata}
     return _report(
-        result, method or ("pixels" if pixels else "dcgan"), model_path, dataset, data_dir, cfg,
-        train.num_classes, int(train_x.shape[1]), metadata,
+        about, result, cfg,
         {"load_data_s": loaded - start, "features_s": featured - loaded,
          "features_cached": cached, "svm_s": result.pop("svm_s"),
          "total_s": time.perf_counter() - start},
@@ -300,15 +302,24 @@ def protocol_text(cfg, classifier="LinearSVC(loss='squared_hinge', penalty='l2')
     )
 
 
-def _report(result, method, model_path, dataset, data_dir, cfg, num_classes, dim, metadata,
-            timings, classifier=None, extra=None):
+# What a report says about the run before its results, in this order.
+_ABOUT = ("method", "model", "dataset", "data_dir", "num_classes", "feature_dim")
+
+
+def _report(about, result, cfg, timings, classifier=None, extra=None):
+    """The probe's JSON report.
+
+    Args:
+        about: The `_ABOUT` keys and `metadata` (the export's), for the report's head.
+        result: `evaluate_features`' (or a baseline's) figures.
+        cfg: The `ProbeConfig` it ran with.
+        timings: Seconds (and cache hits) by step.
+        classifier: The classifier's description in the protocol text; LinearSVC's if `None`.
+        extra: More keys for the report.
+    """
+    metadata = about["metadata"]
     report = {
-        "method": method,
-        "model": model_path,
-        "dataset": dataset,
-        "data_dir": data_dir,
-        "num_classes": int(num_classes),
-        "feature_dim": dim,
+        **{key: about[key] for key in _ABOUT},
         **result,
         "protocol": {
             **cfg.to_dict(),

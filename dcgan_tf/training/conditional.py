@@ -27,12 +27,13 @@ class ConditionalDCGAN(DCGAN):
             raise ValueError("Expected a conditional generator (one with a `onehot` label "
                              f"layer). Received: {generator.name}") from None
         super().__init__(generator, discriminator, z_dim, z_dist, seed, parts, **kwargs)
-        self.num_classes = int(onehot.num_tokens)
+        self.conditional_classes = int(onehot.num_tokens)
 
     def sample_labels(self, n):
         """Draws `n` uniformly random class labels (int32, shape (n, 1))."""
         seed = self.replica_seed()
-        return tf.random.stateless_uniform((n, 1), seed, 0, self.num_classes, dtype=tf.int32)
+        return tf.random.stateless_uniform((n, 1), seed, 0, self.conditional_classes,
+                                           dtype=tf.int32)
 
     def unpack(self, data):
         images, labels = data

@@ -182,7 +182,8 @@ class DCGAN(keras.Model):
             self._apply(self.d_optimizer, d_tape, d_scaled, self.d_trainable_variables)
 
             # Train the generator: maximise log D(G(z)) against the updated D, plus its terms.
-            g_logits = self.discriminator(with_labels(aug_g(fake_images), fake_labels), training=True)
+            g_logits = self.discriminator(with_labels(aug_g(fake_images), fake_labels),
+                                          training=True)
             g_loss = ops.mean(losses.generator_loss(g_logits))
             g_total = total(g_loss, [t.g_loss(self, fake_images, fake_labels) for t in self.terms])
             g_scaled = self.g_optimizer.scale_loss(replica_scale(g_total))
