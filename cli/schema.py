@@ -70,6 +70,22 @@ class CheckedText(_Checked, click.types.StringParamType):
     """Free text checked by the declaration (a model name, a policy list)."""
 
 
+class CheckedNumberOrWord(_Checked, click.types.StringParamType):
+    """A number, or one of the declaration's words (`auto`, `all`)."""
+
+    def convert(self, value, param, ctx):
+        if value in self.opt.words:
+            return value
+        try:
+            number = self.opt.type(value)
+        except (TypeError, ValueError):
+            raise click.BadParameter(self._expected(value), ctx=ctx, param=param) from None
+        try:
+            return self.opt.validate(number)
+        except ValueError as e:
+            _fail(self.opt, param, ctx, e)
+
+
 class CheckedPath(_Checked, click.Path):
     """A path; `click.Path` checks existence and kind."""
 
@@ -88,7 +104,9 @@ def click_type(opt):
         return CheckedChoice(opt, [str(c) for c in opt.choices])
     if opt.path is not None:
         return CheckedPath(opt, **_PATHS[opt.path])
-    if opt.type is int and not opt.words:
+    if opt.words:
+        return CheckedNumberOrWord(opt)
+    if opt.type is int:
         return CheckedInt(opt, min=opt.low, max=opt.high, min_open=opt.low_open,
                           max_open=opt.high_open)
     if opt.type is float:

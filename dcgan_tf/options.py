@@ -199,6 +199,28 @@ def _c_grid(value):
                          f"'1e-4,1e-3,1e-2'. Received: c_grid={value!r}")
 
 
+def _int_list(value, name, low=0):
+    try:
+        numbers = [int(v) for v in str(value).replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < low:
+        raise ValueError(f"Expected `{name}` to be comma-separated integers >= {low}. "
+                         f"Received: {name}={value!r}")
+
+
+def _ints_check(name, low=0):
+    return lambda value: _int_list(value, name, low)
+
+
+def _concept(value):
+    name, sep, indices = str(value).partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise ValueError("Expected `concept` to be NAME=I,J,K (e.g. smiling_woman=3,17,42). "
+                         f"Received: concept={value!r}")
+    _int_list(indices, "concept")
+
+
 def _o(name, help, **kw):
     return Option(name, help, **kw)
 
@@ -463,7 +485,8 @@ OPTIONS.update({o.name: o for o in (
 # The investigations.
 OPTIONS.update({o.name: o for o in (
     _o("walks", "One walk through these grid indices; repeat for more walks (one row each).",
-       flag="--walk-indices", metavar="I,J[,K...]", multiple=True, group="run"),
+       flag="--walk-indices", metavar="I,J[,K...]", multiple=True, group="run",
+       check=_ints_check("walks")),
     _o("num_walks", "Without --walk-indices: this many walks through indices 0,1 | 2,3 | ...",
        type=int, low=1, high=1000, default=4, group="run"),
     _o("points", "Without --walk-indices: z per walk.", type=int, low=2, high=1000, default=2,
@@ -473,7 +496,7 @@ OPTIONS.update({o.name: o for o in (
     _o("method", "lerp, slerp, or one PNG of each.", choices=("linear", "spherical", "both"),
        default="both", group="run"),
     _o("concepts", "A concept: the mean z of these grid indices (3 in the paper); repeat.",
-       flag="--concept", metavar="NAME=I,J,K", multiple=True, group="run"),
+       flag="--concept", metavar="NAME=I,J,K", multiple=True, group="run", check=_concept),
     _o("expression", "Expression over concept names, e.g. 'smiling_woman - neutral_woman + "
        "neutral_man'.", flag="--expr", group="run"),
     _o("turn", "Also walk between these two concept means (turn.png).", metavar="FROM,TO",
@@ -495,7 +518,8 @@ OPTIONS.update({o.name: o for o in (
        group="output"),
     _o("layer", "Discriminator block, e.g. conv2_lrelu. Default: the last.", group="model"),
     _o("channels_shown", "Discriminator channels to show. Default: the most active ones.",
-       flag="--d-channels", metavar="C1,C2,...", group="output"),
+       flag="--d-channels", metavar="C1,C2,...", group="output",
+       check=_ints_check("channels")),
     _o("num_channels", "Without --d-channels: this many discriminator channels.", type=int,
        low=1, high=64, default=6, flag="--num-d-channels", group="output"),
     _o("top", "Top activating images (and maps) per channel.", type=int, low=1, high=16,
@@ -504,7 +528,8 @@ OPTIONS.update({o.name: o for o in (
        default=2000, group="data"),
     _o("boxes_file", 'JSON {"sample_index": [[x0, y0, x1, y1], ...]} in pixels of the model '
        "image.", flag="--boxes", path="existing-file", group="data"),
-    _o("maps", "Drop these feature maps instead.", metavar="M1,M2,...", group="run"),
+    _o("maps", "Drop these feature maps instead.", metavar="M1,M2,...", group="run",
+       check=_ints_check("maps")),
     _o("negatives", "Negative positions per positive.", type=float, low=0, high=1000,
        low_open=True, default=1.0, group="run"),
     _o("C", "Inverse L2 regularisation of the logistic regression.", flag="--C", type=float,
@@ -529,7 +554,7 @@ OPTIONS.update({o.name: o for o in (
     _o("noise_std", "Noise of planted noisy copies, in levels of 255.", type=float, low=0,
        high=255, default=4.0, group="run"),
     _o("sizes", "Samples per class to classify with, one result per size (comma list).",
-       default="10,100,1000", metavar="N1,N2,...", group="run"),
+       default="10,100,1000", metavar="N1,N2,...", group="run", check=_ints_check("sizes", 1)),
     _o("test_limit", "Score on at most this many test images.", type=int, low=1, high=10**8,
        group="data"),
 )})
