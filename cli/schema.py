@@ -7,6 +7,7 @@ library refuse the same values with the same words.
 """
 
 import dataclasses
+import importlib
 
 import click
 from click_option_group import OptionGroup
@@ -100,6 +101,9 @@ class CheckedChoice(_Checked, click.Choice):
 
 def click_type(opt):
     """The Click parameter type of a declaration."""
+    if opt.choices_from is not None:
+        module, name = opt.choices_from.split(":")
+        opt = dataclasses.replace(opt, choices=getattr(importlib.import_module(module), name))
     if opt.choices is not None:
         return CheckedChoice(opt, [str(c) for c in opt.choices])
     if opt.path is not None:

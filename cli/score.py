@@ -11,7 +11,7 @@ from dcgan_tf_cli.schema import options
 @click.command(cls=Command)
 @options("model", "dataset", "data_dir", "split", "n", "feature_space", "inception_weights",
          "seed", "kid_subsets", "kid_subset_size", "classifier_epochs", "cache_dir", "no_cache",
-         "json_path", "quiet", required=("model",), n={"low": 10, "default": 10_000})
+         "json_path", "quiet", required=("model",), n={"low": 10, "high": None, "default": 10_000})
 def score(model, dataset, data_dir, split, n, feature_space, inception_weights, seed, kid_subsets,
           kid_subset_size, classifier_epochs, cache_dir, no_cache, json_path, quiet):
     """Score a SavedModel's samples: FID, KID +- std, precision/recall against real images.

@@ -44,7 +44,7 @@ def train(out, dry_run, json_path, quiet, **flags):
       dcgan-tf train --recipe ssgan --diffaugment translation,cutout
       dcgan-tf train --dataset cifar10 --data-dir ~/data/cifar10 --labels 1000 --g-ema 0.999
     """
-    from dcgan_tf.recipes import RunConfig
+    from dcgan_tf.training.run_config import RunConfig
 
     ctx = click.get_current_context()
     values = given(ctx, CONFIG_OPTIONS)

@@ -11,8 +11,6 @@ import dataclasses
 import math
 import re
 
-from dcgan_tf.data.registry import DATASETS
-
 # Roles: the variables of a checkpoint depend on a MODEL option (a resume keeps the run's and
 # refuses a contradicting one); a recipe preset may set a RECIPE option; RUN_TIME options may
 # change on every launch.
@@ -56,6 +54,8 @@ class Option:
         metavar: What `--help` shows for the value.
         is_flag: An on-only flag; `negatable` gives it a `--no-` twin.
         multiple: Repeatable.
+        choices_from: `"module:NAME"` of a tuple of choices kept by a higher stage (the
+            dataset registry), which the command line offers; the library checks the value.
         state: For a `MODEL` option of `TrainConfig`: what the option adds to the checkpoint,
             and `state_key`, the part of its value that decides the variables.
     """
@@ -81,6 +81,7 @@ class Option:
     multiple: bool = False
     state: str | None = None
     state_key: object = None
+    choices_from: str | None = None
 
     @property
     def flag_name(self):
@@ -233,7 +234,7 @@ OPTIONS = {o.name: o for o in (
     # Data.
     _o("dataset", "Dataset. Default: the export's (or the run's) dataset; digits for a new "
        "training run. digits is embedded (scikit-learn); the others read --data-dir.",
-       choices=DATASETS, group="data"),
+       choices_from="dcgan_tf.data.registry:DATASETS", group="data"),
     _o("data_dir", "Directory holding the dataset's files (the .npz file for --dataset npz). "
        "Default: the run's or the dataset's own.", path="any", group="data"),
     _o("verify", "Check the size/sha256 of known files (SVHN).", type=bool, default=True,

@@ -1,5 +1,4 @@
-"""Named recipes, presets of the options that depart from the paper, and `RunConfig`, the
-configuration `dcgan-tf train --recipe NAME ...` resolves to.
+"""Named recipes: presets of the options that depart from the paper, for `dcgan-tf train --recipe`.
 
 `paper` is section 4 as written, every option off; `auto` names the preset the recipe study of
 benchmarks/README.md picked (`AUTO`). A preset sets only options declared with the `RECIPE` or
@@ -80,7 +79,7 @@ def resolve_name(name):
     return AUTO if name == "auto" else name
 
 
-def _split(values):
+def split_values(values):
     """Splits flat option values into the `(model, train, features)` dicts."""
     parts = ({}, {}, {})
     for name, value in values.items():
@@ -93,7 +92,7 @@ def _split(values):
 
 def preset(name):
     """The `(model, train, features)` value dicts of recipe `name` (copies)."""
-    return _split(RECIPES[resolve_name(name)])
+    return split_values(RECIPES[resolve_name(name)])
 
 
 def feature_config(name):
@@ -122,63 +121,3 @@ def apply(name, model_values, train_values, feature_values):
     train.update(train_values, recipe=resolved)
     features.update(feature_values)
     return ModelConfig(**model), TrainConfig(**train), FeatureConfig(**features)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """What one `dcgan-tf train` command line runs: the three configurations and what it stated.
-
-    Build it with `from_recipe`; `dcgan_tf.train(run_config)` trains it, and `to_dict()` is what
-    `dcgan-tf train --dry-run` prints.
-
-    Args:
-        train: The `TrainConfig`.
-        model: The `ModelConfig`, or `None` for the dataset's shape (the stored one on resume).
-        features: The `FeatureConfig` exports of the run default to.
-        stated: The option names given explicitly, the recipe's options included when the
-            recipe was named: on resume they must agree with the run's model state, and the
-            others are taken from the run (`dcgan_tf.training.resume`).
-    """
-
-    train: TrainConfig
-    model: ModelConfig | None
-    features: FeatureConfig
-    stated: frozenset = frozenset()
-
-    @classmethod
-    def from_recipe(cls, recipe=None, **values):
-        """The configuration of `dcgan-tf train --recipe RECIPE --<option> VALUE ...`.
-
-        Args:
-            recipe: A recipe name; `None` for the default (`auto`), not stated, so that a
-                resume keeps the run's own recipe.
-            **values: Option values by name (`dataset="svhn"`, `labels=100`, `out=...`);
-                `conditional=True` stands for `num_classes=10` unless that is given.
-
-        Returns:
-            A `RunConfig`.
-
-        Raises:
-            ValueError: on an unknown option or recipe, or an invalid configuration.
-        """
-        values = {k: v for k, v in values.items() if v is not None}
-        if values.pop("conditional", False):
-            values.setdefault("num_classes", 10)
-        stated = set(values) | ({"recipe", *PRESET_OPTIONS} if recipe is not None else set())
-        resolved = resolve_name("auto" if recipe is None else recipe)
-        model, train, features = _split({**RECIPES[resolved], **values})
-        train["recipe"] = resolved
-        train_cfg = TrainConfig(**train)
-        model_cfg = None
-        if model:
-            from dcgan_tf.data.datasets import native_shape
-
-            size, channels = native_shape(train_cfg.dataset, train_cfg.data_dir)
-            model_cfg = ModelConfig(**{"image_size": size, "channels": channels, **model})
-        return cls(train_cfg, model_cfg, FeatureConfig(**features), frozenset(stated))
-
-    def to_dict(self):
-        """The resolved configuration, as `dcgan-tf train --dry-run` prints it."""
-        return {"train": self.train.to_dict(),
-                "model": self.model.to_dict() if self.model else "dataset default",
-                "features": self.features.to_dict()}

@@ -14,7 +14,7 @@ from dcgan_tf import locks, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
 from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
-from dcgan_tf.recipes import RunConfig
+from dcgan_tf.training.run_config import RunConfig
 from dcgan_tf.data import datasets as data
 from dcgan_tf.data import splits
 from dcgan_tf.training import checkpoint, history, resume
