@@ -189,7 +189,9 @@ def options(*names, stated=(), required=(), **overrides):
             for opt in reversed(by_group[group]):
                 decls, attrs = click_option(opt, opt.name in stated, opt.name in required)
                 f = section.option(*decls, **attrs)(f)
-                f.__click_params__[-1].schema = opt
+                for param in f.__click_params__:
+                    if param.name == opt.name:
+                        param.schema = opt  # What the option was generated from (tests).
         return f
 
     return decorate

@@ -43,7 +43,8 @@ class Option:
         default: The value when not given.
         group: A key of `GROUPS`.
         role: `MODEL`, `RECIPE` or `RUN_TIME`.
-        flag: The flag; defaults to `--` + the name with dashes.
+        flag: The flag; defaults to `--` + the name with dashes (`RUN` for the positional
+            run directory of `train`).
         choices: The allowed values, for a choice.
         low, high: Bounds of a number; `None` for none.
         low_open, high_open: Whether a bound is excluded.
@@ -340,7 +341,7 @@ OPTIONS = {o.name: o for o in (
        default="auto", group="speed", metavar="N|auto"),
     # Output.
     _o("out", "Run directory (checkpoints, samples, logs, config.json). Default: "
-       "runs/<dataset>.", path="dir", group="output", metavar="RUN"),
+       "runs/<dataset>.", flag="RUN", path="dir", group="output", metavar="RUN"),
     _o("keep_checkpoints", "Recent checkpoints to keep (the best-scoring one is kept too).",
        flag="--keep", type=int, low=1, high=10**6, default=5, group="output"),
     _o("sample_grid", "Samples in the per-epoch PNG grid (a square number).", type=int, low=1,

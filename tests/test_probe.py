@@ -457,7 +457,7 @@ def test_end_to_end_probe_beats_random_baseline_and_writes_complete_json(trained
     reports = {}
     for baseline in ("none", "random"):
         out = root / f"{baseline}.json"
-        result = runner.invoke(cli, [*common, "--svm", "--model", trained["model"],
+        result = runner.invoke(cli, [*common, "--classifier", "svm", "--model", trained["model"],
                                      "--baseline", baseline, "--json", str(out)])
         assert result.exit_code == 0, result.output
         reports[baseline] = json.loads(out.read_text())

@@ -32,7 +32,7 @@ def test_train_config_defaults_are_the_cli_defaults():
 
 def test_flags_and_config_fields_give_the_same_run():
     resolved = _dry_run("--dataset", "fashion_mnist", "--max-steps", "7", "--recipe", "paper",
-                        "--out", "runs/x", "--batch-size", "32")
+                        "runs/x", "--batch-size", "32")
     built = TrainConfig(dataset="fashion_mnist", max_steps=7, recipe="paper", out="runs/x",
                         batch_size=32)
     assert resolved["train"] == built.to_dict() and built.epochs == 25

@@ -174,7 +174,7 @@ def test_cli_recipe_presets_and_explicit_overrides():
 
     # The default is `auto`: the paper's training, read out as the study chose.
     default = json.loads(runner.invoke(main, ["train", "--dry-run"]).output)
-    assert default["train"]["recipe"] == recipes.AUTO == "probe"
+    assert default["train"]["recipe"] == recipes.AUTO == "pyramid"
     assert {k: v for k, v in default["train"].items() if k not in ("out", "epochs", "recipe")} == {
         k: v for k, v in defaults.items() if k not in ("out", "epochs", "recipe")}
     assert default["features"] == {**FeatureConfig().to_dict(), "pooling": "pyramid", "flip": True,
