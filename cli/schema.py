@@ -95,8 +95,12 @@ class CheckedChoice(_Checked, click.Choice):
     """A choice; integer choices arrive as integers."""
 
     def convert(self, value, param, ctx):
-        value = super().convert(str(value), param, ctx)
-        return self.opt.type(value) if self.opt.type is int else value
+        value = click.Choice.convert(self, str(value), param, ctx)
+        value = self.opt.type(value) if self.opt.type is int else value
+        try:
+            return self.opt.validate(value)
+        except ValueError as e:
+            _fail(self.opt, param, ctx, e)
 
 
 def click_type(opt):
