@@ -322,5 +322,6 @@ def test_data_dir_takes_an_npz_file(digits_export, tmp_path):
     assert result.exit_code == 0, result.output
     assert os.path.isfile(tmp_path / "vis" / "visualize.png")
     # nn-classify reaches the library (which wants a conditional run) instead of a usage error.
-    result = _invoke(["nn-classify", run, "--dataset", "npz", "--data-dir", npz])
+    result = _invoke(["nn-classify", run, "--dataset", "npz", "--data-dir", npz, "--out",
+                      str(tmp_path / "nn")])
     assert result.exit_code == 1 and "--conditional" in result.output
