@@ -56,7 +56,7 @@ class _Checked:
     def _expected(self, value):
         kind = "an integer" if self.opt.type is int else "a number"
         words = "".join(f" or {w!r}" for w in self.opt.words)
-        return f"Expected `{self.opt.name}` {kind}{words}. Received: {self.opt.name}={value!r}"
+        return f"Expected `{self.opt.name}` to be {kind}{words}. Received: {self.opt.name}={value!r}"
 
 
 class CheckedInt(_Checked, click.IntRange):

@@ -112,12 +112,12 @@ class Option:
         name = self.name
         expected = None
         if self.choices is not None and value not in self.choices:
-            expected = f"one of {self.choices}"
+            expected = f"to be one of {self.choices}"
         elif self.type in (int, float) and (isinstance(value, bool) or not isinstance(
                 value, (int, float) if self.type is float else int)):
             kind = "an integer" if self.type is int else "a number"
             words = " or ".join(repr(w) for w in self.words)
-            expected = f"{kind}{' or ' + words if words else ''}"
+            expected = f"to be {kind}{' or ' + words if words else ''}"
         elif self.type in (int, float) and not self._in_range(value):
             expected = self.bounds()
         if expected:

@@ -59,7 +59,7 @@ def test_out_of_range_inputs_are_refused_before_tensorflow_starts():
     assert "Expected `n` >= 10. Received: n=4" in n
     assert "1 to 200 letters" in server_name
     assert "power of 2" in size and "Received: image_size=48" in size
-    assert "Expected `labels` an integer or 'all'" in labels
+    assert "Expected `labels` to be an integer or 'all'" in labels
 
 
 def test_help_states_the_real_bounds():
