@@ -453,3 +453,32 @@ def test_resume_keeps_the_model_state_and_refuses_a_recipe_that_contradicts_it(t
             for s in segments] == [(0, "semi", "translation,flip", 0.99), (2, "semi", "translation", 0.99),
                                    (3, "semi", "translation", 0.99)]
     assert checkpoint.read_run_config(run)[0].labels == 100
+
+
+def test_a_recipe_without_model_options_still_states_the_models():
+    """`--recipe paper` on a spectral-norm run: paper states no spectral norm, so it is refused."""
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.training import resume
+    from dcgan_tf.training.run_config import RunConfig
+
+    saved_model = ModelConfig(spectral_norm=True)
+    saved_train = TrainConfig(out="R", recipe="sngan", d_lr=4e-4, g_lr=1e-4)
+    paper = RunConfig.from_recipe("paper", out="R")
+    assert paper.model is None
+    with pytest.raises(resume.ResumeError, match=r"^R holds a different model: it was trained "
+                                                 r"with --spectral-norm True, not False\."):
+        resume.reconcile(saved_model, saved_train, paper.model, paper.train, paper.stated)
+    # Naming no recipe keeps the run's, said in one note.
+    plain = RunConfig.from_recipe(out="R", max_steps=9)
+    model, train, notes = resume.reconcile(saved_model, saved_train, plain.model, plain.train,
+                                           plain.stated)
+    assert model == saved_model and (train.recipe, train.d_lr, train.g_lr) == ("sngan", 4e-4, 1e-4)
+    assert notes == ["Resuming with the run's own --d-lr 0.0004, --g-lr 0.0001, --recipe sngan "
+                     "(not given on this launch)."]
+    # Another recipe that only changes training: accepted with a note.
+    diffaug = RunConfig.from_recipe("diffaug", out="R", spectral_norm=True)
+    _, train, notes = resume.reconcile(saved_model, saved_train, diffaug.model, diffaug.train,
+                                       diffaug.stated)
+    assert train.diffaugment == "translation,cutout,color" and train.d_lr is None
+    assert len(notes) == 1 and notes[0].startswith("Resuming with --recipe diffaug's training options: ")
+    assert "--d-lr None (was 0.0004)" in notes[0]

@@ -56,16 +56,24 @@ def _stated(stated, train_cfg, model_cfg):
 def check_model(out, saved, requested, stated):
     """Refuses a stated model option that differs from the run's.
 
+    Args:
+        out: The run directory, for the message.
+        saved: The run's `ModelConfig`.
+        requested: This launch's `ModelConfig`; `None` when it gave no model option, where a
+            named recipe still states its own (e.g. `--recipe paper`: no spectral norm, no labels).
+        stated: The option names this launch stated.
+
     Raises:
         ResumeError: one line naming the first such option.
     """
-    if requested is None:
-        return
     for f in dataclasses.fields(ModelConfig):
-        old, new = getattr(saved, f.name), getattr(requested, f.name)
+        if f.name not in stated:
+            continue
+        old = getattr(saved, f.name)
+        new = getattr(requested, f.name) if requested is not None else f.default
         if f.name == "label_classes" and not new:
             continue  # Filled in by training.
-        if f.name in stated and old != new:
+        if old != new:
             raise ResumeError(
                 f"{out} holds a different model: it was trained with {_flag(f.name)} "
                 f"{_shown(old)}, not {_shown(new)}. Resume with the same value (or leave it "
