@@ -140,3 +140,28 @@ def test_documented_example_runs(tmp_path, monkeypatch, capsys):
     assert images.shape == (16, 32, 32, 1) and images.dtype == np.uint8
     again = SavedModelClient(namespace["model"]).sample(np.arange(3, 19))["pixels"]
     np.testing.assert_array_equal(images, again)
+
+
+def test_a_config_json_written_before_the_schema_still_loads_and_resumes(tmp_path):
+    """tests/data/config_before_the_schema.json: written by the configs before the option
+    schema (a semi run, its first segment under the recipe's old name `probe`)."""
+    import shutil
+
+    from dcgan_tf.training import checkpoint, resume
+    from dcgan_tf.training.run_config import RunConfig
+
+    run = tmp_path / "old"
+    run.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "config_before_the_schema.json",
+                run / "config.json")
+    model, train = checkpoint.read_run_config(str(run))
+    assert (model.labels, model.label_classes, model.ngf, train.recipe, train.g_ema) == (
+        1000, 10, 8, "semi", 0.99)
+    assert checkpoint.read_feature_config(str(run)).pooling == "pyramid"
+    assert [TrainConfig.from_dict(s["train"]).recipe for s in checkpoint.read_segments(str(run))] == [
+        "pyramid"]
+    # Re-running with no options resumes it as it was.
+    again = RunConfig.from_recipe(out=str(run))
+    kept_model, kept_train, _ = resume.reconcile(model, train, again.model, again.train,
+                                                 again.stated)
+    assert kept_model == model and (kept_train.recipe, kept_train.g_ema) == ("semi", 0.99)
