@@ -28,6 +28,10 @@ setup(
         "numpy",
         "scikit-learn",
         "click>=8.0",
+        # Named sections in each command's --help (Data, Model, Recipe, ...), from the option
+        # schema's groups: a small pure-Python layer over Click's own Option class, so the
+        # options stay plain Click options (types, ranges, defaults) that tests can walk.
+        "click-option-group>=0.5.6",
         "scipy",
         "Pillow",
         "matplotlib",

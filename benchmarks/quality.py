@@ -8,7 +8,7 @@ a subprocess (memory is freed between them) and leaves a JSON in --out; a varian
 whose JSON exists is not rerun, so a study can be stopped and continued.
 
 A `--readout NAME=BASE:"EXPORT FLAGS"` probes another read-out of variant BASE's trained network
-(`dcgan-tf export` feature flags, no training): `--recipe probe` trains exactly as `--recipe
+(`dcgan-tf export` feature flags, no training): `--recipe pyramid` trains exactly as `--recipe
 paper` and differs only in its export, so `--readout default=paper:"--feature-pooling pyramid
 --feature-flip"` measures the default without a second training run. Training minutes and
 img/s are Keras' in-epoch figures summed over the run's `metrics.jsonl` (so resumed and
@@ -149,7 +149,7 @@ def run_variant(args, name, flags):
     budget = (["--max-minutes", str(args.budget_minutes), "--epochs", "1000000"]
               if args.budget_minutes else ["--max-steps", str(args.budget_steps)])
     start = time.perf_counter()
-    _cli("train", *_data_args(args), "--out", run, *flags, *budget)
+    _cli("train", run, *_data_args(args), *flags, *budget)
     config = _read(os.path.join(run, "config.json"))
     batch = config["train"]["batch_size"]
     steps, seconds = trained_seconds(os.path.join(run, "metrics.jsonl"), batch)

@@ -3,18 +3,20 @@ when a script in cli/ is run directly)."""
 
 import click
 
-from dcgan_tf_cli.output import json_option, write_json
+from dcgan_tf_cli.output import write_json
 from dcgan_tf_cli.quiet import Command
+from dcgan_tf_cli.schema import argument, options
 
 
 @click.command(cls=Command)
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
-@json_option("Write signatures and metadata as JSON to PATH ('-' or a bare --json: stdout).")
-def inspect(path, json_path):
+@argument("path", "PATH")
+@options("json_path", "quiet")
+def inspect(path, json_path, quiet):
     """Show an export's signatures and metadata (like `saved_model_cli show`).
 
     PATH is a version directory, or a model directory (its newest version is shown).
-    Nothing is loaded or built: the signatures come from saved_model.pb.
+    Nothing is loaded or built: the signatures come from saved_model.pb. With --json and
+    --quiet only the JSON is written.
 
     \b
     Examples:
@@ -33,7 +35,7 @@ def inspect(path, json_path):
                         for part in ("inputs", "outputs")}
                  for name, sig in signatures.items()}
         write_json({"path": client.path, "signatures": shown, "metadata": meta}, json_path)
-        if json_path == "-":
+        if json_path == "-" or quiet:
             return
     click.echo(f"SavedModel: {client.path}")
     click.echo(format_signatures(signatures))

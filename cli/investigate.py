@@ -10,34 +10,18 @@ import json
 
 import click
 
-from dcgan_tf_cli.deprecation import old_option, prefer, run_argument
 from dcgan_tf_cli.quiet import Command
-from dcgan_tf.data.registry import IN_MEMORY_DATASETS as DATASETS
-
-_MODEL = click.Path(exists=True, file_okay=False)
+from dcgan_tf_cli.schema import argument, options
 
 
-def _ints(ctx, param, value):
-    """Parses '3,17,42' (or a tuple of such, for multiple options) into lists of ints."""
-    if value is None:
-        return None
-
-    def one(text):
-        try:
-            return [int(v) for v in text.replace(" ", "").split(",") if v != ""]
-        except ValueError:
-            raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
-
-    return [one(v) for v in value] if isinstance(value, tuple) else one(value)
-
-
-def _concepts(ctx, param, value):
+def _concepts(value):
     concepts = {}
     for text in value:
         name, sep, indices = text.partition("=")
         if not sep or not name.strip().isidentifier():
-            raise click.BadParameter(f"expected NAME=I,J,K (e.g. smiling_woman=3,17,42), got {text!r}")
-        concepts[name.strip()] = _ints(ctx, param, indices)
+            raise click.BadParameter(f"expected NAME=I,J,K (e.g. smiling_woman=3,17,42), got {text!r}",
+                                     param_hint="--concept")
+        concepts[name.strip()] = _ints_or_none(indices, "--concept")
     return concepts
 
 
@@ -49,41 +33,21 @@ def _echo_report(report, keys):
         click.echo(f"Wrote {path}")
 
 
-model_option = click.option("--model", required=True, type=_MODEL,
-                            help="SavedModel from `dcgan-tf export` (version or model directory).")
-out_option = click.option("--out", required=True, type=click.Path(file_okay=False),
-                          help="Output directory for the PNG(s) and the JSON.")
-seed_option = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-                           help="Grid seed: index i is cell i of `dcgan-tf sample --seed SEED`.")
-z_option = click.option("--z", "z_file", type=click.Path(exists=True, dir_okay=False),
-                        help="z from `dcgan-tf sample --save-z` (.npy); indices are its rows.")
-scale_option = click.option("--scale", type=click.IntRange(1, 8), default=2, show_default=True,
-                            help="Upscale the PNG grids (nearest neighbour).")
-run_argument_ = run_argument("the run directory of `dcgan-tf train` (inner layers are needed).")
-checkpoint_option = click.option("--checkpoint", default="last", show_default=True,
-                                 help="'last', 'best' or a step number.")
+def _ints_or_none(text, hint):
+    """Parses '3,17,42' into a list of ints; `None` stays `None`."""
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}",
+                                 param_hint=hint) from None
 
 
 @click.command(cls=Command)
-@model_option
-@out_option
-@click.option("--walk-indices", "walks", multiple=True, callback=_ints, metavar="I,J[,K...]",
-              help="One walk through these grid indices; repeat for more walks (one row each).")
-@click.option("--num-walks", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Without --walk-indices: this many walks through indices 0,1 | 2,3 | ...")
-@click.option("--points", type=click.IntRange(min=2), default=2, show_default=True,
-              help="Without --walk-indices: z per walk.")
-@old_option("--walk", "old_walks", new="--walk-indices", multiple=True)
-@old_option("--walks", "old_num_walks", new="--num-walks", type=click.IntRange(min=1))
-@click.option("--steps", type=click.IntRange(min=2), default=10, show_default=True,
-              help="Frames per leg, both ends included.")
-@click.option("--method", type=click.Choice(["linear", "spherical", "both"]), default="both",
-              show_default=True, help="lerp, slerp, or one PNG of each.")
-@seed_option
-@z_option
-@scale_option
-def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_file, scale,
-                old_walks, old_num_walks):
+@options("model", "out_dir", "walks", "num_walks", "points", "steps", "method", "seed", "z_file",
+         "scale", required=("model", "out_dir"))
+def interpolate(model, out_dir, walks, num_walks, points, steps, method, seed, z_file, scale):
     """Walk the latent space between z (paper section 6.1): smooth = no memorisation.
 
     Writes interpolate_linear.png and interpolate_spherical.png (one row per walk),
@@ -93,17 +57,15 @@ def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_fil
     \b
     Examples:
       dcgan-tf interpolate --model savedmodels/digits --out inv/interp
-      dcgan-tf sample --model savedmodels/digits --n 64 --show-index --out grid.png
+      dcgan-tf sample --model savedmodels/digits --n 64 --show-index --out-file grid.png
       dcgan-tf interpolate --model savedmodels/digits --out inv/interp \\
           --walk-indices 3,17 --walk-indices 5,9,12
     """
     from dcgan_tf.investigations.latent import METHODS, interpolate as run
 
-    walks = prefer(walks, _ints(None, None, old_walks), "walks", "--walk-indices", "--walk")
-    num_walks = prefer(num_walks, old_num_walks, "num_walks", "--num-walks", "--walks")
-
+    walks = [_ints_or_none(w, "--walk-indices") for w in walks]
     methods = METHODS if method == "both" else (method,)
-    report = run(model, out, walks=walks or None, num_walks=num_walks, points=points, steps=steps,
+    report = run(model, out_dir, walks=walks or None, num_walks=num_walks, points=points, steps=steps,
                  methods=methods, seed=seed, z_file=z_file, scale=scale)
     click.echo(f"random-pair distance {report['random_pair_distance']:.4f}")
     for name, m in report["methods"].items():
@@ -113,23 +75,11 @@ def interpolate(model, out, walks, num_walks, points, steps, method, seed, z_fil
 
 
 @click.command(cls=Command)
-@model_option
-@out_option
-@click.option("--concept", "concepts", multiple=True, required=True, callback=_concepts,
-              metavar="NAME=I,J,K", help="A concept: the mean z of these grid indices (3 in the paper).")
-@click.option("--expr", "expression", required=True,
-              help="Expression over concept names, e.g. 'smiling_woman - neutral_woman + neutral_man'.")
-@click.option("--turn", metavar="FROM,TO", help="Also walk between these two concept means (turn.png).")
-@click.option("--turn-steps", type=click.IntRange(min=2), default=8, show_default=True)
-@click.option("--noise", type=click.FloatRange(min=0), default=0.25, show_default=True,
-              help="Neighbours: z + U(-noise, noise) (paper: 0.25).")
-@click.option("--neighbours", type=click.IntRange(min=0), default=8, show_default=True)
-@click.option("--noise-seed", type=int, default=0, show_default=True)
-@seed_option
-@z_option
-@scale_option
-def arithmetic(model, out, concepts, expression, turn, turn_steps, noise, neighbours, noise_seed,
-               seed, z_file, scale):
+@options("model", "out_dir", "concepts", "expression", "turn", "turn_steps", "noise",
+         "neighbours", "noise_seed", "seed", "z_file", "scale",
+         required=("model", "out_dir", "concepts", "expression"))
+def arithmetic(model, out_dir, concepts, expression, turn, turn_steps, noise, neighbours,
+               noise_seed, seed, z_file, scale):
     """Vector arithmetic on z (paper section 6.3, Figure 7).
 
     Pick exemplars in a labelled grid, average each concept's z, decode the expression
@@ -139,7 +89,7 @@ def arithmetic(model, out, concepts, expression, turn, turn_steps, noise, neighb
 
     \b
     Examples:
-      dcgan-tf sample --model savedmodels/faces --n 100 --show-index --scale 2 --out grid.png
+      dcgan-tf sample --model savedmodels/faces --n 100 --show-index --scale 2 --out-file grid.png
       dcgan-tf arithmetic --model savedmodels/faces --out inv/arith \\
         --concept sw=3,17,42 --concept nw=5,8,61 --concept nm=11,23,90 --expr 'sw - nw + nm'
       dcgan-tf arithmetic --model savedmodels/faces --out inv/turn --concept left=1,2,3 \\
@@ -147,36 +97,22 @@ def arithmetic(model, out, concepts, expression, turn, turn_steps, noise, neighb
     """
     from dcgan_tf.investigations.latent import arithmetic as run
 
+    concepts = _concepts(concepts)
     pair = None
     if turn:
         pair = tuple(p.strip() for p in turn.split(","))
         if len(pair) != 2:
             raise click.BadParameter(f"expected FROM,TO, got {turn!r}", param_hint="--turn")
-    report = run(model, out, concepts, expression, seed=seed, z_file=z_file, noise=noise,
+    report = run(model, out_dir, concepts, expression, seed=seed, z_file=z_file, noise=noise,
                  neighbours=neighbours, noise_seed=noise_seed, turn=pair, turn_steps=turn_steps,
                  scale=scale)
     _echo_report(report, ("expression", "result_z_norm", "result_probability"))
 
 
 @click.command(cls=Command)
-@model_option
-@out_option
-@click.option("--n", "n", type=click.IntRange(1, 10_000), default=256, show_default=True,
-              help="Generated samples (grid cells 0..n-1).")
-@seed_option
-@click.option("--dataset", type=click.Choice(DATASETS), help="Training data. Default: the export's.")
-@click.option("--data-dir", type=click.Path(),
-              help="Where its files are (the .npz file for --dataset npz).")
-@click.option("--max-train", type=click.IntRange(min=0), default=10_000, show_default=True,
-              help="Random subset of training images compared with (0: all).")
-@click.option("--heldout", "n_heldout", type=click.IntRange(min=1),
-              help="Held-out (test split) images. Default: --n.")
-@click.option("--k", type=click.IntRange(1, 20), default=3, show_default=True,
-              help="Neighbours shown per sample and space.")
-@click.option("--show", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Samples shown in nearest.png.")
-@scale_option
-def nearest(model, out, n, seed, dataset, data_dir, max_train, n_heldout, k, show, scale):
+@options("model", "out_dir", "n", "seed", "dataset", "data_dir", "max_train", "n_heldout", "k",
+         "show", "scale", required=("model", "out_dir"), n={"high": 10_000, "default": 256})
+def nearest(model, out_dir, n, seed, dataset, data_dir, max_train, n_heldout, k, show, scale):
     """Memorisation check: nearest training images of generated samples.
 
     In pixel space and in the discriminator's feature space (the export's `features`);
@@ -191,7 +127,7 @@ def nearest(model, out, n, seed, dataset, data_dir, max_train, n_heldout, k, sho
     """
     from dcgan_tf.investigations.nearest import nearest as run
 
-    report = run(model, out, n=n, seed=seed, dataset=dataset, data_dir=data_dir,
+    report = run(model, out_dir, n=n, seed=seed, dataset=dataset, data_dir=data_dir,
                  max_train=max_train, n_heldout=n_heldout, k=k, show=show, scale=scale)
     for space, s in report["spaces"].items():
         click.echo(f"{space}: median NN distance generated {s['generated_to_train']['median']:.4g}, "
@@ -201,29 +137,11 @@ def nearest(model, out, n, seed, dataset, data_dir, max_train, n_heldout, k, sho
 
 
 @click.command(cls=Command)
-@run_argument_
-@out_option
-@checkpoint_option
-@click.option("--layer", help="Discriminator block, e.g. conv2_lrelu. Default: the last.")
-@click.option("--d-channels", "channels", callback=_ints, metavar="C1,C2,...",
-              help="Discriminator channels to show. Default: the most active ones of the trained D.")
-@click.option("--num-d-channels", "num_channels", type=click.IntRange(1, 64), default=6,
-              show_default=True, help="Without --d-channels: this many discriminator channels.")
-@old_option("--channels", "old_channels", new="--d-channels")
-@old_option("--num-channels", "old_num_channels", new="--num-d-channels",
-            type=click.IntRange(1, 64))
-@click.option("--top", type=click.IntRange(1, 16), default=4, show_default=True,
-              help="Top activating images (and maps) per channel.")
-@click.option("--images", "n_images", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Training images searched.")
-@click.option("--dataset", type=click.Choice(DATASETS), help="Default: the run's.")
-@click.option("--data-dir", type=click.Path(),
-              help="Directory or file (.npz) of the data. Default: the run's.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seeds the image subset and the random discriminator.")
-@scale_option
-def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_images, dataset,
-              data_dir, seed, scale, old_channels, old_num_channels):
+@argument("run_dir", "RUN")
+@options("out_dir", "checkpoint", "layer", "channels_shown", "num_channels", "top", "n_images",
+         "dataset", "data_dir", "seed", "scale", required=("out_dir",))
+def visualize(run_dir, out_dir, checkpoint, layer, channels_shown, num_channels, top, n_images,
+              dataset, data_dir, seed, scale):
     """Guided backpropagation of discriminator features, trained vs random D (Figure 5).
 
     RUN is the run directory of `dcgan-tf train`.
@@ -239,12 +157,8 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
     """
     from dcgan_tf.investigations.visualize import visualize as run
 
-    channels = prefer(channels, _ints(None, None, old_channels), "channels", "--d-channels",
-                      "--channels")
-    num_channels = prefer(num_channels, old_num_channels, "num_channels", "--num-d-channels",
-                          "--num-channels")
-
-    report = run(run_dir, out, which=checkpoint, layer=layer, channels=channels,
+    channels = _ints_or_none(channels_shown, "--d-channels")
+    report = run(run_dir, out_dir, which=checkpoint, layer=layer, channels=channels,
                  num_channels=num_channels, top=top, n_images=n_images, dataset=dataset,
                  data_dir=data_dir, seed=seed, scale=scale)
     for name, net in report["networks"].items():
@@ -254,22 +168,10 @@ def visualize(run_dir, out, checkpoint, layer, channels, num_channels, top, n_im
 
 
 @click.command(cls=Command)
-@run_argument_
-@out_option
-@click.option("--boxes", "boxes_file", type=click.Path(exists=True, dir_okay=False),
-              help='JSON {"sample_index": [[x0, y0, x1, y1], ...]} in pixels of the model image.')
-@click.option("--maps", callback=_ints, metavar="M1,M2,...", help="Drop these feature maps instead.")
-@checkpoint_option
-@click.option("--n", "n", type=click.IntRange(1, 256), default=16, show_default=True,
-              help="Samples shown before/after (grid cells 0..n-1).")
-@click.option("--negatives", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Negative positions per positive.")
-@click.option("--C", "C", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Inverse L2 regularisation of the logistic regression.")
-@seed_option
-@z_option
-@scale_option
-def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_file, scale):
+@argument("run_dir", "RUN")
+@options("out_dir", "boxes_file", "maps", "checkpoint", "n", "negatives", "C", "seed", "z_file",
+         "scale", required=("out_dir",), n={"high": 256, "default": 16})
+def forget(run_dir, out_dir, boxes_file, maps, checkpoint, n, negatives, C, seed, z_file, scale):
     """Make the generator forget an object (paper section 6.2.1, Figure 6).
 
     RUN is the run directory of `dcgan-tf train`.
@@ -281,7 +183,7 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
 
     \b
     Examples:
-      dcgan-tf sample --model savedmodels/bedrooms --n 64 --show-index --out grid.png
+      dcgan-tf sample --model savedmodels/bedrooms --n 64 --show-index --out-file grid.png
       echo '{"3": [[10, 4, 30, 20]], "17": [[0, 0, 16, 24]]}' > windows.json
       dcgan-tf forget runs/bedrooms --boxes windows.json --out inv/forget
       dcgan-tf forget runs/bedrooms --maps 3,17,40 --out inv/forget-maps
@@ -297,7 +199,8 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
                 raise click.BadParameter(f"{boxes_file} is not JSON: {e}", param_hint="--boxes") from None
         if not isinstance(boxes, dict):
             raise click.BadParameter('expected {"index": [[x0, y0, x1, y1], ...]}', param_hint="--boxes")
-    report = run(run_dir, out, boxes=boxes, maps=maps, which=checkpoint, seed=seed, n=n,
+    maps = _ints_or_none(maps, "--maps")
+    report = run(run_dir, out_dir, boxes=boxes, maps=maps, which=checkpoint, seed=seed, n=n,
                  z_file=z_file, negatives_per_positive=negatives, C=C, scale=scale)
     click.echo(f"dropped {len(report['dropped_maps'])} of {report['feature_maps']} maps of {report['layer']}")
     _echo_report(report, ("boxed_change_inside", "boxed_change_outside", "d_probability_before",
@@ -305,30 +208,9 @@ def forget(run_dir, out, boxes_file, maps, checkpoint, n, negatives, C, seed, z_
 
 
 @click.command(cls=Command)
-@out_option
-@click.option("--folder", type=click.Path(exists=True, file_okay=False),
-              help="A folder of images (any size; searched recursively).")
-@click.option("--tfrecord", "tfrecords", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="TFRecord file of tf.train.Examples with an encoded 'image' or "
-                   "'image/encoded'; repeatable.")
-@click.option("--npz", type=click.Path(exists=True, dir_okay=False),
-              help="A .npz with uint8 images (N, H, W, C) under 'x' (or its only array).")
-@click.option("--remove", is_flag=True,
-              help="Folder: move duplicates into OUT/removed/. TFRecord: write OUT/dedup.tfrecord.")
-@click.option("--threshold", default="zero", show_default=True,
-              help="Code binarisation: zero (ReLU on), median (per unit) or a number.")
-@click.option("--max-hamming", type=click.IntRange(0, 64), default=4, show_default=True,
-              help="Hashes within this many bits are duplicates (0: identical, the paper's).")
-@click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True,
-              help="Autoencoder training epochs.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--plant", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Self-check: plant this many exact, noisy and 1-pixel-shifted copies each; "
-                   "report precision and recall.")
-@click.option("--noise-std", type=click.FloatRange(min=0), default=4.0, show_default=True,
-              help="Noise of planted noisy copies, in levels of 255.")
-@scale_option
-def dedup(out, folder, tfrecords, npz, remove, threshold, max_hamming, epochs, seed, plant,
+@options("out_dir", "folder", "tfrecords", "npz", "remove", "threshold", "max_hamming",
+         "ae_epochs", "seed", "plant", "noise_std", "scale", required=("out_dir",))
+def dedup(out_dir, folder, tfrecords, npz, remove, threshold, max_hamming, ae_epochs, seed, plant,
           noise_std, scale):
     """Find near-duplicate images by semantic hashing (paper section 4.1).
 
@@ -363,8 +245,8 @@ def dedup(out, folder, tfrecords, npz, remove, threshold, max_hamming, epochs, s
                 raise click.BadParameter(f"expected an array 'x' in {npz}; it has {data.files}",
                                          param_hint="--npz")
             images = data[key]
-    report = run(out, folder=folder, tfrecords=list(tfrecords) or None, images=images,
-                 remove=remove, threshold=threshold, max_hamming=max_hamming, epochs=epochs,
+    report = run(out_dir, folder=folder, tfrecords=list(tfrecords) or None, images=images,
+                 remove=remove, threshold=threshold, max_hamming=max_hamming, epochs=ae_epochs,
                  seed=seed, plant=plant, noise_std=noise_std, scale=scale)
     click.echo(f"{report['images']} images, {report['distinct_hashes']} distinct hashes, "
                f"{report['group_count']} duplicate groups, {report['duplicates']} duplicates")

@@ -48,7 +48,7 @@ def cli(verbose):
 
     \b
     dcgan-tf train                       # digits, embedded, a few minutes on a CPU
-    dcgan-tf train --dataset svhn --data-dir ~/data/svhn --out runs/svhn
+    dcgan-tf train runs/svhn --dataset svhn --data-dir ~/data/svhn
     dcgan-tf export runs/digits --name digits && dcgan-tf sample --model savedmodels/digits
     """
 

@@ -1,20 +1,11 @@
-"""`--json PATH` in every command: the full report to PATH, or to stdout with '-'."""
+"""`--json PATH` and `--quiet` of every command that reports: the full report to PATH (or
+stdout with '-'), the human-readable summary on stdout (stderr when the JSON goes there)."""
 
 import json
 
 import click
 
 from dcgan_tf.atomic import save_json
-
-
-def json_option(help_text="Write the full report here as JSON ('-': stdout)."):
-    """The `--json PATH` option; a bare `--json` (no PATH) means stdout.
-
-    Returns:
-        A decorator, like `click.option`'s; the value arrives as `json_path`.
-    """
-    return click.option("--json", "json_path", type=str, is_flag=False, flag_value="-",
-                        metavar="PATH", help=help_text)
 
 
 def echo_summary(text, json_path):

@@ -2,25 +2,19 @@
 
 import click
 
-from dcgan_tf.data.registry import IN_MEMORY_DATASETS
+from dcgan_tf_cli.schema import options
 
 
 @click.command()
-@click.option("--model", required=True, type=click.Path(exists=True, file_okay=False),
-              help="SavedModel from `dcgan-tf export` (version or model directory).")
-@click.option("--dataset", type=click.Choice(IN_MEMORY_DATASETS), help="Default: the export's.")
-@click.option("--data-dir", type=click.Path(), help="Where its files are (as for `train`).")
-@click.option("--n", "n", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Real images (a seeded random subset of the split).")
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subset.")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="TensorBoard log directory to write (replaced if it holds an earlier projection).")
-def project(model, dataset, data_dir, n, split, seed, out):
+@options("model", "dataset", "data_dir", "n", "split", "seed", "out_dir", required=("model", "out_dir"),
+         n={"low": 1, "high": 10**6, "default": 2000})
+def project(model, dataset, data_dir, n, split, seed, out_dir):
     """Write D's features of N real images for TensorBoard's Projector.
 
     The export's `features` (the paper's pooled discriminator features) as a checkpoint
     embedding, a sprite of the images and their labels, with TensorBoard's projector config.
+    --n real images (a seeded random subset of --split; --dataset defaults to the export's)
+    go to OUT, a TensorBoard log directory (replaced if it holds an earlier projection).
     Then `tensorboard --logdir OUT` and open the Projector tab (PCA, t-SNE, UMAP; colour
     by label).
 
@@ -31,7 +25,7 @@ def project(model, dataset, data_dir, n, split, seed, out):
     """
     from dcgan_tf.investigations.projector import project as run
 
-    report = run(model, out, dataset=dataset, data_dir=data_dir, n=n, split=split, seed=seed)
+    report = run(model, out_dir, dataset=dataset, data_dir=data_dir, n=n, split=split, seed=seed)
     click.echo(f"{report['images']} images of {report['dataset']} ({report['split']}), "
                f"{report['feature_dim']} features, sprite cells {report['sprite_cell']} px")
-    click.echo(f"Wrote {out}: view with `{report['tensorboard']}` (Projector tab)")
+    click.echo(f"Wrote {out_dir}: view with `{report['tensorboard']}` (Projector tab)")

@@ -4,12 +4,11 @@ import math
 
 import click
 
-from dcgan_tf_cli.quiet import Command
 import numpy as np
 
-from dcgan_tf_cli.deprecation import old_option, prefer
-from dcgan_tf_cli.model_source import model_source_options
-from dcgan_tf.config import REQUEST_FORMATS
+from dcgan_tf_cli.model_source import check_model_source
+from dcgan_tf_cli.quiet import Command
+from dcgan_tf_cli.schema import options
 
 _PAD = 2
 _LABELLED_CELL = 48  # Smallest cell side, in pixels, that fits a readable index label.
@@ -39,47 +38,31 @@ def _label_cells(grid, n, cell, ncols, scale):
 
 
 @click.command(cls=Command)
-@model_source_options
-@click.option("--n", "n", type=click.IntRange(1, 4096), default=64, show_default=True, help="Images.")
-@click.option("--seed", type=click.IntRange(0, 2**62), default=0, show_default=True,
-              help="Image i comes from seed SEED+i, so `--seed SEED+i --n 1` redraws it alone.")
-@click.option("--out", type=click.Path(dir_okay=False), default="grid.png", show_default=True)
-@click.option("--show-index", is_flag=True, help="Label each cell with its index (row-major).")
-@click.option("--save-z", type=click.Path(dir_okay=False),
-              help="Save the z used, float32 (n, z_dim), as .npy.")
-@click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True,
-              help="Upscale the grid (nearest neighbour).")
-@click.option("--request-format", type=click.Choice(REQUEST_FORMATS), default="row",
-              show_default=True,
-              help="REST request layout with an http:// --server: row (instances) or columnar "
-                   "(inputs).")
-@old_option("--format", "old_request_format", new="--request-format",
-            type=click.Choice(REQUEST_FORMATS))
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-              help="Seconds to wait for --server.")
-def sample(model, server, name, version, n, seed, out, show_index, save_z, scale, request_format,
-           old_request_format, timeout):
+@options("model", "server", "name", "version", "timeout", "n", "seed", "out_file", "show_index",
+         "save_z", "scale", "request_format", n={"low": 1, "high": 4096, "default": 64})
+def sample(model, server, name, version, timeout, n, seed, out_file, show_index, save_z, scale,
+           request_format):
     """Write a grid of generated images from an export or from TF Serving.
 
-    Uses the export's `sample` signature (one image per seed); with --model the SavedModel
-    is loaded with plain TensorFlow, no model code.
+    Uses the export's `sample` signature (one image per seed): image i comes from seed
+    SEED+i, so `--seed SEED+i --n 1` redraws it alone. With --model the SavedModel is loaded
+    with plain TensorFlow, no model code.
 
     \b
     Examples:
-      dcgan-tf sample --model savedmodels/digits/1 --out grid.png
+      dcgan-tf sample --model savedmodels/digits/1 --out-file grid.png
       dcgan-tf sample --model savedmodels/digits --n 100 --seed 7 --show-index --save-z z.npy
       dcgan-tf sample --server http://localhost:8501 --name digits --request-format columnar
-      dcgan-tf sample --server grpc://localhost:8500 --name digits --out grid.png
+      dcgan-tf sample --server grpc://localhost:8500 --name digits --out-file grid.png
     """
     from dcgan_tf.images import make_grid, save_png
     from dcgan_tf.serving.clients import open_client
 
-    request_format = prefer(request_format, old_request_format, "request_format",
-                            "--request-format", "--format")
-    if model is not None and version is not None:
-        raise click.UsageError(
-            "--version selects a version on --server; pass a version directory to --model."
-        )
+    from dcgan_tf.atomic import check_writable
+
+    check_model_source(model, version)
+    for path in (out_file, save_z):
+        check_writable(path)  # Before the work: an image that cannot be written is lost.
     client = open_client(model=model, server=server, name=name, version=version, timeout=timeout,
                          request_format=request_format)
     result = client.sample(np.arange(seed, seed + n, dtype=np.int64))
@@ -90,8 +73,8 @@ def sample(model, server, name, version, n, seed, out, show_index, save_z, scale
         cell = pixels.shape[1]
         grid = _label_cells(grid, n, cell, ncols, max(scale, math.ceil(_LABELLED_CELL / cell)))
         scale = 1
-    save_png(out, grid, scale=scale)
-    click.echo(f"Wrote {out}: {n} images, seeds {seed}..{seed + n - 1}")
+    save_png(out_file, grid, scale=scale)
+    click.echo(f"Wrote {out_file}: {n} images, seeds {seed}..{seed + n - 1}")
     if save_z:
         np.save(save_z, result["z"].astype(np.float32))
         click.echo(f"Wrote {save_z}: z {result['z'].shape}")

@@ -46,5 +46,5 @@ def test_conditional_training_and_nn_classify(tmp_path):
 def test_nn_classify_refuses_an_unconditional_run(tmp_path):
     run = str(tmp_path / "run")
     train(TrainConfig(out=run, batch_size=32, max_steps=1), ModelConfig(ngf=8, ndf=8), verbose=0)
-    result = CliRunner().invoke(cli, ["nn-classify", run])
+    result = CliRunner().invoke(cli, ["nn-classify", run, "--out", str(tmp_path / "nn")])
     assert result.exit_code == 1 and "--conditional" in result.output

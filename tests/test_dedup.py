@@ -153,7 +153,7 @@ def test_cli_dedup_npz(tmp_path):
     images = _digits(30)
     np.savez(tmp_path / "x.npz", x=np.concatenate([images, images[:3]]))
     result = CliRunner().invoke(cli, ["dedup", "--npz", str(tmp_path / "x.npz"), "--out", str(tmp_path / "o"),
-                                      "--max-hamming", "0", "--epochs", "5"])
+                                      "--max-hamming", "0", "--ae-epochs", "5"])
     assert result.exit_code == 0, result.output
     assert "33 images" in result.output and os.path.isfile(tmp_path / "o" / "dedup.json")
     result = CliRunner().invoke(cli, ["dedup", "--out", str(tmp_path / "o")])

@@ -83,7 +83,7 @@ def test_multiworker_run_on_loopback_writes_one_checkpoint(tmp_path):
         cmd = [
             sys.executable, "-m", "dcgan_tf_cli.main", "train", "--strategy", "multiworker",
             "--max-steps", "3", "--batch-size", "32", "--ngf", "8", "--ndf", "8",
-            "--out", str(tmp_path / f"run{index}"),
+            str(tmp_path / f"run{index}"),
         ]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [p.communicate(timeout=300)[0] for p in procs]

@@ -107,7 +107,7 @@ def test_every_dcgan_tf_command_parses(page):
 
 
 def test_the_checks_catch_what_they_are_for(tmp_path):
-    assert _check(["dcgan-tf", "probe", "--svm", "--model", "m", "--dataset", "digits"]) is None
+    assert _check(["dcgan-tf", "probe", "--classifier", "svm", "--model", "m", "--dataset", "digits"]) is None
     assert _check(["dcgan-tf", "--verbose", "export", "runs/digits", "--jit", "on"]) is None
     assert "no option --walk" in _check(["dcgan-tf", "interpolate", "--walk", "1,2"])
     assert "no command" in _check(["dcgan-tf", "trian"])

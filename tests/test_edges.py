@@ -58,7 +58,7 @@ def test_resume_without_recipe_keeps_the_runs_rotation_head(tmp_path, caplog):
     train(_cfg(run, max_steps=2, recipe="ssgan", rotation_weight=1.0, rotation_weight_g=0.2),
           TINY, verbose=0)
     assert _has_rotation_head(checkpoint.select(run, "last"))
-    args = ["train", "--out", str(run), "--batch-size", "32"]
+    args = ["train", str(run), "--batch-size", "32"]
     with caplog.at_level(logging.INFO, logger="dcgan_tf"):
         result = CliRunner().invoke(cli, args + ["--max-steps", "4"])
     assert result.exit_code == 0, result.output
@@ -72,7 +72,7 @@ def test_resume_without_recipe_keeps_the_runs_rotation_head(tmp_path, caplog):
 
     # Contradicting it, from the CLI or the library: one line naming the flag, nothing trained.
     line = _one_line(CliRunner().invoke(cli, args + ["--max-steps", "6", "--recipe", "paper"]))
-    assert "--rotation-weight 1.0" in line and "new --out" in line
+    assert "--rotation-weight 1.0" in line and "new run directory" in line
     with pytest.raises(TrainingError, match="trained with --rotation-weight 1.0"):
         train(_cfg(run, max_steps=6), TINY, verbose=0)
     assert checkpoint.select(run, "last").endswith("ckpt-000000004")
@@ -82,7 +82,7 @@ def test_switching_precision_on_resume_is_one_line_naming_precision(tmp_path):
     run = tmp_path / "run"
     train(_cfg(run, max_steps=2), TINY, verbose=0)
     line = _one_line(CliRunner().invoke(
-        cli, ["train", "--out", str(run), "--batch-size", "32", "--max-steps", "4",
+        cli, ["train", str(run), "--batch-size", "32", "--max-steps", "4",
               "--precision", "fp16"]))
     assert "--precision fp32" in line and "not fp16" in line
     # Not given: the run's own precision.
@@ -444,7 +444,7 @@ def test_disk_full_is_one_line_and_leaves_state_intact(small_disk, tmp_path):
     from dcgan_tf.export.savedmodel import list_versions
 
     run = small_disk / "run"
-    args = ["train", "--out", str(run), "--batch-size", "32", "--precision", "fp32",
+    args = ["train", str(run), "--batch-size", "32", "--precision", "fp32",
             "--ngf", "8", "--ndf", "8", "--image-size", "32", "--channels", "1"]
     assert CliRunner().invoke(cli, args + ["--max-steps", "2"]).exit_code == 0
     before = checkpoint.select(run, "last")
@@ -648,10 +648,10 @@ def test_npz_sizes_are_refused_from_the_header_in_one_line(tmp_path, shape, matc
     monkeypatch.setattr(npz, "available_memory", lambda: 16 * 10**9, raising=False)
     path = _npz_claiming(tmp_path / "d.npz", shape)
     line = _one_line(CliRunner().invoke(
-        cli, ["train", "--dataset", "npz", "--data-dir", path, "--out", str(tmp_path / "run")]))
+        cli, ["train", "--dataset", "npz", "--data-dir", path, str(tmp_path / "run")]))
     assert re.search(match, line), line
     line = _one_line(CliRunner().invoke(
-        cli, ["train", "--dataset", "npz", "--data-dir", path, "--out", str(tmp_path / "run"),
+        cli, ["train", "--dataset", "npz", "--data-dir", path, str(tmp_path / "run"),
               "--image-size", "32", "--channels", "1"]))
     assert re.search(match, line), line
 
@@ -667,6 +667,8 @@ def test_non_finite_c_grid_is_refused_at_parse_time(grid, monkeypatch):
 
 
 def test_score_refuses_too_few_images_before_any_work(tiny_export):
-    line = _one_line(CliRunner().invoke(
-        cli, ["score", "--model", tiny_export, "--dataset", "digits", "--n", "4"]))
-    assert "Expected `n` >= 10" in line
+    # Refused while the flags are parsed (a usage error), before TensorFlow starts.
+    result = CliRunner().invoke(cli, ["score", "--model", tiny_export, "--dataset", "digits",
+                                      "--n", "4"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Expected `n` >= 10" in result.output.strip().splitlines()[-1]

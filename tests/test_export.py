@@ -439,7 +439,7 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     assert shown["signatures"]["features"]["outputs"]["features"]["shape"] == [None, 1792]
     out, zfile = tmp_path / "g.png", tmp_path / "z.npy"
     result = runner.invoke(cli, ["sample", "--model", os.path.join(base, "digits", "1"), "--n", "6",
-                                 "--seed", "3", "--out", str(out), "--show-index", "--save-z", str(zfile)])
+                                 "--seed", "3", "--out-file", str(out), "--show-index", "--save-z", str(zfile)])
     assert result.exit_code == 0, result.output
     z = np.load(zfile)
     assert z.shape == (6, 100) and z.dtype == np.float32
@@ -456,7 +456,7 @@ def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_pa
     base = str(tmp_path / "sm")
     monkeypatch.setattr("dcgan_tf.hardware.cpu_flags", lambda: frozenset({"avx512f"}))
     result = CliRunner().invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
-                                      "--precision", "bf16"])
+                                      "--serving-precision", "bf16"])
     assert result.exit_code == 0, result.output
     assert "no native bf16" in result.output.splitlines()[-1]
     half, full = SavedModelClient(os.path.join(base, "digits")), SavedModelClient(exported)
@@ -470,7 +470,7 @@ def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_pa
     assert step.max() <= 2, step.max()
     np.testing.assert_allclose(half.features(np.zeros((2, 32, 32, 1), np.uint8)),
                                full.features(np.zeros((2, 32, 32, 1), np.uint8)), atol=1e-5)
-    result = CliRunner().invoke(cli, ["export", run_dir, "--base-path", base, "--precision", "fp16"])
+    result = CliRunner().invoke(cli, ["export", run_dir, "--base-path", base, "--serving-precision", "fp16"])
     assert result.exit_code == 2 and "'fp16' is not one of 'fp32', 'bf16'" in result.output
     with pytest.raises(ExportError, match="Unknown precision 'int8'"):
         export_savedmodel(run_dir, base_path=base, precision="int8")
@@ -484,13 +484,13 @@ def test_train_export_sample_end_to_end(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(cli, ["train", "--max-steps", "20", "--out", "R", "--ngf", "16", "--ndf", "16"])
+    result = runner.invoke(cli, ["train", "--max-steps", "20", "R", "--ngf", "16", "--ndf", "16"])
     assert result.exit_code == 0, result.output
     assert result.output.count("digits images are 8x8 grey; resizing to 32x32.") == 1, result.output
     result = runner.invoke(cli, ["export", "R", "--name", "digits", "--base-path", "B"])
     assert result.exit_code == 0, result.output
     assert os.path.isfile("B/digits/1/saved_model.pb") and os.path.isfile("B/models.config")
-    result = runner.invoke(cli, ["sample", "--model", "B/digits/1", "--out", "g.png"])
+    result = runner.invoke(cli, ["sample", "--model", "B/digits/1", "--out-file", "g.png"])
     assert result.exit_code == 0, result.output
     with Image.open("g.png") as image:
         image.load()

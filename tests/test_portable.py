@@ -206,11 +206,11 @@ def test_bad_formats_and_existing_directories(exported, tmp_path):
     assert result.exit_code == 2 and "Received: format='pt'" in result.output
     assert "Traceback" not in result.output
     result = CliRunner().invoke(cli, ["export", exported["run"], "--format", "tflite",
-                                      "--out", exported["portable"]])
+                                      "--portable-dir", exported["portable"]])
     assert result.exit_code == 1 and "already exists. Pass --overwrite" in result.output
     assert portable.next_version(exported["base"], "digits") == 2
-    result = CliRunner().invoke(cli, ["export", exported["run"], "--out", "x"])
-    assert result.exit_code == 2 and "--out is for the portable formats" in result.output
+    result = CliRunner().invoke(cli, ["export", exported["run"], "--portable-dir", "x"])
+    assert result.exit_code == 2 and "--portable-dir is for the portable formats" in result.output
 
 
 def _free_port():

@@ -324,20 +324,24 @@ def test_config_rejects_bad_values():
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, code",
     [
-        (["--dataset", "imagenet", "--baseline", "pixels"], "Unknown dataset 'imagenet'"),
+        # Refused while the flags are parsed (usage errors, exit 2), before any work.
+        (["--dataset", "imagenet", "--baseline", "pixels"], "'imagenet' is not one of", 2),
+        (["--dataset", "digits", "--labels", "lots", "--baseline", "pixels"], "--labels", 2),
+        (["--dataset", "celeb_a", "--baseline", "pixels"], "Unknown dataset 'celeb_a'", 1),
         (["--dataset", "digits", "--baseline", "pixels", "--labels", "205"],
-         "multiple of the 10 classes"),
-        (["--dataset", "digits", "--labels", "lots", "--baseline", "pixels"], "--labels"),
-        (["--dataset", "digits"], "--model is required"),
+         "multiple of the 10 classes", 1),
+        (["--dataset", "digits"], "--model is required", 1),
     ],
 )
-def test_cli_bad_input_is_one_line(args, message, tmp_path):
+def test_cli_bad_input_is_one_line(args, message, code, tmp_path):
     result = CliRunner().invoke(cli, ["probe", "--quiet", "--cache-dir", str(tmp_path), *args])
-    assert result.exit_code == 1, result.output
-    assert message in result.output and "Traceback" not in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.strip().splitlines() if line]
+    assert message in lines[-1] and lines[-1].startswith("Error: ")
+    assert len(lines) == (1 if code == 1 else 3)  # Usage errors: usage, hint, error.
 
 
 def test_cli_not_a_savedmodel_is_one_line(tmp_path):
@@ -457,7 +461,7 @@ def test_end_to_end_probe_beats_random_baseline_and_writes_complete_json(trained
     reports = {}
     for baseline in ("none", "random"):
         out = root / f"{baseline}.json"
-        result = runner.invoke(cli, [*common, "--svm", "--model", trained["model"],
+        result = runner.invoke(cli, [*common, "--classifier", "svm", "--model", trained["model"],
                                      "--baseline", baseline, "--json", str(out)])
         assert result.exit_code == 0, result.output
         reports[baseline] = json.loads(out.read_text())

@@ -22,12 +22,57 @@ def test_help_does_not_import_tensorflow():
         import sys
         from click.testing import CliRunner
         from dcgan_tf_cli.main import cli
-        for args in (["--help"], ["train", "--help"], ["probe", "--help"], ["export", "--help"]):
+        for args in (["--help"], *([name, "--help"] for name in sorted(cli.commands))):
             assert CliRunner().invoke(cli, args).exit_code == 0, args
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_out_of_range_inputs_are_refused_before_tensorflow_starts():
+    """A long name, a huge seed, too few images: one line with the range, at parse time."""
+    result = _python("""
+        import sys
+        from click.testing import CliRunner
+        from dcgan_tf_cli.main import cli
+        cases = (["export", ".", "--name", "x" * 300],
+                 ["sample", "--model", ".", "--seed", str(2**63 - 2)],
+                 ["train", "--seed", str(2**63 - 2), "--dry-run"],
+                 ["score", "--model", ".", "--n", "4"],
+                 ["explore", "--server", "http://127.0.0.1:9", "--name", "x" * 300],
+                 ["train", "--image-size", "48"],
+                 ["probe", "--model", ".", "--labels", "lots"])
+        for args in cases:
+            result = CliRunner().invoke(cli, args)
+            print(result.exit_code, result.output.strip().splitlines()[-1])
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
+    """)
+    assert result.returncode == 0, result.stderr
+    *lines, imported = result.stdout.strip().splitlines()
+    assert imported == "[]"
+    assert all(line.startswith("2 Error: Invalid value for") for line in lines), lines
+    name, seed, train_seed, n, server_name, size, labels = lines
+    assert "1 to 200 letters" in name and "(300 characters)" in name
+    assert "Expected `seed` in [0, 2147483647]" in seed and "Received: seed=9223372036854775806" in seed
+    assert "in [0, 2147483647]" in train_seed
+    assert "Expected `n` >= 10. Received: n=4" in n
+    assert "1 to 200 letters" in server_name
+    assert "power of 2" in size and "Received: image_size=48" in size
+    assert "Expected `labels` to be an integer or 'all'" in labels
+
+
+def test_help_states_the_real_bounds():
+    from click.testing import CliRunner
+
+    from dcgan_tf_cli.main import cli
+
+    shown = " ".join(CliRunner().invoke(cli, ["score", "--help"]).output.split())
+    assert "--n INTEGER RANGE" in shown and "x>=10" in shown
+    shown = " ".join(CliRunner().invoke(cli, ["sample", "--help"]).output.split())
+    assert "0<=x<=2147483647" in shown and "1<=x<=4096" in shown
+    shown = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
+    assert "at most 200 characters" in shown
 
 
 @pytest.mark.slow

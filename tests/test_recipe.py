@@ -174,7 +174,7 @@ def test_cli_recipe_presets_and_explicit_overrides():
 
     # The default is `auto`: the paper's training, read out as the study chose.
     default = json.loads(runner.invoke(main, ["train", "--dry-run"]).output)
-    assert default["train"]["recipe"] == recipes.AUTO == "probe"
+    assert default["train"]["recipe"] == recipes.AUTO == "pyramid"
     assert {k: v for k, v in default["train"].items() if k not in ("out", "epochs", "recipe")} == {
         k: v for k, v in defaults.items() if k not in ("out", "epochs", "recipe")}
     assert default["features"] == {**FeatureConfig().to_dict(), "pooling": "pyramid", "flip": True,
@@ -403,3 +403,83 @@ def test_random_baseline_reads_features_like_the_probed_model(digits_export, tmp
     paper = read_metadata(random_savedmodel(ModelConfig.from_dict(meta["model"]),
                                             str(tmp_path / "cache")))
     assert paper["feature_dim"] == 16 * 7 * 16
+
+
+TINY_FLAGS = ["--batch-size", "32", "--ngf", "8", "--ndf", "8", "--precision", "fp32"]
+
+
+def _train(*args):
+    from dcgan_tf_cli.main import cli as main
+
+    return CliRunner().invoke(main, ["train", *args, *TINY_FLAGS])
+
+
+def test_resume_keeps_the_model_state_and_refuses_a_recipe_that_contradicts_it(tmp_path):
+    from dcgan_tf.training import checkpoint
+
+    run = str(tmp_path / "semi")
+    first = _train(run, "--recipe", "semi", "--labels", "100", "--g-ema", "0.99", "--max-steps", "2")
+    assert first.exit_code == 0, first.output
+    before = checkpoint.select(run, "last")
+
+    # Another recipe that contradicts the run's model state: one line naming the option, before
+    # any note, and nothing trained.
+    paper = _train(run, "--recipe", "paper", "--max-steps", "4")
+    assert paper.exit_code == 1
+    assert paper.output.strip().splitlines() == [
+        f"Error: {run} holds a different model: it was trained with --labels 100, not 0. Resume "
+        "with the same value (or leave it out), or use a new run directory."]
+    # A contradicting flag: the same, naming only the option (no configuration dump).
+    more = _train(run, "--labels", "200", "--max-steps", "4")
+    assert more.exit_code == 1 and "Resuming" not in more.output
+    (line,) = more.output.strip().splitlines()
+    assert "trained with --labels 100, not 200" in line and "ModelConfig" not in line
+    assert checkpoint.select(run, "last") == before
+
+    # The run's recipe with a training option changed: accepted, said, and recorded; the model
+    # state not given (--g-ema) is the run's.
+    changed = _train(run, "--recipe", "semi", "--labels", "100", "--diffaugment", "translation",
+                     "--max-steps", "3")
+    assert changed.exit_code == 0, changed.output
+    assert ("Resuming with --recipe semi's training options: --diffaugment translation (was "
+            "translation,flip); recorded in this launch's segment.") in changed.output
+    assert "Resuming with the run's own --g-ema 0.99 (not given on this launch)." in changed.output
+    # No recipe named: the run's own recipe options and model state, said in one note.
+    again = _train(run, "--max-steps", "4")
+    assert again.exit_code == 0, again.output
+    assert "--recipe semi" in again.output and "--diffaugment translation" in again.output
+    with open(os.path.join(run, "config.json")) as f:
+        segments = json.load(f)["segments"]
+    assert [(s["start_step"], s["train"]["recipe"], s["train"]["diffaugment"], s["train"]["g_ema"])
+            for s in segments] == [(0, "semi", "translation,flip", 0.99), (2, "semi", "translation", 0.99),
+                                   (3, "semi", "translation", 0.99)]
+    assert checkpoint.read_run_config(run)[0].labels == 100
+
+
+def test_a_recipe_without_model_options_still_states_the_models():
+    """`--recipe paper` on a spectral-norm run: paper states no spectral norm, so it is refused."""
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.training import resume
+    from dcgan_tf.training.run_config import RunConfig
+
+    saved_model = ModelConfig(spectral_norm=True)
+    saved_train = TrainConfig(out="R", recipe="sngan", d_lr=4e-4, g_lr=1e-4)
+    paper = RunConfig.from_recipe("paper", out="R")
+    assert paper.model is None
+    with pytest.raises(resume.ResumeError, match=r"^R holds a different model: it was trained "
+                                                 r"with --spectral-norm True, not False\."):
+        resume.reconcile(saved_model, saved_train, paper.model, paper.train, paper.stated)
+    # Naming no recipe keeps the run's, said in one note.
+    plain = RunConfig.from_recipe(out="R", max_steps=9)
+    model, train, notes = resume.reconcile(saved_model, saved_train, plain.model, plain.train,
+                                           plain.stated)
+    assert model == saved_model and (train.recipe, train.d_lr, train.g_lr) == ("sngan", 4e-4, 1e-4)
+    assert notes == ["Resuming with the run's own --d-lr 0.0004, --g-lr 0.0001, --recipe sngan "
+                     "(not given on this launch)."]
+    # Another recipe that only changes training: accepted with a note.
+    diffaug = RunConfig.from_recipe("diffaug", out="R", spectral_norm=True)
+    _, train, notes = resume.reconcile(saved_model, saved_train, diffaug.model, diffaug.train,
+                                       diffaug.stated)
+    assert train.diffaugment == "translation,cutout,color" and train.d_lr is None
+    assert len(notes) == 1 and notes[0].startswith("Resuming with --recipe diffaug's training options: ")
+    assert "--d-lr None (was 0.0004)" in notes[0]

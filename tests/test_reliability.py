@@ -57,7 +57,7 @@ def test_second_train_on_a_run_gets_one_line_naming_the_holder(tmp_path):
     try:
         with pytest.raises(locks.LockError, match=rf"in use by PID {holder.pid} on \S+"):
             train(_cfg(run, max_steps=2), TINY, verbose=0)
-        result = CliRunner().invoke(cli, ["train", "--out", str(run), "--max-steps", "2"])
+        result = CliRunner().invoke(cli, ["train", str(run), "--max-steps", "2"])
         assert result.exit_code == 1
         assert f"in use by PID {holder.pid}" in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output

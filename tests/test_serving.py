@@ -317,7 +317,7 @@ def test_cli_sample_through_the_server(fake, tmp_path):
     out, zfile = tmp_path / "grid.png", tmp_path / "z.npy"
     result = CliRunner().invoke(cli, [
         "sample", "--server", fake.url, "--name", "digits", "--n", "4", "--seed", "10",
-        "--request-format", "columnar", "--out", str(out), "--save-z", str(zfile),
+        "--request-format", "columnar", "--out-file", str(out), "--save-z", str(zfile),
     ])
     assert result.exit_code == 0, result.output
     assert _posts(fake)[0][1] == {"signature_name": "sample", "inputs": {"seed": [10, 11, 12, 13]}}
@@ -463,7 +463,7 @@ def test_cli_sample_through_grpc(grpc_server, exported, tmp_path):
     out = tmp_path / "grid.png"
     result = CliRunner().invoke(cli, [
         "sample", "--server", grpc_server.address, "--name", "digits", "--n", "4", "--seed", "10",
-        "--out", str(out),
+        "--out-file", str(out),
     ])
     assert result.exit_code == 0, result.output
     local = SavedModelClient(exported).sample(np.arange(10, 14))["pixels"]

@@ -156,7 +156,7 @@ def test_cli_train_dry_run_and_missing_data_error(tmp_path):
     dry = runner.invoke(cli, ["train", "--dry-run", "--ngf", "32"])
     assert dry.exit_code == 0 and json.loads(dry.output)["model"]["ngf"] == 32
     missing = runner.invoke(
-        cli, ["train", "--dataset", "svhn", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")]
+        cli, ["train", "--dataset", "svhn", "--data-dir", str(tmp_path), str(tmp_path / "r")]
     )
     assert missing.exit_code == 1
     assert "train_32x32.mat" in missing.output and "Traceback" not in missing.output

@@ -4,8 +4,6 @@ Add a dataset here (and its reader in `dcgan_tf.data.datasets`): the CLI's choic
 and the investigations take their lists from this module.
 """
 
-from dcgan_tf.config import DEFAULT_EPOCHS  # noqa: F401  (epochs per dataset; importable here too)
-
 # Read from their original files into memory, with labels: what the probe and the
 # investigations can use.
 # `npz` is a user's own labelled file (`dcgan_tf.data.npz`); its shape comes from the file.
@@ -19,3 +17,6 @@ NATIVE_SHAPES = {
     "fashion_mnist": (32, 1), "folder": (64, 3), "celeb_a": (64, 3), "lsun/bedroom": (64, 3),
     "downsampled_imagenet/32x32": (32, 3),
 }
+
+# Last: `dcgan_tf.config` reads this module's lists while it is imported.
+from dcgan_tf.config import DEFAULT_EPOCHS  # noqa: E402,F401  (epochs per dataset; importable here too)

@@ -12,11 +12,10 @@ import tensorflow as tf
 from dcgan_tf import locks, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
 from dcgan_tf.atomic import disk_full, is_disk_full
-from dcgan_tf.config import (
-    FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
-)
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
+from dcgan_tf.training.run_config import RunConfig
 from dcgan_tf.data import datasets as data
-from dcgan_tf.training import checkpoint, history
+from dcgan_tf.training import checkpoint, history, resume
 from dcgan_tf.training import distribute
 from dcgan_tf.training.assemble import assemble_gan, labelled_indices, with_label_classes
 from dcgan_tf.training.errors import TrainingError  # noqa: F401  (re-exported)
@@ -139,43 +138,13 @@ def plan_segments(done, total, steps_per_epoch):
 
 
 def _resolve_configs(train_cfg, model_cfg, given=None):
-    """`(model_cfg, train_cfg, resuming)` of this launch: a resume keeps the stored model and
-    model flags (`config.resume_train_config`) and refuses what does not fit the run."""
-    config_path = os.path.join(train_cfg.out, "config.json")
+    """`(model_cfg, train_cfg, resuming)` of this launch (`dcgan_tf.training.resume`)."""
     model_cfg = with_label_classes(model_cfg, train_cfg)
-    if os.path.isfile(config_path):
-        saved_model_cfg, saved_train_cfg = checkpoint.read_run_config(train_cfg.out)
-        try:
-            train_cfg, notes = resume_train_config(saved_train_cfg, train_cfg, given)
-        except ValueError as e:
-            raise TrainingError(str(e)) from None
-        for note in notes:
-            logger.info("%s", note)
-        if saved_train_cfg.data_dir != train_cfg.data_dir:
-            logger.warning("Resuming with --data-dir %s, not the run's %s (recorded in the "
-                           "run's segments).", train_cfg.data_dir, saved_train_cfg.data_dir)
-        if model_cfg is not None and model_cfg != saved_model_cfg:
-            raise TrainingError(
-                f"{train_cfg.out} holds a run with a different model ({saved_model_cfg}). "
-                "Use a new --out directory, or the same model flags to resume."
-            )
-        if saved_train_cfg.dataset != train_cfg.dataset:
-            raise TrainingError(
-                f"{train_cfg.out} holds a run on dataset {saved_train_cfg.dataset!r}, not "
-                f"{train_cfg.dataset!r}. Use a new --out directory."
-            )
-        if saved_train_cfg.batch_size != train_cfg.batch_size:
-            # Steps count batches: another size would shift every epoch boundary and the
-            # position in the data that the resume continues from.
-            raise TrainingError(
-                f"{train_cfg.out} was trained with --batch-size {saved_train_cfg.batch_size}, "
-                f"not {train_cfg.batch_size}. Resume with the same batch size, or use a new --out."
-            )
-        return saved_model_cfg, train_cfg, True
-    if model_cfg is None:
-        size, channels = data.native_shape(train_cfg.dataset, train_cfg.data_dir)
-        model_cfg = ModelConfig(image_size=size, channels=channels)
-    return model_cfg, train_cfg, False
+    try:
+        return resume.resolve(train_cfg, model_cfg, given, checkpoint.read_run_config,
+                              data.native_shape)
+    except resume.ResumeError as e:
+        raise TrainingError(str(e)) from None
 
 
 def default_feature_config(train_cfg):
@@ -199,16 +168,17 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     beta1, and records the launch as a new segment in `config.json`.
 
     Args:
-        train_cfg: Data, optimisation and bookkeeping settings.
+        train_cfg: Data, optimisation and bookkeeping settings; or a `RunConfig`
+            (`RunConfig.from_recipe`), which brings the model, the features and what it stated.
         model_cfg: Model shape; `None` takes the dataset's native size and channels, or the
             stored config when resuming.
         verbose: Keras `fit` verbosity (progress bar).
         feature_cfg: The `features` signature an export of this run computes unless told
             otherwise; recorded in `config.json`. `None` keeps the stored one when resuming,
             else takes `train_cfg.recipe`'s (see `default_feature_config`).
-        given: Names of the `train_cfg` fields set explicitly (the CLI's flags); on resume
-            the model flags (`config.STATE_OPTIONS`) and recipe options not given come from
-            the run's config. `None` counts every field as given.
+        given: Names of the options stated explicitly (`RunConfig.stated`); on resume the
+            model options and recipe options not given come from the run's config
+            (`dcgan_tf.training.resume`). `None` counts every field as given.
 
     Returns:
         Dict with `run_dir`, `step`, `start_step`, `checkpoint`, `resumed_from`, `seconds`,
@@ -219,6 +189,9 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         locks.LockError: another process is writing the run directory.
         data.DataError: on missing or corrupt data.
     """
+    if isinstance(train_cfg, RunConfig):
+        model_cfg, feature_cfg, given = train_cfg.model, train_cfg.features, train_cfg.stated
+        train_cfg = train_cfg.train
     strategy = distribute.get_strategy(train_cfg.strategy)
     keras.utils.set_random_seed(train_cfg.seed)
     chief = distribute.is_chief(strategy)
