@@ -114,8 +114,8 @@ def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrit
       dcgan-tf export runs/svhn --checkpoint best --serving-root "$PWD/savedmodels"
       dcgan-tf export runs/cifar10 --generator ema --name cifar10-ema
     """
-    from dcgan_tf.export import portable
-    from dcgan_tf.export.savedmodel import export_savedmodel, model_name
+    from dcgan_tf.export.bundle import export_formats
+    from dcgan_tf.export.savedmodel import model_name
 
     chosen = {"layers": feature_layers, "pooling": feature_pooling,
               "activation": feature_activation, "flip": feature_flip, "shift": feature_shift,
@@ -128,20 +128,13 @@ def export(run_dir, formats, out, name, base_path, version, checkpoint, overwrit
     if generator == "ema" and any(f != "savedmodel" for f in formats):
         raise click.UsageError("--generator ema is for the SavedModel only: the portable formats "
                                "hold the raw generator; export them without --generator ema")
-    if "savedmodel" in formats:
-        path = export_savedmodel(
-            run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
-            overwrite=overwrite, serving_root=serving_root, jit=jit == "on", precision=precision,
-            generator=generator, features=features,
-        )
+    path, written = export_formats(
+        run_dir, formats, base_path=base_path, name=name, version=version, out=out,
+        which=checkpoint, overwrite=overwrite, features=features, serving_root=serving_root,
+        jit=jit == "on", precision=precision, generator=generator)
+    if path:
         _describe(path, base_path, precision)
-        version = int(os.path.basename(path))
-    rest = [f for f in formats if f != "savedmodel"]
-    if rest:
-        out = out or portable.portable_dir(
-            base_path, name, version or portable.next_version(base_path, name))
-        written = portable.export_portable(run_dir, out, rest, which=checkpoint,
-                                           features=features, overwrite=overwrite)
+    if written:
         for fmt, directory in written.items():
             click.echo(f"{fmt}: {directory}")
         if "web" in written:
