@@ -18,6 +18,17 @@ def default_cache_dir():
     return os.path.join(base, "dcgan-tf")
 
 
+def cache_root(path=None):
+    """The cache directory to use: `path`, else `default_cache_dir()`, checked to lie outside
+    runs' `checkpoints/` (links resolved), where training's pruning would delete entries.
+
+    Raises:
+        ValueError: the directory resolves into a run's `checkpoints/`.
+    """
+    path = path or default_cache_dir()
+    return check_outside_checkpoints(path, "--cache-dir")
+
+
 def resolved(path):
     """`path` with `~` expanded and every symbolic link resolved, as an absolute path."""
     return os.path.realpath(os.path.expanduser(os.fspath(path)))

@@ -23,7 +23,8 @@ from dcgan_tf.investigations.latent import (
     METHODS, check_concepts, combine, lerp, parse_expression, slerp, walk,
 )
 from dcgan_tf.investigations.nearest import features_of, load_images
-from dcgan_tf.probe.run import default_cache_dir, extract_features
+from dcgan_tf.paths import cache_root
+from dcgan_tf.probe.run import extract_features
 from dcgan_tf.serving.clients import open_client
 
 # Signatures every panel but the discriminator's needs.
@@ -196,7 +197,7 @@ class Explorer:
             if self.cfg.model is not None:
 
                 features = extract_features(self.client.path, images,
-                                            cache_dir=self.cfg.cache_dir or default_cache_dir(),
+                                            cache_dir=cache_root(self.cfg.cache_dir),
                                             tag=f"{dataset}-train-explore")
             else:
                 features = features_of(self.client, images)
