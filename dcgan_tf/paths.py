@@ -118,7 +118,7 @@ def check_run_dir(path):
     outer = enclosing_run(path, include_self=False)
     if outer is not None:
         raise ValueError(
-            f"Expected --out outside other runs: {path} resolves to {resolved(path)}, inside the "
-            f"run {outer}. Pick a directory outside it."
+            f"Expected the run directory outside other runs: {path} resolves to {resolved(path)}, "
+            f"inside the run {outer}. Pick a directory outside it."
         )
     return path

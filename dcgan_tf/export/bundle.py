@@ -8,7 +8,7 @@ its temporary directory, so a failure in either publishes neither.
 import os
 import shutil
 
-from dcgan_tf import atomic
+from dcgan_tf import atomic, locks
 from dcgan_tf.export import portable
 from dcgan_tf.export.savedmodel import (
     _check_base_path, _export_bytes, export_savedmodel, model_name,
@@ -56,6 +56,33 @@ def export_formats(run_dir, formats=("savedmodel",), base_path="savedmodels", na
         number = version or portable.next_version(base_path, name)
         portable.check_destination(run_dir, portable_out(number), rest, overwrite)
 
+    # Folders this export creates: taken back if it fails, so a failure leaves no trace.
+    new_dirs = [d for d in (base_path, os.path.join(base_path, name),
+                            os.path.join(base_path, name + portable.SUFFIX),
+                            os.path.dirname(os.path.abspath(out)) if out else None)
+                if d and not os.path.exists(d)]
+    try:
+        return _export(run_dir, formats, base_path, name, version, out, which, overwrite,
+                       features, rest, with_savedmodel, portable_out, savedmodel_options)
+    except BaseException:
+        for directory in reversed(new_dirs):
+            _remove_if_unused(directory)
+        raise
+
+
+def _remove_if_unused(directory):
+    """Deletes `directory` if it holds nothing but a lock file (another export's temporary
+    directory keeps it)."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    if set(entries) <= {locks.LOCK_FILE}:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _export(run_dir, formats, base_path, name, version, out, which, overwrite, features, rest,
+            with_savedmodel, portable_out, savedmodel_options):
     written = {}
 
     def write_portable(number):

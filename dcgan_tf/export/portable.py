@@ -143,14 +143,14 @@ def check_destination(run_dir, out_dir, formats, overwrite=False):
             (without `overwrite`).
         OSError: `out_dir` cannot be written or the disk lacks the space.
     """
-    paths.check_outside_runs(out_dir, "--out")
+    paths.check_outside_runs(out_dir, "the portable folder")
     if os.path.exists(out_dir):
         if not os.path.isdir(out_dir):
-            raise ValueError(f"Expected --out to be a directory. Received: {out_dir} (a file)")
+            raise ValueError(f"Expected the portable folder to be a directory. Received: {out_dir} (a file)")
         strange = [e for e in sorted(os.listdir(out_dir))
                    if not e.startswith(".") and e not in PORTABLE_FORMATS]
         if strange:
-            raise ValueError(f"Expected --out to be a new directory or a portable export's: "
+            raise ValueError(f"Expected the portable folder to be new or a portable export's: "
                              f"{out_dir} holds {strange[0]!r}. Pick an empty or new directory.")
         existing = [os.path.join(out_dir, f) for f in formats
                     if os.path.exists(os.path.join(out_dir, f))]
