@@ -236,7 +236,7 @@ def test_kill_during_the_portable_stage_leaves_no_visible_half_folder(run, tmp_p
     assert path.endswith(os.path.join("m", "1")) and sorted(written) == ["onnx"]
     assert _hidden(base) == [], _hidden(base)
     assert sorted(os.listdir(base / "m-portable" / "1" / "onnx")) == [
-        "contract.json", "discriminator_features.onnx", "generator.onnx"]
+        "contract.json", "features.onnx", "generator.onnx"]
 
 
 # Not yet tried before: an export over an existing portable version.
