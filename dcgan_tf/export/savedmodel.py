@@ -42,6 +42,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # Whole string (`fullmatch`):
 _RESERVED = (serving_config.FILENAME,)
 _TMP_TAG = "export"  # Temporary versions: `.tmp-export-<pid>-...` (`atomic.temp_dir`).
 MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64.
+# File systems allow 255 bytes per name; the portable sibling adds its suffix.
+MAX_NAME = 200
+_PORTABLE_SUFFIX = "-portable"
 
 logger = logging.getLogger("dcgan_tf")
 
@@ -265,6 +268,10 @@ def directory_bytes(path):
 
 
 def _check_name(name):
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise ExportError(
+            f"Expected `name` of at most {MAX_NAME} characters (a directory name, beside its "
+            f"'{_PORTABLE_SUFFIX}' sibling). Received: a name of {len(name)} characters")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ExportError(
             "Expected `name` to be letters, digits, '_', '.' or '-', not starting with '.' or "
