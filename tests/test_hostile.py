@@ -266,3 +266,173 @@ def test_an_export_over_an_existing_portable_version(run, tmp_path):
     (other / "todo.txt").write_text("mine")
     with pytest.raises(ValueError, match="holds 'todo.txt'"):
         export_formats(run, ("onnx",), base_path=base, name="m", out=str(other))
+
+
+# Also seen: a 300-character name; `project --n` above the split's size.
+
+def test_a_300_character_name_is_one_line_naming_the_bound(run, tmp_path):
+    line = _error(CliRunner().invoke(cli, ["export", run, "--base-path", str(tmp_path / "b"),
+                                           "--name", "a" * 300]))
+    assert "Errno" not in line and ("200" in line), line
+    assert not (tmp_path / "b").exists() or _visible(tmp_path / "b") == []
+
+
+def test_project_notes_that_it_capped_the_request(run, tmp_path):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+
+    model = export_savedmodel(run, base_path=str(tmp_path / "b"), name="m")
+    result = CliRunner().invoke(cli, ["project", "--model", model, "--dataset", "digits",
+                                      "--n", "500", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "Asked for 500 images; the test split of digits holds 360" in result.output
+    assert result.output.count("Asked for 500") == 1, result.output
+    assert "360 images of digits" in result.output
+
+
+# Not yet tried before: hostile npz files, a malformed TF_CONFIG, --max-minutes 0.1.
+
+def _train_args(out):
+    from dcgan_tf_cli.train import train as train_command
+
+    where = (["--out", str(out)] if any("--out" in p.opts for p in train_command.params)
+             else [str(out)])
+    return ["train", *where, "--batch-size", "32", "--ngf", "8", "--ndf", "8", "--image-size",
+            "32", "--channels", "1", "--precision", "fp32", "--max-steps", "1"]
+
+
+def _write_npz(path, kind):
+    import numpy as np
+
+    if kind == "zero-size":
+        open(path, "wb").close()
+    elif kind == "no images":
+        np.savez(path, x=np.zeros((0, 32, 32, 3), np.uint8))
+    elif kind == "NaN floats":
+        np.savez(path, x=np.full((40, 32, 32, 3), np.nan))
+    elif kind == "objects":
+        np.savez(path, x=np.array([{"a": 1}] * 40, dtype=object))
+    elif kind == "rank 2":
+        np.savez(path, x=np.zeros((40, 32), np.uint8))
+    elif kind == "no x":
+        np.savez(path, y=np.zeros(40, np.int64))
+
+
+@pytest.mark.parametrize("kind, match", [
+    ("zero-size", "Cannot read .* as a NumPy .npz file"),
+    ("no images", "N > 0"),
+    ("NaN floats", "to be uint8 .*Received: x float64"),
+    ("objects", "to be uint8 .*Received: x object"),
+    ("rank 2", r"Received: x uint8 \(40, 32\)"),
+    ("no x", "has no `x` key"),
+])
+def test_hostile_npz_files_are_one_line(tmp_path, kind, match):
+    import re
+
+    path = tmp_path / "data.npz"
+    _write_npz(path, kind)
+    line = _error(CliRunner().invoke(cli, [*_train_args(tmp_path / "r"), "--dataset", "npz",
+                                           "--data-dir", str(path)]))
+    assert re.search(match, line), line
+    assert not os.path.exists(tmp_path / "r" / "checkpoints")
+
+
+@pytest.mark.parametrize("value, match", [
+    ("{bad", "TF_CONFIG is not valid JSON"),
+    ("[]", "Expected TF_CONFIG of the form"),
+    ('{"cluster": []}', "Expected TF_CONFIG of the form"),
+    ('{"cluster": {"worker": 5}}', "Expected TF_CONFIG of the form"),
+    ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 5}}',
+     "task to name a type of its cluster"),
+    ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "chief", "index": 0}}',
+     "task to name a type of its cluster"),
+])
+def test_a_malformed_tf_config_is_one_line(tmp_path, monkeypatch, value, match):
+    monkeypatch.setenv("TF_CONFIG", value)
+    line = _error(CliRunner().invoke(cli, _train_args(tmp_path / "r")))
+    assert match in line, line
+
+
+def test_max_minutes_a_tenth_stops_in_seconds_with_a_checkpoint(tmp_path):
+    import time
+
+    from dcgan_tf.training.run import train
+
+    start = time.monotonic()
+    summary = train(_cfg(tmp_path / "r", epochs=1000, max_minutes=0.1), TINY, verbose=0)
+    elapsed = time.monotonic() - start
+    assert summary["timed_out"] and elapsed < 6 + 60, elapsed  # Start-up, then 6 s of steps.
+    last = checkpoint.select(str(tmp_path / "r"), "last")
+    assert checkpoint.damage(last) is None
+    assert int(checkpoint.read_meta(last)["step"]) == summary["step"] > 0
+
+
+# Not yet tried before: 16-bit and RGBA PNG folders end to end.
+
+def test_sixteen_bit_and_rgba_png_folder_trains_exports_and_samples(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.serving.clients import SavedModelClient
+    from dcgan_tf.training.run import train
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        grey16 = (rng.integers(0, 65536, (40, 40))).astype(np.uint16)
+        Image.fromarray(grey16).save(folder / f"g{i}.png")
+        rgba = rng.integers(0, 256, (36, 36, 4)).astype(np.uint8)
+        Image.fromarray(rgba, "RGBA").save(folder / f"c{i}.png")
+    run_dir = tmp_path / "r"
+    summary = train(_cfg(run_dir, dataset="folder", data_dir=str(folder), max_steps=2),
+                    ModelConfig(image_size=32, channels=3, ngf=8, ndf=8), verbose=0)
+    assert summary["step"] == 2
+    path = export_savedmodel(str(run_dir), base_path=str(tmp_path / "b"), name="pngs")
+    client = SavedModelClient(path)
+    pixels = client.sample([0, 1])["pixels"]
+    assert pixels.shape == (2, 32, 32, 3) and pixels.dtype == np.uint8
+    # The export's discriminator takes the same 16-bit grey and RGB images the loader took.
+    probability = client.discriminate(np.asarray(Image.open(folder / "c0.png").convert("RGB"))[None])
+    assert np.isfinite(probability["probability"]).all()
+
+
+# Not yet tried before: `classify` on a semi-supervised export with bad input.
+
+@pytest.fixture(scope="module")
+def semi_export(tmp_path_factory):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+
+    root = tmp_path_factory.mktemp("semi")
+    model_cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, labels=100, label_classes=10,
+                            label_validation=200)
+    cfg = _cfg(root / "run")
+    gan = build_gan(model_cfg, cfg)
+    checkpoint.write_run_config(str(root / "run"), model_cfg, cfg)
+    checkpoint.save(gan, str(root / "run"), step=1, epoch=1)
+    return export_savedmodel(str(root / "run"), base_path=str(root / "b"), name="semi")
+
+
+@pytest.mark.parametrize("images, match", [
+    ("rank3", r"rank 4|of shape \(N, any, any, any\)"),
+    ("two channels", r"1 \(grey\) or 3 \(RGB\) channels"),
+    ("zero height", "non-zero height and width"),
+    ("floats", "uint8"),
+])
+def test_classify_on_a_semi_export_refuses_bad_input_in_one_line(semi_export, images, match):
+    import numpy as np
+
+    from dcgan_tf.serving.clients import SavedModelClient, ServingError
+
+    client = SavedModelClient(semi_export)
+    batch = {"rank3": np.zeros((32, 32, 1), np.uint8),
+             "two channels": np.zeros((1, 32, 32, 2), np.uint8),
+             "zero height": np.zeros((1, 0, 32, 1), np.uint8),
+             "floats": np.zeros((1, 32, 32, 1), np.float32)}[images]
+    with pytest.raises((ServingError, ValueError)) as error:
+        client.classify(batch)
+    message = str(error.value)
+    assert len(message.strip().splitlines()) == 1 and __import__("re").search(match, message), \
+        message
+    empty = client.classify(np.zeros((0, 32, 32, 1), np.uint8))
+    assert empty["probabilities"].shape == (0, 10) and empty["classes"].shape == (0,)
