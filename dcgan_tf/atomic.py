@@ -19,6 +19,7 @@ import tempfile
 
 TEMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
+REPORT_BYTES = 1 << 20  # Room a JSON report may need: a disk with less is full for it.
 # An overwrite's journal: `{"final", "old", "new", "pid"}`, written before the old directory
 # moves aside and removed once the new one is in place (`recover_dirs`).
 JOURNAL_PREFIX = ".overwrite-"
@@ -143,8 +144,8 @@ def check_writable(path, needed_bytes=None):
 
     Args:
         path: The file to be written.
-        needed_bytes: About how many bytes it needs; checked against the free space when
-            given. Defaults to `None`.
+        needed_bytes: About how many bytes it needs, checked against the free space.
+            Defaults to `None`: `REPORT_BYTES`, what a report needs at most.
 
     Raises:
         OSError: `path` is a directory, its nearest existing parent is not a writable
@@ -163,7 +164,7 @@ def check_writable(path, needed_bytes=None):
     if not os.path.isdir(parent):
         raise OSError(f"Cannot write {path}: {parent} is a file, not a directory.")
     _probe_write(parent, path)
-    _check_space(path, parent, needed_bytes)
+    _check_space(path, parent, needed_bytes or REPORT_BYTES)
     return path
 
 

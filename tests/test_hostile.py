@@ -436,3 +436,170 @@ def test_classify_on_a_semi_export_refuses_bad_input_in_one_line(semi_export, im
         message
     empty = client.classify(np.zeros((0, 32, 32, 1), np.uint8))
     assert empty["probabilities"].shape == (0, 10) and empty["classes"].shape == (0,)
+
+
+# Not yet tried before: Ctrl-C (SIGINT) in train, then resume.
+
+_SIGINT_CHILD = """
+import sys, time
+from dcgan_tf.training import checkpoint
+from dcgan_tf_cli.main import cli
+
+fsync = checkpoint._fsync
+checkpoint._fsync = lambda path: (time.sleep(0.1), fsync(path))  # Widen the write window.
+cli(sys.argv[1:], prog_name="dcgan-tf")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["checkpoint write", "training step"])
+def test_sigint_in_train_then_resume(tmp_path, moment):
+    import time
+
+    from dcgan_tf.training.run import train
+
+    run_dir = tmp_path / "r"
+    args = [a for a in _train_args(run_dir) if a not in ("--max-steps", "1")]
+    child = subprocess.Popen([sys.executable, "-c", _SIGINT_CHILD, *args, "--epochs", "50"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ckpts, deadline = run_dir / "checkpoints", time.monotonic() + 300
+    while child.poll() is None and time.monotonic() < deadline:
+        names = os.listdir(ckpts) if ckpts.is_dir() else []
+        if moment == "checkpoint write" and any(n.startswith(".tmp-ckpt-") for n in names):
+            break
+        if moment == "training step" and any(n.startswith("ckpt-") for n in names):
+            time.sleep(0.5)
+            break
+        time.sleep(0.005)
+    child.send_signal(signal.SIGINT)
+    output, _ = child.communicate(timeout=120)
+    assert child.returncode != 0 and "Traceback" not in output, output[-3000:]
+    # The resume starts from a whole checkpoint and removes what the interrupted write left.
+    summary = train(_cfg(run_dir, max_steps=60), TINY, verbose=0)
+    assert summary["step"] == 60
+    if checkpoint.list_checkpoints(str(run_dir))[:-1]:
+        assert summary["resumed_from"] is not None
+    assert [n for n in os.listdir(ckpts) if n.startswith(".")] == []
+    assert checkpoint.damage(checkpoint.select(str(run_dir), "last")) is None
+
+
+# Not yet tried before: two exports to one base path; export while train --keep 1 prunes;
+# probe while export --overwrite replaces the version it reads.
+
+_EXPORT_CHILD = """
+import sys
+from dcgan_tf.export.savedmodel import export_savedmodel
+for _ in range(int(sys.argv[4])):
+    print("OK", export_savedmodel(sys.argv[1], base_path=sys.argv[2], name=sys.argv[3],
+                                  version=1 if len(sys.argv) > 5 else None,
+                                  overwrite=len(sys.argv) > 5), flush=True)
+"""
+
+
+def _export_child(run_dir, base, name, times=1, overwrite=False):
+    return subprocess.Popen([sys.executable, "-c", _EXPORT_CHILD, str(run_dir), str(base), name,
+                             str(times), *(["overwrite"] if overwrite else [])], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_exports_to_one_base_path_both_listed(run, tmp_path):
+    from dcgan_tf.export import serving_config
+    from dcgan_tf.serving.clients import SavedModelClient
+
+    base = tmp_path / "b"
+    children = [_export_child(run, base, name) for name in ("one", "two")]
+    outputs = [c.communicate(timeout=600) for c in children]
+    assert all(c.returncode == 0 for c in children), [o[1][-2000:] for o in outputs]
+    assert sorted(serving_config.read(str(base))) == ["one", "two"]
+    for name in ("one", "two"):
+        assert SavedModelClient(str(base / name / "1")).metadata()["name"] == name
+    assert _hidden(base) == []
+
+
+@pytest.mark.slow
+def test_export_while_train_keep_1_prunes(tmp_path):
+    import time
+
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.serving.clients import SavedModelClient
+
+    run_dir = tmp_path / "r"
+    _save_untrained(run_dir)
+    trainer = subprocess.Popen([sys.executable, "-c", _SIGINT_CHILD,
+                                *[a for a in _train_args(run_dir) if a not in ("--max-steps", "1")],
+                                "--max-steps", "400", "--keep-checkpoints", "1"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    exported = []
+    try:
+        deadline = time.monotonic() + 300
+        while trainer.poll() is None and time.monotonic() < deadline and len(exported) < 4:
+            exported.append(export_savedmodel(str(run_dir), base_path=str(tmp_path / "b"),
+                                              name="m"))
+    finally:
+        trainer.kill()
+        trainer.communicate()
+    assert exported
+    steps = [SavedModelClient(p).metadata()["step"] for p in exported]
+    assert steps == sorted(steps) and all(s >= 1 for s in steps), steps
+
+
+@pytest.mark.slow
+def test_probe_while_export_overwrite_replaces_the_version_it_reads(run, tmp_path):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.serving.clients import SavedModelClient
+
+    base = tmp_path / "b"
+    version = export_savedmodel(run, base_path=str(base), name="m")
+    writer = _export_child(run, base, "m", times=3, overwrite=True)
+    results = []
+    while writer.poll() is None:
+        result = CliRunner().invoke(cli, [
+            "probe", "--model", version, "--dataset", "digits", "--labels", "100",
+            "--validation", "200", "--repeats", "1", "--quiet", "--no-cache"])
+        results.append(result)
+    writer.communicate(timeout=600)
+    assert writer.returncode == 0
+    for result in results:
+        # A report, or (when the version vanished for the instant of the rename) one line.
+        assert "Traceback" not in result.output, result.output
+        assert result.exit_code == 0 or len(result.output.strip().splitlines()) == 1, \
+            result.output
+    assert any(r.exit_code == 0 for r in results), [r.output for r in results]
+    assert SavedModelClient(version).metadata()["version"] == 1
+    assert _hidden(base) == []
+
+
+# Not yet tried before: a full disk under `score --json`.
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MB tmpfs filled to the last byte (root only; skipped elsewhere)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        stat = os.statvfs(disk)
+        with open(disk / "filler", "wb") as f:
+            f.write(b"\0" * (stat.f_bavail * stat.f_frsize))
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_score_json_on_a_full_disk_is_refused_before_any_work(run, tmp_path, full_disk):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+
+    model = export_savedmodel(run, base_path=str(tmp_path / "b"), name="m")
+    report = full_disk / "r.json"
+    line = _error(CliRunner().invoke(cli, [
+        "score", "--model", model, "--dataset", "digits", "--n", "50", "--json", str(report),
+        "--cache-dir", str(tmp_path / "c")]))
+    assert line.startswith(f"Error: No space left on device writing {report}"), line
+    assert not report.exists() and not (tmp_path / "c").exists()
+    assert sorted(os.listdir(full_disk)) == ["filler"]
