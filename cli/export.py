@@ -53,8 +53,8 @@ def export(run_dir, formats, base_path, name, version, portable_dir, checkpoint,
       dcgan-tf export runs/svhn --checkpoint best --serving-root "$PWD/savedmodels"
       dcgan-tf export runs/cifar10 --generator ema --name cifar10-ema
     """
-    from dcgan_tf.export import portable
-    from dcgan_tf.export.savedmodel import export_savedmodel, model_name
+    from dcgan_tf.export.bundle import export_formats
+    from dcgan_tf.export.savedmodel import model_name
 
     from dcgan_tf.atomic import check_writable
 
@@ -69,22 +69,15 @@ def export(run_dir, formats, base_path, name, version, portable_dir, checkpoint,
     if generator == "ema" and any(f != "savedmodel" for f in formats):
         raise click.UsageError("--generator ema is for the SavedModel only: the portable formats "
                                "hold the raw generator; export them without --generator ema")
-    if "savedmodel" in formats:
-        path = export_savedmodel(
-            run_dir, base_path=base_path, name=name, version=version, which=checkpoint,
-            overwrite=overwrite, serving_root=serving_root, jit=jit == "on",
-            precision=serving_precision, generator=generator, features=features,
-        )
+    path, written = export_formats(
+        run_dir, formats, base_path=base_path, name=name, version=version, out=portable_dir,
+        which=checkpoint, overwrite=overwrite, features=features, serving_root=serving_root,
+        jit=jit == "on", precision=serving_precision, generator=generator)
+    if path:
         if not quiet and json_path != "-":
             _describe(path, base_path, serving_precision)
-        version = int(os.path.basename(path))
-        report.update(savedmodel=path, version=version)
-    rest = [f for f in formats if f != "savedmodel"]
-    if rest:
-        portable_dir = portable_dir or portable.portable_dir(
-            base_path, name, version or portable.next_version(base_path, name))
-        written = portable.export_portable(run_dir, portable_dir, rest, which=checkpoint,
-                                           features=features, overwrite=overwrite)
+        report.update(savedmodel=path, version=int(os.path.basename(path)))
+    if written:
         report["portable"] = written
         for fmt, directory in written.items():
             click.echo(f"{fmt}: {directory}", err=json_path == "-")

@@ -13,6 +13,7 @@ from dcgan_tf_cli.probe import probe
 from dcgan_tf_cli.project import project
 from dcgan_tf_cli.sample import sample
 from dcgan_tf_cli.score import score
+from dcgan_tf_cli.startup import hide_tensorflow_startup
 from dcgan_tf_cli.train import train
 
 
@@ -51,6 +52,7 @@ def cli(verbose):
     dcgan-tf train runs/svhn --dataset svhn --data-dir ~/data/svhn
     dcgan-tf export runs/digits --name digits && dcgan-tf sample --model savedmodels/digits
     """
+    hide_tensorflow_startup(verbose)
 
 
 cli.add_command(train)

@@ -24,7 +24,9 @@ def project(model, dataset, data_dir, n, split, seed, out_dir):
       tensorboard --logdir logs/projector
     """
     from dcgan_tf.investigations.projector import project as run
+    from dcgan_tf_cli.messages import show_library_messages
 
+    show_library_messages()  # The note when the split holds fewer than --n images.
     report = run(model, out_dir, dataset=dataset, data_dir=data_dir, n=n, split=split, seed=seed)
     click.echo(f"{report['images']} images of {report['dataset']} ({report['split']}), "
                f"{report['feature_dim']} features, sprite cells {report['sprite_cell']} px")

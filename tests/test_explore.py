@@ -267,3 +267,80 @@ def test_browser_walk_slider_changes_the_frame(app, tmp_path):
     with Image.open(shot) as image:
         page = np.asarray(image.convert("L"))
     assert page.shape[1] >= 1000 and page.std() > 10  # A rendered page, not a blank one.
+
+
+# Issue 37: huge seeds get the range; D's buttons wait for their image, shown at a readable size.
+
+@pytest.mark.parametrize("args, api, bound", [
+    ((2**63 - 2, 4), "/samples", "maximum value 2147483647"),
+    ((-1, 4), "/samples", "minimum value 0"),
+    ((2**31 - 2, 8), "/samples", r"seeds in \[0, 2147483647\]"),
+    ((0, 2**63 - 2, "linear", 4, 0.5), "/walk", "maximum value 2147483647"),
+    (("1", str(2**63 - 2), "", "A - B", 0.25, 4, 0), "/arithmetic", r"in \[0, 2147483647\]"),
+    (("1", "2", "", "A - B", 0.25, 4, 2**63 - 2), "/arithmetic", "maximum value 2147483647"),
+])
+def test_out_of_range_seeds_get_the_range_in_one_line(app, args, api, bound):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as error:
+        app["client"].predict(*args, api_name=api)
+    message = str(error.value)
+    assert re.search(bound, message) and "too large" not in message, message
+    assert len(message.strip().splitlines()) == 1, message
+
+
+_STATE = """
+const ask = document.querySelector('#ask-d');
+const img = document.querySelector('#d-image img');
+return [ask ? ask.disabled : null, img ? img.getBoundingClientRect().width : 0,
+        img ? img.getBoundingClientRect().height : 0];
+"""
+
+
+@pytest.mark.slow
+def test_browser_ask_d_waits_for_the_training_image_shown_readable(app, tmp_path):
+    """Headless Chromium: "Ask D" is disabled while "Use training image" loads; the image then
+    fills its box (not a 32-pixel thumbnail) and D answers without an error badge."""
+    import time
+
+    sys.path.insert(0, os.path.join(REPO, "docs"))
+    try:
+        from screenshots import chrome
+    finally:
+        sys.path.remove(os.path.join(REPO, "docs"))
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chrome()
+    wait = WebDriverWait(driver, 120)
+    try:
+        driver.get(app["url"])
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#samples img")) >= 8)
+        next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+             if "Discriminator" in b.text).click()
+        wait.until(lambda d: d.find_element(By.ID, "use-train").is_displayed())
+        driver.find_element(By.ID, "use-train").click()
+        states, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states.append(driver.execute_script(_STATE))
+            disabled, width, _ = states[-1]
+            if width and disabled is False:
+                break
+            time.sleep(0.02)
+        seen_disabled = [i for i, (disabled, _, _) in enumerate(states) if disabled]
+        assert seen_disabled, states[:20]
+        # Once disabled, never clickable again before the image is there.
+        assert all(width for disabled, width, _ in states[seen_disabled[0]:] if not disabled), states
+        time.sleep(0.5)
+        shot = "/tmp/reliab-explore-discriminator.png"
+        driver.save_screenshot(shot)
+        driver.save_screenshot(str(tmp_path / "discriminator.png"))
+        _, width, height = driver.execute_script(_STATE)
+        assert min(width, height) >= 200, (width, height)  # Not the 32-pixel thumbnail.
+        driver.find_element(By.ID, "ask-d").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#nearest img")) >= 8)
+        time.sleep(0.5)
+        assert "Error" not in driver.find_element(By.TAG_NAME, "body").text
+        driver.save_screenshot("/tmp/reliab-explore-asked.png")
+    finally:
+        driver.quit()

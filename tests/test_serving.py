@@ -472,3 +472,84 @@ def test_cli_sample_through_grpc(grpc_server, exported, tmp_path):
     assert np.array_equal(grid[2:34, 2:34], local[0, ..., 0])  # First cell, after the 2-pixel pad.
     result = CliRunner().invoke(cli, ["sample", "--server", grpc_server.address, "--name", "faces"])
     assert result.exit_code == 1 and "NOT_FOUND" in result.output and "Traceback" not in result.output
+
+
+# Issue 37, finding 3: a whole-call deadline, whatever the server drips.
+
+class DripServer:
+    """A TCP server that answers any request with HTTP headers, then one byte a second."""
+
+    def __init__(self, headers=True):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.headers = headers
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                if self.headers:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 100000\r\n\r\n")
+                while not self.stop.wait(1.0):
+                    conn.sendall(b" ")
+            except OSError:
+                pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("headers", [True, False])
+def test_rest_call_against_a_drip_server_ends_at_its_deadline(headers):
+    with DripServer(headers=headers) as server:
+        start = time.monotonic()
+        with pytest.raises(ServingError, match=r"did not answer within 2.0s"):
+            RestClient(server.url, "digits", timeout=2.0).status()
+        assert time.monotonic() - start < 3.5
+
+
+def test_cli_sample_against_a_drip_server_ends_in_about_its_timeout():
+    from dcgan_tf_cli.main import cli
+
+    with DripServer() as server:
+        start = time.monotonic()
+        result = CliRunner().invoke(cli, ["sample", "--server", server.url, "--name", "digits",
+                                          "--timeout", "5"])
+        elapsed = time.monotonic() - start
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: TF Serving at {server.url} did not answer within 5.0s."], result.output
+    assert 4.5 < elapsed < 8, elapsed
+
+
+def test_grpc_call_against_a_drip_server_ends_at_its_deadline():
+    from dcgan_tf.serving.grpc_client import GrpcClient
+
+    with DripServer() as server:
+        address = server.url.replace("http://", "grpc://")
+        start = time.monotonic()
+        with GrpcClient(address, "digits", timeout=2.0) as client:
+            with pytest.raises(ServingError) as error:
+                client.signatures()
+        assert time.monotonic() - start < 3.5
+    assert len(str(error.value).splitlines()) == 1

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from dcgan_tf.explore.session import describe
+from dcgan_tf.explore.session import MAX_SEED, describe
 from dcgan_tf.investigations.common import rows_grid
 from dcgan_tf.investigations.latent import METHODS
 
@@ -104,7 +104,7 @@ def build_app(explorer, grid=32):
         seeds = gr.State([])
         with gr.Tab("Samples"):
             with gr.Row():
-                first = gr.Number(0, label="first seed", precision=0, minimum=0)
+                first = gr.Number(0, label="first seed", precision=0, minimum=0, maximum=MAX_SEED)
                 count = gr.Slider(1, 128, value=grid, step=1, label="samples")
                 draw = gr.Button("Draw", variant="primary")
             target = gr.Radio(list(TARGETS), value="walk A", label="a click on a sample sets")
@@ -114,11 +114,11 @@ def build_app(explorer, grid=32):
                                  allow_preview=False, elem_id="samples", elem_classes="pixelated")
         with gr.Tab("Latent walk"):
             with gr.Row():
-                walk_a = gr.Number(0, label="A (seed)", precision=0, minimum=0, elem_id="walk-a")
-                walk_b = gr.Number(5, label="B (seed)", precision=0, minimum=0)
+                walk_a = gr.Number(0, label="A (seed)", precision=0, minimum=0, maximum=MAX_SEED, elem_id="walk-a")
+                walk_b = gr.Number(5, label="B (seed)", precision=0, minimum=0, maximum=MAX_SEED)
                 method = gr.Radio(methods, value="linear", label="interpolation")
                 steps = gr.Slider(2, 16, value=8, step=1, label="frames")
-            go = gr.Button("Walk", variant="primary")
+            go = gr.Button("Walk", variant="primary", elem_id="walk")
             strip = gr.Image(label="frames A -> B", format="png", interactive=False, height=140,
                              elem_id="walk-strip", elem_classes=["pixelated", "fill"])
             t = gr.Slider(0, 1, value=0.5, step=0.05, label="position t along the walk",
@@ -136,8 +136,9 @@ def build_app(explorer, grid=32):
                 expression = gr.Textbox("A - B + C", label="expression")
                 noise = gr.Number(0.25, label="noise", minimum=0)
                 neighbours = gr.Number(8, label="neighbours", precision=0, minimum=0)
-                noise_seed = gr.Number(0, label="noise seed", precision=0)
-            compute = gr.Button("Compute", variant="primary")
+                noise_seed = gr.Number(0, label="noise seed", precision=0, minimum=0,
+                                       maximum=MAX_SEED)
+            compute = gr.Button("Compute", variant="primary", elem_id="compute")
             figure = gr.Image(label="groups: exemplars | mean;  last row: result | neighbours",
                               format="png", interactive=False, height=300,
                               elem_classes=["pixelated", "fill"])
@@ -148,17 +149,19 @@ def build_app(explorer, grid=32):
             with gr.Row():
                 d_image = gr.Image(label="image (upload, or pick a sample or a training image)",
                                    type="numpy", format="png", sources=["upload", "clipboard"],
-                                   elem_classes="pixelated")
+                                   height=320, elem_id="d-image",
+                                   elem_classes=["pixelated", "fill"])
                 with gr.Column():
                     train_index = gr.Number(0, label="training image # (of the index)",
                                             precision=0, minimum=0)
-                    use_train = gr.Button("Use training image")
+                    use_train = gr.Button("Use training image", elem_id="use-train")
                     k = gr.Slider(1, 32, value=8, step=1, label="nearest training images")
-                    score = gr.Button("Ask D", variant="primary")
+                    score = gr.Button("Ask D", variant="primary", elem_id="ask-d")
                     probability = gr.Number(label="D(x): probability the image is real",
                                             interactive=False)
             nearest = gr.Gallery(label="nearest training images in D's feature space", columns=8,
-                                 format="png", allow_preview=False, elem_classes="pixelated")
+                                 format="png", allow_preview=False, elem_id="nearest",
+                                 elem_classes="pixelated")
         with gr.Tab("Run"):
             run_text = gr.Markdown()
             curves = gr.Image(label="metrics against the training step", format="png",
@@ -229,18 +232,36 @@ def build_app(explorer, grid=32):
             summary, chart = explorer.run_summary()
             return _run_markdown(summary, explorer.run_dir), chart
 
+        # A button whose input another event is filling stays disabled until it is filled:
+        # its click would otherwise send the value from before (Gradio reads inputs at click).
+        def busy(event, buttons):
+            return event.then(lambda: [gr.update(interactive=True)] * len(buttons), None,
+                              buttons, queue=False, show_progress="hidden",
+                              api_visibility="private")
+
+        def disable(buttons):
+            return lambda: [gr.update(interactive=False)] * len(buttons)
+
         draw.click(on_samples, [first, count], [gallery, seeds], api_name="samples")
         demo.load(on_samples, [first, count], [gallery, seeds], api_visibility="private")
-        gallery.select(on_pick, [seeds, target, walk_a, walk_b, group_a, group_b, group_c],
-                       [walk_a, walk_b, group_a, group_b, group_c, d_image, picked],
-                       api_visibility="private")
+        # A pick fills walk A/B, the groups or D's image: their buttons wait for it.
+        picking = [go, compute, score]
+        busy(gallery.select(disable(picking), None, picking, queue=False,
+                            show_progress="hidden", api_visibility="private")
+             .then(on_pick, [seeds, target, walk_a, walk_b, group_a, group_b, group_c],
+                   [walk_a, walk_b, group_a, group_b, group_c, d_image, picked],
+                   api_visibility="private"), picking)
         go.click(on_walk, [walk_a, walk_b, method, steps, t], [strip, frame], api_name="walk")
         t.change(on_frame, [walk_a, walk_b, method, t], frame, api_name="walk_frame",
                  trigger_mode="always_last", show_progress="hidden")
         compute.click(on_arithmetic, [group_a, group_b, group_c, expression, noise, neighbours,
                                       noise_seed], [figure, result, result_z], api_name="arithmetic")
         score.click(on_discriminate, [d_image, k], [probability, nearest], api_name="discriminate")
-        use_train.click(on_training_image, train_index, d_image, api_name="training_image")
+        # "Use training image" loads D's image (the first time, the whole index): "Ask D" waits.
+        busy(use_train.click(disable([score, use_train]), None, [score, use_train], queue=False,
+                             show_progress="hidden", api_visibility="private")
+             .then(on_training_image, train_index, d_image, api_name="training_image"),
+             [score, use_train])
         demo.load(on_run, None, [run_text, curves], api_name="run")
     return demo
 

@@ -17,13 +17,14 @@ from dcgan_tf.contract import GENERATE
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.explore import run_info
 from dcgan_tf.investigations.common import (
-    InvestigateError, check_indices, generate, grid_z, open_savedmodel, rows_grid,
+    InvestigateError, generate, grid_z, open_savedmodel, rows_grid,
 )
 from dcgan_tf.investigations.latent import (
     METHODS, check_concepts, combine, lerp, parse_expression, slerp, walk,
 )
 from dcgan_tf.investigations.nearest import features_of, load_images
-from dcgan_tf.probe.run import default_cache_dir, extract_features
+from dcgan_tf.paths import cache_root
+from dcgan_tf.probe.run import extract_features
 from dcgan_tf.serving.clients import open_client
 
 # Signatures every panel but the discriminator's needs.
@@ -110,11 +111,17 @@ class Explorer:
 
     def z(self, seeds):
         """z (len(seeds), z_dim) of samples `seeds`, as the export's `sample` draws them."""
-        return grid_z(self.client, check_indices(seeds, "seed"))
+        return grid_z(self.client, check_seeds(seeds))
 
     def samples(self, first_seed, n):
         """`(pixels, seeds)`: uint8 (n, H, W, C) of seeds `first_seed .. first_seed + n - 1`."""
-        seeds = check_indices(range(int(first_seed), int(first_seed) + int(n)), "seed")
+        first, n = _integer(first_seed, "first seed"), _integer(n, "samples")
+        if not 0 <= first <= MAX_SEED or not 1 <= n <= MAX_SEED - first + 1:
+            raise InvestigateError(
+                f"Expected seeds in [0, {MAX_SEED}] (as `dcgan-tf sample --seed`): the first "
+                f"seed in [0, {MAX_SEED}] and at least 1 sample, ending by {MAX_SEED}. "
+                f"Received: first seed {first}, {n} samples")
+        seeds = list(range(first, first + n))
         return generate(self.client, self.z(seeds)), seeds
 
     def walk(self, seed_a, seed_b, method="linear", steps=8):
@@ -152,7 +159,8 @@ class Explorer:
             z = self.z(seeds)
             means[name] = z.mean(axis=0)
             rows.append(generate(self.client, np.concatenate([z, means[name][None]])))
-        result, around = combine(means, terms, noise, int(neighbours), int(noise_seed))
+        noise_seed = check_seeds([noise_seed], "noise seed")[0]
+        result, around = combine(means, terms, noise, int(neighbours), noise_seed)
         decoded = generate(self.client, np.concatenate([result[None], around]))
         gaps = [(len(r) - 2,) for r in rows] + [(0,)]
         return {"figure": rows_grid(rows + [decoded], row_gaps=gaps), "result": decoded,
@@ -196,7 +204,7 @@ class Explorer:
             if self.cfg.model is not None:
 
                 features = extract_features(self.client.path, images,
-                                            cache_dir=self.cfg.cache_dir or default_cache_dir(),
+                                            cache_dir=cache_root(self.cfg.cache_dir),
                                             tag=f"{dataset}-train-explore")
             else:
                 features = features_of(self.client, images)
@@ -221,6 +229,34 @@ class Explorer:
                 "This export has no `discriminate`/`features` signatures: re-export it with "
                 "`dcgan-tf export` to use the discriminator panel."
             )
+
+
+MAX_SEED = 2**31 - 1  # `dcgan-tf sample --seed`'s range, so every pick can be passed to it.
+
+
+def _integer(value, name):
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvestigateError(f"Expected an integer {name}. Received: {value!r}") from None
+    if number != value and not isinstance(value, str):
+        raise InvestigateError(f"Expected an integer {name}. Received: {value!r}")
+    return number
+
+
+def check_seeds(seeds, name="seed"):
+    """Seeds as ints, each in [0, `MAX_SEED`].
+
+    Raises:
+        InvestigateError: a seed that is not an integer or lies outside the range; the
+            message states the range.
+    """
+    seeds = [_integer(s, name) for s in seeds]
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise InvestigateError(f"Expected every {name} in [0, {MAX_SEED}] (as `dcgan-tf sample "
+                               f"--seed`). Received: {bad[0]}")
+    return seeds
 
 
 def describe(explorer):

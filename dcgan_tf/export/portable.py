@@ -3,18 +3,18 @@
 The artifacts go to `BASE/NAME-portable/VERSION/{tflite,onnx,web}/`: a sibling of the TF
 Serving model directory `BASE/NAME/`, which keeps only integer SavedModel versions (TF Serving
 and `models.config` list only directories holding `saved_model.pb`, so the sibling is never
-served). VERSION is the SavedModel version exported with it, when there is one. Each format
-directory is written into a hidden temporary directory and renamed into place, and holds
-`contract.json`: inputs, outputs, shapes, dtypes, ranges, the z distribution and the run and
-checkpoint it came from.
+served). VERSION is the SavedModel version exported with it, when there is one. The whole
+version directory is written into a hidden temporary directory beside it and renamed into
+place (`atomic.publish_dir`), so a kill at any moment leaves no half version; the next export
+deletes what a killed one left. Each format directory holds `contract.json`: inputs, outputs,
+shapes, dtypes, ranges, the z distribution and the run and checkpoint it came from.
 """
 
 import dataclasses
 import os
 import shutil
-import tempfile
 
-from dcgan_tf import __version__, atomic
+from dcgan_tf import __version__, atomic, paths
 from dcgan_tf.config import FeatureConfig
 from dcgan_tf.export import portable_graph, tflite, web
 from dcgan_tf.export.savedmodel import model_name
@@ -119,16 +119,45 @@ def _convert(module, fmt, workdir, cache):
     return {name: cache[name] for name in names}, exporter
 
 
-def _publish(tmp, final, overwrite):
-    if os.path.exists(final):
-        if not overwrite:
-            raise ValueError(f"{final} already exists. Pass --overwrite to replace it.")
-        old = f"{final}.old-{os.getpid()}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
+_TMP_TAG = "portable"  # Temporary versions: `.tmp-portable-<pid>-...` (`atomic.temp_dir`).
+_WEB_RUNTIME_BYTES = 15_000_000  # The unpacked onnxruntime-web wasm build (`web.py`).
+
+
+def needed_bytes(run_dir, formats):
+    """About the bytes `formats` need on disk: the networks' weights per format (a third of
+    the newest checkpoint, the rest being Adam's slots), plus the web page's runtime."""
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        return None
+    state = sum(e.stat().st_size for e in os.scandir(found[-1][1]) if e.is_file())
+    return len(formats) * (state // 3 + 1_000_000) + (_WEB_RUNTIME_BYTES if "web" in formats else 0)
+
+
+def check_destination(run_dir, out_dir, formats, overwrite=False):
+    """Checks, before any work, that `out_dir` can take `formats`: outside runs (links
+    resolved), a new directory or a portable version, no format replaced unasked, writable,
+    with room for the files.
+
+    Raises:
+        ValueError: `out_dir` is inside a run, holds other files, or holds a format already
+            (without `overwrite`).
+        OSError: `out_dir` cannot be written or the disk lacks the space.
+    """
+    paths.check_outside_runs(out_dir, "the portable folder")
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise ValueError(f"Expected the portable folder to be a directory. Received: {out_dir} (a file)")
+        strange = [e for e in sorted(os.listdir(out_dir))
+                   if not e.startswith(".") and e not in PORTABLE_FORMATS]
+        if strange:
+            raise ValueError(f"Expected the portable folder to be new or a portable export's: "
+                             f"{out_dir} holds {strange[0]!r}. Pick an empty or new directory.")
+        existing = [os.path.join(out_dir, f) for f in formats
+                    if os.path.exists(os.path.join(out_dir, f))]
+        if existing and not overwrite:
+            raise ValueError(f"{existing[0]} already exists. Pass --overwrite to replace it.")
+    atomic.check_dir_writable(out_dir, needed_bytes(run_dir, formats))
+    return out_dir
 
 
 def export_portable(run_dir, out_dir, formats=PORTABLE_FORMATS, which="last", features=None,
@@ -156,10 +185,9 @@ def export_portable(run_dir, out_dir, formats=PORTABLE_FORMATS, which="last", fe
     if unknown or not formats:
         raise ValueError(f"Expected `formats` among {', '.join(PORTABLE_FORMATS)}. "
                          f"Received: formats={formats!r}")
-    targets = {f: os.path.join(out_dir, f) for f in formats}
-    existing = [t for t in targets.values() if os.path.exists(t)]
-    if existing and not overwrite:
-        raise ValueError(f"{existing[0]} already exists. Pass --overwrite to replace it.")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    atomic.recover_dirs(parent, tag=_TMP_TAG)  # What a killed portable export left beside its versions.
+    check_destination(run_dir, out_dir, formats, overwrite)
     model_cfg, _ = checkpoint.read_run_config(run_dir)
     if model_cfg.num_classes:
         raise ValueError(f"Expected an unconditional run (num_classes=0). Received: {run_dir} "
@@ -169,29 +197,34 @@ def export_portable(run_dir, out_dir, formats=PORTABLE_FORMATS, which="last", fe
     feature_cfg.block_indices(model_cfg.num_blocks)
     model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(run_dir, which)
     module = portable_graph.build_portable(generator, discriminator, model_cfg, feature_cfg)
-    os.makedirs(out_dir, exist_ok=True)
-    written, cache = {}, {}
-    with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as workdir:
+    cache = {}
+    tmp = atomic.temp_dir(parent, _TMP_TAG)
+    try:
+        workdir = os.path.join(tmp, ".work")
         for fmt in formats:
             models, exporter = _convert(module, fmt, os.path.join(workdir, fmt), cache)
-            tmp = tempfile.mkdtemp(prefix=f".tmp-{fmt}-{os.getpid()}-", dir=out_dir)
-            try:
-                if fmt == "web":
-                    from dcgan_tf.export import web
-
-                    web.write_page(tmp, models[portable_graph.GENERATOR])
-                    files = {portable_graph.GENERATOR: "generator.onnx"}
-                else:
-                    files = {name: f"{name}.{_EXTENSIONS[fmt]}" for name in models}
-                    for name, data in models.items():
-                        with open(os.path.join(tmp, files[name]), "wb") as f:
-                            f.write(data)
-                atomic.save_json(os.path.join(tmp, "contract.json"), contract(
-                    model_cfg, train_cfg, feature_cfg, meta, run_dir, fmt, exporter, files))
-                os.chmod(tmp, 0o755)
-                _publish(tmp, targets[fmt], overwrite)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            written[fmt] = targets[fmt]
+            target = os.path.join(tmp, fmt)
+            os.makedirs(target)
+            if fmt == "web":
+                web.write_page(target, models[portable_graph.GENERATOR])
+                files = {portable_graph.GENERATOR: "generator.onnx"}
+            else:
+                files = {name: f"{name}.{_EXTENSIONS[fmt]}" for name in models}
+                for name, data in models.items():
+                    with open(os.path.join(target, files[name]), "wb") as f:
+                        f.write(data)
+            atomic.save_json(os.path.join(target, "contract.json"), contract(
+                model_cfg, train_cfg, feature_cfg, meta, run_dir, fmt, exporter, files))
+        shutil.rmtree(workdir, ignore_errors=True)
+        # Formats of an existing version that this export does not replace stay in it.
+        if os.path.isdir(out_dir):
+            for fmt in sorted(os.listdir(out_dir)):
+                if fmt in PORTABLE_FORMATS and fmt not in formats:
+                    shutil.copytree(os.path.join(out_dir, fmt), os.path.join(tmp, fmt),
+                                    symlinks=True)
+        atomic.publish_dir(tmp, out_dir, overwrite=os.path.exists(out_dir))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    written = {fmt: os.path.join(out_dir, fmt) for fmt in formats}
     return written

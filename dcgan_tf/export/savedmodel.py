@@ -16,12 +16,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
-from dcgan_tf import locks
+from dcgan_tf import atomic, locks, paths
 from dcgan_tf import __version__
 from dcgan_tf.atomic import disk_full, is_disk_full, save_json
 from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
@@ -41,12 +40,11 @@ from dcgan_tf.versions import list_versions  # noqa: F401  (re-exported)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # Whole string (`fullmatch`): no newline.
 # Names that are files of the base path, not models.
 _RESERVED = (serving_config.FILENAME,)
-_TMP_PREFIX = ".tmp-export-"
-_OLD_PREFIX = ".old-export-"
-# An overwrite's journal: `{"version", "old", "new"}`, written before the old version moves
-# aside and removed once the new one is in place (`_recover_overwrites`).
-_JOURNAL_PREFIX = ".overwrite-"
+_TMP_TAG = "export"  # Temporary versions: `.tmp-export-<pid>-...` (`atomic.temp_dir`).
 MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64.
+# File systems allow 255 bytes per name; the portable sibling adds its suffix.
+MAX_NAME = 200
+_PORTABLE_SUFFIX = "-portable"
 
 logger = logging.getLogger("dcgan_tf")
 
@@ -270,6 +268,10 @@ def directory_bytes(path):
 
 
 def _check_name(name):
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise ExportError(
+            f"Expected `name` of at most {MAX_NAME} characters (a directory name, beside its "
+            f"'{_PORTABLE_SUFFIX}' sibling). Received: a name of {len(name)} characters")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ExportError(
             "Expected `name` to be letters, digits, '_', '.' or '-', not starting with '.' or "
@@ -283,19 +285,12 @@ def _check_name(name):
 
 
 def _check_base_path(base_path, name):
-    """Refuses a base path inside a run (its checkpoint pruning would delete exports) or one
-    where `name` is a file."""
-    path = os.path.abspath(base_path)
-    while True:
-        if (os.path.isfile(os.path.join(path, "config.json"))
-                and os.path.isdir(checkpoint.checkpoint_dir(path))):
-            raise ExportError(
-                f"Expected --base-path outside run directories: {base_path} is inside the run "
-                f"{path}, whose checkpoint pruning may delete it. Received: base_path={base_path!r}"
-            )
-        if os.path.dirname(path) == path:
-            break
-        path = os.path.dirname(path)
+    """Refuses a base path inside a run (its checkpoint pruning would delete exports), links
+    resolved, or one where `name` is a file."""
+    try:
+        paths.check_outside_runs(base_path, "--base-path")
+    except ValueError as e:
+        raise ExportError(str(e)) from None
     target = os.path.join(base_path, name)
     if os.path.exists(target) and not os.path.isdir(target):
         raise ExportError(f"{target} is a file, not a model directory: pick another --name.")
@@ -315,57 +310,14 @@ def model_name(run_dir, name=None):
     return _check_name(name if name is not None else _default_name(run_dir))
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _recover_overwrites(model_dir):
-    """Finishes or undoes overwrites whose process was killed (call under the model's lock).
-
-    Killed before the old version moved aside: nothing changed. Between the renames: the old
-    version is put back. After the new one is in place: the old one is deleted. A note says
-    which version was restored.
-    """
-    for entry in sorted(os.listdir(model_dir)):
-        if not entry.startswith(_JOURNAL_PREFIX):
-            continue
-        journal = os.path.join(model_dir, entry)
-        try:
-            with open(journal, encoding="utf-8") as f:
-                record = json.load(f)
-            final = os.path.join(model_dir, str(int(record["version"])))
-            old = os.path.join(model_dir, os.path.basename(record["old"]))
-            new = os.path.join(model_dir, os.path.basename(record["new"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            os.remove(journal)  # Torn before it was complete: nothing had moved yet.
-            continue
-        pid = int(record.get("pid", 0))
-        if pid and pid != os.getpid() and _pid_alive(pid):
-            continue
-        if not os.path.exists(final) and os.path.isdir(old):
-            os.rename(old, final)
-            logger.warning("Restored version %s of %s, whose --overwrite was killed before the "
-                           "new version was in place.", os.path.basename(final), model_dir)
-        for leftover in (old, new):
-            shutil.rmtree(leftover, ignore_errors=True)
-        os.remove(journal)
-
-
 def _remove_stale(model_dir):
-    """Deletes temporary directories left by exports whose process is gone (e.g. killed)."""
-    _recover_overwrites(model_dir)
-    for entry in os.listdir(model_dir):
-        for prefix in (_TMP_PREFIX, _OLD_PREFIX):
-            if entry.startswith(prefix):
-                pid = entry[len(prefix):].split("-", 1)[0]
-                if pid.isdigit() and not _pid_alive(int(pid)):
-                    shutil.rmtree(os.path.join(model_dir, entry), ignore_errors=True)
+    """Finishes or undoes overwrites whose process was killed, and deletes the temporary
+    directories of exports whose process is gone (call under the model's lock)."""
+    def note(path):
+        logger.warning("Restored version %s of %s, whose --overwrite was killed before the "
+                       "new version was in place.", os.path.basename(path), model_dir)
+
+    atomic.recover_dirs(model_dir, on_restore=note)
 
 
 def _check_version(version):
@@ -401,38 +353,16 @@ def _choose_version(model_dir, version, overwrite):
 
 
 def _publish(tmp, final, overwrite):
-    """Moves the finished export into place with renames, so no half-written version shows."""
-    if os.path.exists(final) and not overwrite:
-        raise ExportError(f"{final} already exists. Pass --overwrite to replace it.")
-    if not os.path.exists(final):
-        try:
-            os.rename(tmp, final)
-        except OSError as e:
-            raise ExportError(f"Could not move the export into {final}: {e}") from e
-        return
-    # Overwrite: TF Serving may see the version vanish for an instant, never half-written.
-    # The journal lets the next export (`_recover_overwrites`) put the old version back if a
-    # kill lands between the renames.
-    model_dir, version = os.path.split(final)
-    old = os.path.join(model_dir, f"{_OLD_PREFIX}{os.getpid()}-{version}")
-    journal = os.path.join(model_dir, f"{_JOURNAL_PREFIX}{version}.json")
-    save_json(journal, {"version": int(version), "old": os.path.basename(old),
-                        "new": os.path.basename(tmp), "pid": os.getpid()})
-    os.rename(final, old)
+    """Moves the finished export into place (`atomic.publish_dir`): TF Serving may see a
+    replaced version vanish for an instant, never half-written."""
     try:
-        os.rename(tmp, final)
-    except OSError:
-        os.rename(old, final)  # Put the previous export back rather than leave a gap.
-        os.remove(journal)
-        raise
-    os.remove(journal)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        atomic.publish_dir(tmp, final, overwrite=overwrite)
+    except FileExistsError as e:
+        raise ExportError(str(e)) from None
+    except OSError as e:
+        if is_disk_full(e):
+            raise
+        raise ExportError(f"Could not move the export into {final}: {e}") from e
 
 
 def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=None,
@@ -488,7 +418,7 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
 
 def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None, which="last",
                       overwrite=False, serving_root=None, jit=False, features=None,
-                      precision="fp32", generator="raw"):
+                      precision="fp32", generator="raw", before_publish=None):
     """Exports a run's checkpoint as `BASE/NAME/VERSION/` and lists it in `BASE/models.config`.
 
     The SavedModel is written into a hidden temporary directory beside the versions (TF
@@ -511,6 +441,9 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
             for the `features` signature (`config.json`; the paper's for older runs).
         generator: `"raw"` (default): the trained generator; `"ema"`: its weight average
             (a run trained with `--g-ema`), with its own re-estimated batch-norm statistics.
+        before_publish: Called with the chosen version once the SavedModel is written and
+            before it is published, under the model's lock (the portable formats of the same
+            version are written there); if it raises, nothing is published. Defaults to `None`.
 
     Returns:
         The path of the new version directory.
@@ -529,6 +462,8 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     model_dir = os.path.join(base_path, name)
     _check_version(version)
     _check_base_path(base_path, name)
+    # Before the slow part: a destination that cannot take the version fails now.
+    atomic.check_dir_writable(model_dir, _export_bytes(run_dir))
     config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
     repair(base_path, config)
     model_cfg, _ = checkpoint.read_run_config(run_dir)
@@ -547,7 +482,7 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
     try:
         with locks.hold(model_dir, "dcgan-tf export"):
             final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
-                                   feature_cfg, precision, generator)
+                                   feature_cfg, precision, generator, before_publish)
         with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
             config = serving_config.read(base_path)  # Again: another export may have added one.
             serving_config.write(base_path, config, serving_root=serving_root)
@@ -571,7 +506,7 @@ def _export_bytes(run_dir):
 
 def repair(base_path, config=None):
     """Brings a base path back to a consistent state after kills: overwrites finished or
-    undone (`_recover_overwrites`), and `models.config` listing every published model.
+    undone (`atomic.recover_dirs`), and `models.config` listing every published model.
 
     Every export calls it first, so a kill right after publishing a version never leaves it
     out of `models.config` beyond the next export. Models another export is writing (their
@@ -592,12 +527,12 @@ def repair(base_path, config=None):
         model_dir = os.path.join(base_path, name)
         if name.startswith(".") or not os.path.isdir(model_dir):
             continue
-        journals = any(e.startswith(_JOURNAL_PREFIX) for e in os.listdir(model_dir))
+        journals = any(e.startswith(atomic.JOURNAL_PREFIX) for e in os.listdir(model_dir))
         if not journals and (name in config or not list_versions(model_dir, loadable=True)):
             continue
         try:
             with locks.hold(model_dir, "dcgan-tf export (repair)"):
-                _recover_overwrites(model_dir)
+                _remove_stale(model_dir)
                 if name not in config and list_versions(model_dir, loadable=True):
                     missing.append(name)
         except locks.LockError:
@@ -611,7 +546,7 @@ def repair(base_path, config=None):
 
 
 def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg,
-                   precision, generator="raw"):
+                   precision, generator="raw", before_publish=None):
     """Chooses the version, writes the SavedModel and publishes it; the caller holds the lock."""
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
@@ -631,15 +566,16 @@ def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, fea
     servable, signatures = build_servable(
         generator, discriminator, model_cfg, metadata, jit, feature_cfg, precision
     )
-    tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=model_dir)
+    tmp = atomic.temp_dir(model_dir, _TMP_TAG)
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server user.
         tf.saved_model.save(servable, tmp, signatures=signatures)
         asset = os.path.join(tmp, METADATA_ASSET)
         os.makedirs(os.path.dirname(asset), exist_ok=True)
         with open(asset, "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
             f.write("\n")
+        if before_publish is not None:
+            before_publish(version)
         _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,7 @@ the embedding a TF checkpoint variable (as in TensorBoard's TF2 projector tutori
 config a `ProjectorConfig` written by `projector.visualize_embeddings`.
 """
 
+import logging
 import math
 import os
 import shutil
@@ -17,6 +18,7 @@ from PIL import Image
 import tensorflow as tf
 from tensorboard.plugins import projector
 
+from dcgan_tf import atomic
 from dcgan_tf.atomic import save_json, write_text
 from dcgan_tf.contract import GENERATE
 from dcgan_tf.data.crop import prepare_images
@@ -30,6 +32,9 @@ SPRITE = "sprite.png"
 METADATA = "metadata.tsv"
 # TensorBoard's projector refuses sprites larger than this on either side.
 MAX_SPRITE_SIDE = 8192
+_TMP_TAG = "projector"  # Projections being written: `.tmp-projector-<pid>-...`.
+
+logger = logging.getLogger("dcgan_tf")
 
 
 def sprite_image(pixels):
@@ -68,7 +73,8 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
         seed: Seed of the subset. Defaults to 0.
 
     Returns:
-        Report dict (also `out_dir/project.json`): `images`, `feature_dim`, `sprite_cell`,
+        Report dict (also `out_dir/project.json`): `images` (fewer than `requested` when the
+        split is smaller, with a line in `notes`, also logged), `feature_dim`, `sprite_cell`,
         `files`, and `indices` (each row's index in the split, the metadata TSV's `index` column).
 
     Raises:
@@ -88,19 +94,25 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
             os.path.join(out_dir, "projector_config.pbtxt")):
         raise InvestigateError(
             f"{out_dir} exists and holds other files: pass a new --out for the projector log dir.")
+    atomic.check_dir_writable(out_dir)
     data = load_split(dataset, split, data_dir)
     rng = np.random.default_rng(seed)
     indices = np.arange(len(data))
+    notes = []
     if len(data) > n:
         indices = np.sort(rng.choice(len(data), n, replace=False))
+    elif len(data) < n:
+        notes.append(f"Asked for {n} images; the {split} split of {dataset} holds {len(data)}: "
+                     f"projecting all {len(data)}.")
+        logger.warning(notes[-1])
     pixels = prepare_images(data.images[indices], meta["image_size"], meta["channels"])
     features = features_of(client, pixels)
     sprite, cell = sprite_image(pixels)
 
     # Built beside the target, then renamed: a reader never sees half a projection.
-    tmp = f"{os.path.normpath(out_dir)}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    atomic.recover_dirs(parent, tag=_TMP_TAG)
+    tmp = atomic.temp_dir(parent, _TMP_TAG)
     try:
         from dcgan_tf.images import save_png
 
@@ -119,7 +131,7 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
         projector.visualize_embeddings(tmp, config)
         report = {
             "model": client.path, "dataset": dataset, "split": split, "seed": seed,
-            "images": int(len(indices)), "feature_dim": int(features.shape[1]),
+            "images": int(len(indices)), "requested": int(n), "notes": notes, "feature_dim": int(features.shape[1]),
             "sprite_cell": cell, "sprite_side": int(sprite.shape[0]),
             "indices": indices.tolist(), "seconds": time.perf_counter() - start,
             "files": {name: os.path.join(out_dir, name)
@@ -127,9 +139,7 @@ def project(model, out_dir, dataset=None, data_dir=None, n=2000, split="test", s
             "tensorboard": f"tensorboard --logdir {out_dir}",
         }
         save_json(os.path.join(tmp, "project.json"), report)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        atomic.publish_dir(tmp, out_dir, overwrite=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -27,7 +27,7 @@ from dcgan_tf.data.datasets import native_shape
 from dcgan_tf.export.savedmodel import export_savedmodel
 from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, summarise
 from dcgan_tf.probe.run import (
-    PIXELS, _report, default_cache_dir, load_labelled, read_metadata, resolve_savedmodel,
+    PIXELS, _report, cache_root, load_labelled, read_metadata, resolve_savedmodel,
     run_probe,
 )
 from dcgan_tf.training import checkpoint
@@ -74,7 +74,7 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits", featu
         json.dumps({"model": model_cfg.to_dict(), "seed": seed, "features": features or {}},
                    sort_keys=True).encode()
     ).hexdigest()[:16]
-    root = os.path.join(cache_dir or default_cache_dir(), "random", key)
+    root = os.path.join(cache_root(cache_dir), "random", key)
     exported = os.path.join(root, "savedmodels", "random", "1")
     if os.path.isfile(os.path.join(exported, "saved_model.pb")):
         return exported

@@ -22,7 +22,7 @@ from dcgan_tf.atomic import save_json
 from dcgan_tf.data.crop import as_image_batch
 from dcgan_tf.data.datasets import load_split
 from dcgan_tf.data.registry import IN_MEMORY_DATASETS
-from dcgan_tf.paths import default_cache_dir
+from dcgan_tf.paths import cache_root
 from dcgan_tf.probe import cache as feature_cache
 from dcgan_tf.probe.protocol import (  # noqa: F401  (re-exported: the probe's public API)
     MAX_VALIDATION_FRACTION, ProbeConfig, ProbeError, evaluate_features, split_protocol,
@@ -253,7 +253,7 @@ def run_probe(model, dataset, data_dir=None, cfg=ProbeConfig(), progress=False, 
     split_protocol(train.labels, train.num_classes, cfg)
     loaded = time.perf_counter()
 
-    cache_dir = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
+    cache_dir = cache_root(cfg.cache_dir) if cfg.cache else None
     cached = False
     if pixels:
         train_x, test_x = pixel_features(train.images), pixel_features(test.images)

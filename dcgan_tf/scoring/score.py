@@ -17,7 +17,7 @@ from dcgan_tf.metrics import stats
 from dcgan_tf.metrics.features import (
     FEATURE_SPACES, ClassifierConfig, ScoringError, classifier_space, inception_space,
 )
-from dcgan_tf.paths import default_cache_dir
+from dcgan_tf.paths import cache_root
 from dcgan_tf.serving.export_reader import ExportReader
 
 SAMPLE_SIGNATURE = "sample"
@@ -86,7 +86,7 @@ def feature_space(dataset, data_dir, cfg, progress=False):
             f"{dataset} ({data_dir}) has no labels, so no classifier feature space: score with "
             "--feature-space inception --inception-weights FILE, or give the data labels "
             "(a `y` key in an .npz, or class folders).")
-    cache_dir = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
+    cache_dir = cache_root(cfg.cache_dir) if cfg.cache else None
     return classifier_space(train, cfg.classifier, cache_dir, progress)
 
 

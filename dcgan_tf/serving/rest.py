@@ -3,10 +3,12 @@
 Needs only the standard library and NumPy.
 """
 
+import http.client
 import json
 import socket
-import urllib.error
-import urllib.request
+import threading
+import time
+import urllib.parse
 
 import numpy as np
 
@@ -23,7 +25,8 @@ class RestClient(Client):
         url: The server's REST address, e.g. `http://localhost:8501`.
         name: The model's name in the server's config.
         version: A version number, or `None` for the newest the server has loaded.
-        timeout: Seconds to wait for a connection and for each answer. Defaults to 30.
+        timeout: Seconds each call may take as a whole (connecting, sending, the answer's
+            headers and body), however slowly the server drips its bytes. Defaults to 30.
         request_format: `"row"` (`instances`) or `"columnar"` (`inputs`). Defaults to `"row"`.
     """
 
@@ -101,26 +104,58 @@ class RestClient(Client):
         return f"TF Serving at {self.url} did not answer within {self.timeout}s."
 
     def _call(self, method, url, body=None):
+        """One request with a whole-call deadline: a watchdog shuts the socket at `timeout`.
+
+        A socket timeout alone bounds each read, so a server that sends a byte a second
+        would never time out.
+        """
         data = json.dumps(body).encode("utf-8") if body is not None else None
-        request = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        parts = urllib.parse.urlsplit(url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as e:
-            raise ServingError(f"TF Serving answered HTTP {e.code} for {url}: {_error_text(e)}") from None
-        except urllib.error.URLError as e:
-            if isinstance(e.reason, (socket.timeout, TimeoutError)):
+            connection = kind(parts.hostname, parts.port, timeout=self.timeout)
+        except (ValueError, http.client.InvalidURL) as e:
+            raise ServingError(f"Cannot use the server URL {self.url}: {e}") from None
+        expired = threading.Event()
+
+        def expire():
+            expired.set()
+            sock = connection.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(self.timeout, expire)
+        watchdog.daemon = True
+        started = time.monotonic()
+        watchdog.start()
+        try:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            connection.request(method, target, body=data,
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            raw = response.read()
+            status, reason = response.status, response.reason
+        except (OSError, http.client.HTTPException) as e:
+            if (expired.is_set() or isinstance(e, (socket.timeout, TimeoutError))
+                    or time.monotonic() - started >= self.timeout):
                 raise ServingError(self._timed_out()) from None
-            raise ServingError(
-                f"Cannot reach TF Serving at {self.url} ({e.reason}). Is tensorflow_model_server "
-                "running with --rest_api_port, and is the URL right?"
-            ) from None
-        except (socket.timeout, TimeoutError):
-            raise ServingError(self._timed_out()) from None
-        except OSError as e:
+            if isinstance(e, (ConnectionRefusedError, socket.gaierror)):
+                raise ServingError(
+                    f"Cannot reach TF Serving at {self.url} ({e}). Is tensorflow_model_server "
+                    "running with --rest_api_port, and is the URL right?"
+                ) from None
             raise ServingError(f"Connection to TF Serving at {self.url} failed: {e}") from None
+        finally:
+            watchdog.cancel()
+            connection.close()
+        if expired.is_set():
+            raise ServingError(self._timed_out())
+        if status >= 400:
+            raise ServingError(
+                f"TF Serving answered HTTP {status} for {url}: {_error_text(raw, reason)}")
         try:
             return json.loads(raw)
         except ValueError:
@@ -133,9 +168,8 @@ def _to_array(values, dtype):
     return np.asarray(values, dtype=dtype) if dtype else np.asarray(values)
 
 
-def _error_text(error):
-    raw = error.read() if hasattr(error, "read") else b""
+def _error_text(raw, reason):
     try:
         return informative_line(str(json.loads(raw)["error"])) or "(empty error)"
     except (ValueError, KeyError, TypeError):
-        return raw[:200].decode("utf-8", "replace").strip() or str(error.reason)
+        return raw[:200].decode("utf-8", "replace").strip() or str(reason)

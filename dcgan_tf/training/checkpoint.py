@@ -25,7 +25,7 @@ import tempfile
 
 import tensorflow as tf
 
-from dcgan_tf.atomic import file_sha256, save_json
+from dcgan_tf.atomic import file_sha256, save_json, publish_dir, recover_dirs
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training import legacy_checkpoint as legacy
 from dcgan_tf.training import history
@@ -147,6 +147,7 @@ def remove_stale(run_dir):
     """Deletes temporary checkpoint directories left by killed writers (call under the run's lock)."""
     root = checkpoint_dir(run_dir)
     if os.path.isdir(root):
+        recover_dirs(root)  # A replayed step's replacement killed between its renames.
         for entry in os.listdir(root):
             if entry.startswith(_TMP_PREFIX):
                 shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
@@ -226,10 +227,7 @@ def publish(tmp, run_dir, step, epoch, metrics=None, keep=5):
         )
         for name in os.listdir(tmp):
             _fsync(os.path.join(tmp, name))
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-        _fsync(root)
+        publish_dir(tmp, final, overwrite=True, sync=True)  # A replayed step replaces its own.
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -48,9 +48,21 @@ def _cluster_size():
     if not raw:
         return 0
     try:
-        cluster = json.loads(raw).get("cluster", {})
+        config = json.loads(raw)
     except ValueError as e:
         raise ValueError(f"TF_CONFIG is not valid JSON ({e}). Fix or unset the TF_CONFIG variable.")
+    shape = ('{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}')
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not all(
+            isinstance(v, list) and all(isinstance(a, str) for a in v) for v in cluster.values()):
+        raise ValueError(f"Expected TF_CONFIG of the form {shape}. Received: {raw[:200]}")
+    task = config.get("task")
+    if task is not None:
+        jobs = cluster.get(task.get("type")) if isinstance(task, dict) else None
+        index = task.get("index", 0) if isinstance(task, dict) else None
+        if jobs is None or not isinstance(index, int) or not 0 <= index < len(jobs):
+            raise ValueError(f"Expected TF_CONFIG's task to name a type of its cluster and an "
+                             f"index in it ({shape}). Received: task={task}")
     return sum(len(v) for v in cluster.values())
 
 

@@ -9,7 +9,7 @@ import time
 import keras
 import tensorflow as tf
 
-from dcgan_tf import locks, recipes
+from dcgan_tf import locks, paths, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
 from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
@@ -196,6 +196,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     keras.utils.set_random_seed(train_cfg.seed)
     chief = distribute.is_chief(strategy)
     # Only the chief writes; the other workers read the checkpoints it wrote.
+    if chief:
+        paths.check_run_dir(train_cfg.out)  # Not inside another run, links resolved.
     lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
     with lock:
         try:
