@@ -40,6 +40,8 @@ def parse_args(argv=None):
     p.add_argument("--all", action="store_true", help="Run every solver at every N.")
     p.add_argument("--draw-labels", type=int, default=4000)
     p.add_argument("--no-draw", action="store_true", help="Skip the protocol draw.")
+    p.add_argument("--record", action="store_true",
+                   help="Write the protocol draw's time as a record (benchmarks/results/).")
     return p.parse_args(argv)
 
 
@@ -95,6 +97,14 @@ def main(argv=None):
               f"test 10,000: solver {draw['solver']}, C = {draw['C']:g}, "
               f"{draw['seconds']:.1f} s, {cpu:.1f} CPU s (test accuracy "
               f"{100 * draw['accuracy']:.2f}%)", flush=True)
+        if args.record:
+            from benchmarks.records import write_record
+
+            write_record("probe_time", {"seconds": draw["seconds"], "cpu_seconds": cpu,
+                                        "accuracy": draw["accuracy"]},
+                         benchmark="probe_solvers.py", solver=draw["solver"],
+                         what_ran=f"one draw at {args.draw_labels:,} labels, {dim:,} features "
+                                  "(synthetic), C search")
     return rows
 
 

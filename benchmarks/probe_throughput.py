@@ -31,6 +31,7 @@ def main():
     p.add_argument("--validation", type=int, default=1000)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--skip-primal", action="store_true", help="skip the (slow) primal baseline")
+    p.add_argument("--record", action="store_true", help="write a record (benchmarks/results/)")
     a = p.parse_args()
 
     from sklearn.preprocessing import StandardScaler
@@ -72,6 +73,13 @@ def main():
     if primal_s is not None:
         print(f"{'baseline: primal LinearSVC, 1 C':<44}{primal_s:>10.2f}"
               f"{primal_s / (grid_s / len(DEFAULT_C_GRID)):>12.1f}x per C")
+    if a.record:
+        from records import write_record
+
+        write_record("probe_features", {"images_per_s": a.images / extract_s,
+                                        "svm_seconds_per_c": grid_s / len(DEFAULT_C_GRID)},
+                     size=a.size, width=a.width, feature_dim=int(feats.shape[1]),
+                     labels=a.labels)
 
 
 if __name__ == "__main__":
