@@ -250,15 +250,24 @@ def draw_plots(records, images_dir=IMAGES):
     names = plottable(records)
     os.makedirs(images_dir, exist_ok=True)
     if "accuracy" in names:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for c in _quality_label_counts(rows):
-            for label, points in _series(rows, "minutes", f"probe_accuracy_{c}").items():
-                xs, ys = zip(*points)
-                ax.plot(xs, ys, "o-", label=f"{label} @{c} labels")
-        ax.set_xlabel("training minutes")
-        ax.set_ylabel("probe accuracy (%)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
+        datasets = sorted({r.get("dataset", "") for r in rows if "minutes" in r["figures"]})
+        fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            subset = [r for r in rows if r.get("dataset", "") == dataset]
+            for c in _quality_label_counts(subset):
+                for label, points in _series(subset, "minutes", f"probe_accuracy_{c}").items():
+                    xs, ys = zip(*points)
+                    ax.plot(xs, ys, "o-", label=f"{label[len(dataset) + 1:]} @{c} labels")
+            for r in subset:  # Minutes differ in machine and load: say how far each run got.
+                f = r["figures"]
+                for key in (k for k in f if k.startswith("probe_accuracy_") and not k.endswith("_std")):
+                    ax.annotate(f"{f['steps']:,} steps", (f["minutes"], f[key]), fontsize=6,
+                                textcoords="offset points", xytext=(3, 3))
+            ax.set_title(dataset)
+            ax.set_xlabel("training minutes")
+            ax.set_ylabel("probe accuracy (%)")
+            ax.legend(fontsize=6)
+            ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(os.path.join(images_dir, PLOTS["accuracy"]), dpi=100, metadata={"Software": None})
         plt.close(fig)
