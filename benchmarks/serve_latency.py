@@ -80,6 +80,7 @@ def main():
     p.add_argument("--batches", default="1,64")
     p.add_argument("--intra-op-threads", default="0",
                    help="comma list; 0 = TensorFlow's default (one per core)")
+    p.add_argument("--record", action="store_true", help="write records (benchmarks/results/)")
     a = p.parse_args()
 
     counts = [int(t) for t in a.intra_op_threads.split(",")]
@@ -130,6 +131,16 @@ def main():
               f"{jit[0]:>8.2f}ms {jit[1]:>6.2f}ms {base[0] / jit[0]:>8.2f}x "
               f"{half[0]:>7.2f}ms {half[1]:>6.2f}ms {gen[0] / half[0]:>11.2f}x "
               f"{feat[0]:>11.2f}ms {feat[1]:>6.2f}ms {gflops:>10.1f} {gflops / ceiling:>8.2f}")
+
+    if a.record:
+        from records import write_record
+
+        for batch, base, gen, jit, half, feat, gflops in rows:
+            write_record("serve_latency", {"plain_p50_ms": base[0], "generate_p50_ms": gen[0],
+                                           "generate_p99_ms": gen[1], "jit_p50_ms": jit[0],
+                                           "bf16_p50_ms": half[0], "features_p50_ms": feat[0]},
+                         size=a.size, channels=a.channels, width=a.width, batch=batch,
+                         intra_op_threads=counts[0])
 
 
 if __name__ == "__main__":

@@ -39,10 +39,13 @@ def test_serve_latency_smoke():
 
 
 @pytest.mark.slow
-def test_probe_throughput_smoke():
-    out = _run("probe_throughput.py", "--width", "8", "--images", "64", "--labels", "20",
-               "--validation", "20", "--batch", "32", "--skip-primal")
-    assert "feature extraction" in out and "fit_svm" in out
+def test_probe_solvers_feature_extraction_smoke():
+    out = _run("probe_solvers.py", "--export-images", "64", "--width", "8", "--batch", "32",
+               "--sizes", "30", "--no-draw")
+    assert "feature extraction: 64 images 32x32x3 -> " in out
+    # F is the export's read-out width.
+    width = int(out.split(" -> ")[1].split()[0])
+    assert f"| 30 | {width} | gram |" in out
 
 
 @pytest.mark.slow

@@ -496,3 +496,110 @@ def test_train_export_sample_end_to_end(tmp_path, monkeypatch):
         image.load()
         assert image.size == (8 * 34 + 2, 8 * 34 + 2)
         assert np.asarray(image).std() > 0
+
+
+_KERAS_CHECK = textwrap.dedent("""
+    import sys
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    version = sys.argv[1]
+    generator = keras.saving.load_model(version + "/assets.extra/generator.keras")
+    discriminator = keras.saving.load_model(version + "/assets.extra/discriminator.keras")
+    served = tf.saved_model.load(version)
+    z = np.random.default_rng(3).uniform(-1, 1, (6, 100)).astype("float32")
+    ours = served.signatures["serving_default"](z=tf.constant(z))
+    images = generator.predict(z, verbose=0)
+    x = np.random.default_rng(4).integers(0, 256, (5, 32, 32, 1), dtype=np.uint8)
+    logits = served.signatures["discriminate"](images=tf.constant(x))["logits"].numpy()
+    d_logits = discriminator.predict(x.astype("float32") / 127.5 - 1, verbose=0)[:, 0]
+    assert "dcgan_tf" not in sys.modules, "loading needed dcgan_tf"
+    np.save("images.npy", images)
+    np.save("served.npy", ours["images"].numpy())
+    np.save("served_pixels.npy", ours["pixels"].numpy())
+    np.save("logits.npy", np.stack([logits, d_logits]))
+    print(generator.count_params(), discriminator.count_params())
+    print("OK")
+""")
+
+
+def test_keras_files_load_without_dcgan_tf_and_match_the_savedmodel(exported, run_dir, tmp_path):
+    script = tmp_path / "check.py"
+    script.write_text(_KERAS_CHECK)
+    result = subprocess.run([sys.executable, str(script), os.path.abspath(exported)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts, ok = result.stdout.strip().splitlines()[-2:]
+    assert ok == "OK"
+    # G and D apart, each with its own parameters (a TFSMLayer would report them together).
+    _, _, generator, discriminator, _ = checkpoint.load_networks(run_dir)
+    assert counts.split() == [str(generator.count_params()), str(discriminator.count_params())]
+    images, served = np.load(tmp_path / "images.npy"), np.load(tmp_path / "served.npy")
+    np.testing.assert_allclose(images, served, atol=1e-4)
+    pixels = np.clip(np.round((images + 1) * 127.5), 0, 255)
+    assert np.abs(pixels - np.load(tmp_path / "served_pixels.npy")).max() <= 1
+    logits, d_logits = np.load(tmp_path / "logits.npy")
+    np.testing.assert_allclose(d_logits, logits, rtol=1e-4, atol=1e-4)
+
+
+def test_keras_discriminator_of_a_semi_supervised_model_gives_its_class_logits():
+    from dcgan_tf.export.keras_files import plain_networks
+    from dcgan_tf.training.models import build_classifier, build_discriminator, build_generator
+
+    cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, labels=100, label_classes=10)
+    generator, discriminator = build_generator(cfg), build_discriminator(cfg)
+    _, plain = plain_networks(generator, discriminator, cfg)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
+    class_logits = np.asarray(plain(x, training=False))
+    np.testing.assert_allclose(class_logits, build_classifier(discriminator)(x, training=False),
+                               atol=1e-5)
+    # Their log-sum-exp is D's real/fake logit.
+    lse = np.log(np.exp(class_logits.astype("float64")).sum(axis=1))
+    np.testing.assert_allclose(lse, np.asarray(discriminator(x, training=False))[:, 0], atol=1e-4)
+    assert {type(layer).__module__.split(".")[0] for layer in plain.layers} == {"keras"}
+
+
+def _front_matter(text):
+    """The card's YAML front-matter, read as YAML reads its `key: value` and `[...]` lines."""
+    assert text.startswith("---\n")
+    fields = {}
+    for line in text.split("---\n")[1].splitlines():
+        key, _, value = line.partition(": ")
+        fields[key] = json.loads(value) if value.startswith("[") else value
+    return fields
+
+
+def test_model_card_names_data_step_recipe_and_the_measured_reports(tmp_path):
+    run = make_run(tmp_path / "run", step=7)
+    base = tmp_path / "savedmodels"
+    plain = export_savedmodel(run, base_path=str(base), name="card")
+    card = open(os.path.join(plain, "README.md"), encoding="utf-8").read()
+    front = _front_matter(card)
+    assert front["library_name"] == "keras" and front["datasets"] == ["digits"]
+    assert "dcgan" in front["tags"] and "metrics" not in front
+    assert "| data | `digits`, trained at 32x32x1 |" in card and "| step | 7 " in card and "| recipe | `probe` |" in card
+    assert "No probe or score report was found" in card
+    # Reports written by `probe --json` / `score --json`, one of them for an earlier export.
+    probe = {"method": "svm", "dataset": "digits", "test_error_mean": 0.0153,
+             "test_error_std": 0.0044, "accuracy_mean": 0.9847, "sizes": {"labelled": 990},
+             "draws": [{}] * 10, "metadata": {"step": 7}}
+    score = {"fid": 8.4791, "kid": 0.188861, "kid_std": 0.045472, "n": 300, "dataset": "digits",
+             "feature_space": {"name": "classifier"}, "metadata": {"step": 5}}
+    (tmp_path / "run" / "probe.json").write_text(json.dumps(probe))
+    os.makedirs(base / "card" / "reports")
+    (base / "card" / "reports" / "score.json").write_text(json.dumps(score))
+    (tmp_path / "run" / "notes.json").write_text('{"not": "a report"}')
+    second = export_savedmodel(run, base_path=str(base), name="card")
+    card = open(os.path.join(second, "README.md"), encoding="utf-8").read()
+    assert _front_matter(card)["metrics"] == ["accuracy", "fid", "kid"]
+    assert "| probe (svm) | digits | accuracy 98.47% +- 0.44% (990 labels, 10 draws) | step 7 |" in card
+    assert ("| score | digits | FID 8.479, KID 0.18886 +- 0.04547 (N = 300, classifier space) "
+            "| step 5 (an earlier export of this run) |") in card
+    assert "not a report" not in card
+    # TF Serving's loader reads saved_model.pb, variables/ and assets/: the extras sit outside.
+    loaded = {"saved_model.pb", "fingerprint.pb", "variables", "assets"}
+    assert set(os.listdir(second)) - loaded == {"README.md", "assets.extra"}
+    assert sorted(os.listdir(os.path.join(second, "assets.extra"))) == [
+        "discriminator.keras", "generator.keras", "metadata.json"]

@@ -28,7 +28,7 @@ from dcgan_tf.contract import (
     CONTRACT_VERSION, GENERATE, METADATA_ASSET, OPTIONAL_SIGNATURES, SIGNATURES, signature_contract,
 )
 from dcgan_tf.data.crop import crop_tensor
-from dcgan_tf.export import serving_config
+from dcgan_tf.export import keras_files, model_card, serving_config
 from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.training import checkpoint
@@ -574,6 +574,8 @@ def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, fea
         with open(asset, "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
             f.write("\n")
+        keras_files.write(tmp, generator, discriminator, model_cfg)
+        model_card.write(tmp, metadata, run_dir, model_dir)
         if before_publish is not None:
             before_publish(version)
         _publish(tmp, final, overwrite)

@@ -1,6 +1,6 @@
 """Shared pieces of the paper's model investigations (section 6): z, figures and reports.
 
-The commands built on this (`dcgan_tf.investigations.latent`, `memorisation`, `visualize`, `forget`) read an
+The commands built on this (`dcgan_tf.investigations.latent`, `nearest`, `visualize`, `forget`) read an
 exported SavedModel where they can, so what is investigated is what is served, and a run
 directory only where they need the networks' inner layers. z is always drawn the way `dcgan-tf
 sample` draws it: image `i` of `dcgan-tf sample --seed S` comes from seed `S + i` through the

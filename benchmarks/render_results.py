@@ -1,0 +1,312 @@
+"""Renders docs/results.md (and its plots) from the benchmark records in benchmarks/results/.
+
+Every figure the page shows comes from a record (`benchmarks/records.py: write_record`); rerun
+this after adding records. `tests/test_results.py` fails when the page is out of date.
+
+    python benchmarks/render_results.py            # writes docs/results.md and docs/images/results-*.png
+    python benchmarks/render_results.py --check    # exit 1 if docs/results.md is out of date
+
+What each section reads (records of other kinds are listed at the end, by name):
+- `train_step`: figures `img_s`, and where measured `torch_img_s`, `ceiling_ratio`,
+  `ceiling_library`; context `size`, `channels`, `precision`, `width`, `batch`.
+- `default_run`: figures `seconds`, `steps` (the default `dcgan-tf train`).
+- `quality`: figures `steps`, `minutes`, `probe_accuracy_<labels>` (+ `_std`), `classify_<labels>`,
+  `kid_x1e3` (+ `_std`), `fid`; context `dataset`, `recipe`.
+- `probe_time`, `score_time`: figures `seconds` (+ any stage times); context `what_ran`.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
+PAGE = os.path.join(ROOT, "docs", "results.md")
+IMAGES = os.path.join(ROOT, "docs", "images")
+PLOTS = {"accuracy": "results-accuracy-vs-minutes.png", "fid_kid": "results-fid-kid-vs-steps.png"}
+
+
+def load_records(results_dir=RESULTS_DIR):
+    """Every record in `results_dir`, oldest first (by date, then file name)."""
+    records = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        record["_file"] = os.path.basename(path)
+        records.append(record)
+    return sorted(records, key=lambda r: (r.get("date", ""), r["_file"]))
+
+
+def cpu_kind(cpu):
+    """A short name of the record's machine: `GPU`, `AMX`, `AVX512-BF16`, `AVX-512` or `AVX2`,
+    with any ISA cap in force (`AVX2 (capped)`)."""
+    if cpu.get("kind"):
+        kind = cpu["kind"]
+    else:
+        flags = set(cpu.get("flags", []))
+        if any(f.startswith("amx") for f in flags):
+            kind = "AMX"
+        elif "avx512_bf16" in flags:
+            kind = "AVX512-BF16"
+        elif "avx512f" in flags:
+            kind = "AVX-512"
+        elif "avx2" in flags:
+            kind = "AVX2"
+        else:
+            kind = "other"
+    caps = cpu.get("caps") or {}
+    cap = caps.get("ONEDNN_MAX_CPU_ISA")
+    return f"{kind} (oneDNN capped at {cap})" if cap else kind
+
+
+def _fmt(value, digits=1):
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return f"{value:,.{digits}f}"
+
+
+def _pm(figures, key, digits=1, scale=1.0):
+    value = figures.get(key)
+    if value is None:
+        return ""
+    std = figures.get(f"{key}_std")
+    text = f"{value * scale:.{digits}f}"
+    return f"{text} +- {std * scale:.{digits}f}" if std is not None else text
+
+
+def _date(record):
+    return record.get("date", "")[:10]
+
+
+def _link(record):
+    digest = os.path.splitext(record["_file"])[0].rsplit("-", 1)[-1]
+    return f"[{digest}](../benchmarks/results/{record['_file']})"
+
+
+def _latest(records, key):
+    """The newest record per `key(record)`, in first-seen key order."""
+    out = {}
+    for record in records:
+        out[key(record)] = record
+    return list(out.values())
+
+
+def _machine(record):
+    cpu = record.get("cpu", {})
+    return cpu_kind(cpu) if "device" not in record else record["device"]
+
+
+def speed_section(records):
+    rows = [r for r in records if r["what"] == "train_step"]
+    rows = _latest(rows, lambda r: (_machine(r), r.get("size"), r.get("channels"),
+                                    r.get("precision"), r.get("variant")))
+    rows.sort(key=lambda r: (_machine(r), r.get("size", 0), r.get("precision", "")))
+    lines = ["## Training speed by machine", "",
+             "The bare training step (batch, widths as listed), images per second; PyTorch's is the "
+             "same network in its best memory format, timed in the same command; \"of ceiling\" is "
+             "the step's GFLOP/s over the fastest matmul the benchmark found on that machine.", "",
+             "| machine | step | precision | ours img/s | PyTorch img/s | ours / PyTorch | of ceiling "
+             "| date | record |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f = r["figures"]
+        torch = f.get("torch_img_s")
+        ratio = f"**{f['img_s'] / torch:.2f}x**" if torch else ""
+        ceiling = _fmt(f.get("ceiling_ratio"), 2)
+        if ceiling and f.get("ceiling_library"):
+            ceiling += f" ({f['ceiling_library']})"
+        step = (f"{r.get('size')}x{r.get('size')}x{r.get('channels', 3)}, batch {r.get('batch', 128)}"
+                f", width {r.get('width', 64)}" + (f", {r['variant']}" if r.get("variant") else ""))
+        lines.append(f"| {_machine(r)} | {step} | {r.get('precision', '')} | {_fmt(f['img_s'])} | "
+                     f"{_fmt(torch)} | {ratio} | {ceiling} | {_date(r)} | {_link(r)} |")
+    runs = [r for r in records if r["what"] == "default_run"]
+    if runs:
+        lines += ["", "The default `dcgan-tf train` (digits), start to end:", "",
+                  "| machine | steps | seconds | date | record |", "|---|---|---|---|---|"]
+        for r in _latest(runs, _machine):
+            f = r["figures"]
+            lines.append(f"| {_machine(r)} | {f.get('steps', '')} | {_fmt(f['seconds'])} | "
+                         f"{_date(r)} | {_link(r)} |")
+    return lines
+
+
+def _quality_label_counts(rows):
+    counts = set()
+    for r in rows:
+        for key in r["figures"]:
+            if key.startswith("probe_accuracy_") and not key.endswith("_std"):
+                counts.add(int(key.rsplit("_", 1)[1]))
+    return sorted(counts)
+
+
+def quality_section(records, plots):
+    rows = [r for r in records if r["what"] == "quality"]
+    if not rows:
+        return []
+    rows.sort(key=lambda r: (r.get("dataset", ""), r.get("recipe", ""), r["figures"].get("steps", 0)))
+    counts = _quality_label_counts(rows)
+    lines = ["## Quality against training time", "",
+             "Per dataset and recipe: the linear probe's test accuracy (%) on the discriminator's "
+             "features at each label count (mean +- std over draws), the semi-supervised "
+             "`classify` signature's accuracy where there is one, and KID (x1000) and FID of "
+             "the samples in the classifier feature space (`dcgan-tf score`; compare KID and FID "
+             "only within one score space, named by its weights' hash). Minutes are training "
+             "wall time on the machine named.", "",
+             "| data | recipe | steps | minutes | " + " | ".join(f"probe @{c}" for c in counts)
+             + " | classify | KID x1e3 | FID | score space | machine | date | record | note |",
+             "|---" * (12 + len(counts)) + "|"]
+    for r in rows:
+        f = r["figures"]
+        classify = ", ".join(f"{f[k]:.1f} @{k.rsplit('_', 1)[1]}" for k in sorted(f)
+                             if k.startswith("classify_"))
+        probes = " | ".join(_pm(f, f"probe_accuracy_{c}") for c in counts)
+        lines.append(
+            f"| {r.get('dataset', '')} | `{r.get('recipe', '')}` | {f.get('steps', ''):,} | "
+            f"{_fmt(f.get('minutes'))} | {probes} | {classify} | {_pm(f, 'kid_x1e3', 2)} | "
+            f"{_fmt(f.get('fid'), 2)} | {r.get('score_space', '')} | {_machine(r)} | {_date(r)} | "
+            f"{_link(r)} | {r.get('note', '')} |")
+    for name, caption in (("accuracy", "Probe accuracy against training minutes"),
+                          ("fid_kid", "FID and KID against training steps")):
+        if name in plots:
+            lines += ["", f"![{caption}](images/{PLOTS[name]})"]
+    return lines
+
+
+def time_section(records):
+    rows = [r for r in records if r["what"] in ("probe_time", "score_time")]
+    if not rows:
+        return []
+    lines = ["## Probe and score times", "",
+             "| command | what ran | seconds | machine | date | record |", "|---|---|---|---|---|---|"]
+    for r in _latest(rows, lambda r: (r["what"], r.get("what_ran"), _machine(r))):
+        command = "probe" if r["what"] == "probe_time" else "score"
+        lines.append(f"| `{command}` | {r.get('what_ran', '')} | {_fmt(r['figures']['seconds'])} | "
+                     f"{_machine(r)} | {_date(r)} | {_link(r)} |")
+    return lines
+
+
+def sources_section(records):
+    lines = ["## Records", "",
+             f"{len(records)} records in `benchmarks/results/`. Each holds the command that "
+             "measured it, the commit, the machine (CPU model, SIMD flags, ISA caps) and the date; "
+             "records marked `source` were copied from the benchmark history "
+             "([benchmarks/HISTORY.md](../benchmarks/HISTORY.md)) with their original command, "
+             "date and machine."]
+    shown = {"train_step", "default_run", "quality", "probe_time", "score_time"}
+    others = sorted({r["what"] for r in records} - shown)
+    if others:
+        lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]
+    return lines
+
+
+def render_markdown(records, plots=()):
+    """The text of docs/results.md for `records`, linking the plots named in `plots`."""
+    lines = ["# Results", "",
+             "Rendered by `python benchmarks/render_results.py` from the records in "
+             "[benchmarks/results/](../benchmarks/results/); do not edit by hand. How to add a "
+             "record: [benchmarks/README.md](../benchmarks/README.md).", ""]
+    for section in (speed_section(records), quality_section(records, plots),
+                    time_section(records), sources_section(records)):
+        if section:
+            lines += section + [""]
+    return "\n".join(lines)
+
+
+def plottable(records):
+    """The plots `records` can fill: `accuracy` (needs minutes), `fid_kid` (needs steps)."""
+    rows = [r for r in records if r["what"] == "quality"]
+    out = []
+    if any("minutes" in r["figures"] and any(k.startswith("probe_accuracy_") for k in r["figures"])
+           for r in rows):
+        out.append("accuracy")
+    if any("steps" in r["figures"] and ("fid" in r["figures"] or "kid_x1e3" in r["figures"])
+           for r in rows):
+        out.append("fid_kid")
+    return out
+
+
+def _series(rows, x, y):
+    groups = {}
+    for r in rows:
+        f = r["figures"]
+        if x in f and y in f:
+            space = f" (space {r['score_space'][:6]})" if r.get("score_space") and y in ("fid", "kid_x1e3") else ""
+            groups.setdefault(f"{r.get('dataset')} {r.get('recipe')}{space}", []).append((f[x], f[y]))
+    return {k: sorted(v) for k, v in sorted(groups.items())}
+
+
+def draw_plots(records, images_dir=IMAGES):
+    """Writes the PNG plots (matplotlib, Agg) and returns the names drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r["what"] == "quality"]
+    names = plottable(records)
+    os.makedirs(images_dir, exist_ok=True)
+    if "accuracy" in names:
+        datasets = sorted({r.get("dataset", "") for r in rows if "minutes" in r["figures"]})
+        fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            subset = [r for r in rows if r.get("dataset", "") == dataset]
+            for c in _quality_label_counts(subset):
+                for label, points in _series(subset, "minutes", f"probe_accuracy_{c}").items():
+                    xs, ys = zip(*points)
+                    ax.plot(xs, ys, "o-", label=f"{label[len(dataset) + 1:]} @{c} labels")
+            for r in subset:  # Minutes differ in machine and load: say how far each run got.
+                f = r["figures"]
+                for key in (k for k in f if k.startswith("probe_accuracy_") and not k.endswith("_std")):
+                    ax.annotate(f"{f['steps']:,} steps", (f["minutes"], f[key]), fontsize=6,
+                                textcoords="offset points", xytext=(3, 3))
+            ax.set_title(dataset)
+            ax.set_xlabel("training minutes")
+            ax.set_ylabel("probe accuracy (%)")
+            ax.legend(fontsize=6)
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(os.path.join(images_dir, PLOTS["accuracy"]), dpi=100, metadata={"Software": None})
+        plt.close(fig)
+    if "fid_kid" in names:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4))
+        for ax, key, label in ((ax1, "fid", "FID"), (ax2, "kid_x1e3", "KID x1000")):
+            for name, points in _series(rows, "steps", key).items():
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, "o-", label=name)
+            ax.set_xlabel("training steps")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        ax1.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(images_dir, PLOTS["fid_kid"]), dpi=100, metadata={"Software": None})
+        plt.close(fig)
+    return names
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="Only compare docs/results.md with the records; exit 1 if stale.")
+    parser.add_argument("--results-dir", default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    records = load_records(args.results_dir)
+    if args.check:
+        current = open(PAGE, encoding="utf-8").read() if os.path.exists(PAGE) else ""
+        if current != render_markdown(records, plottable(records)):
+            print(f"{PAGE} is out of date: run python benchmarks/render_results.py")
+            return 1
+        print(f"{PAGE} is current ({len(records)} records)")
+        return 0
+    plots = draw_plots(records)
+    with open(PAGE, "w", encoding="utf-8") as f:
+        f.write(render_markdown(records, plots))
+    print(f"wrote {PAGE} and {len(plots)} plots from {len(records)} records")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

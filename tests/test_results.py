@@ -1,0 +1,70 @@
+"""docs/results.md is rendered from benchmarks/results/ and is current; the renderer reads records right."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("render_results", ROOT / "benchmarks" / "render_results.py")
+render = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(render)
+
+
+def test_results_page_is_current_with_the_records():
+    records = render.load_records()
+    assert records, "no records in benchmarks/results/"
+    expected = render.render_markdown(records, render.plottable(records))
+    current = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert current == expected, "docs/results.md is out of date: run python benchmarks/render_results.py"
+    for name in render.plottable(records):
+        assert (ROOT / "docs" / "images" / render.PLOTS[name]).is_file(), name
+    assert len(render.plottable(records)) == 2  # accuracy vs minutes, FID/KID vs steps
+
+
+def test_every_record_says_what_how_where_and_when():
+    for record in render.load_records():
+        assert {"what", "figures", "command", "cpu", "date", "benchmark"} <= record.keys(), record["_file"]
+        assert record["command"].strip(), record["_file"]
+        assert record["cpu"].get("model"), record["_file"]
+
+
+def _write(tmp_path, name, record):
+    (tmp_path / name).write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("flags, caps, kind", [
+    (["avx2", "fma", "amx_tile", "avx512_bf16"], {}, "AMX"),
+    (["avx2", "avx512f", "avx512_bf16"], {}, "AVX512-BF16"),
+    (["avx2", "avx512f"], {}, "AVX-512"),
+    (["avx2", "fma"], {}, "AVX2"),
+    (["avx2", "avx512f"], {"ONEDNN_MAX_CPU_ISA": "AVX2"}, "AVX-512 (oneDNN capped at AVX2)"),
+])
+def test_machine_kind_from_the_cpu_flags(flags, caps, kind):
+    assert render.cpu_kind({"flags": flags, "caps": caps}) == kind
+
+
+def test_tables_hold_the_records_figures_and_ratios(tmp_path):
+    cpu = {"model": "x", "flags": ["avx2"], "caps": {}}
+    base = {"command": "c", "cpu": cpu, "benchmark": "b"}
+    _write(tmp_path, "a.json", {**base, "what": "train_step", "date": "2026-01-01", "size": 32,
+                                "channels": 3, "precision": "fp32",
+                                "figures": {"img_s": 150.0, "torch_img_s": 120.0}})
+    # A newer record of the same step replaces the older one in the table.
+    _write(tmp_path, "b.json", {**base, "what": "train_step", "date": "2026-01-02", "size": 32,
+                                "channels": 3, "precision": "fp32",
+                                "figures": {"img_s": 210.0, "torch_img_s": 168.0}})
+    _write(tmp_path, "c.json", {**base, "what": "quality", "date": "2026-01-03", "dataset": "d",
+                                "recipe": "r", "figures": {"steps": 1000, "minutes": 5.0,
+                                "probe_accuracy_1000": 61.25, "probe_accuracy_1000_std": 0.5,
+                                "kid_x1e3": 20.0, "fid": 3.0}})
+    _write(tmp_path, "d.json", {**base, "what": "unknown_kind", "date": "2026-01-04", "figures": {}})
+    records = render.load_records(tmp_path)
+    text = render.render_markdown(records, render.plottable(records))
+    assert "| 210.0 | 168.0 | **1.25x** |" in text and "150.0" not in text
+    assert "| 61.25 +- 0.50 |" not in text and "| 61.2 +- 0.5 |" in text
+    assert "| 1,000 | 5.0 |" in text and "`unknown_kind`" in text
+    assert render.plottable(records) == ["accuracy", "fid_kid"]
+    names = render.draw_plots(records, images_dir=tmp_path / "img")
+    assert all((tmp_path / "img" / render.PLOTS[n]).stat().st_size > 1000 for n in names)
