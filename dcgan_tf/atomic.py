@@ -16,6 +16,8 @@ import secrets
 import shutil
 import tempfile
 
+from dcgan_tf import paths
+
 
 TEMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
@@ -157,8 +159,6 @@ def check_writable(path, needed_bytes=None):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise OSError(f"Cannot write {path}: it is a directory. Pass a file path.")
-    from dcgan_tf import paths
-
     paths.check_outside_checkpoints(path, "the output")
     parent = _nearest_existing(os.path.dirname(_target(path)))
     if not os.path.isdir(parent):

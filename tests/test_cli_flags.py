@@ -236,9 +236,9 @@ def test_sample_request_format(capture, tmp_path):
 
 
 def test_export_jit_is_on_or_off_and_says_its_default(capture, tmp_path):
-    from dcgan_tf.export import savedmodel
+    from dcgan_tf.export import bundle
 
-    calls = capture(savedmodel, "export_savedmodel")
+    calls = capture(bundle, "export_formats")
     run = str(tmp_path)
     results = [_invoke(["export", run, *flags]) for flags in
                ([], ["--jit", "on"], ["--jit", "off"])]
