@@ -17,8 +17,8 @@ def explore(run, model, server, name, version, timeout, dataset, data_dir, index
     """Open a local app to explore a model: samples, walks, arithmetic, D, the run.
 
     --n samples are drawn when the page opens; --dataset (default: the export's) gives the
-    discriminator panel's nearest images. RUN (optional) is the training run, for its metrics curves; by default runs/<export
-    name> when it holds the exported step. Served on 127.0.0.1 without share links or
+    discriminator panel's nearest images. RUN (optional) is the training run, for its
+    metrics curves; by default runs/<export name> when it holds the exported step. Served on 127.0.0.1 without share links or
     telemetry; works offline. Needs the extra: pip install -e ".[explore]".
 
     \b

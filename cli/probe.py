@@ -52,8 +52,8 @@ def probe(model, dataset, data_dir, labels, validation, repeats, label_seed, cla
             f"{', '.join(PROBE_DATASETS)}."
         )
     cfg = ProbeConfig(
-        labels=None if labels == "all" else DEFAULT_LABELS if labels is None else labels, validation=validation,
-        repeats=repeats, seed=label_seed, c_grid=_c_grid(c_grid), solver=solver,
+        labels=None if labels == "all" else DEFAULT_LABELS if labels is None else labels,
+        validation=validation, repeats=repeats, seed=label_seed, c_grid=_c_grid(c_grid), solver=solver,
         batch_size=feature_batch_size, cache_dir=cache_dir,
         cache=not no_cache, cache_max_gb=cache_max_gb,
     )

@@ -6,8 +6,8 @@ from dcgan_tf_cli.schema import options
 
 
 @click.command()
-@options("model", "dataset", "data_dir", "n", "split", "seed", "out_dir", required=("model", "out_dir"),
-         n={"low": 1, "high": 10**6, "default": 2000})
+@options("model", "dataset", "data_dir", "n", "split", "seed", "out_dir",
+         required=("model", "out_dir"), n={"low": 1, "high": 10**6, "default": 2000})
 def project(model, dataset, data_dir, n, split, seed, out_dir):
     """Write D's features of N real images for TensorBoard's Projector.
 

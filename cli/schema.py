@@ -56,7 +56,8 @@ class _Checked:
     def _expected(self, value):
         kind = "an integer" if self.opt.type is int else "a number"
         words = "".join(f" or {w!r}" for w in self.opt.words)
-        return f"Expected `{self.opt.name}` to be {kind}{words}. Received: {self.opt.name}={value!r}"
+        name = self.opt.name
+        return f"Expected `{name}` to be {kind}{words}. Received: {name}={value!r}"
 
 
 class CheckedInt(_Checked, click.IntRange):
@@ -153,7 +154,8 @@ def click_option(opt, stated=False, required=False):
         return (flag, opt.name), dict(attrs, is_flag=True, default=False)
     if opt.negatable:
         negative = "--no-" + flag[2:]
-        return (f"{flag}/{negative}", opt.name), dict(attrs, default=None if stated else opt.default,
+        default = None if stated else opt.default
+        return (f"{flag}/{negative}", opt.name), dict(attrs, default=default,
                                                         show_default=not stated)
     if opt.name == "json_path":  # A bare --json means stdout.
         attrs.update(is_flag=False, flag_value="-")

@@ -24,8 +24,8 @@ def score(model, dataset, data_dir, split, n, feature_space, inception_weights, 
                 (Binkowski et al. 2018)
       precision fraction of samples inside the real data's k=3 NN manifold; recall the
                 converse (Kynkaanniemi et al. 2019)
-    --dataset defaults to the export's. Lower FID/KID is better. Numbers from different feature spaces, weights or N are not
-    comparable: the report names all three.
+    --dataset defaults to the export's. Lower FID/KID is better. Numbers from different
+    feature spaces, weights or N are not comparable: the report names all three.
     \b
     Examples:
       dcgan-tf score --model savedmodels/digits --n 300

@@ -231,7 +231,8 @@ class FeatureConfig(_JsonRoundTrip):
         indices = sorted(int(p) for p in str(self.layers).split(","))
         if indices[-1] >= num_blocks:
             raise ValueError(
-                f"Expected `layers` to be block indices below {num_blocks}. Received: layers={self.layers!r}"
+                f"Expected `layers` to be block indices below {num_blocks}. "
+                f"Received: layers={self.layers!r}"
             )
         return indices
 

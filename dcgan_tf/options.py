@@ -94,7 +94,8 @@ class Option:
         low, high = (None if b is None else (int(b) if self.type is int else b)
                      for b in (self.low, self.high))
         if low is not None and high is not None:
-            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+            left, right = "([" [not self.low_open], ")]" [not self.high_open]
+            return f"in {left}{low}, {high}{right}"
         if low is not None:
             return f"{'>' if self.low_open else '>='} {low}"
         if high is not None:
@@ -131,7 +132,7 @@ class Option:
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
-        return self.high is None or (value < self.high or (not self.high_open and value == self.high))
+        return self.high is None or value < self.high or (not self.high_open and value == self.high)
 
 
 def _power_of_two(value):

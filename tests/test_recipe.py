@@ -445,9 +445,12 @@ def test_resume_keeps_the_model_state_and_refuses_a_recipe_that_contradicts_it(t
             "translation,flip); recorded in this launch's segment.") in changed.output
     assert "Resuming with the run's own --g-ema 0.99 (not given on this launch)." in changed.output
     # No recipe named: the run's own recipe options and model state, said in one note.
-    again = _train(run, "--max-steps", "4")
+    report = tmp_path / "train.json"
+    again = _train(run, "--max-steps", "4", "--json", str(report))
     assert again.exit_code == 0, again.output
     assert "--recipe semi" in again.output and "--diffaugment translation" in again.output
+    summary = json.loads(report.read_text())
+    assert (summary["start_step"], summary["step"], summary["model"]["labels"]) == (3, 4, 100)
     with open(os.path.join(run, "config.json")) as f:
         segments = json.load(f)["segments"]
     assert [(s["start_step"], s["train"]["recipe"], s["train"]["diffaugment"], s["train"]["g_ema"])

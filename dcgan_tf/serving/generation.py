@@ -1,4 +1,4 @@
-"""Images from an export in one call: `dcgan_tf.generate("savedmodels/digits", n=16)` (a serving client underneath)."""
+"""Images from an export in one call: `dcgan_tf.generate("savedmodels/digits", n=16)`."""
 
 import numpy as np
 

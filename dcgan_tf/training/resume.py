@@ -105,7 +105,8 @@ def reconcile(saved_model, saved_train, model_cfg, train_cfg, stated=None):
     for f in dataclasses.fields(TrainConfig):
         opt = f.metadata["option"]
         old, new = getattr(saved_train, f.name), getattr(train_cfg, f.name)
-        if opt.role == options.MODEL and f.name in stated and opt.state_key(old) != opt.state_key(new):
+        contradicts = opt.role == options.MODEL and opt.state_key(old) != opt.state_key(new)
+        if contradicts and f.name in stated:
             _refuse(out, f.name, old, new, opt.state)
         if old == new or f.name in stated:
             continue

@@ -53,7 +53,9 @@ class RunConfig:
         values = {k: v for k, v in values.items() if v is not None}
         if values.pop("conditional", False):
             values.setdefault("num_classes", 10)
-        stated = set(values) | ({"recipe", *recipes.PRESET_OPTIONS} if recipe is not None else set())
+        stated = set(values)
+        if recipe is not None:  # A named preset states all its options, those it leaves off too.
+            stated |= {"recipe", *recipes.PRESET_OPTIONS}
         resolved = recipes.resolve_name("auto" if recipe is None else recipe)
         model, train, features = recipes.split_values({**recipes.RECIPES[resolved], **values})
         train["recipe"] = resolved
