@@ -80,6 +80,10 @@ def sample(model, server, name, version, n, seed, out, show_index, save_z, scale
         raise click.UsageError(
             "--version selects a version on --server; pass a version directory to --model."
         )
+    from dcgan_tf.atomic import check_writable
+
+    for path in (out, save_z):
+        check_writable(path)  # Before the work: images that cannot be written are lost.
     client = open_client(model=model, server=server, name=name, version=version, timeout=timeout,
                          request_format=request_format)
     result = client.sample(np.arange(seed, seed + n, dtype=np.int64))

@@ -609,3 +609,24 @@ def test_score_json_on_a_full_disk_is_refused_before_any_work(run, tmp_path, ful
     assert line.startswith(f"Error: No space left on device writing {report}"), line
     assert not report.exists() and not (tmp_path / "c").exists()
     assert sorted(os.listdir(full_disk)) == ["filler"]
+
+
+# Images: `sample`'s grid and the investigations' folders are checked before the work.
+
+def test_sample_and_investigations_refuse_a_read_only_destination_before_work(
+        run, tmp_path, read_only_dir, monkeypatch):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.serving import clients
+    from dcgan_tf_cli.sample import sample as sample_command
+
+    model = export_savedmodel(run, base_path=str(tmp_path / "b"), name="m")
+    opened = []
+    monkeypatch.setattr(clients, "open_client", lambda *a, **k: opened.append(1))
+    out_flag = next(o for p in sample_command.params if p.name in ("out", "out_file")
+                    for o in p.opts if o.startswith("--"))
+    line = _error(CliRunner().invoke(cli, ["sample", "--model", model,
+                                           out_flag, str(read_only_dir / "grid.png")]))
+    assert "not writable" in line and not opened, line
+    line = _error(CliRunner().invoke(cli, ["interpolate", "--model", model,
+                                           "--out", str(read_only_dir / "walks")]))
+    assert "not writable" in line, line
