@@ -291,13 +291,13 @@ def test_project_notes_that_it_capped_the_request(run, tmp_path):
 
 # Not yet tried before: hostile npz files, a malformed TF_CONFIG, --max-minutes 0.1.
 
-def _train_args(out):
+def _train_args(out, steps=("--max-steps", "1")):
     from dcgan_tf_cli.train import train as train_command
 
     where = (["--out", str(out)] if any("--out" in p.opts for p in train_command.params)
              else [str(out)])
     return ["train", *where, "--batch-size", "32", "--ngf", "8", "--ndf", "8", "--image-size",
-            "32", "--channels", "1", "--precision", "fp32", "--max-steps", "1"]
+            "32", "--channels", "1", "--precision", "fp32", *steps]
 
 
 def _write_npz(path, kind):
@@ -459,8 +459,8 @@ def test_sigint_in_train_then_resume(tmp_path, moment):
     from dcgan_tf.training.run import train
 
     run_dir = tmp_path / "r"
-    args = [a for a in _train_args(run_dir) if a not in ("--max-steps", "1")]
-    child = subprocess.Popen([sys.executable, "-c", _SIGINT_CHILD, *args, "--epochs", "50"],
+    args = _train_args(run_dir, steps=("--epochs", "50"))
+    child = subprocess.Popen([sys.executable, "-c", _SIGINT_CHILD, *args],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ckpts, deadline = run_dir / "checkpoints", time.monotonic() + 300
     while child.poll() is None and time.monotonic() < deadline:
@@ -474,11 +474,13 @@ def test_sigint_in_train_then_resume(tmp_path, moment):
     child.send_signal(signal.SIGINT)
     output, _ = child.communicate(timeout=120)
     assert child.returncode != 0 and "Traceback" not in output, output[-3000:]
+    assert "Aborted" in output.strip().splitlines()[-1], output[-3000:]
+    survived = checkpoint.list_checkpoints(str(run_dir))
+    assert survived or moment == "checkpoint write", os.listdir(ckpts)
     # The resume starts from a whole checkpoint and removes what the interrupted write left.
-    summary = train(_cfg(run_dir, max_steps=60), TINY, verbose=0)
-    assert summary["step"] == 60
-    if checkpoint.list_checkpoints(str(run_dir))[:-1]:
-        assert summary["resumed_from"] is not None
+    summary = train(_cfg(run_dir, max_steps=120), TINY, verbose=0)
+    assert summary["step"] == 120
+    assert (summary["resumed_from"] is not None) == bool(survived)
     assert [n for n in os.listdir(ckpts) if n.startswith(".")] == []
     assert checkpoint.damage(checkpoint.select(str(run_dir), "last")) is None
 
@@ -527,21 +529,25 @@ def test_export_while_train_keep_1_prunes(tmp_path):
     run_dir = tmp_path / "r"
     _save_untrained(run_dir)
     trainer = subprocess.Popen([sys.executable, "-c", _SIGINT_CHILD,
-                                *[a for a in _train_args(run_dir) if a not in ("--max-steps", "1")],
-                                "--max-steps", "400", "--keep-checkpoints", "1"],
+                                *_train_args(run_dir, steps=("--max-steps", "400")),
+                                "--keep", "1"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     exported = []
     try:
         deadline = time.monotonic() + 300
+        while (trainer.poll() is None and time.monotonic() < deadline
+               and max(checkpoint.list_checkpoints(str(run_dir)), default=(0,))[0] <= 1):
+            time.sleep(0.1)  # Training has written (and pruned) its first checkpoint.
         while trainer.poll() is None and time.monotonic() < deadline and len(exported) < 4:
             exported.append(export_savedmodel(str(run_dir), base_path=str(tmp_path / "b"),
                                               name="m"))
     finally:
         trainer.kill()
         trainer.communicate()
-    assert exported
+    assert exported, trainer.stdout
     steps = [SavedModelClient(p).metadata()["step"] for p in exported]
-    assert steps == sorted(steps) and all(s >= 1 for s in steps), steps
+    assert steps == sorted(steps) and steps[-1] > 1, steps
+    assert len(checkpoint.list_checkpoints(str(run_dir))) == 1  # It pruned as it went.
 
 
 @pytest.mark.slow
@@ -603,3 +609,24 @@ def test_score_json_on_a_full_disk_is_refused_before_any_work(run, tmp_path, ful
     assert line.startswith(f"Error: No space left on device writing {report}"), line
     assert not report.exists() and not (tmp_path / "c").exists()
     assert sorted(os.listdir(full_disk)) == ["filler"]
+
+
+# Images: `sample`'s grid and the investigations' folders are checked before the work.
+
+def test_sample_and_investigations_refuse_a_read_only_destination_before_work(
+        run, tmp_path, read_only_dir, monkeypatch):
+    from dcgan_tf.export.savedmodel import export_savedmodel
+    from dcgan_tf.serving import clients
+    from dcgan_tf_cli.sample import sample as sample_command
+
+    model = export_savedmodel(run, base_path=str(tmp_path / "b"), name="m")
+    opened = []
+    monkeypatch.setattr(clients, "open_client", lambda *a, **k: opened.append(1))
+    out_flag = next(o for p in sample_command.params if p.name in ("out", "out_file")
+                    for o in p.opts if o.startswith("--"))
+    line = _error(CliRunner().invoke(cli, ["sample", "--model", model,
+                                           out_flag, str(read_only_dir / "grid.png")]))
+    assert "not writable" in line and not opened, line
+    line = _error(CliRunner().invoke(cli, ["interpolate", "--model", model,
+                                           "--out", str(read_only_dir / "walks")]))
+    assert "not writable" in line, line

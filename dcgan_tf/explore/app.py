@@ -173,8 +173,8 @@ def build_app(explorer, grid=32):
             return [(_image(p), f"seed {s}") for p, s in zip(pixels, drawn)], drawn
 
         @safe
-        def on_pick(drawn, where, a, b, ga, gb, gc, evt: gr.SelectData):
-            seed = int(drawn[evt.index])
+        def on_pick(index, drawn, where, a, b, ga, gb, gc):
+            seed = int(drawn[index])
             image = gr.update()
             if where == "walk A":
                 a = seed
@@ -245,10 +245,15 @@ def build_app(explorer, grid=32):
         draw.click(on_samples, [first, count], [gallery, seeds], api_name="samples")
         demo.load(on_samples, [first, count], [gallery, seeds], api_visibility="private")
         # A pick fills walk A/B, the groups or D's image: their buttons wait for it.
-        picking = [go, compute, score]
-        busy(gallery.select(disable(picking), None, picking, queue=False,
+        picking, picked_index = [go, compute, score], gr.State(None)
+
+        def start_pick(evt: gr.SelectData):
+            return [evt.index] + [gr.update(interactive=False)] * len(picking)
+
+        busy(gallery.select(start_pick, None, [picked_index, *picking], queue=False,
                             show_progress="hidden", api_visibility="private")
-             .then(on_pick, [seeds, target, walk_a, walk_b, group_a, group_b, group_c],
+             .then(on_pick, [picked_index, seeds, target, walk_a, walk_b, group_a, group_b,
+                             group_c],
                    [walk_a, walk_b, group_a, group_b, group_c, d_image, picked],
                    api_visibility="private"), picking)
         go.click(on_walk, [walk_a, walk_b, method, steps, t], [strip, frame], api_name="walk")

@@ -83,18 +83,17 @@ def _remove_if_unused(directory):
 
 def _export(run_dir, formats, base_path, name, version, out, which, overwrite, features, rest,
             with_savedmodel, portable_out, savedmodel_options):
-    written = {}
+    written, created = {}, []
 
     def write_portable(number):
         target = portable_out(number)
-        existed = os.path.exists(target)
+        if not os.path.exists(target):
+            created.append(target)
         written.update(portable.export_portable(run_dir, target, rest, which=which,
                                                 features=features, overwrite=overwrite))
-        written["_new"] = not existed
 
     if not with_savedmodel:
         write_portable(version or portable.next_version(base_path, name))
-        written.pop("_new")
         return None, written
     try:
         path = export_savedmodel(run_dir, base_path=base_path, name=name, version=version,
@@ -103,8 +102,7 @@ def _export(run_dir, formats, base_path, name, version, out, which, overwrite, f
                                  **savedmodel_options)
     except BaseException:
         # The SavedModel failed to publish after its portable formats did: take them back.
-        if written.pop("_new", False):
-            shutil.rmtree(os.path.dirname(next(iter(written.values()))), ignore_errors=True)
+        for target in created:
+            shutil.rmtree(target, ignore_errors=True)
         raise
-    written.pop("_new", None)
     return path, written

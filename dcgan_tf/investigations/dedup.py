@@ -16,6 +16,7 @@ from keras import layers
 import keras
 import numpy as np
 
+from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.investigations.common import InvestigateError, rows_grid, write_report
 from dcgan_tf.investigations.dedup_inputs import SIDE, load_inputs, prepare, remove_duplicates
 
@@ -258,6 +259,7 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
     Raises:
         InvestigateError: no or several inputs, unreadable inputs, `remove` with `plant`.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     given = [x is not None for x in (folder, tfrecords, images)]
     if sum(given) != 1:

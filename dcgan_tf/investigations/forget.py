@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sklearn.linear_model import LogisticRegression
 
+from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.images import make_grid, to_uint8
 from dcgan_tf.investigations.common import (
     InvestigateError, header, load_z_file, sample_z, side_by_side, write_report,
@@ -146,6 +147,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     Raises:
         InvestigateError: neither or both of `boxes` and `maps`, bad boxes, indices or maps.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     if (boxes is None) == (maps is None):
         raise InvestigateError("Pass either boxes (--boxes FILE.json) or maps to drop (--maps).")

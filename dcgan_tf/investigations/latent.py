@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.charts import line_chart
 from dcgan_tf.investigations.common import (
     InvestigateError, generate, grid_z, load_z_file, open_savedmodel, rows_grid,
@@ -107,6 +108,7 @@ def interpolate(model, out_dir, walks=None, num_walks=4, points=2, steps=10, met
     Raises:
         InvestigateError: bad indices, walks or methods, or not a usable SavedModel.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     client, meta = open_savedmodel(model)
     z_all = load_z_file(z_file, meta["z_dim"]) if z_file else None
@@ -256,6 +258,7 @@ def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=
     Raises:
         InvestigateError: unknown names, empty concepts, bad indices or expression.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     client, meta = open_savedmodel(model)
     z_all = load_z_file(z_file, meta["z_dim"]) if z_file else None

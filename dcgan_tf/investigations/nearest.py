@@ -11,6 +11,7 @@ import time
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.charts import line_chart
 from dcgan_tf.contract import GENERATE
 from dcgan_tf.data.crop import prepare_images
@@ -85,6 +86,7 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
         InvestigateError: not a usable SavedModel, or no dataset to compare with.
         dcgan_tf.data.formats.DataError: the dataset's files are missing.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     client, meta = open_savedmodel(model, ("sample", GENERATE, "features"))
     dataset = dataset or meta.get("dataset")

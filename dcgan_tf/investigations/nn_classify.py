@@ -11,6 +11,7 @@ import time
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
+from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.training import checkpoint
 from dcgan_tf.data import datasets as data
 from dcgan_tf.atomic import save_json
@@ -65,6 +66,7 @@ def nn_classify(run_dir, out_dir, cfg=NNConfig(), dataset=None, data_dir=None):
     Returns:
         The JSON dict: per N, the test error of 1-NN on generated and on real samples.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     model_cfg, train_cfg, generator, _, meta = checkpoint.load_networks(run_dir, cfg.checkpoint)
     classes = model_cfg.num_classes
     if not classes:

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.data.datasets import load_split
 from dcgan_tf.investigations.common import (
@@ -159,6 +160,7 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
         InvestigateError: unknown layer or channel, or a conditional model.
         dcgan_tf.training.checkpoint.CheckpointError: not a run directory.
     """
+    check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)
     if cfg.num_classes:
