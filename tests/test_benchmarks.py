@@ -115,7 +115,7 @@ def test_probe_solvers_smoke():
 @pytest.mark.slow
 def test_auto_choices_and_step_profile_smoke():
     out = _run("auto_choices.py", "--size", "32", "--width", "8", "--batch", "8", "--steps", "1",
-               "--windows", "1", "--warmup", "1", "--pairs", "precision,dilated-patches")
+               "--windows", "1", "--warmup", "1", "--pairs", "precision,dilated-patches", "--bf16")
     assert "| precision | bf16 | fp32 |" in out and "| dilated-patches | dilated | patches |" in out
     out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1")
     assert "generator/project (Dense" in out and "| sum |" in out

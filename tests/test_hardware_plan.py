@@ -86,3 +86,19 @@ def test_resolve_hardware_gives_one_record_and_one_line(monkeypatch):
     assert "precision bf16," in fixed.describe() and "Keras batch norm" in fixed.describe()
     # With no kind given, the cap decides: AVX2 on any x86 CPU without a GPU.
     assert hp.resolve_hardware(TrainConfig()).cpu_kind in ("avx2", "gpu")
+
+
+def test_the_plan_line_says_what_auto_chose_on_this_machine():
+    import tensorflow as tf
+
+    line = hp.resolve_hardware(TrainConfig(), tf.distribute.get_strategy()).describe()
+    gpus = tf.config.list_logical_devices("GPU")
+    device = "GPU" if gpus else "CPU"
+    precision = "bf16" if hardware.native_bf16() else "fp32"
+    assert line.startswith(f"Hardware {hp.current_kind()}: precision {precision} (auto: ")
+    assert f"strategy default (auto: one device, {device})" in line
+    assert f"XLA {'on' if gpus else 'off'} (auto: {device})" in line
+    fixed = hp.resolve_hardware(TrainConfig(precision="fp32", strategy="default", jit="off",
+                                            steps_per_execution=1), kind="avx2").describe()
+    assert fixed == ("Hardware avx2: precision fp32, strategy default, XLA off, kernel gradients "
+                     "native, fused batch norm, 1 pipeline thread, up to 1 step per call.")

@@ -68,7 +68,7 @@ class HardwarePlan:
                 f"XLA {'on' if self.jit else 'off'}{chosen('jit', device)}, "
                 f"kernel gradients {self.kernel_grads}, "
                 f"{'fused' if self.fused_bn else 'Keras'} batch norm, {threads}, "
-                f"up to {self.steps_per_call} steps per call"
+                f"up to {self.steps_per_call} step{'s' * (self.steps_per_call != 1)} per call"
                 f"{chosen('steps_per_execution')}.")
 
 

@@ -84,11 +84,6 @@ def build_gan(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused_bn=
     return gan
 
 
-def describe_settings(train_cfg, strategy):
-    """One line: the hardware choices of `train_cfg` under `strategy` (`HardwarePlan.describe`)."""
-    return resolve_hardware(train_cfg, strategy).describe()
-
-
 def plan_segments(done, total, steps_per_epoch):
     """Splits steps `done..total` into `fit` calls `(first_epoch, epochs, steps_per_epoch)`.
 
