@@ -37,7 +37,8 @@ TIE = 0.05
 
 
 def tf_step(size, channels, width, batch, precision, kernel_grads=None, fused_bn=None, repeat=1):
-    """A callable running `repeat` DCGAN train steps in one `tf.function` call."""
+    """A callable running `repeat` DCGAN train steps in one `tf.function` call, in a
+    `tf.while_loop` as Keras' `steps_per_execution` runs them (not unrolled)."""
     import tensorflow as tf
 
     from dcgan_tf.config import ModelConfig, TrainConfig
@@ -51,7 +52,7 @@ def tf_step(size, channels, width, batch, precision, kernel_grads=None, fused_bn
     @tf.function
     def steps():
         logs = gan.train_step(x)
-        for _ in range(repeat - 1):
+        for _ in tf.range(repeat - 1):
             logs = gan.train_step(x)
         return logs["d_loss"]
 
@@ -135,8 +136,9 @@ def main(argv=None):
           f"{a.windows} alternating windows of {a.steps} calls\n")
     print("| choice | A | B | A s/call | B s/call | B/A (A's speed-up) | faster | auto picks |")
     print("|---|---|---|---|---|---|---|---|", flush=True)
+    # The load average says how far other processes may have skewed the ratios.
     context = dict(size=a.size, channels=a.channels, width=a.width, batch=a.batch,
-                   kind=plan.cpu_kind)
+                   kind=plan.cpu_kind, load_average=os.getloadavg()[0])
     for name in names:
         label_a, label_b, make_a, make_b, picked = pairs[name]
         ratio, sa, sb, ratios = alternate(make_a(), make_b(), a.steps, a.windows, a.warmup)
