@@ -167,6 +167,7 @@ def main():
                    help="time the default `dcgan-tf train` (digits) against its bare step")
     p.add_argument("--torch-python", metavar="PY",
                    help="a Python with torch: also time the PyTorch reference step and print ratios to it")
+    p.add_argument("--record", action="store_true", help="write the figures as a `train_step` record")
     p.add_argument("--torch-bf16", action="store_true",
                    help="with --torch-python, time PyTorch's bf16 autocast even without native bf16")
     a = p.parse_args()
@@ -212,6 +213,18 @@ def main():
             print(f"{'torch ' + dtype:<12}{ref:>10.1f}   " + ", ".join(
                 f"{name} {ips / ref:.2f}x" for name, ips, _, _ in rows))
     name, ips, gflops, ratio = rows[0]
+    if a.record:
+        from records import write_record
+
+        from dcgan_tf.hardware import cpu_kind
+
+        write_record("train_step", {
+            "variants": {n: {"img_s": i, "gflops": g, "of_ceiling": r} for n, i, g, r in rows},
+            "ceiling_gflops": ceiling, "ceiling_library": max(rates, key=rates.get),
+            "matmul_gflops": rates, "torch_img_s": refs if a.torch_python else None,
+            "ours_over_torch": ips / max(refs.values()) if a.torch_python else None},
+            size=a.size, channels=a.channels, width=a.width, batch=a.batch, kind=cpu_kind(),
+            load_average=os.getloadavg()[0])
     print(f"img/s={ips:.1f} gflops={gflops:.1f} ceiling_ratio={ratio:.3f}")
 
 
