@@ -19,30 +19,102 @@ def add_step_flags(parser):
 
 
 def machine():
-    """One line naming the machine: cores, CPU model and SIMD flags, TF and Keras versions."""
+    """One line naming the machine: cores, CPU model and SIMD flags, the CPU kind and the ISA cap
+    oneDNN runs under (`ONEDNN_MAX_CPU_ISA`), TF and Keras versions."""
     import keras
     import tensorflow as tf
 
-    model, flags = platform.processor() or "?", set()
+    from dcgan_tf import hardware
+
+    model = platform.processor() or "?"
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name")), model)
     except OSError:
         pass
+    flags = hardware.cpu_flags()
     simd = sorted(f for f in flags if f.startswith(("avx512", "avx2", "amx", "fma")))
     gpus = tf.config.list_physical_devices("GPU")
     return (
         f"machine: {os.cpu_count()} cores, {model}, {' '.join(simd) or 'no AVX flags'}; "
-        f"GPUs: {len(gpus)}; TF {tf.__version__}, Keras {keras.__version__}"
+        f"kind {'gpu' if gpus else hardware.cpu_kind()} (oneDNN ISA cap "
+        f"{hardware.isa_cap() or 'none'}); GPUs: {len(gpus)}; TF {tf.__version__}, "
+        f"Keras {keras.__version__}"
     )
 
 
-def matmul_ceiling(n=4096, repeats=5, dtype="float32"):
-    """GFLOP/s of an n x n matmul in TensorFlow: the machine's practical ceiling."""
+# One n x n matmul timed by another interpreter: NumPy (OpenBLAS) or PyTorch (oneDNN/MKL).
+_MATMUL_SCRIPT = """
+import sys, time
+lib, n, repeats, dtype = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+if lib == "numpy":
+    import numpy as np
+    a = np.random.rand(n, n).astype(dtype); b = np.random.rand(n, n).astype(dtype)
+    run = lambda: a @ b
+else:
+    import torch
+    t = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+    a = torch.rand(n, n, dtype=t); b = torch.rand(n, n, dtype=t)
+    run = lambda: torch.mm(a, b)
+run()
+best = float("inf")
+for _ in range(repeats):
+    start = time.perf_counter(); run(); best = min(best, time.perf_counter() - start)
+print(2 * n ** 3 / best / 1e9)
+"""
+
+
+def _capped_env():
+    """The environment that keeps OpenBLAS and PyTorch's own kernels within oneDNN's ISA cap
+    (an AVX2 cap: OpenBLAS' Haswell kernels, ATen's AVX2 ones)."""
+    from dcgan_tf import hardware
+
+    env = dict(os.environ)
+    if hardware.isa_cap() and hardware.cpu_kind() == "avx2":
+        env.setdefault("OPENBLAS_CORETYPE", "Haswell")
+        env.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+        env.setdefault("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    return env
+
+
+class TorchServer:
+    """PyTorch's DCGAN step (`torch_reference.py --serve`) in its own warm process, timed in
+    windows on request, so a benchmark can alternate its windows with ours.
+
+    Args:
+        python: An interpreter with torch.
+        size, channels, width, batch: The network and batch.
+        channels_last: PyTorch's memory format.
+        bf16: Autocast to bfloat16.
+        warmup: Steps before the first window.
+    """
+
+    def __init__(self, python, size, channels, width, batch, channels_last, bf16=False, warmup=3):
+        import subprocess
+
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py")
+        cmd = [python, script, "--size", str(size), "--channels", str(channels), "--width",
+               str(width), "--batch", str(batch), "--warmup", str(warmup),
+               "--serve", "channels_last" if channels_last else "NCHW"] + ["--bf16"] * bf16
+        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, env=_capped_env())
+        self.banner = self.process.stdout.readline().strip()
+        if not self.banner.startswith("ready"):
+            raise RuntimeError(f"torch_reference.py --serve did not start: {cmd}")
+
+    def seconds(self, steps):
+        """Seconds of `steps` PyTorch steps."""
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def _tf_matmul(n, repeats, dtype):
     import tensorflow as tf
 
     a = tf.random.uniform((n, n), dtype=dtype)
@@ -55,6 +127,41 @@ def matmul_ceiling(n=4096, repeats=5, dtype="float32"):
         matmul().numpy()
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+def matmul_rates(n=4096, repeats=3, dtype="float32", torch_python=None):
+    """GFLOP/s of an n x n matmul in each library that runs here: TensorFlow, NumPy (OpenBLAS),
+    and PyTorch (oneDNN/MKL) through `torch_python` when given; `{library: GFLOP/s}`.
+
+    NumPy and PyTorch run in their own processes, under the same ISA cap as oneDNN here.
+    NumPy is left out in bf16, which it does not compute.
+    """
+    import subprocess
+    import sys
+
+    rates = {"TensorFlow": _tf_matmul(n, repeats, dtype)}
+    others = [("NumPy (OpenBLAS)", sys.executable, "numpy")] if dtype == "float32" else []
+    if torch_python:
+        others.append(("PyTorch", torch_python, "torch"))
+    for label, python, lib in others:
+        done = subprocess.run([python, "-c", _MATMUL_SCRIPT, lib, str(n), str(repeats), dtype],
+                              capture_output=True, text=True, env=_capped_env())
+        if done.returncode == 0:
+            rates[label] = float(done.stdout.split()[-1])
+    return rates
+
+
+def matmul_ceiling(n=4096, repeats=3, dtype="float32", torch_python=None):
+    """The machine's real ceiling in GFLOP/s: the fastest n x n matmul of any library here
+    (`matmul_rates`; `describe_ceiling` names which)."""
+    return max(matmul_rates(n, repeats, dtype, torch_python).values())
+
+
+def describe_ceiling(rates):
+    """`"ceiling 184 GFLOP/s (NumPy (OpenBLAS); TensorFlow 90, ...)"` of `matmul_rates`."""
+    best = max(rates, key=rates.get)
+    rest = ", ".join(f"{k} {v:.0f}" for k, v in rates.items() if k != best)
+    return f"ceiling {rates[best]:.0f} GFLOP/s ({best}{'; ' + rest if rest else ''})"
 
 
 def _conv_flops(model):

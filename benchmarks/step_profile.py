@@ -50,7 +50,8 @@ def layer_timers(model, batch):
 def main(argv=None):
     from dcgan_tf.config import ModelConfig, TrainConfig
     from dcgan_tf.training.models import KERNEL_GRAD_SIDES
-    from dcgan_tf.training.run import build_gan, kernel_grads_for, resolve_precision
+    from dcgan_tf.training.hardware_plan import resolve_hardware
+    from dcgan_tf.training.run import build_gan
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_step_flags(p)
@@ -60,11 +61,12 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args(argv)
     print(machine(), flush=True)
-    precision = resolve_precision(a.precision)
-    grads = kernel_grads_for(precision) if a.kernel_grads == "auto" else a.kernel_grads
+    plan = resolve_hardware(TrainConfig(precision=a.precision, jit="off", batch_size=a.batch),
+                            kernel_grads=None if a.kernel_grads == "auto" else a.kernel_grads)
+    precision, grads = plan.precision, plan.kernel_grads
     cfg = ModelConfig(image_size=a.size, channels=a.channels, ngf=a.width, ndf=a.width)
-    gan = build_gan(cfg, TrainConfig(precision=precision, jit="off", batch_size=a.batch),
-                    kernel_grads=grads)
+    gan = build_gan(cfg, TrainConfig(precision=a.precision, jit="off", batch_size=a.batch),
+                    plan=plan)
     timers = layer_timers(gan.generator, a.batch) + layer_timers(gan.discriminator, a.batch)
     for _, fn in timers:
         fn()

@@ -11,7 +11,9 @@ G's (detached) batch, Adam; then D on the same fake batch for G's non-saturating
 2e-4, beta1 0.5). Runs without TensorFlow, so it needs only `torch` (not a project dependency:
 `pip install torch --index-url https://download.pytorch.org/whl/cpu`).
 
-Ends with `torch_img/s=<N>` for the fastest memory format tried.
+Ends with `torch_img/s=<N>` for the fastest memory format tried. With `--serve FORMAT` it
+builds one step instead and times windows on request: each line `N` on stdin runs N steps and
+answers their seconds (`common.TorchServer`, for benchmarks that alternate windows with ours).
 """
 
 import argparse
@@ -112,11 +114,29 @@ def step_function(size, channels, width, batch, channels_last, bf16, z_dim=100):
     return step
 
 
+def serve(a):
+    """Answers each stdin line `N` with the seconds of N steps (after `--warmup` steps)."""
+    step = step_function(a.size, a.channels, a.width, a.batch, a.serve == "channels_last", a.bf16)
+    for _ in range(a.warmup):
+        step()
+    print(f"ready torch {torch.__version__} cpu {torch.backends.cpu.get_cpu_capability()}", flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        for _ in range(int(line)):
+            step()
+        print(time.perf_counter() - start, flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_step_flags(p)
     p.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (default fp32)")
+    p.add_argument("--serve", choices=("NCHW", "channels_last"),
+                   help="time windows of steps on request (lines `N` on stdin)")
     a = p.parse_args()
+    if a.serve:
+        serve(a)
+        return
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN "
           f"{torch.backends.mkldnn.is_available()}, {'bf16 autocast' if a.bf16 else 'fp32'}")

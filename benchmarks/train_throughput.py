@@ -7,7 +7,9 @@
 
 `--torch-python PY` also times a plain PyTorch DCGAN step of the same network
 (`torch_reference.py`, run by the interpreter PY that has torch, after the TensorFlow variants,
-in fp32 and bf16 autocast) and prints each variant's ratio to it.
+in fp32, and in bf16 autocast where the CPU kind has native bf16 or with `--torch-bf16`) and
+prints each variant's ratio to it. For ratios taken in alternating windows, see
+`auto_choices.py --torch-python`.
 
 `--train-path` times the whole `train()` (steady state, epochs 2 to 6) twice: with today's
 defaults (steps per execution "auto", epoch-end work on its cost schedule, background writes)
@@ -15,6 +17,8 @@ and with last release's settings (one step per call, epoch-end work every epoch)
 `dcgan-tf train` runs (digits, 60 epochs of 11 steps), start to end. Both print the ratio to
 the bare step of the same model in the same process.
 
+The ceiling is the fastest fp32 matmul of TensorFlow, NumPy (OpenBLAS) and, with
+`--torch-python`, PyTorch (`common.matmul_rates`), printed with the library that reached it.
 Ends with `img/s=<N> gflops=<G> ceiling_ratio=<R>` for the first variant's bare step.
 """
 
@@ -29,7 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import add_step_flags, machine, matmul_ceiling, step_flops  # noqa: E402
+from common import add_step_flags, describe_ceiling, machine, matmul_rates, step_flops  # noqa: E402
 
 VARIANTS = {
     "fp32": dict(precision="fp32", jit="off"),
@@ -41,7 +45,7 @@ VARIANTS = {
     "bf16-paired": dict(precision="bf16", jit="off", paired_d=True),
     # The small-image layers' kernel gradient from oneDNN's own kernel, from one patch matmul,
     # or from one dilated forward convolution (`dcgan_tf.training.patch_grads`; `bf16` takes
-    # the one `run.kernel_grads_for` picks for this CPU).
+    # the one `hardware_plan.kernel_grads_choice` picks for this kind).
     "bf16-native": dict(precision="bf16", jit="off", kernel_grads="native"),
     "bf16-patches": dict(precision="bf16", jit="off", kernel_grads="patches"),
     "bf16-dilated": dict(precision="bf16", jit="off", kernel_grads="dilated"),
@@ -145,7 +149,9 @@ def torch_reference(python, size, channels, width, batch, steps, warmup, bf16):
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py")
     cmd = [python, script, "--size", str(size), "--channels", str(channels), "--width", str(width),
            "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)] + ["--bf16"] * bf16
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    from common import _capped_env
+
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_capped_env()).stdout
     print(out.strip())
     return float(re.search(r"torch_img/s=([0-9.]+)", out).group(1))
 
@@ -161,11 +167,14 @@ def main():
                    help="time the default `dcgan-tf train` (digits) against its bare step")
     p.add_argument("--torch-python", metavar="PY",
                    help="a Python with torch: also time the PyTorch reference step and print ratios to it")
+    p.add_argument("--record", action="store_true", help="write the figures as a `train_step` record")
+    p.add_argument("--torch-bf16", action="store_true",
+                   help="with --torch-python, time PyTorch's bf16 autocast even without native bf16")
     a = p.parse_args()
 
     print(machine())
     if a.default_run:
-        from dcgan_tf.training.run import resolve_precision
+        from dcgan_tf.hardware import resolve_precision
 
         runs = [("today", default_run()), ("old settings", default_run(**PER_EPOCH_BEFORE))]
         _, model_cfg, train_cfg, _, _ = runs[0][1]
@@ -175,7 +184,8 @@ def main():
             print(f"default dcgan-tf train, {label}: {steps} steps in {seconds:.1f} s = {ips:.1f} img/s; "
                   f"bare step {bare:.1f} img/s; ratio {ips / bare:.2f}")
         return
-    ceiling = matmul_ceiling()
+    rates = matmul_rates(torch_python=a.torch_python)
+    ceiling = max(rates.values())
     rows = []
     for name in a.variants.split(","):
         ips, flops = bare_step(a.size, a.channels, a.width, a.batch, a.steps, a.warmup, **VARIANTS[name])
@@ -183,7 +193,7 @@ def main():
         rows.append((name, ips, gflops, gflops / ceiling))
     base_ips = rows[0][1]
     print(f"\nDCGAN {a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, batch {a.batch}, "
-          f"{flops / 1e9:.2f} GFLOP/image/step; matmul ceiling {ceiling:.0f} GFLOP/s (fp32)")
+          f"{flops / 1e9:.2f} GFLOP/image/step; fp32 matmul {describe_ceiling(rates)}")
     print(f"{'variant':<12}{'img/s':>10}{'GFLOP/s':>10}{'ceiling':>9}{'vs ' + rows[0][0]:>16}")
     for name, ips, gflops, ratio in rows:
         print(f"{name:<12}{ips:>10.1f}{gflops:>10.1f}{ratio:>9.2f}{ips / base_ips:>16.2f}")
@@ -194,12 +204,27 @@ def main():
                                **first, **settings)
             print(f"{label:<12}{whole:>10.1f}{'':>10}{'':>9}{whole / base_ips:>16.2f}")
     if a.torch_python:
+        from dcgan_tf.hardware import native_bf16
+
+        dtypes = ("fp32", "bf16") if native_bf16() or a.torch_bf16 else ("fp32",)
         refs = {dtype: torch_reference(a.torch_python, a.size, a.channels, a.width, a.batch, a.steps,
-                                       a.warmup, dtype == "bf16") for dtype in ("fp32", "bf16")}
+                                       a.warmup, dtype == "bf16") for dtype in dtypes}
         for dtype, ref in refs.items():
             print(f"{'torch ' + dtype:<12}{ref:>10.1f}   " + ", ".join(
                 f"{name} {ips / ref:.2f}x" for name, ips, _, _ in rows))
     name, ips, gflops, ratio = rows[0]
+    if a.record:
+        from records import write_record
+
+        from dcgan_tf.hardware import cpu_kind
+
+        write_record("train_step", {
+            "variants": {n: {"img_s": i, "gflops": g, "of_ceiling": r} for n, i, g, r in rows},
+            "ceiling_gflops": ceiling, "ceiling_library": max(rates, key=rates.get),
+            "matmul_gflops": rates, "torch_img_s": refs if a.torch_python else None,
+            "ours_over_torch": ips / max(refs.values()) if a.torch_python else None},
+            size=a.size, channels=a.channels, width=a.width, batch=a.batch, kind=cpu_kind(),
+            load_average=os.getloadavg()[0])
     print(f"img/s={ips:.1f} gflops={gflops:.1f} ceiling_ratio={ratio:.3f}")
 
 

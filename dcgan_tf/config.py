@@ -118,21 +118,6 @@ class ModelConfig(_JsonRoundTrip):
         return int(math.log2(self.image_size // 4))
 
 
-def steps_per_call(setting, steps):
-    """Train steps per `tf.function` call for a `fit` of `steps` steps per epoch.
-
-    Args:
-        setting: `TrainConfig.steps_per_execution`: `"auto"` or the most steps per call.
-        steps: Steps per epoch of the `fit`.
-
-    Returns:
-        The largest divisor of `steps` not above the setting, so that no call runs past an
-        epoch's end (Keras would then take extra batches and shift every later step).
-    """
-    most = AUTO_STEPS_PER_EXECUTION if setting == "auto" else int(setting)
-    return max(d for d in range(1, max(1, min(most, steps)) + 1) if steps % d == 0)
-
-
 @_document
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(_JsonRoundTrip):

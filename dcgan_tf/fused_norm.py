@@ -2,9 +2,8 @@
 
 Keras 3's `BatchNormalization` computes the moments and the normalisation as separate ops,
 upcast to float32, and differentiates them op by op. TensorFlow's `FusedBatchNormV3` (oneDNN
-on CPU, cuDNN on GPU) does the forward pass in one kernel and the backward pass in another:
-forward and backward of a bfloat16 128x32x32x128 batch took 152 ms against 20 ms on the
-2-core AMX CPU of `benchmarks/README.md`. Same function, same moving statistics.
+on CPU, cuDNN on GPU) does the forward pass in one kernel and the backward pass in another,
+several times faster in bf16 (`benchmarks/auto_choices.py`, pair `norm`). Same function, same moving statistics.
 """
 
 import keras

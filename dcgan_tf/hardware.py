@@ -1,12 +1,27 @@
-"""What the machine computes natively: CPU flags and bf16 support.
+"""What the machine computes natively: CPU flags, the CPU kind oneDNN runs as, bf16 support.
 
 Base stage: training picks its precision from it, and scoring's classifier space trains in the
 same precision, so both read one rule.
 """
 
 import functools
+import os
 
 import tensorflow as tf
+
+# CPU kinds from slowest to fastest instruction set; "gpu" is the kind of a run on GPUs.
+CPU_KINDS = ("avx2", "avx512", "avx512_bf16", "amx")
+KINDS = CPU_KINDS + ("gpu",)
+# oneDNN's `ONEDNN_MAX_CPU_ISA` caps (upper case, oneDNN's spelling) by the kind they leave.
+_CAP_KINDS = (
+    ("AVX10_2_512_AMX_2", "amx"), ("AVX10_1_512_AMX_FP16", "amx"), ("AVX10_1_512_AMX", "amx"),
+    ("AVX512_CORE_AMX_FP16", "amx"), ("AVX512_CORE_AMX", "amx"),
+    ("AVX10_2_512", "avx512_bf16"), ("AVX10_1_512", "avx512_bf16"),
+    ("AVX512_CORE_FP16", "avx512_bf16"), ("AVX512_CORE_BF16", "avx512_bf16"),
+    ("AVX512_CORE_VNNI", "avx512"), ("AVX512_CORE", "avx512"),
+    ("AVX2_VNNI_2", "avx2"), ("AVX2_VNNI", "avx2"), ("AVX2", "avx2"), ("AVX", "avx2"),
+    ("SSE41", "avx2"),
+)
 
 
 @functools.cache
@@ -19,14 +34,53 @@ def cpu_flags():
         return frozenset()
 
 
+def isa_cap(environ=None):
+    """The instruction-set cap oneDNN runs under: `ONEDNN_MAX_CPU_ISA` (or its older name
+    `DNNL_MAX_CPU_ISA`) upper-cased, or `None` when unset or `ALL`."""
+    environ = os.environ if environ is None else environ
+    cap = (environ.get("ONEDNN_MAX_CPU_ISA") or environ.get("DNNL_MAX_CPU_ISA") or "").upper()
+    return cap if cap and cap != "ALL" else None
+
+
+def cpu_kind_of(flags, cap=None):
+    """The CPU kind (`CPU_KINDS`) of CPU flags `flags` under oneDNN cap `cap`.
+
+    Args:
+        flags: /proc/cpuinfo flag names.
+        cap: An `ONEDNN_MAX_CPU_ISA` value, or `None` for no cap. An unknown cap counts
+            as none, as oneDNN ignores it.
+
+    Returns:
+        `"amx"` (AMX-BF16), `"avx512_bf16"`, `"avx512"` (AVX-512 without bf16) or `"avx2"`
+        (everything else), lowered to what the cap allows.
+    """
+    if "amx_bf16" in flags:
+        kind = "amx"
+    elif "avx512_bf16" in flags:
+        kind = "avx512_bf16"
+    elif "avx512f" in flags:
+        kind = "avx512"
+    else:
+        kind = "avx2"
+    capped = next((k for name, k in _CAP_KINDS if name == cap), None)
+    if capped is None:
+        return kind
+    return CPU_KINDS[min(CPU_KINDS.index(kind), CPU_KINDS.index(capped))]
+
+
+def cpu_kind():
+    """This CPU's kind (`cpu_kind_of`) under this process's `ONEDNN_MAX_CPU_ISA`."""
+    return cpu_kind_of(cpu_flags(), isa_cap())
+
+
 def native_bf16():
-    """True where bf16 matmuls run natively: GPUs of compute capability 8.0+, or CPUs with
-    AVX512-BF16 / AMX-BF16 (oneDNN uses them)."""
+    """True where bf16 matmuls run natively: GPUs of compute capability 8.0+, or CPUs of kind
+    `avx512_bf16` or `amx` (oneDNN uses them; a lower `ONEDNN_MAX_CPU_ISA` turns them off)."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = [tf.config.experimental.get_device_details(g) for g in gpus]
         return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    return cpu_kind() in ("avx512_bf16", "amx")
 
 
 def resolve_precision(precision):

@@ -118,7 +118,35 @@ def test_probe_solvers_smoke():
 @pytest.mark.slow
 def test_auto_choices_and_step_profile_smoke():
     out = _run("auto_choices.py", "--size", "32", "--width", "8", "--batch", "8", "--steps", "1",
-               "--windows", "1", "--warmup", "1", "--pairs", "precision,dilated-patches")
+               "--windows", "1", "--warmup", "1", "--pairs", "precision,dilated-patches", "--bf16")
     assert "| precision | bf16 | fp32 |" in out and "| dilated-patches | dilated | patches |" in out
     out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1")
     assert "generator/project (Dense" in out and "| sum |" in out
+
+
+def _common():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import common
+
+    return common
+
+
+def test_the_ceiling_names_the_fastest_library():
+    common = _common()
+    rates = {"TensorFlow": 90.4, "NumPy (OpenBLAS)": 184.2, "PyTorch": 174.0}
+    assert common.describe_ceiling(rates) == (
+        "ceiling 184 GFLOP/s (NumPy (OpenBLAS); TensorFlow 90, PyTorch 174)")
+    assert common.describe_ceiling({"TensorFlow": 90.0}) == "ceiling 90 GFLOP/s (TensorFlow)"
+
+
+def test_other_libraries_run_under_the_same_isa_cap(monkeypatch):
+    common = _common()
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.setattr("dcgan_tf.hardware.cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    env = common._capped_env()
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["ATEN_CPU_CAPABILITY"] == "avx2"
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    env = common._capped_env()
+    assert "OPENBLAS_CORETYPE" not in env and "ATEN_CPU_CAPABILITY" not in env

@@ -89,19 +89,3 @@ def test_tensorflow_starts_without_log_lines():
     assert result.stderr == ""
 
 
-def test_the_settings_line_says_what_auto_chose():
-    import tensorflow as tf
-
-    from dcgan_tf.config import TrainConfig
-    from dcgan_tf.training.run import describe_settings, native_bf16
-
-    line = describe_settings(TrainConfig(), tf.distribute.get_strategy())
-    gpus = tf.config.list_logical_devices("GPU")
-    device = "CPU" if not gpus else f"{len(gpus)} GPU"
-    precision = "bf16" if native_bf16() else "fp32"
-    assert line.startswith(f"Precision {precision} (auto: ")
-    assert f"strategy default (auto: one device, {device}" in line
-    assert line.endswith(f"XLA {'on' if gpus else 'off'} (auto: {device}{'s' if len(gpus) > 1 else ''}).")
-    fixed = describe_settings(TrainConfig(precision="fp32", strategy="default", jit="off"),
-                              tf.distribute.get_strategy())
-    assert fixed == "Precision fp32, strategy default, XLA off."

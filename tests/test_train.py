@@ -27,23 +27,6 @@ def _metrics(run):
         return [json.loads(line) for line in f]
 
 
-def test_auto_choices_follow_the_cpu_kind_by_flags():
-    # Each CPU kind's `auto` as measured by benchmarks/auto_choices.py: bf16 with patch-matmul
-    # kernel gradients on AMX Xeons, bf16 with dilated-convolution kernel gradients on
-    # AVX512-BF16 EPYCs; fp32 and oneDNN's own kernels elsewhere and on GPUs.
-    from dcgan_tf.training.run import kernel_grads_choice
-
-    xeon_amx = {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
-    epyc_bf16 = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"}
-    plain = {"avx2", "fma", "avx512f"}
-    assert kernel_grads_choice("bf16", xeon_amx, gpu=False) == "patches"
-    assert kernel_grads_choice("bf16", epyc_bf16, gpu=False) == "dilated"
-    assert kernel_grads_choice("bf16", plain, gpu=False) == "native"
-    assert kernel_grads_choice("fp32", xeon_amx, gpu=False) == "native"
-    assert kernel_grads_choice("bf16", epyc_bf16, gpu=True) == "native"
-    assert kernel_grads_choice("bf16", frozenset(), gpu=False) == "native"
-
-
 def test_plan_segments_cover_every_step_once():
     for done, total, spe in [(0, 100, 11), (5, 12, 11), (11, 33, 11), (7, 7, 3), (3, 40, 40)]:
         segments = plan_segments(done, total, spe)

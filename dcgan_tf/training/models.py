@@ -83,7 +83,7 @@ def build_generator(cfg: ModelConfig, kernel_grads="native", fused_bn=True):
     Args:
         cfg: The model's shape.
         kernel_grads: `"native"`, or the kernel gradient (`"patches"`, `"dilated"`) of the
-            small-image layers (`KERNEL_GRAD_SIDES`, `run.kernel_grads_choice`); the same
+            small-image layers (`KERNEL_GRAD_SIDES`, `hardware_plan.kernel_grads_choice`); the same
             function either way.
         fused_bn: Batch norm through TensorFlow's fused kernel in training (`fused_norm`),
             or Keras' own layer; the same function either way.

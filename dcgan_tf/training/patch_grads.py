@@ -2,17 +2,15 @@
 
 The kernel gradient of a strided convolution is `patches(x)^T @ dy`. TensorFlow's bfloat16
 `Conv2DBackpropFilter` (oneDNN) is slow on CPUs for the small-image layers, and two rewrites
-of the same sum are faster there (`benchmarks/README.md`, issues 13 and 29):
-- `"patches"`: `extract_patches` and one matmul. On AMX, 18 ms against oneDNN's 56 ms for the
-  8x8x256 -> 4x4x512 layer at batch 128; slower than oneDNN's for larger images.
+of the same sum are faster there (`benchmarks/auto_choices.py`, `benchmarks/step_profile.py`):
+- `"patches"`: `extract_patches` and one matmul; fastest on AMX for the 8x8 and 4x4 layers,
+  slower than oneDNN's for larger images.
 - `"dilated"`: one forward convolution with the batch and channel axes swapped, the output
-  gradient as a filter dilated by the stride. On an AVX512-BF16 EPYC without AMX, 26 ms
-  against oneDNN's 82 ms (and the patches' 33 ms) for that layer, 26-30 ms against 38-40 ms
-  for 16x16x128 -> 8x8x256.
+  gradient as a filter dilated by the stride; fastest on AVX512-BF16 without AMX for the
+  layers up to 16x16.
 The layers here take one of them for the kernel gradient and leave the forward pass and the
 input gradient to TensorFlow's own ops; which layers take which is
-`dcgan_tf.training.run.kernel_grads_choice`.
-"""
+`dcgan_tf.training.hardware_plan.kernel_grads_choice`."""
 
 import keras
 import tensorflow as tf

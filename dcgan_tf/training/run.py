@@ -7,12 +7,12 @@ import os
 import time
 
 import keras
-import tensorflow as tf
 
 from dcgan_tf import locks, paths, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
+from dcgan_tf.training.hardware_plan import resolve_hardware, steps_per_call
 from dcgan_tf.atomic import disk_full, is_disk_full
-from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, steps_per_call
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training.run_config import RunConfig
 from dcgan_tf.data import datasets as data
 from dcgan_tf.training import checkpoint, history, resume
@@ -25,96 +25,19 @@ from dcgan_tf.training.monitor import RunMonitor
 logger = logging.getLogger("dcgan_tf")
 
 
-def resolve_jit(mode):
-    """XLA on or off: `"auto"` turns it on only on GPUs, where it pays (on CPU it measured slower)."""
-    if mode == "auto":
-        return bool(tf.config.list_logical_devices("GPU"))
-    return mode == "on"
-
-
-def kernel_grads_choice(precision, flags, gpu):
-    """Which kernel gradient the small-image layers take (`models.KERNEL_GRAD_SIDES`), as a pure
-    function of the facts it was measured on (`benchmarks/auto_choices.py`).
-
-    Args:
-        precision: The resolved precision, `"fp32"`, `"bf16"` or `"fp16"`.
-        flags: The CPU's feature flags (a set of /proc/cpuinfo names).
-        gpu: Whether training runs on a GPU.
-
-    Returns:
-        `"patches"` for bf16 on AMX (Xeon: the 4x4 layer 56 ms -> 18 ms; the dilated form is
-        unmeasured there); `"dilated"` for bf16 on AVX512-BF16 without AMX (EPYC: the step
-        1.08x (64 px) and 1.11-1.16x (32 px) over the patches'); else `"native"` (oneDNN's
-        or the GPU library's own kernel).
-    """
-    if precision != "bf16" or gpu:
-        return "native"
-    if "amx_bf16" in flags:
-        return "patches"
-    return "dilated" if "avx512_bf16" in flags else "native"
-
-
-def _has_gpu():
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def kernel_grads_for(precision):
-    """`kernel_grads_choice` on this machine."""
-    return kernel_grads_choice(precision, cpu_flags(), _has_gpu())
-
-
-def pipeline_threads(gpu):
-    """The in-memory training pipeline's tf.data threads (`data.datasets.train_dataset`): one
-    private thread on CPUs, where the autotuned pipeline left 9 of 28 fits of the same step at
-    0.7x speed and the one-thread one none (`benchmarks/pipeline_threads.py`); autotuned on
-    GPUs, where its parallel gathers keep the device fed (the one thread unmeasured there)."""
-    return None if gpu else 1
-
-
 def precision_policy(precision):
     """Keras dtype policy of `"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision)."""
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
     return policy[resolve_precision(precision)]
 
 
-def build_gan(model_cfg, train_cfg, kernel_grads=None):
-    """`assemble.assemble_gan` with this machine's choices for `train_cfg`'s hardware settings.
-
-    `kernel_grads` (default: `kernel_grads_for(precision)`) is the small-image layers' kernel
-    gradient (`"native"`, `"patches"`, `"dilated"`; `models.KERNEL_GRAD_SIDES`).
-    """
-    precision = resolve_precision(train_cfg.precision)
-    return assemble_gan(model_cfg, train_cfg, precision_policy(precision),
-                        kernel_grads or kernel_grads_for(precision), resolve_jit(train_cfg.jit))
-
-
-def describe_settings(train_cfg, strategy):
-    """One line: the precision, strategy and XLA setting this run uses, and what `auto` chose.
-
-    Args:
-        train_cfg: The run's `TrainConfig`.
-        strategy: The `tf.distribute` strategy it trains under.
-
-    Returns:
-        E.g. "Precision bf16 (auto: native bf16 on this CPU), strategy default (auto: one
-        device, CPU), XLA off (auto: CPU)."
-    """
-    gpus = len(tf.config.list_logical_devices("GPU"))
-    device = f"{gpus} GPU{'s' if gpus > 1 else ''}" if gpus else "CPU"
-    precision = resolve_precision(train_cfg.precision)
-    native = "native bf16" if native_bf16() else "no native bf16"
-    kind = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multiworker"}.get(
-        type(strategy).__name__, "default")
-    replicas = strategy.num_replicas_in_sync
-    where = f"{replicas} replicas" if replicas > 1 else "one device"
-    jit = "on" if resolve_jit(train_cfg.jit) else "off"
-
-    def chosen(setting, why):
-        return f" (auto: {why})" if setting == "auto" else ""
-
-    return (f"Precision {precision}{chosen(train_cfg.precision, f'{native} on this {device}')}, "
-            f"strategy {kind}{chosen(train_cfg.strategy, f'{where}, {device}')}, "
-            f"XLA {jit}{chosen(train_cfg.jit, device)}.")
+def build_gan(model_cfg, train_cfg, plan=None, kernel_grads=None):
+    """`assemble.assemble_gan` with the hardware `plan` of `train_cfg` (default:
+    `hardware_plan.resolve_hardware(train_cfg)`: precision, kernel gradients, XLA);
+    `kernel_grads` overrides the plan's (`models.KERNEL_GRAD_SIDES`)."""
+    plan = plan or resolve_hardware(train_cfg, kernel_grads=kernel_grads)
+    return assemble_gan(model_cfg, train_cfg, precision_policy(plan.precision),
+                        plan.kernel_grads, plan.jit)
 
 
 def plan_segments(done, total, steps_per_epoch):
@@ -225,8 +148,9 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
     run_dir = train_cfg.out
     if chief:
         checkpoint.remove_stale(run_dir)
+    plan = resolve_hardware(train_cfg, strategy)
     with strategy.scope():
-        gan = build_gan(model_cfg, train_cfg)
+        gan = build_gan(model_cfg, train_cfg, plan=plan)
     resumed_from, launches = None, []
     if checkpoint.list_checkpoints(run_dir):
         resumed_from = checkpoint.select(run_dir, "last")
@@ -248,11 +172,11 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
         train_cfg.batch_size, seed=train_cfg.seed, data_dir=train_cfg.data_dir,
         verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
         labelled=labelled_indices(model_cfg, train_cfg),
-        threads=pipeline_threads(_has_gpu()),
+        threads=plan.pipeline_threads,
     )
     dataset, num_examples = make_dataset()
     if chief:  # Once the data is known to load, so a data error stays the only line.
-        logger.info(describe_settings(train_cfg, strategy))
+        logger.info(plan.describe())
     steps_per_epoch = num_examples // train_cfg.batch_size
     total = train_cfg.max_steps or train_cfg.epochs * steps_per_epoch
     start = time.perf_counter()
@@ -297,14 +221,10 @@ def _beta1(optimizer):
 
 
 def _set_steps_per_execution(gan, train_cfg, steps):
-    """Sets the steps per call for a `fit` of `steps` steps per epoch (`steps_per_call`)."""
-    setting = train_cfg.steps_per_execution
-    # Keras' multi-step loop fails to run under MultiWorkerMirroredStrategy (an unfed
-    # placeholder in its while loop, Keras 3.15): "auto" takes one step per call there.
-    multi_worker = isinstance(gan.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    if setting == "auto" and multi_worker:
-        setting = 1
-    count = steps_per_call(setting, steps)
+    """Sets the steps per call for a `fit` of `steps` steps per epoch, at most the plan's
+    (`hardware_plan.steps_per_call`)."""
+    most = resolve_hardware(train_cfg, gan.distribute_strategy).steps_per_call
+    count = steps_per_call(most, steps)
     # Keras traces the multi-step loop with this count: a new count needs a new function.
     if gan.steps_per_execution != count:
         gan.steps_per_execution = count
