@@ -22,6 +22,7 @@ from dcgan_tf.atomic import disk_full, file_sha256, is_disk_full, save_json, tem
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.fused_norm import FusedBatchNormalization
 from dcgan_tf.hardware import native_bf16
+from dcgan_tf.metrics.progress import StepBar
 
 FEATURE_SPACES = ("inception", "classifier")
 INCEPTION_SIZE = 299
@@ -227,7 +228,7 @@ def classifier_space(train, cfg=ClassifierConfig(), cache_dir=None, progress=Fal
         cfg: A `ClassifierConfig`.
         cache_dir: Where `scoring/classifier-<key>.weights.h5` is kept, the key a hash of
             the images, labels and `cfg`; `None` trains every time.
-        progress: Print one line per training epoch.
+        progress: Show a bar over the training's steps, with an ETA, on stderr.
 
     Raises:
         ScoringError: `train` has no labels.
@@ -345,8 +346,10 @@ def _train_classifier(classifier, images, labels, cfg, progress):
     classifier.compile(optimizer=keras.optimizers.Adam(_learning_rate(cfg, steps)),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=["accuracy"])
+    # The stream shuffles itself: Keras' own `shuffle` does not apply to a dataset (and warns).
     history = classifier.fit(_stream(images[fit], labels[fit], cfg.batch_size, cfg.seed),
-                             epochs=epochs, verbose=2 if progress else 0)
+                             epochs=epochs, shuffle=False, verbose=0,
+                             callbacks=[StepBar(steps)] if progress else [])
     _, accuracy = classifier.evaluate(_stream(images[held], labels[held], cfg.batch_size),
                                       verbose=0)
     return {"train_examples": int(len(fit)), "epochs": epochs, "heldout_examples": int(len(held)),
