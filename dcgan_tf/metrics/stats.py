@@ -64,7 +64,10 @@ def fid(real, fake):
 
 
 def _polynomial_kernel(x, y):
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k  # `** 3` takes NumPy's general power: several times slower
 
 
 def mmd2_unbiased(x, y):
