@@ -57,8 +57,8 @@ def _power_of_two(ctx, param, value):
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Image channels. Default: the dataset's.")
 @click.option("--z-dim", type=click.IntRange(min=1), help="Latent width. [default: 100]")
 @click.option("--z-dist", type=click.Choice(C.Z_DISTRIBUTIONS), help="Latent distribution. [default: uniform]")
-@click.option("--ngf", type=click.IntRange(min=1), help="Generator width (128 = the paper's Figure 1). [default: 64]")
-@click.option("--ndf", type=click.IntRange(min=1), help="Discriminator width. [default: 64]")
+@click.option("--ngf", type=click.IntRange(min=1), help="Generator width (128 = the paper's Figure 1). [default: 64; digits 32]")
+@click.option("--ndf", type=click.IntRange(min=1), help="Discriminator width. [default: 64; digits 32]")
 @click.option("--kernel-size", type=click.Choice(["4", "5"]), help="Conv kernel size. [default: 4]")
 @click.option("--conditional", is_flag=True,
               help="Feed the class label to both networks (the paper's conditional MNIST model).")
@@ -168,7 +168,8 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
     size, channels = native_shape(dataset, data_dir) if (model_flags or preset_model) else (32, 1)
     try:
         model_cfg, train_cfg, feature_cfg = recipes.apply(
-            recipe, {"image_size": size, "channels": channels, **model_flags}, flags, {})
+            recipe, {"image_size": size, "channels": channels, **_default_width(dataset),
+                     **model_flags}, flags, {})
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     if not (model_flags or preset_model):
@@ -194,6 +195,12 @@ def train(dataset, data_dir, no_verify, out, dry_run, conditional, num_classes, 
                    f"{summary['seconds']:.1f}s{limit}. Checkpoint: {summary['checkpoint']}")
         click.echo(f"Samples: {train_cfg.out}/samples/latest.png  "
                    f"Metrics: {train_cfg.out}/metrics.jsonl")
+
+
+def _default_width(dataset):
+    """`ngf` and `ndf` of the dataset's default run (`config.DEFAULT_WIDTH`), where it has one."""
+    width = C.DEFAULT_WIDTH.get(dataset)
+    return {"ngf": width, "ndf": width} if width else {}
 
 
 def _given(recipe, flags):

@@ -9,8 +9,12 @@ D_HEADS = ("flatten", "pool")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 JIT_MODES = ("auto", "on", "off")
-# Epochs when none is given: digits is tiny (11 steps an epoch), so it takes more to look like digits.
+# The default run where a dataset needs its own: digits is tiny (11 steps an epoch), so it takes
+# more epochs to look like digits, and its 8x8 images need no 64-wide networks: at ngf = ndf = 32
+# a step costs about a third, which keeps the README's first command to minutes on 2-core AVX2
+# CPUs at a KID within one std of the 64-wide run's (`default_run` records in benchmarks/results/).
 DEFAULT_EPOCHS = {"digits": 60}
+DEFAULT_WIDTH = {"digits": 32}
 EPOCHS = 25
 # The recipe `auto` stands for (`dcgan_tf.recipes` says why); here so that `TrainConfig()`
 # resolves it as `dcgan-tf train` does.

@@ -14,7 +14,7 @@ from dcgan_tf import locks, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
 from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.config import (
-    FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
+    DEFAULT_WIDTH, FeatureConfig, ModelConfig, TrainConfig, resume_train_config, steps_per_call,
 )
 from dcgan_tf.data import datasets as data
 from dcgan_tf.data import splits
@@ -246,7 +246,9 @@ def _resolve_configs(train_cfg, model_cfg, given=None):
         return saved_model_cfg, train_cfg, True
     if model_cfg is None:
         size, channels = data.native_shape(train_cfg.dataset, train_cfg.data_dir)
-        model_cfg = ModelConfig(image_size=size, channels=channels)
+        width = DEFAULT_WIDTH.get(train_cfg.dataset)
+        model_cfg = ModelConfig(image_size=size, channels=channels,
+                                **({"ngf": width, "ndf": width} if width else {}))
     return model_cfg, train_cfg, False
 
 
