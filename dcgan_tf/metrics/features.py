@@ -115,15 +115,24 @@ class FeatureSpace:
     scale: tuple
     info: dict = dataclasses.field(default_factory=dict)
     max_batch: int = 500
+    _graph: object = dataclasses.field(default=None, repr=False, compare=False)
 
     def embed(self, images, batch_size=200):
-        """(N, F) float64 features of uint8 (N, H, W, C) images, in batches."""
+        """(N, F) float64 features of uint8 (N, H, W, C) images, in batches.
+
+        The network runs as one traced graph, where TensorFlow fuses each convolution with its
+        batch norm and activation (eagerly it runs op by op, at about 1.5x the CPU time).
+        """
         batch_size = min(batch_size, self.max_batch)
+        if self._graph is None:
+            spec = tf.TensorSpec([None, self.size, self.size, self.channels], tf.float32)
+            self._graph = tf.function(lambda x: self.model(x, training=False),
+                                      input_signature=[spec])
         parts = []
         for i in range(0, len(images), batch_size):
             batch = prepare_images(images[i:i + batch_size], self.size, self.channels)
             x = batch.astype(np.float32) * self.scale[0] + self.scale[1]
-            parts.append(np.asarray(self.model(x, training=False), np.float64))
+            parts.append(np.asarray(self._graph(x), np.float64))
         return np.concatenate(parts)
 
     def describe(self):
