@@ -11,7 +11,7 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 JIT_MODES = ("auto", "on", "off")
 # The default run where a dataset needs its own: digits is tiny (11 steps an epoch), so it takes
 # more epochs to look like digits, and its 8x8 images need no 64-wide networks: at ngf = ndf = 32
-# a step costs about a third, which keeps the README's first command to minutes on 2-core AVX2
+# a step costs a fraction, which keeps the README's first command to minutes on 2-core AVX2
 # CPUs at a KID within one std of the 64-wide run's (`default_run` records in benchmarks/results/).
 DEFAULT_EPOCHS = {"digits": 60}
 DEFAULT_WIDTH = {"digits": 32}

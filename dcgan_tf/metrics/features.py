@@ -49,9 +49,9 @@ class ClassifierConfig:
         batch_size: Defaults to 128.
         lr: Adam learning rate (the peak of the cosine schedule). Defaults to 3e-3.
         width: Channels of the first conv block (doubling twice); the feature layer has
-            4 * width units. Defaults to 16: a third of the 32-wide network's step and at
-            least its held-out accuracy within `max_steps` (benchmarks/score_time.py's
-            classifier table), so a first score fits minutes on CPUs without AVX-512.
+            4 * width units. Defaults to 16: a fraction of the 32-wide network's step at
+            its held-out accuracy within `max_steps` (`benchmarks/score_time.py
+            --classifiers`), so a first score takes minutes on CPUs without AVX-512 too.
         shift: Random translations of up to this fraction of the side while training (0:
             none). Within `max_steps` (a few passes at most) they cost held-out accuracy
             rather than guard against memorising. Defaults to 0.
@@ -121,7 +121,7 @@ class FeatureSpace:
         """(N, F) float64 features of uint8 (N, H, W, C) images, in batches.
 
         The network runs as one traced graph, where TensorFlow fuses each convolution with its
-        batch norm and activation (eagerly it runs op by op, at about 1.5x the CPU time).
+        batch norm and activation (run eagerly, op by op, it takes more CPU time).
         """
         batch_size = min(batch_size, self.max_batch)
         if self._graph is None:
