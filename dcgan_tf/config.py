@@ -10,11 +10,23 @@ import math
 # Epochs when none is given: digits is tiny (11 steps an epoch), so it takes more to look like
 # digits. Before the options import: `dcgan_tf.data.registry` re-exports it.
 DEFAULT_EPOCHS = {"digits": 60}
+# ngf = ndf when none is given, where a dataset needs no 64-wide networks: digits' 8x8 images
+# train as well at 32, at a fraction of the step's cost, which keeps the README's first command
+# to minutes on 2-core CPUs (the `default-run` records in benchmarks/results/).
+DEFAULT_WIDTH = {"digits": 32}
 EPOCHS = 25
+
 
 from dcgan_tf.options import (  # noqa: E402,F401  (AUGMENTATIONS, parse_policies re-exported)
     AUGMENTATIONS, field, option, parse_policies, validate_fields,
 )
+
+
+def default_widths(dataset):
+    """`{"ngf": w, "ndf": w}` for a dataset with its own default width, else `{}`."""
+    width = DEFAULT_WIDTH.get(dataset)
+    return {"ngf": width, "ndf": width} if width else {}
+
 
 Z_DISTRIBUTIONS = option("z_dist").choices
 D_HEADS = option("d_head").choices

@@ -252,10 +252,11 @@ OPTIONS = {o.name: o for o in (
        role=MODEL),
     _o("z_dist", "Latent distribution: uniform in [-1, 1] (paper) or normal.",
        choices=("uniform", "normal"), default="uniform", group="model", role=MODEL),
-    _o("ngf", "Generator width of the last hidden block (128 = the paper's Figure 1).",
-       type=int, low=1, high=4096, default=64, group="model", role=MODEL),
-    _o("ndf", "Discriminator width of the first block, doubling each block.", type=int,
-       low=1, high=4096, default=64, group="model", role=MODEL),
+    _o("ngf", "Generator width of the last hidden block (128 = the paper's Figure 1); "
+       "digits defaults to 32.", type=int, low=1, high=4096, default=64, group="model",
+       role=MODEL),
+    _o("ndf", "Discriminator width of the first block, doubling each block; digits defaults "
+       "to 32.", type=int, low=1, high=4096, default=64, group="model", role=MODEL),
     _o("kernel_size", "Conv kernel size (the paper's figure uses 5).", type=int, choices=(4, 5),
        default=4, group="model", role=MODEL),
     _o("bn_momentum", "Batch-norm momentum (Keras' convention).", type=float, low=0, high=1,

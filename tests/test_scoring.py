@@ -196,6 +196,33 @@ def test_cli_writes_json(digits_export, tmp_path):
     assert report["n"] == 300 and report["feature_space"]["name"] == "classifier"
 
 
+def test_cli_progress_shows_an_eta_and_leaks_no_warnings(digits_export, tmp_path):
+    """`score` without --quiet: the classifier's training is one bar over all its steps with an
+    ETA (not Keras' line per epoch on stdout), the stage line reads cleanly, and no library
+    warning (Keras' `shuffle=True was passed, but will be ignored`) reaches the user."""
+    import re
+    import warnings
+
+    from dcgan_tf_cli.main import cli
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(cli, [
+            "score", "--model", digits_export[1], "--dataset", "digits", "--n", "100",
+            "--kid-subsets", "3", "--classifier-epochs", "2", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    # Python hides these categories by default; every other one would reach the user.
+    hidden = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+    assert [str(w.message) for w in caught if not issubclass(w.category, hidden)] == []
+    assert "Warning" not in result.stderr
+    # 1,437 training digits, 10% held out: 11 batches of 128 an epoch, 2 epochs.
+    assert re.search(r"classifier space: +\d+%\|.*\| \d+/22 steps \[\d\d:\d\d<\d\d:\d\d",
+                     result.stderr), result.stderr
+    assert "score, stage 2/5: classifier feature space" in result.stderr
+    assert ": :" not in result.stderr
+    assert result.stdout.startswith("FID") and "Epoch" not in result.output
+
+
 def _one_line_error(result, start):
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output

@@ -64,7 +64,10 @@ def fid(real, fake):
 
 
 def _polynomial_kernel(x, y):
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k  # `** 3` takes NumPy's general power: several times slower
 
 
 def mmd2_unbiased(x, y):
@@ -103,15 +106,22 @@ def kid(real, fake, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=0):
     return float(np.mean(values)), float(np.std(values, ddof=1)) if subsets > 1 else 0.0
 
 
-def _squared_distances(a, b):
-    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0.0)
+def _squared_distances(a, b, b_norms):
+    """(len(a), len(b)) squared distances; `b_norms` is `(b * b).sum(1)`. Built in place: the
+    chunks are large and these passes over them are most of precision/recall's time."""
+    d = a @ b.T
+    d *= -2.0
+    d += (a * a).sum(1)[:, None]
+    d += b_norms[None, :]
+    return np.maximum(d, 0.0, out=d)
 
 
 def _kth_neighbour_radii(x, k):
     """Squared distance from each row to its k-th nearest other row."""
     radii = np.empty(len(x))
+    norms = (x * x).sum(1)
     for i in range(0, len(x), _CHUNK):
-        d = _squared_distances(x[i:i + _CHUNK], x)
+        d = _squared_distances(x[i:i + _CHUNK], x, norms)
         radii[i:i + _CHUNK] = np.partition(d, k, axis=1)[:, k]  # index 0 is the row itself
     return radii
 
@@ -119,8 +129,9 @@ def _kth_neighbour_radii(x, k):
 def _coverage(manifold, radii, queries):
     """Fraction of `queries` inside at least one ball (centre a manifold row, its radius)."""
     inside = 0
+    norms = (manifold * manifold).sum(1)
     for i in range(0, len(queries), _CHUNK):
-        d = _squared_distances(queries[i:i + _CHUNK], manifold)
+        d = _squared_distances(queries[i:i + _CHUNK], manifold, norms)
         inside += int((d <= radii[None, :]).any(axis=1).sum())
     return inside / len(queries)
 

@@ -155,7 +155,8 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
         dataset: One of `dcgan_tf.data.registry.IN_MEMORY_DATASETS`.
         data_dir: The dataset's files (see `dcgan_tf.data.datasets.load_split`).
         cfg: A `ScoreConfig`.
-        progress: Show progress (a bar of the five stages on stderr; the classifier's training).
+        progress: Show progress on stderr: the stage of five, and a bar with an ETA over
+            the classifier's training steps.
 
     Returns:
         The report: `fid`, `kid`, `kid_std`, `precision`, `recall`, `feature_space` (name,
@@ -175,10 +176,10 @@ def score_savedmodel(model, dataset, data_dir=None, cfg=ScoreConfig(), progress=
     export = ExportReader(model, needs=(SAMPLE_SIGNATURE,), error=ScoringError)
     model_path = export.path
     stages = tqdm(total=5, desc="score", unit="stage", disable=not progress,
-                  bar_format="{desc}: {n}/{total} stages, {elapsed}")
+                  bar_format="{desc} ({elapsed})")
 
     def stage(name):
-        stages.set_description(f"score: {name}")
+        stages.set_description_str(f"score, stage {stages.n + 1}/{stages.total}: {name}")
 
     # Every cheap check before the classifier trains.
     stage("loading the export and real images")

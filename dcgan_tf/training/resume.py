@@ -15,7 +15,7 @@ import logging
 import os
 
 from dcgan_tf import options
-from dcgan_tf.config import ModelConfig, TrainConfig
+from dcgan_tf.config import ModelConfig, TrainConfig, default_widths
 from dcgan_tf.recipes import PRESET_OPTIONS
 
 logger = logging.getLogger("dcgan_tf")
@@ -161,5 +161,6 @@ def resolve(train_cfg, model_cfg, stated, read_run_config, native_shape):
         return model_cfg, train_cfg, True
     if model_cfg is None:
         size, channels = native_shape(train_cfg.dataset, train_cfg.data_dir)
-        model_cfg = ModelConfig(image_size=size, channels=channels)
+        model_cfg = ModelConfig(image_size=size, channels=channels,
+                                **default_widths(train_cfg.dataset))
     return model_cfg, train_cfg, False

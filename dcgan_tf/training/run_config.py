@@ -9,7 +9,7 @@ and the same statement of which options were given, which decides what a resume 
 import dataclasses
 
 from dcgan_tf import recipes
-from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
+from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig, default_widths
 from dcgan_tf.data.datasets import native_shape
 
 
@@ -65,6 +65,7 @@ class RunConfig:
             if "image_size" not in model or "channels" not in model:
                 size, channels = native_shape(train_cfg.dataset, train_cfg.data_dir)
                 model = {"image_size": size, "channels": channels, **model}
+            model = {**default_widths(train_cfg.dataset), **model}
             model_cfg = ModelConfig(**model)
         return cls(train_cfg, model_cfg, FeatureConfig(**features), frozenset(stated))
 
