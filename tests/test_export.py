@@ -546,14 +546,14 @@ def test_keras_files_load_without_dcgan_tf_and_match_the_savedmodel(exported, ru
 
 def test_keras_discriminator_of_a_semi_supervised_model_gives_its_class_logits():
     from dcgan_tf.export.keras_files import plain_networks
-    from dcgan_tf.training.models import build_classifier, build_discriminator, build_generator
+    from dcgan_tf.training.models import build_discriminator, build_generator, semi_classifier
 
     cfg = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8, labels=100, label_classes=10)
     generator, discriminator = build_generator(cfg), build_discriminator(cfg)
     _, plain = plain_networks(generator, discriminator, cfg)
     x = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
     class_logits = np.asarray(plain(x, training=False))
-    np.testing.assert_allclose(class_logits, build_classifier(discriminator)(x, training=False),
+    np.testing.assert_allclose(class_logits, semi_classifier(discriminator)(x, training=False),
                                atol=1e-5)
     # Their log-sum-exp is D's real/fake logit.
     lse = np.log(np.exp(class_logits.astype("float64")).sum(axis=1))
@@ -579,7 +579,7 @@ def test_model_card_names_data_step_recipe_and_the_measured_reports(tmp_path):
     front = _front_matter(card)
     assert front["library_name"] == "keras" and front["datasets"] == ["digits"]
     assert "dcgan" in front["tags"] and "metrics" not in front
-    assert "| data | `digits`, trained at 32x32x1 |" in card and "| step | 7 " in card and "| recipe | `probe` |" in card
+    assert "| data | `digits`, trained at 32x32x1 |" in card and "| step | 7 " in card and "| recipe | `pyramid` |" in card
     assert "No probe or score report was found" in card
     # Reports written by `probe --json` / `score --json`, one of them for an earlier export.
     probe = {"method": "svm", "dataset": "digits", "test_error_mean": 0.0153,

@@ -30,11 +30,16 @@ def _open(path):
         raise DataNotFoundError(f"npz file not found: {path}. Pass --data-dir FILE.npz.")
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
         raise DataError(f"Cannot read {path} as a NumPy .npz file: {e}") from None
 
 
 def _images(path, data, key):
+    shape, dtype = _header(path, key)  # Refuse object arrays by their header, before reading.
+    if dtype != np.uint8:
+        raise DataError(
+            f"Expected `{key}` in {path} to be uint8 (N, H, W, C) with C in {{1, 3}} and N > 0. "
+            f"Received: {key} {dtype} {shape}")
     x = data[key]
     if x.ndim == 3:
         x = x[..., None]
