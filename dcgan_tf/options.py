@@ -286,7 +286,7 @@ OPTIONS = {o.name: o for o in (
        role=MODEL),
     # Recipe options that add heads or averages: model state of TrainConfig.
     _o("recipe", "Preset of the recipe options; paper = section 4 with all of them off; auto = "
-       "the best measured at equal wall-clock budgets (benchmarks/README.md). Explicit flags "
+       "the best measured at equal wall-clock budgets (docs/results.md). Explicit flags "
        "override the preset.", default="auto", group="recipe", role=RECIPE,
        choices=("paper", "ssgan", "diffaug", "sngan", "pyramid", "contrastive", "semi",
                 "ssgan-da", "auto")),
@@ -424,7 +424,7 @@ OPTIONS.update({o.name: o for o in (
     _o("serving_root", "Where the server sees --base-path, for models.config's base_path "
        "entries (absolute). Default: keep the file's, or /models.", group="output"),
     _o("serving_precision", "The generating signatures' compute dtype (inputs and outputs stay "
-       "float32); bf16 serves faster only on CPUs with native bf16 (benchmarks/README.md).",
+       "float32); bf16 serves faster only on CPUs with native bf16 (docs/results.md).",
        choices=("fp32", "bf16"), default="fp32", group="speed"),
     _o("generator", "The trained generator, or its weight average (a run trained with --g-ema), "
        "with batch norm re-estimated for the averaged weights.", choices=("raw", "ema"),

@@ -1,7 +1,7 @@
 """Named recipes: presets of the options that depart from the paper, for `dcgan-tf train --recipe`.
 
 `paper` is section 4 as written, every option off; `auto` names the preset the recipe study of
-benchmarks/README.md picked (`AUTO`). A preset sets only options declared with the `RECIPE` or
+docs/results.md picked (`AUTO`). A preset sets only options declared with the `RECIPE` or
 `MODEL` role in `dcgan_tf.options` (checked at import) and only supplies defaults: explicit
 values override it.
 """
@@ -33,14 +33,14 @@ RECIPES = {
     # Semi-supervised D (Salimans et al. 2016): a K+1-class D on 1000 class-balanced labels
     # (the probe's draw 0), feature matching for G, D's inputs shifted and mirrored
     # (DiffAugment's translation, Zhao et al. 2020, and the mirror of Laine & Aila 2017), read
-    # out as `pyramid` is; its study is in benchmarks/README.md.
+    # out as `pyramid` is; its study is in docs/results.md.
     "semi": {"labels": 1000, "diffaugment": "translation,flip", **_PYRAMID},
     # The candidates combined: rotation, augmentation and the richer probe features.
     "ssgan-da": {"rotation_weight": 1.0, "rotation_weight_g": 0.2,
                  "diffaugment": "translation,cutout,color", "pooling": "pyramid", "flip": True},
 }
 # The preset `--recipe auto` (the CLI's default) resolves to: the recipe study
-# (benchmarks/README.md, "Recipe study") found the paper's training with this read-out probed
+# (`benchmarks/quality.py`; docs/results.md) found the paper's training with this read-out probed
 # best at equal wall-clock budgets, at the paper's throughput and KID.
 AUTO = AUTO_RECIPE
 NAMES = (*RECIPES, "auto")

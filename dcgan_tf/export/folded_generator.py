@@ -2,12 +2,12 @@
 
 In inference mode batch norm is a per-channel affine map, so it folds into the preceding layer's
 kernel and a bias. And a stride-2 transposed convolution on a small input is dominated by
-oneDNN's per-call weight reordering (4x4x1024 -> 8x8x512 at batch 1 ran at about 6 GFLOP/s
-here): written as one matmul plus an overlap-add (col2im) it runs about 10x faster.
+oneDNN's per-call weight reordering: written as one matmul plus an overlap-add (col2im) it
+runs several times faster (`benchmarks/serve_latency.py`).
 
 In bfloat16 the weights are stored in bf16 and each matmul takes them as its left operand,
 `kernel^T @ x^T`: AMX repacks only its right operand (the small activation) per call, so at
-batch 1 the 4x4x1024 -> 8x8x512 layer ran 1.7x faster than `x @ kernel` (benchmarks/README.md).
+batch 1 it runs faster than `x @ kernel` (`benchmarks/serve_latency.py`).
 """
 
 import numpy as np
@@ -17,7 +17,7 @@ from keras import layers
 from dcgan_tf.config import SERVING_PRECISIONS
 
 # Inputs at most this size (height) take the matmul path; larger ones are faster in oneDNN's
-# transposed convolution (measured at batch 1 and 64, see benchmarks/README.md).
+# transposed convolution (measured at batch 1 and 64 by `benchmarks/serve_latency.py`).
 MATMUL_MAX_SIZE = 8
 _DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
 

@@ -2,7 +2,7 @@
 
 tf2onnx is the ONNX exporter of TensorFlow graphs (Keras' `Model.export(format="onnx")` calls
 it on the TensorFlow backend). It logs "Unsupported ops" and still writes a file that
-onnxruntime rejects (issue 25), so each file is checked with `onnx.checker` here and rejected
+onnxruntime rejects, so each file is checked with `onnx.checker` here and rejected
 on any op outside the ONNX domain.
 """
 

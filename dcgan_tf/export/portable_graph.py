@@ -11,8 +11,8 @@ max, D's inputs arrive at the model's size, and z comes from outside (see `porta
 
 TFLite's generator takes one z per call: with a free batch dimension each transposed
 convolution's output shape is computed at run time (`SHAPE`, `STRIDED_SLICE`, `PACK`), which
-keeps TFLite from its fast kernels; at batch 1 the 32x32 ngf-64 generator ran in 1.5 ms
-against 22 ms in LiteRT on one thread (benchmarks/README.md).
+keeps TFLite from its fast kernels, an order of magnitude slower in LiteRT at batch 1
+(`benchmarks/portable_latency.py`).
 """
 
 import tensorflow as tf

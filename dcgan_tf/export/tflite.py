@@ -4,7 +4,7 @@ TFLite's own converter (`tf.lite.TFLiteConverter`, what Keras' `Model.export(for
 calls) from a SavedModel that holds the function as `serving_default`, so the file keeps a
 signature with the inputs' and outputs' names. Builtins only: an op outside them fails here,
 at export, instead of in the user's interpreter (TF Select ops wrote files that neither TF's
-interpreter nor LiteRT ran, issue 25).
+interpreter nor LiteRT ran).
 """
 
 import tensorflow as tf

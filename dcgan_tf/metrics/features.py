@@ -186,8 +186,8 @@ def build_feature_classifier(num_classes, channels, width=32, shift=0.0, bn_mome
     """A small VGG-style CNN at 32x32: three conv blocks, global pooling, a feature layer.
 
     Batch norm trains through TensorFlow's fused kernel (`dcgan_tf.fused_norm`, the same
-    function): on a 2-core AVX512-BF16 EPYC the bf16 step took 130 ms against 197 ms with
-    Keras' batch norm, which was most of a first score's time.
+    function): Keras' op-by-op batch norm was most of a first score's time
+    (`benchmarks/score_time.py`).
 
     Args:
         num_classes: Outputs of the classifier.
@@ -333,9 +333,8 @@ def _stream(images, labels, batch_size, seed=None):
     `seed` is given.
 
     The pipeline runs on one private thread without autotuning: with Keras' own array adapter
-    a fit on a 2-core CPU ran at half speed in about one fit in six (130 against 260 ms a
-    step), never with this stream (benchmarks/README.md, issue 29). Scaling per batch also
-    spares a float32 copy of the whole split.
+    some fits on a 2-core CPU ran at half speed, never with this stream
+    (`benchmarks/score_time.py`). Scaling per batch also spares a float32 copy of the split.
     """
     ds = tf.data.Dataset.from_tensor_slices((images, labels))
     if seed is not None:
