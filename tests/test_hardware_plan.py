@@ -45,13 +45,16 @@ def test_the_cap_turns_native_bf16_off(monkeypatch):
 def test_auto_choices_follow_the_kind():
     # Each kind's `auto` as measured by benchmarks/auto_choices.py: bf16 with patch-matmul
     # kernel gradients on AMX, bf16 with dilated-convolution kernel gradients on AVX512-BF16;
-    # fp32 and oneDNN's own kernels on AVX2 and AVX-512 without bf16; oneDNN's own on GPUs.
+    # fp32 with dilated-convolution kernel gradients on AVX2, with oneDNN's own on AVX-512
+    # without bf16; oneDNN's own on GPUs.
     expected = {"amx": ("bf16", "patches"), "avx512_bf16": ("bf16", "dilated"),
-                "avx512": ("fp32", "native"), "avx2": ("fp32", "native"), "gpu": ("bf16", "native")}
+                "avx512": ("fp32", "native"), "avx2": ("fp32", "dilated"),
+                "gpu": ("bf16", "native")}
     for kind, (precision, grads) in expected.items():
         assert hp.precision_choice("auto", kind) == precision, kind
         assert hp.kernel_grads_choice(precision, kind) == grads, kind
-        assert hp.kernel_grads_choice("fp32", kind) == "native", kind
+        assert hp.kernel_grads_choice("fp32", kind) == ("dilated" if kind == "avx2" else "native")
+        assert hp.kernel_grads_choice("fp16", kind) == "native", kind
         assert hp.jit_choice("auto", kind) == (kind == "gpu")
         assert hp.pipeline_threads_choice(kind) == (None if kind == "gpu" else 1)
         assert hp.fused_bn_choice(kind)

@@ -101,13 +101,14 @@ def kernel_grads_choice(precision, kind):
         kind: The hardware kind (`hardware.KINDS`).
 
     Returns:
-        `"patches"` for bf16 on AMX; `"dilated"` for bf16 on AVX512-BF16 without AMX (both
-        faster than oneDNN's bf16 kernel gradient there); else `"native"`, oneDNN's or the GPU
-        library's own kernel (in fp32 the rewrites measured no faster on the CPU kinds).
+        `"patches"` for bf16 on AMX; `"dilated"` for bf16 on AVX512-BF16 without AMX and for
+        fp32 on AVX2 without AVX-512 (there oneDNN's kernel gradient is its older non-brgemm
+        kernel, and the forward convolution the dilated form runs is faster); else
+        `"native"`, oneDNN's or the GPU library's own kernel.
     """
-    if precision != "bf16":
-        return "native"
-    return {"amx": "patches", "avx512_bf16": "dilated"}.get(kind, "native")
+    if precision == "bf16":
+        return {"amx": "patches", "avx512_bf16": "dilated"}.get(kind, "native")
+    return "dilated" if precision == "fp32" and kind == "avx2" else "native"
 
 
 def fused_bn_choice(kind):
