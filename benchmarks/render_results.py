@@ -126,11 +126,15 @@ def speed_section(records):
     runs = [r for r in records if r["what"] == "default_run"]
     if runs:
         lines += ["", "The default `dcgan-tf train` (digits), start to end:", "",
-                  "| machine | steps | seconds | date | record |", "|---|---|---|---|---|"]
-        for r in _latest(runs, _machine):
+                  "| machine | run | steps | seconds (wall) | KID +- std | date | record |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in sorted(runs, key=lambda r: r["date"]):
             f = r["figures"]
-            lines.append(f"| {_machine(r)} | {f.get('steps', '')} | {_fmt(f['seconds'])} | "
-                         f"{_date(r)} | {_link(r)} |")
+            kid = f"{_fmt(f['kid'], 3)} +- {_fmt(f['kid_std'], 3)}" if "kid" in f else ""
+            steps = f.get("steps", r.get("steps", ""))
+            lines.append(f"| {_machine(r)} | {r.get('run', '')} | {steps} | "
+                         f"{_fmt(f.get('seconds', f.get('wall_s')))} | {kid} | {_date(r)} | "
+                         f"{_link(r)} |")
     return lines
 
 
