@@ -100,6 +100,49 @@ def _machine(record):
     return cpu_kind(cpu) if "device" not in record else record["device"]
 
 
+
+def _alternating_section(records):
+    """Ours against PyTorch in alternating windows of one command (`auto_choices.py`)."""
+    rows = _latest([r for r in records if r["what"] == "train_step_vs_torch"],
+                   lambda r: (_machine(r), r.get("size"), r["figures"].get("precision")))
+    if not rows:
+        return []
+    lines = ["", "Against PyTorch in alternating windows of one command "
+             "(`benchmarks/auto_choices.py --torch-python`; the load average says how quiet the "
+             "machine was):", "",
+             "| machine | step | precision | ours img/s | PyTorch img/s (format) | ours / PyTorch "
+             "| windows | load | date | record |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (_machine(r), r.get("size", 0))):
+        f = r["figures"]
+        windows = f.get("window_ratios") or []
+        spread = f"{min(windows):.2f}-{max(windows):.2f}" if windows else ""
+        lines.append(
+            f"| {_machine(r)} | {r.get('size')}x{r.get('size')}x{r.get('channels', 3)}, batch "
+            f"{r.get('batch', 128)}, width {r.get('width', 64)} | {f.get('precision', '')} | "
+            f"{_fmt(f['ours_img_s'])} | {_fmt(f['torch_img_s'])} ({f.get('torch_format', '')}) | "
+            f"**{f['ours_over_torch']:.2f}x** | {spread} | {_fmt(r.get('load_average'))} | "
+            f"{_date(r)} | {_link(r)} |")
+    return lines
+
+
+def _auto_choice_section(records):
+    """Each `auto` choice against its alternative, per machine kind (`auto_choices.py`)."""
+    rows = _latest([r for r in records if r["what"] == "auto_choice"],
+                   lambda r: (_machine(r), r.get("size"), r["figures"].get("choice")))
+    if not rows:
+        return []
+    lines = ["", "Each `auto` choice against its alternative (`benchmarks/auto_choices.py`; "
+             "the verdict is the benchmark's, for the rule of the commit it ran at):", "",
+             "| machine | size | A vs B | A's speed-up | auto picked | verdict | load | record |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (_machine(r), r.get("size", 0),
+                                         r["figures"].get("choice", ""))):
+        f = r["figures"]
+        lines.append(f"| {_machine(r)} | {r.get('size')} | {f.get('a')} vs {f.get('b')} | "
+                     f"{_fmt(f.get('a_speedup'), 2)} | {f.get('auto_picks', '')} | "
+                     f"{f.get('verdict', '')} | {_fmt(r.get('load_average'))} | {_link(r)} |")
+    return lines
+
 def speed_section(records):
     rows = [r for r in records if r["what"] == "train_step"]
     rows = _latest(rows, lambda r: (_machine(r), r.get("size"), r.get("channels"),
@@ -123,6 +166,7 @@ def speed_section(records):
                 f", width {r.get('width', 64)}" + (f", {r['variant']}" if r.get("variant") else ""))
         lines.append(f"| {_machine(r)} | {step} | {r.get('precision', '')} | {_fmt(f['img_s'])} | "
                      f"{_fmt(torch)} | {ratio} | {ceiling} | {_date(r)} | {_link(r)} |")
+    lines += _alternating_section(records) + _auto_choice_section(records)
     runs = [r for r in records if r["what"] == "default_run"]
     if runs:
         lines += ["", "The default `dcgan-tf train` (digits), start to end:", "",
