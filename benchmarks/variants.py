@@ -6,13 +6,13 @@
 norm instead of `fused_norm`'s (`*-keras` configurations, `auto_choices.py`).
 """
 
-from dcgan_tf.hardware import resolve_precision
 from dcgan_tf.training.assemble import build_parts, compile_gan, model_type
 from dcgan_tf.training.gan import DCGAN
 from dcgan_tf.training.models import (
     build_discriminator, build_generator, dtype_policy, paired_discriminator,
 )
-from dcgan_tf.training.run import kernel_grads_for, precision_policy, resolve_jit
+from dcgan_tf.training.hardware_plan import resolve_hardware
+from dcgan_tf.training.run import precision_policy
 
 
 class PairedDCGAN(DCGAN):
@@ -38,8 +38,8 @@ def build_variant(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused
         kernel_grads: As `build_gan`'s.
         fused_bn: `False` builds Keras' own batch norm.
     """
-    precision = resolve_precision(train_cfg.precision)
-    kernel_grads = kernel_grads or kernel_grads_for(precision)
+    plan = resolve_hardware(train_cfg, kernel_grads=kernel_grads)
+    precision, kernel_grads = plan.precision, plan.kernel_grads
     with dtype_policy(precision_policy(precision)):
         generator = build_generator(model_cfg, kernel_grads, fused_bn)
         discriminator = build_discriminator(model_cfg, kernel_grads, fused_bn)
@@ -51,4 +51,4 @@ def build_variant(model_cfg, train_cfg, paired_d=False, kernel_grads=None, fused
             raise ValueError(f"Expected an unconditional model with `paired_d`. Received: {kind.__name__}")
         kind = PairedDCGAN
     gan = kind(generator, discriminator, model_cfg.z_dim, model_cfg.z_dist, train_cfg.seed, parts)
-    return compile_gan(gan, train_cfg, precision == "fp16", resolve_jit(train_cfg.jit))
+    return compile_gan(gan, train_cfg, precision == "fp16", plan.jit)

@@ -21,7 +21,7 @@ def test_cli_width_flags_win_over_the_digits_default(tmp_path):
     from dcgan_tf_cli.main import cli
 
     def dry(*flags):
-        result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "r"), "--dry-run",
+        result = CliRunner().invoke(cli, ["train", str(tmp_path / "r"), "--dry-run",
                                           *flags])
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)

@@ -76,7 +76,8 @@ def test_steps_per_call_divides_the_epoch(setting, steps, expected):
 def test_resolve_hardware_gives_one_record_and_one_line(monkeypatch):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     plan = hp.resolve_hardware(TrainConfig(), kind="avx2")
-    assert (plan.precision, plan.jit, plan.kernel_grads, plan.fused_bn) == ("fp32", False, "native", True)
+    assert (plan.precision, plan.jit, plan.kernel_grads, plan.fused_bn) == (
+        "fp32", False, "dilated", True)
     assert (plan.strategy, plan.pipeline_threads, plan.steps_per_call) == (
         "default", 1, AUTO_STEPS_PER_EXECUTION)
     line = plan.describe()
@@ -104,4 +105,4 @@ def test_the_plan_line_says_what_auto_chose_on_this_machine():
     fixed = hp.resolve_hardware(TrainConfig(precision="fp32", strategy="default", jit="off",
                                             steps_per_execution=1), kind="avx2").describe()
     assert fixed == ("Hardware avx2: precision fp32, strategy default, XLA off, kernel gradients "
-                     "native, fused batch norm, 1 pipeline thread, up to 1 step per call.")
+                     "dilated, fused batch norm, 1 pipeline thread, up to 1 step per call.")

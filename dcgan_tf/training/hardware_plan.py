@@ -8,6 +8,8 @@ by `benchmarks/auto_choices.py`. `run.py` prints `HardwarePlan.describe()` once.
 
 import dataclasses
 
+import tensorflow as tf
+
 from dcgan_tf import hardware
 from dcgan_tf.config import AUTO_STEPS_PER_EXECUTION
 _STRATEGY_NAMES = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multiworker"}
@@ -166,8 +168,6 @@ def resolve_hardware(train_cfg, strategy=None, kind=None, kernel_grads=None, fus
     Returns:
         A `HardwarePlan`.
     """
-    import tensorflow as tf
-
     kind = kind or current_kind()
     strategy = strategy or tf.distribute.get_strategy()
     gpu_bf16 = kind == "gpu" and hardware.native_bf16()
