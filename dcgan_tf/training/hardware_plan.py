@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from dcgan_tf import hardware
 from dcgan_tf.config import AUTO_STEPS_PER_EXECUTION
+
 _STRATEGY_NAMES = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multiworker"}
 
 
