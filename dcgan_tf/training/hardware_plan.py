@@ -151,8 +151,6 @@ def strategy_name(strategy):
 def current_kind():
     """The kind this process trains on: `"gpu"` where TensorFlow sees a GPU, else the CPU's
     kind under `ONEDNN_MAX_CPU_ISA` (`hardware.cpu_kind`)."""
-    import tensorflow as tf
-
     return "gpu" if tf.config.list_physical_devices("GPU") else hardware.cpu_kind()
 
 
