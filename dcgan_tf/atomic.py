@@ -210,7 +210,8 @@ def temp_dir(parent, tag):
     return tmp
 
 
-def _fsync_dir(path):
+def fsync(path):
+    """Flushes a file or directory to disk (a directory: the names it holds)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -262,7 +263,7 @@ def publish_dir(tmp, final, overwrite=False, sync=False):
         os.remove(journal)
         shutil.rmtree(old, ignore_errors=True)
     if sync:
-        _fsync_dir(parent)
+        fsync(parent)
     return final
 
 

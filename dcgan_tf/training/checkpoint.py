@@ -25,7 +25,7 @@ import tempfile
 
 import tensorflow as tf
 
-from dcgan_tf.atomic import file_sha256, save_json, publish_dir, recover_dirs
+from dcgan_tf.atomic import file_sha256, fsync, publish_dir, recover_dirs, save_json
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training import legacy_checkpoint as legacy
 from dcgan_tf.training import history
@@ -226,22 +226,13 @@ def publish(tmp, run_dir, step, epoch, metrics=None, keep=5):
              "files": files},
         )
         for name in os.listdir(tmp):
-            _fsync(os.path.join(tmp, name))
+            fsync(os.path.join(tmp, name))  # Data, then the rename: whole or absent.
         publish_dir(tmp, final, overwrite=True, sync=True)  # A replayed step replaces its own.
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _prune(run_dir, keep)
     return final
-
-
-def _fsync(path):
-    # Data first, then the rename: after a power cut the checkpoint is whole or absent.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _clean(metrics):
