@@ -47,8 +47,9 @@ setup(
         "portable": PORTABLE,
         # `dcgan-tf explore`'s app; selenium drives the browser tests (Debian's chromium).
         "explore": ["gradio>=5", "gradio_client"],
-        # pytest-xdist runs the test files on every core (at most 4 workers, pytest.ini).
-        "test": ["pytest", "pytest-xdist", *PORTABLE, "gradio>=5", "gradio_client", "selenium>=4.10"],
+        # pytest-xdist runs the test files on every core (at most 4 workers, pytest.ini);
+        # pytest-timeout ends a hung test with its stack instead of letting it hold CI.
+        "test": ["pytest", "pytest-xdist", "pytest-timeout", *PORTABLE, "gradio>=5", "gradio_client", "selenium>=4.10"],
     },
     entry_points={"console_scripts": ["dcgan-tf=dcgan_tf_cli.main:main"]},
 )
