@@ -24,7 +24,7 @@ from dcgan_tf.investigations.dedup_inputs import SIDE, load_inputs, prepare, rem
 from dcgan_tf.options import field, option
 
 CODE_BITS = 128
-# Input noise (in standard deviations of the standardised pixels), code dropout and epochs,
+# Input noise (in standard deviations of the standardised pixels) and code dropout,
 # picked on SVHN with planted copies (see tests/test_dedup.py).
 NOISE = 0.3
 DROPOUT = 0.5
