@@ -2,14 +2,19 @@
 
 `interpolate`, `arithmetic` and `nearest` read an export (`--model`); `visualize` and `forget`
 need inner layers and read a run directory (the positional RUN); `dedup` reads images. Each writes its
-PNG(s) and one JSON into `--out`. The library (`dcgan_tf.investigations.latent`, `nearest`, `visualize`,
-`forget`, `dedup`) loads only when a command runs, so `--help` stays fast.
+PNG(s) and one JSON into `--out`. Each command builds its settings (`dcgan_tf.investigations.configs`,
+TensorFlow-free) from its flags and calls the library (`dcgan_tf.investigations.latent`, `nearest`,
+`visualize`, `forget`, `dedup`), which loads only when a command runs, so `--help` stays fast.
 """
 
 import json
 
 import click
 
+from dcgan_tf.investigations.configs import (
+    METHODS, THRESHOLDS, ArithmeticConfig, DedupConfig, ForgetConfig, InterpolateConfig,
+    NearestConfig, VisualizeConfig,
+)
 from dcgan_tf_cli.quiet import Command
 from dcgan_tf_cli.schema import argument, options
 
@@ -61,12 +66,13 @@ def interpolate(model, out_dir, walks, num_walks, points, steps, method, seed, z
       dcgan-tf interpolate --model savedmodels/digits --out inv/interp \\
           --walk-indices 3,17 --walk-indices 5,9,12
     """
-    from dcgan_tf.investigations.latent import METHODS, interpolate as run
+    from dcgan_tf.investigations.latent import interpolate as run
 
     walks = [_ints_or_none(w, "--walk-indices") for w in walks]
-    methods = METHODS if method == "both" else (method,)
-    report = run(model, out_dir, walks=walks or None, num_walks=num_walks, points=points, steps=steps,
-                 methods=methods, seed=seed, z_file=z_file, scale=scale)
+    config = InterpolateConfig(
+        walks=walks or None, num_walks=num_walks, points=points, steps=steps,
+        methods=METHODS if method == "both" else (method,), seed=seed, z_file=z_file, scale=scale)
+    report = run(model, out_dir, config)
     click.echo(f"random-pair distance {report['random_pair_distance']:.4f}")
     for name, m in report["methods"].items():
         click.echo(f"{name}: mean step / random pair {m['mean_step_ratio']:.3f}, max "
@@ -103,15 +109,15 @@ def arithmetic(model, out_dir, concepts, expression, turn, turn_steps, noise, ne
         pair = tuple(p.strip() for p in turn.split(","))
         if len(pair) != 2:
             raise click.BadParameter(f"expected FROM,TO, got {turn!r}", param_hint="--turn")
-    report = run(model, out_dir, concepts, expression, seed=seed, z_file=z_file, noise=noise,
-                 neighbours=neighbours, noise_seed=noise_seed, turn=pair, turn_steps=turn_steps,
-                 scale=scale)
+    config = ArithmeticConfig(seed=seed, z_file=z_file, noise=noise, neighbours=neighbours,
+                              noise_seed=noise_seed, turn=pair, turn_steps=turn_steps, scale=scale)
+    report = run(model, out_dir, concepts, expression, config)
     _echo_report(report, ("expression", "result_z_norm", "result_probability"))
 
 
 @click.command(cls=Command)
 @options("model", "out_dir", "n", "seed", "dataset", "data_dir", "max_train", "n_heldout", "k",
-         "show", "scale", required=("model", "out_dir"), n={"high": 10_000, "default": 256})
+         "show", "scale", required=("model", "out_dir"), n={"high": 10_000, "default": NearestConfig.n})
 def nearest(model, out_dir, n, seed, dataset, data_dir, max_train, n_heldout, k, show, scale):
     """Memorisation check: nearest training images of generated samples.
 
@@ -127,8 +133,9 @@ def nearest(model, out_dir, n, seed, dataset, data_dir, max_train, n_heldout, k,
     """
     from dcgan_tf.investigations.nearest import nearest as run
 
-    report = run(model, out_dir, n=n, seed=seed, dataset=dataset, data_dir=data_dir,
-                 max_train=max_train, n_heldout=n_heldout, k=k, show=show, scale=scale)
+    config = NearestConfig(n=n, seed=seed, max_train=max_train, n_heldout=n_heldout, k=k,
+                           show=show, scale=scale)
+    report = run(model, out_dir, config, dataset=dataset, data_dir=data_dir)
     for space, s in report["spaces"].items():
         click.echo(f"{space}: median NN distance generated {s['generated_to_train']['median']:.4g}, "
                    f"held-out {s['heldout_to_train']['median']:.4g} (ratio {s['median_ratio']:.3f}); "
@@ -157,10 +164,10 @@ def visualize(run_dir, out_dir, checkpoint, layer, channels_shown, num_channels,
     """
     from dcgan_tf.investigations.visualize import visualize as run
 
-    channels = _ints_or_none(channels_shown, "--d-channels")
-    report = run(run_dir, out_dir, which=checkpoint, layer=layer, channels=channels,
-                 num_channels=num_channels, top=top, n_images=n_images, dataset=dataset,
-                 data_dir=data_dir, seed=seed, scale=scale)
+    config = VisualizeConfig(
+        checkpoint=checkpoint, layer=layer, channels=_ints_or_none(channels_shown, "--d-channels"),
+        num_channels=num_channels, top=top, n_images=n_images, seed=seed, scale=scale)
+    report = run(run_dir, out_dir, config, dataset=dataset, data_dir=data_dir)
     for name, net in report["networks"].items():
         click.echo(f"{name}: mean selectivity {net['mean_selectivity']:.2f}, mean map "
                    f"concentration {net['mean_map_concentration']:.3f}")
@@ -170,7 +177,7 @@ def visualize(run_dir, out_dir, checkpoint, layer, channels_shown, num_channels,
 @click.command(cls=Command)
 @argument("run_dir", "RUN")
 @options("out_dir", "boxes_file", "maps", "checkpoint", "n", "negatives", "C", "seed", "z_file",
-         "scale", required=("out_dir",), n={"high": 256, "default": 16})
+         "scale", required=("out_dir",), n={"high": 256, "default": ForgetConfig.n})
 def forget(run_dir, out_dir, boxes_file, maps, checkpoint, n, negatives, C, seed, z_file, scale):
     """Make the generator forget an object (paper section 6.2.1, Figure 6).
 
@@ -199,9 +206,9 @@ def forget(run_dir, out_dir, boxes_file, maps, checkpoint, n, negatives, C, seed
                 raise click.BadParameter(f"{boxes_file} is not JSON: {e}", param_hint="--boxes") from None
         if not isinstance(boxes, dict):
             raise click.BadParameter('expected {"index": [[x0, y0, x1, y1], ...]}', param_hint="--boxes")
-    maps = _ints_or_none(maps, "--maps")
-    report = run(run_dir, out_dir, boxes=boxes, maps=maps, which=checkpoint, seed=seed, n=n,
-                 z_file=z_file, negatives_per_positive=negatives, C=C, scale=scale)
+    config = ForgetConfig(checkpoint=checkpoint, seed=seed, n=n, z_file=z_file,
+                          negatives_per_positive=negatives, C=C, scale=scale)
+    report = run(run_dir, out_dir, boxes=boxes, maps=_ints_or_none(maps, "--maps"), config=config)
     click.echo(f"dropped {len(report['dropped_maps'])} of {report['feature_maps']} maps of {report['layer']}")
     _echo_report(report, ("boxed_change_inside", "boxed_change_outside", "d_probability_before",
                           "d_probability_after"))
@@ -227,7 +234,7 @@ def dedup(out_dir, folder, tfrecords, npz, remove, threshold, max_hamming, ae_ep
     """
     import numpy as np
 
-    from dcgan_tf.investigations.dedup import THRESHOLDS, dedup as run
+    from dcgan_tf.investigations.dedup import dedup as run
 
     if threshold not in THRESHOLDS:
         try:
@@ -245,9 +252,10 @@ def dedup(out_dir, folder, tfrecords, npz, remove, threshold, max_hamming, ae_ep
                 raise click.BadParameter(f"expected an array 'x' in {npz}; it has {data.files}",
                                          param_hint="--npz")
             images = data[key]
+    config = DedupConfig(remove=remove, threshold=threshold, max_hamming=max_hamming,
+                         epochs=ae_epochs, seed=seed, plant=plant, noise_std=noise_std, scale=scale)
     report = run(out_dir, folder=folder, tfrecords=list(tfrecords) or None, images=images,
-                 remove=remove, threshold=threshold, max_hamming=max_hamming, epochs=ae_epochs,
-                 seed=seed, plant=plant, noise_std=noise_std, scale=scale)
+                 config=config)
     click.echo(f"{report['images']} images, {report['distinct_hashes']} distinct hashes, "
                f"{report['group_count']} duplicate groups, {report['duplicates']} duplicates")
     if plant:

@@ -187,8 +187,8 @@ def test_interpolate_walks(capture, tmp_path):
     new = _invoke(["interpolate", "--model", model, "--out", "o", "--walk-indices", "3,17",
                    "--walk-indices", "5,9,12", "--num-walks", "2"])
     assert new.exit_code == 1 and "captured" in new.output
-    assert calls[0][1]["walks"] == [[3, 17], [5, 9, 12]]
-    assert calls[0][1]["num_walks"] == 2
+    assert calls[0][0][2].walks == [[3, 17], [5, 9, 12]]
+    assert calls[0][0][2].num_walks == 2
     # The old spellings are gone (no hidden aliases).
     old = _invoke(["interpolate", "--model", model, "--out", "o", "--walks", "2"])
     assert old.exit_code == 2 and "No such option '--walks'" in old.output
@@ -203,8 +203,8 @@ def test_visualize_d_channels_and_positional_run(capture, tmp_path):
     run = str(tmp_path)
     new = _invoke(["visualize", run, "--out", "o", "--d-channels", "0,3", "--num-d-channels", "2"])
     assert new.exit_code == 1, new.output
-    assert calls[0][0][0] == run and calls[0][1]["channels"] == [0, 3]
-    assert calls[0][1]["num_channels"] == 2
+    assert calls[0][0][0] == run and calls[0][0][2].channels == [0, 3]
+    assert calls[0][0][2].num_channels == 2
     old = _invoke(["visualize", "--run", run, "--out", "o"])
     assert old.exit_code == 2 and "No such option '--run'" in old.output
     missing = _invoke(["visualize", "--out", "o"])

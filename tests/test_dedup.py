@@ -73,7 +73,7 @@ def test_planted_duplicates_in_svhn_are_found_and_distinct_images_kept(tmp_path)
     """
     with np.load(SVHN) as data:
         images = data["x"]
-    report = D.dedup(str(tmp_path), images=images, plant=20, seed=0)
+    report = D.dedup(str(tmp_path), images=images, config=D.DedupConfig(plant=20, seed=0))
     planted = report["planted"]
     assert planted["planted_pairs"] == 60
     assert planted["precision"] >= 0.9
@@ -99,12 +99,14 @@ def test_folder_report_and_remove(tmp_path):
     images = _digits(30)
     folder = tmp_path / "photos"
     _write_folder(folder, np.concatenate([images, images[[4, 7]]]))  # img30 = img04, img31 = img07
-    report = D.dedup(str(tmp_path / "out"), folder=str(folder), max_hamming=0, epochs=10)
+    report = D.dedup(str(tmp_path / "out"), folder=str(folder),
+                     config=D.DedupConfig(max_hamming=0, epochs=10))
     groups = [sorted(g) for g in report["groups"]]
     assert ["img04.png", "img30.png"] in groups and ["sub/img07.png", "sub/img31.png"] in groups
     assert report["images"] == 32
 
-    report = D.dedup(str(tmp_path / "out2"), folder=str(folder), max_hamming=0, epochs=10, remove=True)
+    report = D.dedup(str(tmp_path / "out2"), folder=str(folder),
+                     config=D.DedupConfig(max_hamming=0, epochs=10, remove=True))
     assert report["removed"]["count"] == report["duplicates"] >= 2
     assert os.path.isfile(tmp_path / "out2" / "removed" / "img30.png")
     assert not os.path.exists(folder / "img30.png") and os.path.isfile(folder / "img04.png")
@@ -128,7 +130,8 @@ def test_tfrecords_report_and_remove(tmp_path):
     _write_tfrecord(tmp_path / "a.tfrecord", images[:12], "image/encoded")
     _write_tfrecord(tmp_path / "b.tfrecord", np.concatenate([images[12:], images[[0]]]), "image")
     paths = [str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")]
-    report = D.dedup(str(tmp_path / "out"), tfrecords=paths, max_hamming=0, epochs=10, remove=True)
+    report = D.dedup(str(tmp_path / "out"), tfrecords=paths,
+                     config=D.DedupConfig(max_hamming=0, epochs=10, remove=True))
     assert [paths[0] + ":0", paths[1] + ":12"] in report["groups"]
     kept = sum(1 for _ in tf.data.TFRecordDataset(report["removed"]["tfrecord"]))
     assert kept == 25 - report["duplicates"] and report["removed"]["kept"] == kept
@@ -144,7 +147,7 @@ def test_dedup_input_errors(tmp_path):
     with pytest.raises(InvestigateError, match="No images"):
         D.dedup(str(tmp_path), folder=str(tmp_path))
     with pytest.raises(InvestigateError, match="without --plant"):
-        D.dedup(str(tmp_path), folder=str(tmp_path), remove=True, plant=2)
+        D.dedup(str(tmp_path), folder=str(tmp_path), config=D.DedupConfig(remove=True, plant=2))
 
 
 def test_cli_dedup_npz(tmp_path):

@@ -110,6 +110,7 @@ def test_walk_frame_is_the_interpolated_z(app, model):
 
 
 def test_arithmetic_equals_the_papers_recipe_and_the_library(app, model, tmp_path):
+    from dcgan_tf.investigations.configs import ArithmeticConfig
     from dcgan_tf.investigations.latent import arithmetic
 
     figure, gallery, z = app["client"].predict(
@@ -125,7 +126,7 @@ def test_arithmetic_equals_the_papers_recipe_and_the_library(app, model, tmp_pat
     assert np.array_equal(_pixels(gallery[0]["image"]), decoded)
     # The command's report for the same concepts (grid seed 0: index = seed).
     report = arithmetic(model["path"], str(tmp_path), {"A": [1, 2, 3], "B": [4, 5], "C": [6]},
-                        "A - B + C", neighbours=4, noise_seed=3)
+                        "A - B + C", ArithmeticConfig(neighbours=4, noise_seed=3, scale=2))
     assert z["result_z_norm"] == pytest.approx(report["result_z_norm"], rel=1e-6)
     command = _pixels(os.path.join(tmp_path, "arithmetic.png"))[::2, ::2]  # Written at scale 2.
     assert np.array_equal(command, _pixels(figure))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from dcgan_tf.investigations import nearest as memorisation
 from dcgan_tf.investigations.forget import box_mask, forget, split_generator, split_layer_name
 from dcgan_tf.investigations.common import InvestigateError
+from dcgan_tf.investigations.configs import ForgetConfig, NearestConfig, VisualizeConfig
 from dcgan_tf.investigations.visualize import guided_backprop, guided_leaky_relu, visualize
 
 
@@ -19,7 +20,8 @@ def trained(digits_export):
 
 
 def test_nearest_compares_generated_and_heldout(trained, tmp_path):
-    report = memorisation.nearest(trained[1], str(tmp_path), n=32, max_train=400, k=2, show=4)
+    report = memorisation.nearest(trained[1], str(tmp_path),
+                                  NearestConfig(n=32, max_train=400, k=2, show=4))
     assert report["dataset"] == "digits" and report["train_images"] == 400
     assert report["heldout_images"] == 32
     for space in ("pixels", "features"):
@@ -39,7 +41,7 @@ def test_nearest_flags_a_generator_that_copies(trained, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     copies = train[np.sort(rng.choice(len(train), 400, replace=False))][:32]
     monkeypatch.setattr(memorisation, "generate", lambda client, z: copies[:len(z)])
-    report = memorisation.nearest(trained[1], str(tmp_path), n=32, max_train=400)
+    report = memorisation.nearest(trained[1], str(tmp_path), NearestConfig(n=32, max_train=400))
     for space in ("pixels", "features"):
         s = report["spaces"][space]
         assert s["generated_to_train"]["median"] == pytest.approx(0, abs=1e-3)
@@ -68,7 +70,7 @@ def test_guided_backprop_maps_have_the_image_shape(trained):
 
 
 def test_visualize_trained_and_random(trained, tmp_path):
-    report = visualize(trained[0], str(tmp_path), num_channels=2, top=2, n_images=200)
+    report = visualize(trained[0], str(tmp_path), VisualizeConfig(num_channels=2, top=2, n_images=200))
     assert report["layer"] == "conv2_lrelu" and len(report["channels"]) == 2
     for name in ("trained", "random"):
         net = report["networks"][name]
@@ -79,9 +81,9 @@ def test_visualize_trained_and_random(trained, tmp_path):
         assert 0 < first["map_concentration"] <= 1
     assert os.path.isfile(tmp_path / "visualize.png")
     with pytest.raises(InvestigateError, match="Expected `layer`"):
-        visualize(trained[0], str(tmp_path), layer="conv9_lrelu")
+        visualize(trained[0], str(tmp_path), VisualizeConfig(layer="conv9_lrelu"))
     with pytest.raises(InvestigateError, match="channels in"):
-        visualize(trained[0], str(tmp_path), channels=[999], n_images=50)
+        visualize(trained[0], str(tmp_path), VisualizeConfig(channels=[999], n_images=50))
 
 
 def test_box_mask_uses_cell_centres():
@@ -102,7 +104,7 @@ def test_split_generator_recomposes_g(trained):
 
 def test_forget_with_boxes(trained, tmp_path):
     boxes = {"0": [[8, 8, 24, 24]], "3": [[0, 0, 16, 16], [20, 20, 32, 32]]}
-    report = forget(trained[0], str(tmp_path), boxes=boxes, n=4)
+    report = forget(trained[0], str(tmp_path), boxes=boxes, config=ForgetConfig(n=4))
     assert report["layer"] == "deconv2_relu" and report["feature_maps"] == 16 and report["grid"] == 16
     reg = report["regression"]
     assert reg["positives"] == 64 + 64 + 36 and reg["negatives"] == reg["positives"]
@@ -112,7 +114,7 @@ def test_forget_with_boxes(trained, tmp_path):
 
 
 def test_forget_all_maps_leaves_one_image(trained, tmp_path):
-    report = forget(trained[0], str(tmp_path), maps=list(range(16)), n=4, scale=1)
+    report = forget(trained[0], str(tmp_path), maps=list(range(16)), config=ForgetConfig(n=4, scale=1))
     assert report["dropped_maps"] == list(range(16)) and report["dropped_fraction"] == 1.0
     assert report["mean_abs_change"] > 0
     # With every map zeroed only the output layer's bias is left: the same image for all z.
@@ -132,7 +134,7 @@ def test_forget_builds_float32_under_a_mixed_policy(trained, tmp_path):
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        report = forget(trained[0], str(tmp_path), maps=[0], n=2)
+        report = forget(trained[0], str(tmp_path), maps=[0], config=ForgetConfig(n=2))
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # restored
     finally:
         keras.mixed_precision.set_global_policy("float32")

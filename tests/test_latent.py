@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from dcgan_tf.investigations.common import InvestigateError, grid_z, open_savedmodel, sample_z
+from dcgan_tf.investigations.configs import ArithmeticConfig, InterpolateConfig
 from dcgan_tf.investigations.latent import arithmetic, interpolate, lerp, parse_expression, slerp, walk
 
 
@@ -60,7 +61,8 @@ def test_grid_z_is_the_sample_grid(model):
 
 
 def test_interpolate_writes_rows_and_smoothness(model, tmp_path):
-    report = interpolate(model, str(tmp_path), walks=[[0, 1], [2, 3, 4]], steps=5, baseline_pairs=32)
+    report = interpolate(model, str(tmp_path), InterpolateConfig(
+        walks=[[0, 1], [2, 3, 4]], steps=5, baseline_pairs=32, scale=2))
     for name in ("interpolate_linear.png", "interpolate_spherical.png", "smoothness.png", "interpolate.json"):
         assert os.path.isfile(tmp_path / name)
     with open(tmp_path / "interpolate.json", encoding="utf-8") as f:
@@ -80,9 +82,9 @@ def test_interpolate_writes_rows_and_smoothness(model, tmp_path):
 
 def test_interpolate_rejects_bad_input(model, tmp_path):
     with pytest.raises(InvestigateError, match="walks of >= 2"):
-        interpolate(model, str(tmp_path), walks=[[3]])
+        interpolate(model, str(tmp_path), InterpolateConfig(walks=[[3]]))
     with pytest.raises(InvestigateError, match="methods"):
-        interpolate(model, str(tmp_path), methods=("cubic",))
+        interpolate(model, str(tmp_path), InterpolateConfig(methods=("cubic",)))
     with pytest.raises(InvestigateError, match="not a SavedModel"):
         interpolate(str(tmp_path), str(tmp_path))
 
@@ -93,8 +95,8 @@ def test_arithmetic_decodes_mean_of_exemplars(model, tmp_path):
     z = client.sample(np.arange(9))["z"]
     np.save(z_path, z)
     concepts = {"A": [0, 1, 2], "B": [3, 4, 5], "C": [6, 7, 8]}
-    report = arithmetic(model, str(tmp_path / "out"), concepts, "A - B + C", z_file=str(z_path),
-                        turn=("A", "C"))
+    report = arithmetic(model, str(tmp_path / "out"), concepts, "A - B + C",
+                        ArithmeticConfig(z_file=str(z_path), turn=("A", "C")))
     expected = z[:3].mean(0) - z[3:6].mean(0) + z[6:].mean(0)
     assert report["result_z_norm"] == pytest.approx(np.linalg.norm(expected), rel=1e-5)
     assert report["concepts"]["B"]["indices"] == [3, 4, 5]
@@ -113,10 +115,11 @@ def test_arithmetic_errors(model, tmp_path):
         arithmetic(model, str(tmp_path), {"A": []}, "A")
     np.save(tmp_path / "z.npy", np.zeros((2, 100), np.float32))
     with pytest.raises(InvestigateError, match=r"index in \[0, 2\)"):
-        arithmetic(model, str(tmp_path), {"A": [5]}, "A", z_file=str(tmp_path / "z.npy"))
+        arithmetic(model, str(tmp_path), {"A": [5]}, "A", ArithmeticConfig(z_file=str(tmp_path / "z.npy")))
     np.save(tmp_path / "bad.npy", np.zeros((2, 7), np.float32))
     with pytest.raises(InvestigateError, match=r"shape \(n, 100\)"):
-        arithmetic(model, str(tmp_path), {"A": [0]}, "A", z_file=str(tmp_path / "bad.npy"))
+        arithmetic(model, str(tmp_path), {"A": [0]}, "A",
+                   ArithmeticConfig(z_file=str(tmp_path / "bad.npy")))
 
 
 def test_cli_interpolate_and_arithmetic(model, tmp_path):

@@ -10,6 +10,7 @@ found in linear time by bucketing. Here the autoencoder trains on the images bei
 exactly (pigeonhole), so only images that share a bucket are compared.
 """
 
+import dataclasses
 import time
 
 from keras import layers
@@ -18,48 +19,75 @@ import numpy as np
 
 from dcgan_tf.atomic import check_dir_writable
 from dcgan_tf.investigations.common import InvestigateError, rows_grid, write_report
+from dcgan_tf.investigations.configs import THRESHOLDS, DedupConfig
 from dcgan_tf.investigations.dedup_inputs import SIDE, load_inputs, prepare, remove_duplicates
+from dcgan_tf.options import field, option
 
 CODE_BITS = 128
-THRESHOLDS = ("zero", "median")
-# Input noise (in standard deviations of the standardised pixels), code dropout and epochs,
+# Input noise (in standard deviations of the standardised pixels) and code dropout,
 # picked on SVHN with planted copies (see tests/test_dedup.py).
 NOISE = 0.3
 DROPOUT = 0.5
 JITTER = 0
-EPOCHS = 40
 # Measured on SVHN + 20 planted copies of each kind: k=0 precision 1.0, recall 0.4 (noisy
 # copies flip a few bits); k=4 precision 1.0, recall 0.7; k=8 precision 0.6-0.8, recall 0.85.
-MAX_HAMMING = 4
+MAX_HAMMING = option("max_hamming").default
 
 
-def build_autoencoder(code_bits=CODE_BITS, noise=NOISE, dropout=DROPOUT, jitter=JITTER, side=SIDE):
-    """The paper's 3072-128-3072 autoencoder: input noise (denoising), ReLU code, dropout.
+@dataclasses.dataclass(frozen=True)
+class AutoencoderConfig:
+    """The semantic-hash autoencoder and its training.
 
-    Inputs are standardised pixels (see `train_codes`), so the reconstruction is linear.
     With `jitter > 0` the training corruption also shifts images by up to `jitter` pixels (not
     in the paper). Off by default: on SVHN with planted 1-pixel shifts it found more shifted
     copies but merged more distinct images, no better overall at the default `max_hamming`.
+
+    Args:
+        code_bits: Units of the ReLU code: the hash's bits. Defaults to 128 (paper).
+        noise: Gaussian input noise (denoising), in standard deviations of the standardised
+            pixels. Defaults to 0.3.
+        dropout: Dropout rate on the code. Defaults to 0.5.
+        jitter: Largest random shift, in pixels, of the training corruption. Defaults to 0.
+        epochs: Training epochs. Defaults to 40.
+        batch_size: Training batch size. Defaults to 128.
+    """
+
+    code_bits: int = CODE_BITS
+    noise: float = NOISE
+    dropout: float = DROPOUT
+    jitter: int = JITTER
+    epochs: int = field("ae_epochs")
+    batch_size: int = 128
+
+
+def build_autoencoder(config=AutoencoderConfig(), side=SIDE):
+    """The paper's 3072-128-3072 autoencoder: input noise (denoising), ReLU code, dropout.
+
+    Inputs are standardised pixels (see `train_codes`), so the reconstruction is linear.
+
+    Args:
+        config: An `AutoencoderConfig`: code width, noise, dropout and jitter.
+        side: Side of the square RGB inputs. Defaults to 32 (paper).
 
     Returns:
         `(autoencoder, encoder)`: the trainable model and its input -> code half.
     """
     inputs = keras.Input((side * side * 3,), name="pixels")
     x = inputs
+    jitter = config.jitter
     if jitter:
         x = layers.Reshape((side, side, 3), name="as_image")(x)
         x = layers.RandomTranslation(jitter / side, jitter / side, fill_mode="nearest",
                                      interpolation="nearest", name="jitter")(x)
         x = layers.Flatten(name="as_vector")(x)
-    x = layers.GaussianNoise(noise, name="corrupt")(x)
-    code = layers.Dense(code_bits, activation="relu", name="code")(x)
-    x = layers.Dropout(dropout, name="dropout")(code)
+    x = layers.GaussianNoise(config.noise, name="corrupt")(x)
+    code = layers.Dense(config.code_bits, activation="relu", name="code")(x)
+    x = layers.Dropout(config.dropout, name="dropout")(code)
     outputs = layers.Dense(side * side * 3, name="decode")(x)
     return keras.Model(inputs, outputs, name="dedup_autoencoder"), keras.Model(inputs, code, name="encoder")
 
 
-def train_codes(images, epochs=EPOCHS, batch_size=128, code_bits=CODE_BITS, noise=NOISE,
-                dropout=DROPOUT, jitter=JITTER, seed=0, verbose=0):
+def train_codes(images, config=AutoencoderConfig(), seed=0, verbose=0):
     """Trains the autoencoder on the images themselves and returns their codes.
 
     Pixels are standardised (minus the mean image, over the global standard deviation): on raw
@@ -68,16 +96,20 @@ def train_codes(images, epochs=EPOCHS, batch_size=128, code_bits=CODE_BITS, nois
 
     Args:
         images: uint8 (N, 32, 32, 3).
+        config: An `AutoencoderConfig`: the autoencoder and its epochs and batch size.
+        seed: Seeds the weights, the corruption and the shuffling. Defaults to 0.
+        verbose: Keras' `fit` verbosity. Defaults to 0.
 
     Returns:
-        `(codes float32 (N, code_bits), final reconstruction loss)`.
+        `(codes float32 (N, config.code_bits), final reconstruction loss)`.
     """
     keras.utils.set_random_seed(seed)
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
     x = (x - x.mean(axis=0)) / max(float(x.std()), 1e-6)
-    autoencoder, encoder = build_autoencoder(code_bits, noise, dropout, jitter)
+    autoencoder, encoder = build_autoencoder(config)
     autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    history = autoencoder.fit(x, x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    history = autoencoder.fit(x, x, epochs=config.epochs, batch_size=config.batch_size,
+                              shuffle=True, verbose=verbose)
     codes = encoder.predict(x, batch_size=512, verbose=0)
     return codes, float(history.history["loss"][-1])
 
@@ -138,8 +170,17 @@ def group_hashes(bits, max_hamming=0):
     return [g for _, g in sorted(groups.items()) if len(g) > 1]
 
 
-def find_duplicates(images, threshold="zero", max_hamming=MAX_HAMMING, epochs=EPOCHS, seed=0, **train_kwargs):
+def find_duplicates(images, threshold="zero", max_hamming=MAX_HAMMING,
+                    autoencoder=AutoencoderConfig(), seed=0):
     """Semantic-hash de-duplication of uint8 images (any size; prepared to 32x32x3).
+
+    Args:
+        images: uint8 (N, H, W, C).
+        threshold: Code binarisation: `"zero"` (ReLU on), `"median"` or a number.
+            Defaults to `"zero"`.
+        max_hamming: Group hashes that differ in at most this many bits. Defaults to 4.
+        autoencoder: An `AutoencoderConfig`.
+        seed: Seeds the autoencoder's training. Defaults to 0.
 
     Returns:
         Dict with `groups` (lists of indices, first = the one to keep), `bits` (N, 128) bool,
@@ -148,7 +189,7 @@ def find_duplicates(images, threshold="zero", max_hamming=MAX_HAMMING, epochs=EP
     images = prepare(images)
     if len(images) < 2:
         raise InvestigateError(f"Expected >= 2 images to de-duplicate. Received: {len(images)}")
-    codes, loss = train_codes(images, epochs=epochs, seed=seed, **train_kwargs)
+    codes, loss = train_codes(images, autoencoder, seed)
     bits = binarise(codes, threshold)
     return {
         "groups": group_hashes(bits, max_hamming), "bits": bits, "loss": loss,
@@ -229,8 +270,7 @@ def _group_figure(images, groups, limit=32, per_group=6, width=12):
     return rows_grid(rows, row_gaps=gaps) if rows else None
 
 
-def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=False, threshold="zero",
-          max_hamming=MAX_HAMMING, epochs=EPOCHS, seed=0, plant=0, noise_std=4.0, scale=2):
+def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, config=DedupConfig()):
     """De-duplicates a folder of images, TFRecord files or an image array; reports or removes.
 
     Args:
@@ -239,19 +279,9 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
         tfrecords: TFRecord files of `tf.train.Example`s with an encoded image under
             `image` or `image/encoded`.
         images: uint8 (N, H, W, C) instead (with optional `ids`).
-        remove: Folder: move every duplicate but the first of its group into
-            `OUT/removed/<relative path>`. TFRecords: write the kept records to
-            `OUT/dedup.tfrecord`. The inputs are otherwise untouched.
-        threshold: Code binarisation: `"zero"` (ReLU on), `"median"` or a number.
-        max_hamming: Group hashes that differ in at most this many bits. Defaults to 4
-            (0 is the paper's identical hashes; it misses most noisy copies).
-        epochs: Autoencoder epochs. Defaults to 40.
-        seed: Seeds training and planting.
-        plant: With `plant > 0`, first append `plant` copies of each kind (exact, Gaussian
-            noise of `noise_std` levels, 1-pixel shift) and report precision and recall on
-            them (a self-check; nothing is removed).
-        noise_std: Noise of the planted noisy copies. Defaults to 4 levels of 255.
-        scale: Upscaling of the PNG. Defaults to 2.
+        ids: Names of `images` in the report. Defaults to their indices.
+        config: A `DedupConfig`: removal, the hash's threshold, `max_hamming`, the
+            autoencoder's epochs, the seed, the planted self-check and scale.
 
     Returns:
         The report dict of `dedup.json`.
@@ -261,6 +291,8 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
     """
     check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
+    remove, seed, plant, noise_std = config.remove, config.seed, config.plant, config.noise_std
+    threshold, max_hamming, epochs = config.threshold, config.max_hamming, config.epochs
     given = [x is not None for x in (folder, tfrecords, images)]
     if sum(given) != 1:
         raise InvestigateError("Pass exactly one input: a folder, TFRecord files, or images.")
@@ -271,7 +303,7 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
     if plant:
         images, planted = plant_duplicates(images, plant, noise_std, seed=seed)
         ids = ids + [f"planted:{kind}:{ids[a]}" for a, _, kind in planted]
-    found = find_duplicates(images, threshold, max_hamming, epochs, seed)
+    found = find_duplicates(images, threshold, max_hamming, AutoencoderConfig(epochs=epochs), seed)
     groups = found["groups"]
     report = {
         "input": folder or (list(tfrecords) if tfrecords else "array"), "images": len(images),
@@ -289,5 +321,5 @@ def dedup(out_dir, folder=None, tfrecords=None, images=None, ids=None, remove=Fa
         report["removed"] = remove_duplicates(out_dir, folder, ids, groups, records)
     report["seconds"] = time.perf_counter() - start
     figure = _group_figure(images, groups)
-    figures = {"dedup.png": (figure, scale)} if figure is not None else {}
+    figures = {"dedup.png": (figure, config.scale)} if figure is not None else {}
     return write_report(out_dir, "dedup", report, figures)

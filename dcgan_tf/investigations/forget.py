@@ -23,6 +23,7 @@ from dcgan_tf.images import make_grid, to_uint8
 from dcgan_tf.investigations.common import (
     InvestigateError, header, load_z_file, sample_z, side_by_side, write_report,
 )
+from dcgan_tf.investigations.configs import ForgetConfig
 from dcgan_tf.training import checkpoint
 
 
@@ -120,8 +121,7 @@ def fit_object_maps(activations, masks, negatives_per_positive=1.0, seed=0, C=1.
                           "train_accuracy": float(reg.score(x, y))}
 
 
-def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, z_file=None,
-           negatives_per_positive=1.0, C=1.0, scale=2):
+def forget(run_dir, out_dir, boxes=None, maps=None, config=ForgetConfig()):
     """Drops the generator feature maps that draw the boxed object; before/after from the same z.
 
     Args:
@@ -129,15 +129,10 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
         out_dir: Where `forget.png` and `forget.json` go.
         boxes: Dict sample index -> list of boxes `[x0, y0, x1, y1]` in pixels of the model's
             image (`0..image_size`, x to the right, y down). Sample `i` is cell `i` of
-            `dcgan-tf sample --seed SEED` (or row `i` of `z_file`).
+            `dcgan-tf sample --seed SEED` (or row `i` of `config.z_file`).
         maps: Drop these feature-map indices instead of fitting on boxes.
-        which: Checkpoint: `"last"`, `"best"` or a step. Defaults to `"last"`.
-        seed: The grid's seed (and of the negatives' draw). Defaults to 0.
-        n: Samples shown before/after (cells 0..n-1). Defaults to 16.
-        z_file: `.npy` z from `dcgan-tf sample --save-z`; indices are its rows.
-        negatives_per_positive: Defaults to 1.
-        C: Inverse regularisation of the logistic regression. Defaults to 1.
-        scale: Upscaling of the PNG. Defaults to 2.
+        config: A `ForgetConfig`: the checkpoint, the samples shown, the grid, the logistic
+            regression's settings and scale.
 
     Returns:
         The report dict of `forget.json`: the layer, the dropped maps, the regression's counts
@@ -151,7 +146,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     start = time.perf_counter()
     if (boxes is None) == (maps is None):
         raise InvestigateError("Pass either boxes (--boxes FILE.json) or maps to drop (--maps).")
-    cfg, _, generator, discriminator, meta = checkpoint.load_networks(run_dir, which)
+    cfg, _, generator, discriminator, meta = checkpoint.load_networks(run_dir, config.checkpoint)
     if cfg.num_classes:
         raise InvestigateError("Expected an unconditional model; this run is class-conditional.")
     layer = split_layer_name(cfg)
@@ -160,6 +155,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     grid = generator.get_layer(layer).output.shape[1]
     boxes = _check_boxes(boxes, cfg.image_size) if boxes is not None else {}
 
+    n, seed, z_file, C = config.n, config.seed, config.z_file, config.C
     shown = list(range(n))
     wanted = sorted(set(shown) | set(boxes))
     z = _grid_z(wanted, cfg, seed, z_file)
@@ -172,7 +168,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     if boxes:
         masks = np.stack([box_mask(boxes[i], cfg.image_size, grid) for i in boxes])
         weights, info = fit_object_maps(acts[[row[i] for i in boxes]], masks,
-                                        negatives_per_positive, seed, C)
+                                        config.negatives_per_positive, seed, C)
         dropped = np.flatnonzero(weights > 0).tolist()
         report.update({"boxes": {str(i): [list(r) for r in boxes[i]] for i in boxes},
                        "regression": {**info, "C": C, "weights": weights}})
@@ -200,7 +196,7 @@ def forget(run_dir, out_dir, boxes=None, maps=None, which="last", seed=0, n=16, 
     report["seconds"] = time.perf_counter() - start
     figure = side_by_side(left, right)
     figure = header(figure, [(0, "before"), (left.shape[1] + 8, f"after: {len(dropped)} maps dropped")])
-    return write_report(out_dir, "forget", report, {"forget.png": (figure, scale)})
+    return write_report(out_dir, "forget", report, {"forget.png": (figure, config.scale)})
 
 
 def _grid_z(indices, cfg, seed, z_file):

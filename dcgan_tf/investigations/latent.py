@@ -20,8 +20,8 @@ from dcgan_tf.investigations.common import (
     InvestigateError, generate, grid_z, load_z_file, open_savedmodel, rows_grid,
     write_report,
 )
+from dcgan_tf.investigations.configs import METHODS, ArithmeticConfig, InterpolateConfig
 
-METHODS = ("linear", "spherical")
 # Random pairs whose mean distance is the smoothness reference; seeds far above any grid.
 _BASELINE_SEED = 1 << 40
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -80,24 +80,13 @@ def random_pair_distance(client, pairs=128):
     return float(np.linalg.norm(flat[:pairs] - flat[pairs:], axis=1).mean())
 
 
-def interpolate(model, out_dir, walks=None, num_walks=4, points=2, steps=10, methods=METHODS,
-                seed=0, z_file=None, baseline_pairs=128, scale=2):
+def interpolate(model, out_dir, config=InterpolateConfig()):
     """Decodes walks between z, linear and spherical, and measures how smooth they are.
 
     Args:
         model: An exported SavedModel (version or model directory).
         out_dir: Where `interpolate_<method>.png`, `smoothness.png` and `interpolate.json` go.
-        walks: List of walks, each a list of >= 2 grid indices (cells of `dcgan-tf sample
-            --seed SEED`, or rows of `z_file`). `None`: `num_walks` walks through consecutive
-            indices (0, 1), (2, 3), ... for `points=2`.
-        num_walks: Walks when `walks` is `None`. Defaults to 4.
-        points: z per walk when `walks` is `None`. Defaults to 2.
-        steps: Frames per leg, both ends included. Defaults to 10 (the paper's Figure 4).
-        methods: Any of `"linear"`, `"spherical"`. Defaults to both.
-        seed: The grid's seed. Defaults to 0.
-        z_file: `.npy` z from `dcgan-tf sample --save-z`; indices are its rows.
-        baseline_pairs: Random sample pairs of the reference distance. Defaults to 128.
-        scale: Upscaling of the PNGs. Defaults to 2.
+        config: An `InterpolateConfig`: the walks, frames per leg, methods, grid and scale.
 
     Returns:
         The report dict written to `interpolate.json`: per method, `mean_step_ratio` (mean
@@ -111,9 +100,11 @@ def interpolate(model, out_dir, walks=None, num_walks=4, points=2, steps=10, met
     check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     client, meta = open_savedmodel(model)
+    z_file, seed, steps, methods = config.z_file, config.seed, config.steps, config.methods
     z_all = load_z_file(z_file, meta["z_dim"]) if z_file else None
+    walks, points = config.walks, config.points
     if walks is None:
-        walks = [list(range(w * points, (w + 1) * points)) for w in range(num_walks)]
+        walks = [list(range(w * points, (w + 1) * points)) for w in range(config.num_walks)]
     walks = [list(w) for w in walks]
     if not walks or any(len(w) < 2 for w in walks):
         raise InvestigateError(f"Expected walks of >= 2 indices each. Received: {walks}")
@@ -123,7 +114,7 @@ def interpolate(model, out_dir, walks=None, num_walks=4, points=2, steps=10, met
     if steps < 2:
         raise InvestigateError(f"Expected `steps` >= 2. Received: steps={steps}")
 
-    baseline = random_pair_distance(client, baseline_pairs)
+    baseline = random_pair_distance(client, config.baseline_pairs)
     report = {
         "model": client.path, "z_dim": meta["z_dim"], "z_dist": meta["z_dist"], "seed": seed,
         "z_file": z_file, "walks": walks, "steps_per_leg": steps,
@@ -154,7 +145,7 @@ def interpolate(model, out_dir, walks=None, num_walks=4, points=2, steps=10, met
             "max_over_mean_step": float(max(w["max_over_mean_step"] for w in per_walk)),
             "walks": per_walk,
         }
-        figures[f"interpolate_{method}.png"] = (rows_grid(rows), scale)
+        figures[f"interpolate_{method}.png"] = (rows_grid(rows), config.scale)
         # Walks of more points have more steps: pad, so the curves are per step index.
         longest = max(len(w["step_distances"]) for w in per_walk)
         matrix = np.full((len(per_walk), longest), np.nan)
@@ -231,24 +222,16 @@ def combine(means, terms, noise=0.25, neighbours=8, noise_seed=0):
     return result, around
 
 
-def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=0.25,
-               neighbours=8, noise_seed=0, turn=None, turn_steps=8, scale=2):
+def arithmetic(model, out_dir, concepts, expression, config=ArithmeticConfig()):
     """The paper's vector arithmetic on z (Figure 7) and a "turn" walk between two concepts.
 
     Args:
         model: An exported SavedModel.
-        out_dir: Where `arithmetic.png`, `turn.png` (with `turn`) and `arithmetic.json` go.
+        out_dir: Where `arithmetic.png`, `turn.png` (with `config.turn`) and `arithmetic.json` go.
         concepts: Dict name -> exemplar grid indices (cells of `dcgan-tf sample --seed SEED
-            --show-index`, or rows of `z_file`). Each concept is its exemplars' mean z.
+            --show-index`, or rows of `config.z_file`). Each concept is its exemplars' mean z.
         expression: E.g. `"A - B + C"`, over the names of `concepts`.
-        seed: The grid's seed. Defaults to 0.
-        z_file: `.npy` z from `dcgan-tf sample --save-z`; indices are its rows.
-        noise: Half-width of the uniform noise of the neighbours. Defaults to 0.25 (paper).
-        neighbours: Noisy neighbours decoded beside the result. Defaults to 8 (paper).
-        noise_seed: Seed of that noise. Defaults to 0.
-        turn: `(from_name, to_name)`: also decode a linear walk between these concept means.
-        turn_steps: Frames of the turn walk. Defaults to 8.
-        scale: Upscaling of the PNGs. Defaults to 2.
+        config: An `ArithmeticConfig`: the grid, the neighbours' noise, the turn walk and scale.
 
     Returns:
         The report dict written to `arithmetic.json`: the concepts (indices, mean-z norm,
@@ -261,6 +244,9 @@ def arithmetic(model, out_dir, concepts, expression, seed=0, z_file=None, noise=
     check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
     client, meta = open_savedmodel(model)
+    seed, z_file, scale = config.seed, config.z_file, config.scale
+    turn, turn_steps = config.turn, config.turn_steps
+    noise, neighbours, noise_seed = config.noise, config.neighbours, config.noise_seed
     z_all = load_z_file(z_file, meta["z_dim"]) if z_file else None
     terms = parse_expression(expression)
     check_concepts(concepts, terms, turn)

@@ -20,6 +20,7 @@ from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, generate, header, open_savedmodel, rows_grid, side_by_side,
     write_report,
 )
+from dcgan_tf.investigations.configs import NearestConfig
 
 # Generated samples count as near copies below this quantile of held-out NN distances.
 COPY_QUANTILE = 0.01
@@ -58,23 +59,16 @@ def _histogram(name, generated, heldout, bins=30):
                       size=(480, 260))
 
 
-def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_train=10000,
-            n_heldout=None, k=3, show=8, scale=2):
+def nearest(model, out_dir, config=NearestConfig(), dataset=None, data_dir=None):
     """Finds the nearest training images of generated samples, in pixels and in D's features.
 
     Args:
         model: An exported SavedModel with `sample`, `serving_default` and `features`.
         out_dir: Where `nearest.png`, `nearest_distances.png` and `nearest.json` go.
-        n: Generated samples (cells 0..n-1 of `dcgan-tf sample --seed SEED`). Defaults to 256.
-        seed: The grid's seed. Defaults to 0.
+        config: A `NearestConfig`: how many samples, the training subset, the held-out
+            images, and what `nearest.png` shows.
         dataset: Training data; defaults to the export's metadata `dataset`.
         data_dir: Where its files are (as for `dcgan-tf train`).
-        max_train: Compare with a random subset of this many training images (0: all).
-            Defaults to 10000; the feature matrix is `max_train x F` floats.
-        n_heldout: Held-out (test split) images; defaults to `n`.
-        k: Neighbours shown per sample. Defaults to 3.
-        show: Samples shown in `nearest.png`. Defaults to 8.
-        scale: Upscaling of `nearest.png`. Defaults to 2.
 
     Returns:
         The report dict of `nearest.json`: per space (`pixels`, `features`) the NN distance
@@ -93,9 +87,12 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
     if not dataset:
         raise InvestigateError("The export records no dataset: pass --dataset (and --data-dir).")
     size, channels = meta["image_size"], meta["channels"]
+    n, seed, k, show = config.n, config.seed, config.k, config.show
     rng = np.random.default_rng(seed)
-    train = _subset(load_images(dataset, "train", data_dir, size, channels), max_train, rng)
-    heldout = _subset(load_images(dataset, "test", data_dir, size, channels), n_heldout or n, rng)
+    train = load_images(dataset, "train", data_dir, size, channels)
+    heldout = load_images(dataset, "test", data_dir, size, channels)
+    train = _subset(train, config.max_train, rng)
+    heldout = _subset(heldout, config.n_heldout or n, rng)
     generated = generate(client, client.sample(np.arange(seed, seed + n, dtype=np.int64))["z"])
     k = min(k, len(train))
 
@@ -136,7 +133,7 @@ def nearest(model, out_dir, n=256, seed=0, dataset=None, data_dir=None, max_trai
         (cell_x(0, size), "sample"), (cell_x(2, size), "nearest in pixels"),
         (cell_x(k + 3, size), "nearest in D features")])
     figures = {
-        "nearest.png": (grid, scale),
+        "nearest.png": (grid, config.scale),
         "nearest_distances.png": (side_by_side(*charts, fill=255), 1),
     }
     return write_report(out_dir, "nearest", report, figures)

@@ -23,6 +23,7 @@ from dcgan_tf.data.datasets import load_split
 from dcgan_tf.investigations.common import (
     InvestigateError, cell_x, header, rows_grid, write_report,
 )
+from dcgan_tf.investigations.configs import VisualizeConfig
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import build_discriminator, dtype_policy, feature_layer_names
 
@@ -132,24 +133,16 @@ def _most_active_channels(net, layer, images, top, num_channels):
     return np.sort(np.argsort(-strength)[:num_channels]).tolist()
 
 
-def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_channels=6, top=4,
-              n_images=2000, dataset=None, data_dir=None, seed=0, scale=2):
+def visualize(run_dir, out_dir, config=VisualizeConfig(), dataset=None, data_dir=None):
     """Top activating real images and guided-backprop maps, trained vs random discriminator.
 
     Args:
         run_dir: A `dcgan-tf train` output directory.
         out_dir: Where `visualize.png` and `visualize.json` go.
-        which: Checkpoint: `"last"`, `"best"` or a step. Defaults to `"last"`.
-        layer: Discriminator block, e.g. `"conv2_lrelu"`; defaults to the last one.
-        channels: Channel indices; defaults to the `num_channels` channels of the trained
-            discriminator with the highest mean top-`top` activation.
-        num_channels: Channels when `channels` is `None`. Defaults to 6.
-        top: Top activating images (and maps) per channel. Defaults to 4.
-        n_images: Training images searched (a seeded random subset). Defaults to 2000.
+        config: A `VisualizeConfig`: the checkpoint, layer and channels, the images searched,
+            the seed and scale.
         dataset: Defaults to the run's dataset.
         data_dir: Defaults to the run's data directory.
-        seed: Seeds the subset and the random discriminator's weights. Defaults to 0.
-        scale: Upscaling of the PNG. Defaults to 2.
 
     Returns:
         The report dict of `visualize.json`: per network (`trained`, `random`) and channel,
@@ -162,21 +155,23 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
     """
     check_dir_writable(out_dir)  # Before the work: figures that cannot be written are lost.
     start = time.perf_counter()
-    cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, which)
+    cfg, train_cfg, _, trained, meta = checkpoint.load_networks(run_dir, config.checkpoint)
     if cfg.num_classes:
         raise InvestigateError("Expected an unconditional model; this run is class-conditional.")
     names = feature_layer_names(cfg)
-    layer = layer or names[-1]
+    layer = config.layer or names[-1]
+    channels, top, seed = config.channels, config.top, config.seed
     if layer not in names:
         raise InvestigateError(f"Expected `layer` in {names}. Received: layer={layer!r}")
     width = trained.get_layer(layer).output.shape[-1]
 
     dataset = dataset or train_cfg.dataset
-    pixels = _search_images(dataset, data_dir or train_cfg.data_dir, n_images, seed, cfg)
+    data_dir = data_dir or train_cfg.data_dir
+    pixels = _search_images(dataset, data_dir, config.n_images, seed, cfg)
     images = pixels.astype(np.float32) / 127.5 - 1.0
 
     if channels is None:
-        channels = _most_active_channels(trained, layer, images, top, num_channels)
+        channels = _most_active_channels(trained, layer, images, top, config.num_channels)
     bad = [c for c in channels if not 0 <= c < width]
     if bad:
         raise InvestigateError(f"Expected channels in [0, {width}) for {layer}. Received: {bad}")
@@ -209,4 +204,4 @@ def visualize(run_dir, out_dir, which="last", layer=None, channels=None, num_cha
         (cell_x(0, size), "trained D: top images"), (cell_x(top + 1, size), "guided backprop"),
         (cell_x(2 * top + 2, size), "random D: top images"), (cell_x(3 * top + 3, size), "guided backprop"),
     ])
-    return write_report(out_dir, "visualize", report, {"visualize.png": (grid, scale)})
+    return write_report(out_dir, "visualize", report, {"visualize.png": (grid, config.scale)})
