@@ -95,6 +95,7 @@ def main(argv=None):
     p.add_argument("--pairs", default="precision,dilated,patches,dilated-patches,norm,spe")
     p.add_argument("--record", action="store_true", help="write each row as a record")
     a = p.parse_args(argv)
+    from dcgan_tf import hardware
     from dcgan_tf.config import TrainConfig
     from dcgan_tf.training.hardware_plan import resolve_hardware
 
@@ -129,7 +130,10 @@ def main(argv=None):
     unknown = sorted(set(names) - set(pairs))
     if unknown:
         p.error(f"unknown --pairs {','.join(unknown)}; choose from {','.join(pairs)}")
-    if "precision" in names and not (native_bf16 or a.bf16):
+    if "precision" in names and not hardware.bf16_runs(plan.cpu_kind):
+        names.remove("precision")
+        print(f"precision: bf16 not timed (bf16 cannot run on this CPU, kind {plan.cpu_kind})")
+    elif "precision" in names and not (native_bf16 or a.bf16):
         names.remove("precision")
         print("precision: bf16 not timed (no native bf16 on this kind; --bf16 times it)")
     print(f"\n{a.size}x{a.size}x{a.channels}, ngf = ndf = {a.width}, batch {a.batch}; "

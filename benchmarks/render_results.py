@@ -22,6 +22,9 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # Run as a script from a checkout: the package beside it.
+
+from dcgan_tf import hardware  # noqa: E402
 RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
 PAGE = os.path.join(ROOT, "docs", "results.md")
 IMAGES = os.path.join(ROOT, "docs", "images")
@@ -39,25 +42,18 @@ def load_records(results_dir=RESULTS_DIR):
     return sorted(records, key=lambda r: (r.get("date", ""), r["_file"]))
 
 
+_KIND_NAMES = {"amx": "AMX", "avx512_bf16": "AVX512-BF16", "avx512": "AVX-512", "avx2": "AVX2"}
+
+
 def cpu_kind(cpu):
-    """A short name of the record's machine: `GPU`, `AMX`, `AVX512-BF16`, `AVX-512` or `AVX2`,
-    with any ISA cap in force (`AVX2 (capped)`)."""
+    """A short name of the record's machine: `GPU`, `AMX`, `AVX512-BF16`, `AVX-512` or `AVX2`
+    (`dcgan_tf.hardware.cpu_kind_of` of its flags), with any ISA cap in force named after it."""
     if cpu.get("kind"):
         kind = cpu["kind"]
     else:
         flags = set(cpu.get("flags", []))
-        if any(f.startswith("amx") for f in flags):
-            kind = "AMX"
-        elif "avx512_bf16" in flags:
-            kind = "AVX512-BF16"
-        elif "avx512f" in flags:
-            kind = "AVX-512"
-        elif "avx2" in flags:
-            kind = "AVX2"
-        else:
-            kind = "other"
-    caps = cpu.get("caps") or {}
-    cap = caps.get("ONEDNN_MAX_CPU_ISA")
+        kind = _KIND_NAMES[hardware.cpu_kind_of(flags)] if "avx2" in flags else "other"
+    cap = (cpu.get("caps") or {}).get("ONEDNN_MAX_CPU_ISA")
     return f"{kind} (oneDNN capped at {cap})" if cap else kind
 
 

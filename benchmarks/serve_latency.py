@@ -99,6 +99,10 @@ def main():
     print(machine())
     print(f"intra-op threads: {counts[0] or 'default (one per core)'}")
     ceiling = matmul_ceiling()
+    from dcgan_tf.hardware import bf16_runs, cpu_kind
+
+    if not bf16_runs():
+        print(f"bf16 columns: not run (bf16 cannot run on this CPU, kind {cpu_kind()})")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path, generator, cfg = exported(tmp, a.size, a.channels, a.width)
@@ -106,7 +110,8 @@ def main():
         plain = tf.saved_model.load(plain_export(tmp, generator, cfg)).signatures["serving_default"]
         ours = tf.saved_model.load(path)
         xla = tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, jit=True)[0])
-        bf16 = tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, precision="bf16")[0])
+        bf16 = (tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, precision="bf16")[0])
+                if bf16_runs() else None)
         rng = np.random.default_rng(0)
         for batch in (int(b) for b in a.batches.split(",")):
             z = tf.constant(rng.uniform(-1, 1, (batch, cfg.z_dim)).astype("float32"))
@@ -114,7 +119,8 @@ def main():
             base = _time(lambda x: plain(z=x), z, a.repeats)
             gen = _time(lambda x: ours.signatures["serving_default"](z=x), z, a.repeats)
             jit = _time(lambda x: xla.signatures["serving_default"](z=x), z, a.repeats)
-            half = _time(lambda x: bf16.signatures["serving_default"](z=x), z, a.repeats)
+            half = (_time(lambda x: bf16.signatures["serving_default"](z=x), z, a.repeats)
+                    if bf16 else (float("nan"), float("nan")))
             feat = _time(lambda x: ours.signatures["features"](images=x), pixels, a.repeats)
             gflops = g_flops * batch / (min(gen[0], jit[0]) / 1e3) / 1e9
             rows.append((batch, base, gen, jit, half, feat, gflops))
@@ -138,7 +144,8 @@ def main():
         for batch, base, gen, jit, half, feat, gflops in rows:
             write_record("serve_latency", {"plain_p50_ms": base[0], "generate_p50_ms": gen[0],
                                            "generate_p99_ms": gen[1], "jit_p50_ms": jit[0],
-                                           "bf16_p50_ms": half[0], "features_p50_ms": feat[0]},
+                                           "bf16_p50_ms": half[0] if bf16 else None,
+                                           "features_p50_ms": feat[0]},
                          size=a.size, channels=a.channels, width=a.width, batch=batch,
                          intra_op_threads=counts[0])
 

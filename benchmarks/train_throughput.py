@@ -184,10 +184,20 @@ def main():
             print(f"default dcgan-tf train, {label}: {steps} steps in {seconds:.1f} s = {ips:.1f} img/s; "
                   f"bare step {bare:.1f} img/s; ratio {ips / bare:.2f}")
         return
+    from dcgan_tf.hardware import bf16_runs, cpu_kind
+
+    names = a.variants.split(",")
+    if not bf16_runs():
+        dropped = [n for n in names if VARIANTS[n]["precision"] == "bf16"]
+        names = [n for n in names if n not in dropped]
+        if dropped:
+            print(f"not run: {','.join(dropped)} (bf16 cannot run on this CPU, kind {cpu_kind()})")
+        if not names:
+            p.error("every --variants is bf16, which cannot run here; add fp32")
     rates = matmul_rates(torch_python=a.torch_python)
     ceiling = max(rates.values())
     rows = []
-    for name in a.variants.split(","):
+    for name in names:
         ips, flops = bare_step(a.size, a.channels, a.width, a.batch, a.steps, a.warmup, **VARIANTS[name])
         gflops = ips * flops / 1e9
         rows.append((name, ips, gflops, gflops / ceiling))
@@ -215,8 +225,6 @@ def main():
     name, ips, gflops, ratio = rows[0]
     if a.record:
         from records import write_record
-
-        from dcgan_tf.hardware import cpu_kind
 
         write_record("train_step", {
             "variants": {n: {"img_s": i, "gflops": g, "of_ceiling": r} for n, i, g, r in rows},

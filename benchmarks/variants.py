@@ -1,18 +1,63 @@
 """Model variants that only benchmarks build: switches kept out of the library.
 
 `paired_d` runs D's step on real and fake through one convolution per layer
-(`models.paired_discriminator`): the same computation as two calls, measured slower on CPUs
+(`paired_discriminator`): the same computation as two calls, measured slower on CPUs
 (`train_throughput.py`'s `*-paired` configurations). `fused_bn=False` builds Keras' own batch
 norm instead of `fused_norm`'s (`*-keras` configurations, `auto_choices.py`).
 """
 
+import keras
+from keras import layers
+
 from dcgan_tf.training.assemble import build_parts, compile_gan, model_type
 from dcgan_tf.training.gan import DCGAN
-from dcgan_tf.training.models import (
-    build_discriminator, build_generator, dtype_policy, paired_discriminator,
-)
 from dcgan_tf.training.hardware_plan import resolve_hardware
+from dcgan_tf.training.models import build_discriminator, build_generator, dtype_policy
 from dcgan_tf.training.run import precision_policy
+
+
+def paired_discriminator(discriminator):
+    """D on a real and a fake batch with one convolution per layer, or `None` where it cannot.
+
+    Convolutions, activations and the dense logit act on each sample alone; only batch norm
+    couples the samples of a batch. So the two batches go through each convolution
+    concatenated (GEMMs twice as tall, which the small layers need to fill the cores), and
+    each half through batch norm on its own, in the order real then fake. Losses, gradients
+    and moving statistics are those of two training-mode calls, `D(real)` then `D(fake)`.
+
+    Args:
+        discriminator: A D from `build_discriminator`.
+
+    Returns:
+        A function `(real, fake) -> (real_logits, fake_logits)` (training mode), or `None`
+        for a D that is not a plain chain of layers (conditional) or whose layers update
+        state per call (spectral normalisation's power iteration).
+    """
+    chain = discriminator.layers[1:]
+    plain = all(len(layer._inbound_nodes) == 1 for layer in chain) and not any(
+        isinstance(layer, layers.SpectralNormalization) for layer in chain
+    )
+    if len(discriminator.inputs) != 1 or not plain:
+        return None
+    for previous, layer in zip(discriminator.layers, chain):
+        parents = layer._inbound_nodes[0].parent_nodes
+        if len(parents) != 1 or parents[0].operation is not previous:
+            return None
+
+    def call(real, fake):
+        n = keras.ops.shape(real)[0]
+        x = keras.ops.concatenate([real, keras.ops.cast(fake, real.dtype)], axis=0)
+        for layer in chain:
+            if isinstance(layer, layers.BatchNormalization):
+                x = keras.ops.concatenate(
+                    [layer(x[:n], training=True), layer(x[n:], training=True)], axis=0
+                )
+            else:
+                x = layer(x, training=True)
+        return x[:n], x[n:]
+
+    return call
+
 
 
 class PairedDCGAN(DCGAN):

@@ -105,8 +105,11 @@ def _describe(path, base_path, precision):
     click.echo(format_signatures(client.signatures()))
     click.echo(f"Serving config: {base_path}/models.config")
     if precision == "bf16":
-        from dcgan_tf.hardware import native_bf16
+        from dcgan_tf.hardware import bf16_runs, native_bf16
 
-        if not native_bf16():
+        where = "serve it on a CPU with AMX or AVX-512 BF16, or a GPU."
+        if not bf16_runs():
+            click.echo(f"Note: this machine cannot run a bf16 export (no AVX-512); {where}")
+        elif not native_bf16():
             click.echo("Note: this machine has no native bf16, where a bf16 export serves slower "
-                       "than fp32; serve it on a CPU with AMX or AVX-512 BF16, or a GPU.")
+                       f"than fp32; {where}")

@@ -5,6 +5,19 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Skips the tests marked `bf16` on a CPU where bf16 cannot run (`hardware.bf16_runs`)."""
+    from dcgan_tf import hardware
+
+    if hardware.cpu_kind() in hardware.BF16_KINDS:
+        return
+    skip = pytest.mark.skip(reason=f"bf16 cannot run on this CPU (kind {hardware.cpu_kind()}); "
+                                   "test_hardware_plan.py checks its one-line refusal")
+    for item in items:
+        if "bf16" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def digits_export(tmp_path_factory):
     """A digits run trained 60 steps and its export, made once per test session.

@@ -450,6 +450,7 @@ def test_cli_export_inspect_sample(run_dir, tmp_path):
     assert result.exit_code == 1 and "is not a SavedModel" in result.output
 
 
+@pytest.mark.bf16
 def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_path, monkeypatch):
     from dcgan_tf_cli.main import cli
 
@@ -474,6 +475,27 @@ def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_pa
     assert result.exit_code == 2 and "'fp16' is not one of 'fp32', 'bf16'" in result.output
     with pytest.raises(ExportError, match="Unknown precision 'int8'"):
         export_savedmodel(run_dir, base_path=base, precision="int8")
+
+
+def test_bf16_export_on_an_avx2_cpu_exports_but_refuses_to_run_in_one_line(run_dir, tmp_path,
+                                                                            monkeypatch):
+    from dcgan_tf_cli.main import cli
+
+    base = str(tmp_path / "sm")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # Our kind rules read it at each call.
+    result = CliRunner().invoke(cli, ["export", run_dir, "--name", "digits", "--base-path", base,
+                                      "--serving-precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "Note: this machine cannot run a bf16 export (no AVX-512); serve it on a CPU with AMX "
+        "or AVX-512 BF16, or a GPU.")
+    assert SavedModelClient(os.path.join(base, "digits")).metadata()["serving_precision"] == "bf16"
+    result = CliRunner().invoke(cli, ["sample", "--model", os.path.join(base, "digits"),
+                                      "--out-file", str(tmp_path / "g.png")])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "cannot run on this CPU (kind avx2" in result.output
+    assert "export it again with --serving-precision fp32" in result.output
+    assert not (tmp_path / "g.png").exists()
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
 """The one hardware resolver: CPU kinds from flags and oneDNN's cap, and each `auto` rule."""
 
+import os
+
 import pytest
 
 from dcgan_tf import hardware
@@ -60,6 +62,7 @@ def test_auto_choices_follow_the_kind():
         assert hp.fused_bn_choice(kind)
     assert hp.precision_choice("auto", "gpu", gpu_bf16=False) == "fp32"
     assert hp.precision_choice("fp16", "avx2") == "fp16"
+    assert hp.precision_choice("bf16", "avx512") == "bf16"  # oneDNN emulates it there.
     assert hp.jit_choice("on", "avx2") and not hp.jit_choice("off", "gpu")
 
 
@@ -106,3 +109,29 @@ def test_the_plan_line_says_what_auto_chose_on_this_machine():
                                             steps_per_execution=1), kind="avx2").describe()
     assert fixed == ("Hardware avx2: precision fp32, strategy default, XLA off, kernel gradients "
                      "dilated, fused batch norm, 1 pipeline thread, up to 1 step per call.")
+
+
+def test_bf16_runs_from_avx512_up_and_is_refused_in_one_line_on_avx2():
+    assert [k for k in hardware.KINDS if hardware.bf16_runs(k)] == [
+        "avx512", "avx512_bf16", "amx", "gpu"]
+    with pytest.raises(ValueError) as e:
+        hp.precision_choice("bf16", "avx2")
+    message = str(e.value)
+    assert message.startswith("--precision bf16 cannot run on this CPU (kind avx2: no AVX-512")
+    assert "use fp32 here" in message and "\n" not in message
+
+
+def test_train_bf16_on_an_avx2_cpu_is_one_line_and_writes_no_checkpoint(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dcgan_tf_cli.main import cli
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # Our kind rules read it at each call.
+    run = tmp_path / "r"
+    result = CliRunner().invoke(cli, ["train", str(run), "--precision", "bf16", "--max-steps", "2",
+                                      "--batch-size", "16", "--ngf", "8", "--ndf", "8"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: --precision bf16 cannot run on this CPU (kind avx2: no AVX-512, where oneDNN has "
+        "no bf16 kernels); use fp32 here, or bf16 on a CPU with AVX-512 or a GPU."]
+    assert not (run / "checkpoints").exists() or not os.listdir(run / "checkpoints")

@@ -447,8 +447,8 @@ import sys, time
 from dcgan_tf.training import checkpoint
 from dcgan_tf_cli.main import cli
 
-fsync = checkpoint._fsync
-checkpoint._fsync = lambda path: (time.sleep(0.1), fsync(path))  # Widen the write window.
+fsync = checkpoint.fsync
+checkpoint.fsync = lambda path: (time.sleep(0.1), fsync(path))  # Widen the write window.
 cli(sys.argv[1:], prog_name="dcgan-tf")
 """
 

@@ -49,6 +49,7 @@ def test_folded_generator_equals_keras_inference_mode(cfg):
     assert len(folded.trainable_variables) == 2 * cfg.num_blocks + 2
 
 
+@pytest.mark.bf16
 def test_bf16_folded_generator_stays_within_bf16_rounding_of_keras():
     cfg = ModelConfig(image_size=32, channels=3, ngf=16)
     generator = build_generator(cfg)

@@ -163,7 +163,8 @@ def _plain_sgd(*gans):
 
 
 def test_paired_discriminator_declines_conditional_and_spectral_norm():
-    from dcgan_tf.training.models import paired_discriminator
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    from variants import paired_discriminator  # A benchmark-only variant.
 
     assert paired_discriminator(build_discriminator(CONFIGS[0])) is not None
     for kwargs in ({"num_classes": 10}, {"spectral_norm": True}):
@@ -253,7 +254,7 @@ def test_checkpoint_moves_between_cpu_kinds(tmp_path):
             np.testing.assert_array_equal(u.numpy(), v.numpy(), err_msg=u.path)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("mixed_bfloat16", marks=pytest.mark.bf16)])
 def test_fused_batchnorm_matches_numpy_and_keras(dtype):
     """Training-mode output and moving statistics against NumPy; gradients against Keras' layer."""
     import tensorflow as tf

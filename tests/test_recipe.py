@@ -318,7 +318,8 @@ def test_train_resume_export_and_features_with_each_option(tmp_path, option):
     assert variables < 1.3 * meta["weights_bytes"]
 
 
-@pytest.mark.parametrize("precision,conditional", [("bf16", False), ("fp32", True)])
+@pytest.mark.parametrize("precision,conditional", [pytest.param("bf16", False, marks=pytest.mark.bf16),
+                                                    ("fp32", True)])
 def test_all_options_train_under_bf16_and_conditional(precision, conditional):
     from dcgan_tf.training.run import build_gan
 

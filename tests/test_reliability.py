@@ -271,8 +271,8 @@ _CHILD = textwrap.dedent("""
 
     if sys.argv[2] == "slow":
         # Widen the checkpoint-write window so that kills land inside it.
-        fsync = checkpoint._fsync
-        checkpoint._fsync = lambda path: (time.sleep(0.05), fsync(path))
+        fsync = checkpoint.fsync
+        checkpoint.fsync = lambda path: (time.sleep(0.05), fsync(path))
     train(TrainConfig(out=sys.argv[1], batch_size=128, max_steps=44, precision="fp32",
                       keep_checkpoints=100),
           ModelConfig(image_size=32, channels=1, ngf=8, ndf=8), verbose=0)

@@ -35,7 +35,7 @@ def _write(tmp_path, name, record):
 
 
 @pytest.mark.parametrize("flags, caps, kind", [
-    (["avx2", "fma", "amx_tile", "avx512_bf16"], {}, "AMX"),
+    (["avx2", "fma", "avx512f", "amx_tile", "amx_bf16", "avx512_bf16"], {}, "AMX"),
     (["avx2", "avx512f", "avx512_bf16"], {}, "AVX512-BF16"),
     (["avx2", "avx512f"], {}, "AVX-512"),
     (["avx2", "fma"], {}, "AVX2"),

@@ -135,6 +135,7 @@ def test_classifier_space_separates_held_out_digits(tmp_path):
     assert np.mean(nearest == test.labels) > 0.8
 
 
+@pytest.mark.bf16
 def test_bf16_trained_space_embeds_in_float32_and_a_large_split_trains_max_steps(tmp_path):
     """The classifier trains in bf16 where asked, but the space scores in float32 (bf16's
     8-bit mantissa would coarsen FID's statistics); a split larger than `max_steps` batches

@@ -181,7 +181,8 @@ def test_collapse_monitor_warns_when_samples_lose_diversity(tmp_path, caplog):
     assert "mode collapse" in caplog.text
 
 
-@pytest.mark.parametrize("precision, jit", [("bf16", "off"), ("fp16", "off"), ("fp32", "on")])
+@pytest.mark.parametrize("precision, jit", [pytest.param("bf16", "off", marks=pytest.mark.bf16),
+                                            ("fp16", "off"), ("fp32", "on")])
 def test_gpu_path_flags_train_and_resume_on_cpu(tmp_path, precision, jit):
     # The GPU settings (mixed precision, loss scaling, XLA) run the same code path on the CPU.
     run = tmp_path / "run"

@@ -21,7 +21,7 @@ import tensorflow as tf
 from dcgan_tf.atomic import disk_full, file_sha256, is_disk_full, save_json, temp_path
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.fused_norm import FusedBatchNormalization
-from dcgan_tf.hardware import native_bf16
+from dcgan_tf.hardware import native_bf16, require_bf16
 from dcgan_tf.metrics.progress import StepBar
 
 FEATURE_SPACES = ("inception", "classifier")
@@ -272,7 +272,10 @@ def _training_dtype(cfg):
     """The Keras dtype policy the classifier trains in."""
     if cfg.precision == "auto":
         return "mixed_bfloat16" if native_bf16() else "float32"
-    return "mixed_bfloat16" if cfg.precision == "bf16" else "float32"
+    if cfg.precision == "bf16":
+        require_bf16("The classifier space's bf16")
+        return "mixed_bfloat16"
+    return "float32"
 
 
 def _learning_rate(cfg, steps):

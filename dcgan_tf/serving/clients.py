@@ -7,6 +7,7 @@ The local client opens the export with `dcgan_tf.serving.export_reader` (plain
 
 import tensorflow as tf
 
+from dcgan_tf import hardware
 from dcgan_tf.serving.export_reader import ExportReadError, ExportReader  # noqa: F401  (re-exported)
 from dcgan_tf.serving.grpc_client import SCHEME as GRPC_SCHEME, GrpcClient
 from dcgan_tf.serving.rest import REQUEST_FORMATS, RestClient  # noqa: F401  (re-exported)
@@ -30,6 +31,7 @@ class SavedModelClient(Client):
     def __init__(self, path):
         self.export = path if isinstance(path, ExportReader) else ExportReader(path)
         self.path = self.export.path
+        self._runs_here = None
 
     def signatures(self):
         return self.export.signatures
@@ -40,12 +42,25 @@ class SavedModelClient(Client):
         return self.export.metadata()
 
     def _predict(self, signature, inputs):
+        self._check_runs_here()
         fn = self.export.function(signature)
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
         except (tf.errors.OpError, TypeError, ValueError) as e:
             raise ServingError(f"Signature {signature!r} failed: {first_line(e)}") from e
         return {k: v.numpy() for k, v in outputs.items()}
+
+    def _check_runs_here(self):
+        """Refuses, in one line, a bf16 export on a CPU where bf16 aborts the process."""
+        if self._runs_here is None:
+            bf16 = self.metadata().get("serving_precision") == "bf16"
+            self._runs_here = not bf16 or hardware.bf16_runs()
+        if not self._runs_here:
+            try:
+                hardware.require_bf16(f"The bf16 export {self.path}", fix="export it again "
+                                      "with --serving-precision fp32 to use it here")
+            except ValueError as e:
+                raise ServingError(str(e)) from None
 
 
 def open_client(model=None, server=None, name=None, version=None, timeout=30.0, request_format="row"):

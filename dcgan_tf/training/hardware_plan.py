@@ -81,7 +81,13 @@ def _native_bf16_kind(kind):
 
 def precision_choice(setting, kind, gpu_bf16=True):
     """`"auto"` -> `"bf16"` on kinds with native bf16 (`gpu` only where `gpu_bf16`), else
-    `"fp32"`; any other setting as given."""
+    `"fp32"`; any other setting as given.
+
+    Raises:
+        ValueError: `"bf16"` on a kind where bf16 cannot run (`hardware.bf16_runs`).
+    """
+    if setting == "bf16":
+        hardware.require_bf16("--precision bf16", kind)
     if setting != "auto":
         return setting
     native = gpu_bf16 if kind == "gpu" else _native_bf16_kind(kind)

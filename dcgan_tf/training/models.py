@@ -260,49 +260,6 @@ def build_projection_head(cfg: ModelConfig):
     return keras.Model(features, out, name="projection_head")
 
 
-def paired_discriminator(discriminator):
-    """D on a real and a fake batch with one convolution per layer, or `None` where it cannot.
-
-    Convolutions, activations and the dense logit act on each sample alone; only batch norm
-    couples the samples of a batch. So the two batches go through each convolution
-    concatenated (GEMMs twice as tall, which the small layers need to fill the cores), and
-    each half through batch norm on its own, in the order real then fake. Losses, gradients
-    and moving statistics are those of two training-mode calls, `D(real)` then `D(fake)`.
-
-    Args:
-        discriminator: A D from `build_discriminator`.
-
-    Returns:
-        A function `(real, fake) -> (real_logits, fake_logits)` (training mode), or `None`
-        for a D that is not a plain chain of layers (conditional) or whose layers update
-        state per call (spectral normalisation's power iteration).
-    """
-    chain = discriminator.layers[1:]
-    plain = all(len(layer._inbound_nodes) == 1 for layer in chain) and not any(
-        isinstance(layer, layers.SpectralNormalization) for layer in chain
-    )
-    if len(discriminator.inputs) != 1 or not plain:
-        return None
-    for previous, layer in zip(discriminator.layers, chain):
-        parents = layer._inbound_nodes[0].parent_nodes
-        if len(parents) != 1 or parents[0].operation is not previous:
-            return None
-
-    def call(real, fake):
-        n = keras.ops.shape(real)[0]
-        x = keras.ops.concatenate([real, keras.ops.cast(fake, real.dtype)], axis=0)
-        for layer in chain:
-            if isinstance(layer, layers.BatchNormalization):
-                x = keras.ops.concatenate(
-                    [layer(x[:n], training=True), layer(x[n:], training=True)], axis=0
-                )
-            else:
-                x = layer(x, training=True)
-        return x[:n], x[n:]
-
-    return call
-
-
 def with_last_features(discriminator):
     """A view of `discriminator` returning `[logits, flattened last block]`, sharing its layers."""
     flat = discriminator.get_layer("flatten").output
