@@ -72,12 +72,12 @@ def test_labelled_subset_is_the_probes_draw_zero_and_never_a_validation_label():
 
 
 def test_semi_supervised_pipeline_draws_labelled_images_from_the_subset_only():
-    from dcgan_tf.data.datasets import load_split, prepare_images, train_dataset
+    from dcgan_tf.data.datasets import PipelineConfig, load_split, prepare_images, train_dataset
     from dcgan_tf.data.splits import labelled_subset
 
     train = load_split("digits", "train")
     labelled, validation = labelled_subset(train.labels, 10, 100, 0)
-    ds, count = train_dataset("digits", 32, 1, 50, seed=0, labelled=labelled)
+    ds, count = train_dataset("digits", 32, 1, 50, PipelineConfig(seed=0, labelled=labelled))
     assert count == len(train.labels)
     pixels = prepare_images(train.images, 32, 1).astype("float32") / 127.5 - 1.0
     flat = pixels.reshape(len(pixels), -1)
