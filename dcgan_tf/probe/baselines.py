@@ -24,6 +24,7 @@ from tqdm import tqdm
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.data.datasets import native_shape
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.export.savedmodel import export_savedmodel
 from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, summarise
 from dcgan_tf.probe.run import (
@@ -85,7 +86,7 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits", featu
     checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
     checkpoint.save(gan, run_dir, step=0, epoch=0)
     return export_savedmodel(run_dir, os.path.join(root, "savedmodels"), name="random", version=1,
-                             overwrite=True, features=features)
+                             config=ExportConfig(overwrite=True, features=features))
 
 
 @dataclasses.dataclass(frozen=True)
