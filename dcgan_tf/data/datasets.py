@@ -371,8 +371,9 @@ def _in_memory_train_dataset(name, data, image_size, channels, batch_size, cfg):
     else:
         ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)), num_parallel_calls=parallel)
     if cfg.labelled is not None:
-        ds = tf.data.Dataset.zip(ds, _labelled_stream(pixels, data.labels, cfg.labelled, batch_size,
-                                                      cfg.seed, cfg.skip_batches, parallel))
+        labelled = _labelled_stream(pixels, data.labels, cfg.labelled, batch_size, cfg.seed,
+                                    cfg.skip_batches, parallel)
+        ds = tf.data.Dataset.zip(ds, labelled)
         ds = ds.map(lambda images, pair: (images, *pair))
     options = _options(cfg.seed, cfg.threads)
     # Workers (multi-worker training) share the seed, so each taking every k-th index of the
