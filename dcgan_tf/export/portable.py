@@ -170,7 +170,7 @@ def export_portable(run_dir, out_dir, formats=PORTABLE_FORMATS, which="last", fe
         formats: Some of `PORTABLE_FORMATS`. Defaults to all.
         which: Checkpoint: `"last"`, `"best"` or a step number. Defaults to `"last"`.
         features: Dict of `FeatureConfig` fields overriding the run's recorded read-out, as
-            `export_savedmodel`'s `features`.
+            `ExportConfig.features`.
         overwrite: Replace format directories that exist. Defaults to `False`.
 
     Returns:

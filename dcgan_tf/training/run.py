@@ -157,6 +157,10 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
     make_dataset = functools.partial(data.train_dataset, train_cfg.dataset, model_cfg.image_size,
                                      model_cfg.channels, train_cfg.batch_size, strategy=strategy)
     dataset, num_examples = make_dataset(pipeline)
+
+    def data_at(step):  # A later segment's pipeline, which says nothing of the resize again.
+        return make_dataset(dataclasses.replace(pipeline, skip_batches=step, note_resize=False))[0]
+
     if chief:  # Once the data is known to load, so a data error stays the only line.
         logger.info(plan.describe())
     steps_per_epoch = num_examples // train_cfg.batch_size
@@ -165,11 +169,6 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
     segments = plan_segments(done, total, steps_per_epoch)
     timed_out = False
     if segments:
-
-        def data_at(step):  # Later segments' pipelines, which say nothing of the resize again.
-            later = dataclasses.replace(pipeline, skip_batches=step, note_resize=False)
-            return make_dataset(later)[0]
-
         timed_out = _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, verbose)
     return {
         "run_dir": run_dir,
