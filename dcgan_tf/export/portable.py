@@ -17,7 +17,6 @@ import shutil
 from dcgan_tf import __version__, atomic, paths
 from dcgan_tf.config import FeatureConfig
 from dcgan_tf.export import portable_graph, tflite, web
-from dcgan_tf.export.savedmodel import model_name
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import feature_dim
 from dcgan_tf.versions import list_versions
