@@ -40,8 +40,8 @@ def one_process(a):
     strategy = distribute.get_strategy()
     with strategy.scope():
         gan = build_gan(cfg, TrainConfig(batch_size=a.batch))
-    ds, _ = datasets.train_dataset(a.dataset, 32, channels, a.batch, seed=0, data_dir=a.data_dir,
-                                   strategy=strategy, threads=SETTINGS[a.one])
+    pipeline = datasets.PipelineConfig(seed=0, data_dir=a.data_dir, threads=SETTINGS[a.one])
+    ds, _ = datasets.train_dataset(a.dataset, 32, channels, a.batch, pipeline, strategy=strategy)
     keras.utils.set_random_seed(0)
     gan.fit(ds, steps_per_epoch=4, epochs=1, verbose=0)  # Builds and traces the step.
     rates = []

@@ -57,10 +57,10 @@ def parse_args(argv=None):
 
 
 def time_solver(solver, x, y, val_x, val_y, test_x, test_y):
-    from dcgan_tf.probe.protocol import fit_svm
+    from dcgan_tf.probe.protocol import SvmConfig, fit_svm
 
     start, cpu = time.perf_counter(), time.process_time()
-    clf, c, _, _ = fit_svm(x, y, val_x, val_y, solver=solver)
+    clf, c, _, _ = fit_svm(x, y, (val_x, val_y), SvmConfig(solver=solver))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return seconds, c, float(np.mean(clf.predict(test_x) == test_y)), cpu
 

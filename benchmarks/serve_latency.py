@@ -44,6 +44,7 @@ def exported(tmp, size, channels, width, jit=False, precision="fp32"):
     """Exports an untrained model through `dcgan_tf.export.savedmodel`; returns (path, generator, cfg)."""
     from dcgan_tf.training import checkpoint
     from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.export.config import ExportConfig
     from dcgan_tf.export.savedmodel import export_savedmodel
     from dcgan_tf.training.run import build_gan
 
@@ -53,8 +54,8 @@ def exported(tmp, size, channels, width, jit=False, precision="fp32"):
         gan = build_gan(cfg, TrainConfig(out=run))
         checkpoint.write_run_config(run, cfg, TrainConfig(out=run))
         checkpoint.save(gan, run, step=0, epoch=0)
-    path = export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench", jit=jit,
-                             precision=precision)
+    path = export_savedmodel(run, base_path=os.path.join(tmp, "models"), name="bench",
+                             config=ExportConfig(jit=jit, precision=precision))
     return path, checkpoint.load_networks(run)[2], cfg
 
 

@@ -54,6 +54,7 @@ def export(run_dir, formats, base_path, name, version, portable_dir, checkpoint,
       dcgan-tf export runs/cifar10 --generator ema --name cifar10-ema
     """
     from dcgan_tf.export.bundle import export_formats
+    from dcgan_tf.export.config import ExportConfig
     from dcgan_tf.export.savedmodel import model_name
 
     from dcgan_tf.atomic import check_writable
@@ -69,10 +70,11 @@ def export(run_dir, formats, base_path, name, version, portable_dir, checkpoint,
     if generator == "ema" and any(f != "savedmodel" for f in formats):
         raise click.UsageError("--generator ema is for the SavedModel only: the portable formats "
                                "hold the raw generator; export them without --generator ema")
-    path, written = export_formats(
-        run_dir, formats, base_path=base_path, name=name, version=version, out=portable_dir,
-        which=checkpoint, overwrite=overwrite, features=features, serving_root=serving_root,
-        jit=jit == "on", precision=serving_precision, generator=generator)
+    config = ExportConfig(which=checkpoint, overwrite=overwrite, generator=generator,
+                          features=features, jit=jit == "on", precision=serving_precision,
+                          serving_root=serving_root)
+    path, written = export_formats(run_dir, formats, base_path, name, version, portable_dir,
+                                   config)
     if path:
         if not quiet and json_path != "-":
             _describe(path, base_path, serving_precision)

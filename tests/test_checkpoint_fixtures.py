@@ -68,10 +68,12 @@ def test_fixture_resumes_where_it_stopped(tmp_path, name):
 def test_fixture_exports_what_its_checkpoint_holds(tmp_path, name, generator):
     import tensorflow as tf
 
+    from dcgan_tf.export.config import ExportConfig
     from dcgan_tf.export.savedmodel import export_savedmodel
 
     run = _copy(tmp_path, name)
-    path = export_savedmodel(run, base_path=str(tmp_path / "sm"), name=name, generator=generator)
+    path = export_savedmodel(run, base_path=str(tmp_path / "sm"), name=name,
+                             config=ExportConfig(generator=generator))
     _, _, net, _, meta = checkpoint.load_networks(run, generator=generator)
     assert meta["step"] == 2
     z = np.random.default_rng(0).uniform(-1, 1, (3, 100)).astype("float32")

@@ -19,7 +19,7 @@ import scipy.io  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from dcgan_tf.data import datasets as data  # noqa: E402
-from dcgan_tf.data.datasets import DataError, DataNotFoundError  # noqa: E402
+from dcgan_tf.data.datasets import DataError, DataNotFoundError, PipelineConfig  # noqa: E402
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -204,8 +204,8 @@ def test_tfds_train_dataset_streams_crops_and_normalises(tmp_path):
     colours = np.array([(40 * i, 250 - 40 * i, 100) for i in range(6)], np.uint8)
     square = np.broadcast_to(colours[:, None, None, :], (6, 32, 32, 3))
     _write_tfds(tmp_path, "downsampled_imagenet/32x32", {"train": square})
-    ds, count = data.train_dataset("downsampled_imagenet/32x32", 32, 3, batch_size=6, seed=1,
-                                   data_dir=str(tmp_path))
+    ds, count = data.train_dataset("downsampled_imagenet/32x32", 32, 3, batch_size=6,
+                                   config=PipelineConfig(seed=1, data_dir=str(tmp_path)))
     assert count == 6 and ds.element_spec.shape == (6, 32, 32, 3)
     _, label = next(iter(data.tfds_dataset("downsampled_imagenet/32x32", data_dir=str(tmp_path))))
     assert int(label) == -1  # unlabelled
@@ -221,7 +221,7 @@ def test_tfds_non_square_is_centre_cropped(tmp_path):
     wide[:, :, 8:40] = 200  # the centre 32 columns
     _write_tfds(tmp_path, "downsampled_imagenet/32x32", {"train": wide})
     ds, _ = data.train_dataset("downsampled_imagenet/32x32", 32, 1, batch_size=2,
-                               data_dir=str(tmp_path))
+                               config=PipelineConfig(data_dir=str(tmp_path)))
     np.testing.assert_allclose(next(iter(ds)).numpy(), 200 / 127.5 - 1, atol=3 / 127.5)
 
 
@@ -237,7 +237,7 @@ def test_tfds_not_prepared_fails_fast_without_download(tmp_path, monkeypatch):
         with pytest.raises(DataNotFoundError, match="not prepared.*tfds build"):
             data.tfds_dataset(name, data_dir=str(tmp_path))
     with pytest.raises(DataNotFoundError, match="celeb_a is not prepared"):
-        data.train_dataset("celeb_a", 64, 3, 8, data_dir=str(tmp_path / "missing"))
+        data.train_dataset("celeb_a", 64, 3, 8, PipelineConfig(data_dir=str(tmp_path / "missing")))
     assert time.perf_counter() - start < 5
     assert not any(tmp_path.iterdir())  # nothing was created
 
@@ -463,7 +463,7 @@ def test_folder_flat_crops_and_resizes(tmp_path):
 def test_folder_train_dataset_reads_at_training_size(tmp_path):
     for i in range(4):
         _png(tmp_path / f"{i}.png", (60 * i, 10, 250), size=(80, 80))
-    ds, count = data.train_dataset("folder", 32, 3, batch_size=4, data_dir=str(tmp_path))
+    ds, count = data.train_dataset("folder", 32, 3, 4, PipelineConfig(data_dir=str(tmp_path)))
     batch = np.round((next(iter(ds)).numpy() + 1) * 127.5)
     assert count == 4 and batch.shape == (4, 32, 32, 3)
     np.testing.assert_array_equal(np.unique(batch[..., 0]), [0, 60, 120, 180])
@@ -511,8 +511,8 @@ def test_prepare_images_channels_crop_and_resize():
 def test_train_dataset_batches(svhn_dir):
     root, arrays = svhn_dir
     images = arrays["train"][0]
-    ds, count = data.train_dataset("svhn", 32, 3, batch_size=8, seed=3, data_dir=str(root),
-                                   verify=False)
+    ds, count = data.train_dataset("svhn", 32, 3, batch_size=8,
+                                   config=PipelineConfig(seed=3, data_dir=str(root), verify=False))
     assert count == 20
     assert ds.element_spec.shape == (8, 32, 32, 3) and ds.element_spec.dtype.name == "float32"
     batches = np.concatenate([b.numpy() for b in ds.take(5)])  # 40 images: two passes
@@ -523,13 +523,15 @@ def test_train_dataset_batches(svhn_dir):
     assert sorted(order[:20]) == sorted(order[20:]) == list(range(20))  # each pass a permutation
     assert order[:20] != order[20:]  # reshuffled every pass
     # A fresh pipeline with the same seed repeats the first iteration's batches exactly.
-    again, _ = data.train_dataset("svhn", 32, 3, 8, seed=3, data_dir=str(root), verify=False)
-    other, _ = data.train_dataset("svhn", 32, 3, 8, seed=4, data_dir=str(root), verify=False)
+    again, _ = data.train_dataset("svhn", 32, 3, 8,
+                                  PipelineConfig(seed=3, data_dir=str(root), verify=False))
+    other, _ = data.train_dataset("svhn", 32, 3, 8,
+                                  PipelineConfig(seed=4, data_dir=str(root), verify=False))
     np.testing.assert_array_equal(next(iter(again)).numpy(), batches[:8])
     assert not np.array_equal(next(iter(other)).numpy(), batches[:8])
     # On one private thread (training's pipeline on CPUs), the same batches in the same order.
-    one, _ = data.train_dataset("svhn", 32, 3, 8, seed=3, data_dir=str(root), verify=False,
-                                threads=1)
+    one, _ = data.train_dataset("svhn", 32, 3, 8, PipelineConfig(seed=3, data_dir=str(root),
+                                                                   verify=False, threads=1))
     np.testing.assert_array_equal(np.concatenate([b.numpy() for b in one.take(5)]), batches)
 
 
@@ -544,7 +546,7 @@ def test_train_dataset_resizes_with_message(caplog):
 def test_train_dataset_batch_size_errors(svhn_dir):
     root, _ = svhn_dir
     with pytest.raises(DataError, match="has 20 examples, fewer than batch_size 32"):
-        data.train_dataset("svhn", 32, 3, 32, data_dir=str(root), verify=False)
+        data.train_dataset("svhn", 32, 3, 32, PipelineConfig(data_dir=str(root), verify=False))
     strategy = types.SimpleNamespace(num_replicas_in_sync=3)
     with pytest.raises(DataError, match="Batch size 8 is not a multiple of the 3 replicas"):
-        data.train_dataset("svhn", 32, 3, 8, data_dir=str(root), strategy=strategy)
+        data.train_dataset("svhn", 32, 3, 8, PipelineConfig(data_dir=str(root)), strategy=strategy)

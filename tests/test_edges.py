@@ -237,6 +237,7 @@ def _save_untrained(run_dir, step=1):
 
 _KILLED_OVERWRITE = """
 import os, signal, sys
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.export.savedmodel import export_savedmodel
 
 model_dir, kill_at = os.path.join(sys.argv[2], "m"), int(sys.argv[3])
@@ -250,7 +251,8 @@ def rename_then_maybe_die(src, dst):
     return rename(src, dst)
 
 os.rename = rename_then_maybe_die
-export_savedmodel(sys.argv[1], base_path=sys.argv[2], name="m", version=1, overwrite=True)
+export_savedmodel(sys.argv[1], base_path=sys.argv[2], name="m", version=1,
+                  config=ExportConfig(overwrite=True))
 print("finished", flush=True)
 """
 

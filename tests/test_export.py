@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from dcgan_tf.training import checkpoint
 from dcgan_tf.export import serving_config
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.contract import CONTRACT_VERSION, METADATA_ASSET, SIGNATURES
 from dcgan_tf.export.savedmodel import ExportError, directory_bytes, export_savedmodel, list_versions
@@ -265,7 +266,7 @@ def test_versions_never_overwrite_unless_asked(run_dir, tmp_path):
         export_savedmodel(run_dir, base, name="m", version=5)
     stamp = os.path.join(base, "m", "5", "stamp")
     open(stamp, "w").close()
-    export_savedmodel(run_dir, base, name="m", version=5, overwrite=True)
+    export_savedmodel(run_dir, base, name="m", version=5, config=ExportConfig(overwrite=True))
     assert not os.path.exists(stamp)
     assert list_versions(os.path.join(base, "m")) == [1, 5, 6]
     # No temporary directory is left; the (empty, unlocked) lock file stays by design.
@@ -474,7 +475,7 @@ def test_bf16_export_keeps_the_contract_and_the_images(exported, run_dir, tmp_pa
     result = CliRunner().invoke(cli, ["export", run_dir, "--base-path", base, "--serving-precision", "fp16"])
     assert result.exit_code == 2 and "'fp16' is not one of 'fp32', 'bf16'" in result.output
     with pytest.raises(ExportError, match="Unknown precision 'int8'"):
-        export_savedmodel(run_dir, base_path=base, precision="int8")
+        export_savedmodel(run_dir, base_path=base, config=ExportConfig(precision="int8"))
 
 
 def test_bf16_export_on_an_avx2_cpu_exports_but_refuses_to_run_in_one_line(run_dir, tmp_path,

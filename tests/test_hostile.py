@@ -244,6 +244,7 @@ def test_kill_during_the_portable_stage_leaves_no_visible_half_folder(run, tmp_p
 @pytest.mark.slow
 def test_an_export_over_an_existing_portable_version(run, tmp_path):
     from dcgan_tf.export.bundle import export_formats
+    from dcgan_tf.export.config import ExportConfig
 
     base = str(tmp_path / "b")
     export_formats(run, ("savedmodel", "tflite"), base_path=base, name="m")
@@ -257,7 +258,8 @@ def test_an_export_over_an_existing_portable_version(run, tmp_path):
     # Replacing one needs --overwrite, and then keeps the others.
     with pytest.raises(ValueError, match="already exists. Pass --overwrite"):
         export_formats(run, ("onnx",), base_path=base, name="m", version=1)
-    export_formats(run, ("onnx",), base_path=base, name="m", version=1, overwrite=True)
+    export_formats(run, ("onnx",), base_path=base, name="m", version=1,
+                   config=ExportConfig(overwrite=True))
     assert sorted(os.listdir(version)) == ["onnx", "tflite"]
     assert _hidden(base) == []
     # A folder holding something else is not taken over.
@@ -492,11 +494,12 @@ def test_sigint_in_train_then_resume(tmp_path, moment):
 
 _EXPORT_CHILD = """
 import sys
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.export.savedmodel import export_savedmodel
 for _ in range(int(sys.argv[4])):
     print("OK", export_savedmodel(sys.argv[1], base_path=sys.argv[2], name=sys.argv[3],
                                   version=1 if len(sys.argv) > 5 else None,
-                                  overwrite=len(sys.argv) > 5), flush=True)
+                                  config=ExportConfig(overwrite=len(sys.argv) > 5)), flush=True)
 """
 
 

@@ -9,11 +9,12 @@ from click.testing import CliRunner
 
 from dcgan_tf_cli.main import cli
 from dcgan_tf.probe.protocol import (
-    ProbeConfig, ProbeError, SplitError, balanced_sample, choose_solver, evaluate_features,
-    fit_svm, split_protocol,
+    ProbeConfig, ProbeError, SplitError, SvmConfig, balanced_sample, choose_solver,
+    evaluate_features, fit_svm, split_protocol,
 )
 from dcgan_tf.probe.solvers import (
-    GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, fit_gram_path, fit_primal_path,
+    GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, WarmStart, fit_gram_path,
+    fit_primal_path,
 )
 
 REPORT_KEYS = {
@@ -94,8 +95,8 @@ def test_newton_solver_matches_linearsvc(classes, dim):
 
     x, y = _blobs(400, classes=classes, dim=dim, spread=0.15 if dim > 100 else 0.5)
     for c in (1e-3, 1.0):
-        clf, _, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(c,),
-                                    solver="newton")
+        clf, _, _, search = fit_svm(x[:100], y[:100], (x[100:200], y[100:200]),
+                                    SvmConfig(c_grid=(c,), solver="newton"))
         assert isinstance(clf.svm, SquaredHingeSVC) and search[0]["converged"]
         scaler = StandardScaler().fit(x[:100])
         reference = LinearSVC(C=c, dual=dim > 100, tol=1e-8, max_iter=100_000, random_state=0)
@@ -141,7 +142,8 @@ def test_auto_picks_the_gram_solver_below_f_examples_and_agrees_with_liblinear()
     from sklearn.svm import LinearSVC
 
     x, y = _blobs(400, classes=4, dim=300, spread=0.15)
-    clf, c, _, search = fit_svm(x[:100], y[:100], x[100:200], y[100:200], c_grid=(1e-3, 1.0))
+    clf, c, _, search = fit_svm(x[:100], y[:100], (x[100:200], y[100:200]),
+                                SvmConfig(c_grid=(1e-3, 1.0)))
     assert isinstance(clf.svm, GramSquaredHingeSVC) and all(s["converged"] for s in search)
     scaler = StandardScaler().fit(x[:100])
     reference = LinearSVC(C=c, dual=True, tol=1e-8, max_iter=100_000, random_state=0)
@@ -230,11 +232,11 @@ def test_primal_warm_start_along_c_equals_cold_start():
                                    atol=1e-5)
     # Starting from another solution (the refit's start) converges to the same one.
     start = (path[0].coef_, path[0].intercept_)
-    restarted = fit_primal_path(x, y, (1.0,), tol=1e-10, init=start)[0]
+    restarted = fit_primal_path(x, y, (1.0,), tol=1e-10, init=WarmStart(*start))[0]
     np.testing.assert_allclose(restarted.decision_function(x), path[2].decision_function(x),
                                atol=1e-5)
     with pytest.raises(ValueError, match="Expected `init` coefficients of shape"):
-        fit_primal_path(x, y, (1.0,), init=(path[0].coef_[:2], path[0].intercept_[:2]))
+        fit_primal_path(x, y, (1.0,), init=WarmStart(path[0].coef_[:2], path[0].intercept_[:2]))
     # Warm starts save Newton steps at the larger C values.
     assert sum(map(sum, (s.n_iter_ for s in path[1:]))) < sum(
         sum(PrimalSquaredHingeSVC(C=c, tol=1e-10).fit(x, y).n_iter_) for c in grid[1:])
@@ -279,10 +281,10 @@ def test_auto_solver_takes_the_smaller_exact_system_and_standardises_in_place_on
     x, y = _overlapping(600, 3, 20, seed=5)
     x = x.astype(np.float32) * 3 + 1
     train, val = x[:400].copy(), x[400:].copy()
-    clf, c, _, search = fit_svm(train, y[:400], val, y[400:], c_grid=(0.01, 1.0))
+    clf, c, _, search = fit_svm(train, y[:400], (val, y[400:]), SvmConfig(c_grid=(0.01, 1.0)))
     assert isinstance(clf.svm, PrimalSquaredHingeSVC) and all(s["converged"] for s in search)
     np.testing.assert_array_equal(train, x[:400])
-    same, same_c, _, _ = fit_svm(train, y[:400], val, y[400:], c_grid=(0.01, 1.0),
+    same, same_c, _, _ = fit_svm(train, y[:400], (val, y[400:]), SvmConfig(c_grid=(0.01, 1.0)),
                                  overwrite=True)
     assert same_c == c and abs(train.mean()) < 1e-3  # standardised in place
     test = x[:50].copy()
@@ -290,7 +292,7 @@ def test_auto_solver_takes_the_smaller_exact_system_and_standardises_in_place_on
                                atol=1e-4)
     np.testing.assert_array_equal(test, x[:50])  # scoring never writes to its input
     # The refit's warm start: weights carried to another scaler give the same decisions.
-    other = fit_svm(x[100:], y[100:], val, y[400:], c_grid=(c,))[0].scaler
+    other = fit_svm(x[100:], y[100:], (val, y[400:]), SvmConfig(c_grid=(c,)))[0].scaler
     coef, intercept = clf.weights_for(other)
     carried = other.transform(x) @ coef.T + intercept
     np.testing.assert_allclose(carried, clf.decision_function(x), atol=1e-4)
@@ -300,11 +302,11 @@ def test_svm_search_shows_progress_over_the_c_values_only_on_request(capsys):
     # An all-labels search takes minutes per C: the bar says which C it is on.
     x, y = _overlapping(600, 3, 20, seed=6)
     x = x.astype(np.float32)
-    fit_svm(x[:400], y[:400], x[400:], y[400:], c_grid=(0.01, 1.0))
+    fit_svm(x[:400], y[:400], (x[400:], y[400:]), SvmConfig(c_grid=(0.01, 1.0)))
     assert "svm C" not in capsys.readouterr().err
-    fit_svm(x[:400], y[:400], x[400:], y[400:], c_grid=(0.01, 1.0), progress=True)
+    fit_svm(x[:400], y[:400], (x[400:], y[400:]), SvmConfig(c_grid=(0.01, 1.0)), progress=True)
     assert "svm C path" in capsys.readouterr().err  # the primal solver's path
-    fit_svm(x[:100], y[:100], x[400:], y[400:], c_grid=(0.01, 1.0), solver="newton",
+    fit_svm(x[:100], y[:100], (x[400:], y[400:]), SvmConfig(c_grid=(0.01, 1.0), solver="newton"),
             progress=True)
     assert "svm C:" in capsys.readouterr().err
 

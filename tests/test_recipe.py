@@ -386,13 +386,15 @@ def test_mirrored_strategy_with_every_training_option():
 def test_random_baseline_reads_features_like_the_probed_model(digits_export, tmp_path):
     """The untrained-D baseline uses the probed export's feature choices, so that a richer
     read-out is not credited to training."""
+    from dcgan_tf.export.config import ExportConfig
     from dcgan_tf.export.savedmodel import export_savedmodel
     from dcgan_tf.probe.baselines import random_savedmodel
     from dcgan_tf.probe.run import read_metadata
 
     run, _ = digits_export
     path = export_savedmodel(run, base_path=str(tmp_path / "sm"), name="pyr",
-                             features={"pooling": "pyramid", "flip": True, "shift": 1})
+                             config=ExportConfig(features={"pooling": "pyramid", "flip": True,
+                                                           "shift": 1}))
     meta = read_metadata(path)
     random = random_savedmodel(ModelConfig.from_dict(meta["model"]), str(tmp_path / "cache"),
                                features=meta["features"])

@@ -72,12 +72,12 @@ def test_labelled_subset_is_the_probes_draw_zero_and_never_a_validation_label():
 
 
 def test_semi_supervised_pipeline_draws_labelled_images_from_the_subset_only():
-    from dcgan_tf.data.datasets import load_split, prepare_images, train_dataset
+    from dcgan_tf.data.datasets import PipelineConfig, load_split, prepare_images, train_dataset
     from dcgan_tf.data.splits import labelled_subset
 
     train = load_split("digits", "train")
     labelled, validation = labelled_subset(train.labels, 10, 100, 0)
-    ds, count = train_dataset("digits", 32, 1, 50, seed=0, labelled=labelled)
+    ds, count = train_dataset("digits", 32, 1, 50, PipelineConfig(seed=0, labelled=labelled))
     assert count == len(train.labels)
     pixels = prepare_images(train.images, 32, 1).astype("float32") / 127.5 - 1.0
     flat = pixels.reshape(len(pixels), -1)
@@ -173,6 +173,7 @@ def test_semi_supervised_run_exports_classify_and_probes_it(tmp_path):
     from click.testing import CliRunner
 
     from dcgan_tf_cli.main import cli
+    from dcgan_tf.export.config import ExportConfig
     from dcgan_tf.export.savedmodel import export_savedmodel
     from dcgan_tf.probe.protocol import ProbeConfig
     from dcgan_tf.probe.run import run_probe
@@ -192,7 +193,8 @@ def test_semi_supervised_run_exports_classify_and_probes_it(tmp_path):
     assert summary["step"] == 14 and summary["model"]["labels"] == 100
 
     path = export_savedmodel(run, base_path=base, name="semi")
-    ema = export_savedmodel(run, base_path=base, name="semi-ema", generator="ema")
+    ema = export_savedmodel(run, base_path=base, name="semi-ema",
+                            config=ExportConfig(generator="ema"))
     client = SavedModelClient(path)
     meta = client.metadata()
     assert meta["labelled_subset"] == {"labels": 100, "seed": 2, "validation": 10000, "classes": 10}
@@ -210,10 +212,11 @@ def test_semi_supervised_run_exports_classify_and_probes_it(tmp_path):
 
     # With the features' read-out views, `classify` averages the probabilities of the image,
     # its 2-pixel shifts (reflected borders) and their mirrors: checked view by view in NumPy.
-    plain = SavedModelClient(export_savedmodel(run, base_path=base, name="semi-plain",
-                                               features={"flip": False, "shift": 0}))
+    plain = SavedModelClient(export_savedmodel(
+        run, base_path=base, name="semi-plain",
+        config=ExportConfig(features={"flip": False, "shift": 0})))
     views_path = export_savedmodel(run, base_path=base, name="semi-views",
-                                   features={"flip": True, "shift": 2})
+                                   config=ExportConfig(features={"flip": True, "shift": 2}))
     x = np.random.default_rng(1).integers(0, 256, (6, 32, 32, 1), dtype=np.uint8)
     padded = np.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="reflect")
     views = [x] + [padded[:, 2 + dy:34 + dy, 2 + dx:34 + dx]
@@ -234,12 +237,14 @@ def test_semi_supervised_run_exports_classify_and_probes_it(tmp_path):
 
 
 def test_export_of_a_run_without_ema_refuses_generator_ema(digits_export, tmp_path):
+    from dcgan_tf.export.config import ExportConfig
     from dcgan_tf.export.savedmodel import export_savedmodel
     from dcgan_tf.training.checkpoint import CheckpointError
 
     run, _ = digits_export
     with pytest.raises(CheckpointError, match="--g-ema"):
-        export_savedmodel(run, base_path=str(tmp_path / "sm"), name="x", generator="ema")
+        export_savedmodel(run, base_path=str(tmp_path / "sm"), name="x",
+                          config=ExportConfig(generator="ema"))
 
 
 def test_semi_supervised_config_is_checked():

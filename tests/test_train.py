@@ -13,7 +13,8 @@ from dcgan_tf.training import checkpoint
 from dcgan_tf.training import losses
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.training.losses import generator_loss
-from dcgan_tf.training.run import TrainingError, build_gan, plan_segments, train
+from dcgan_tf.training.run import TrainingError, build_gan, train
+from dcgan_tf.training.segments import plan_segments
 
 TINY = ModelConfig(image_size=32, channels=1, ngf=8, ndf=8)
 

@@ -269,9 +269,45 @@ def _normalise(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0  # [0, 255] -> [-1, 1], tanh's range
 
 
-def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None, verify=True,
-                  strategy=None, split="train", with_labels=False, skip_batches=0, labelled=None,
-                  note_resize=True, threads=None):
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Where `train_dataset` reads its images and how it orders, labels and runs them.
+
+    Args:
+        split: The split to train on. Defaults to `"train"`.
+        seed: Seeds the shuffle; same seed, same batches. `None` shuffles unseeded and lets
+            tf.data reorder for speed. Defaults to 0.
+        data_dir: See `load_split` and `tfds_dataset`. Defaults to `None`.
+        verify: See `load_split`. Defaults to `True`.
+        with_labels: Yield `(images, labels)` batches (int32 labels), for conditional
+            training. Defaults to `False`.
+        labelled: Indices into the split of the labelled images of semi-supervised
+            training (`dcgan_tf.data.splits.labelled_subset`): each element is then
+            `(images, labelled images, their labels)`, the labelled batch drawn from those
+            images alone (shuffled on their own, reshuffled each pass) and the unlabelled
+            batch from the whole split. In-memory datasets only. Defaults to `None`.
+        threads: An in-memory pipeline's tf.data threads: `None` autotunes (parallel
+            gathers, autotuned prefetch); a number runs it on that many private threads,
+            sequentially, without autotuning. Defaults to `None`.
+        skip_batches: Start this many batches into the stream, where a resumed run left
+            off. In-memory datasets skip shuffled indices (cheap); TFDS ones read and drop
+            the batches. Defaults to 0.
+        note_resize: Whether to log one line when the images are resized or converted; a
+            run rebuilding the pipeline for a later segment says it once. Defaults to `True`.
+    """
+
+    split: str = "train"
+    seed: int | None = 0
+    data_dir: str | None = None
+    verify: bool = True
+    with_labels: bool = False
+    labelled: object = None
+    threads: int | None = None
+    skip_batches: int = 0
+    note_resize: bool = True
+
+
+def train_dataset(name, image_size, channels, batch_size, config=PipelineConfig(), strategy=None):
     """Builds the infinite, shuffled, batched training pipeline of float32 images in [-1, 1].
 
     In-memory datasets are prepared to uint8 once and kept as one tensor; each batch of
@@ -283,28 +319,10 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
         image_size: Side of the square training images.
         channels: 1 or 3.
         batch_size: Global batch size (Keras splits it across replicas).
-        seed: Seeds the shuffle; same seed, same batches. `None` shuffles unseeded and lets
-            tf.data reorder for speed. Defaults to 0.
-        data_dir: See `load_split` and `tfds_dataset`.
-        verify: See `load_split`. Defaults to `True`.
+        config: A `PipelineConfig`: split, seed, files, labels, threads and where the stream
+            starts. Defaults to `PipelineConfig()`.
         strategy: A `tf.distribute.Strategy`, only to check that `batch_size` divides over its
             replicas; the plain dataset is returned, as `Model.fit` distributes it itself.
-        split: The split to train on. Defaults to `"train"`.
-        with_labels: Yield `(images, labels)` batches (int32 labels), for conditional
-            training. Defaults to `False`.
-        skip_batches: Start this many batches into the stream, where a resumed run left
-            off. In-memory datasets skip shuffled indices (cheap); TFDS ones read and drop
-            the batches. Defaults to 0.
-        labelled: Indices into the split of the labelled images of semi-supervised
-            training (`dcgan_tf.data.splits.labelled_subset`): each element is then
-            `(images, labelled images, their labels)`, the labelled batch drawn from those
-            images alone (shuffled on their own, reshuffled each pass) and the unlabelled
-            batch from the whole split. In-memory datasets only. Defaults to `None`.
-        note_resize: Whether to log one line when the images are resized or converted; a
-            run rebuilding the pipeline for a later segment says it once. Defaults to `True`.
-        threads: An in-memory pipeline's tf.data threads: `None` autotunes (parallel
-            gathers, autotuned prefetch); a number runs it on that many private threads,
-            sequentially, without autotuning. Defaults to `None`.
 
     Returns:
         `(dataset, num_examples)`: float32 batches (batch_size, image_size, image_size,
@@ -318,53 +336,50 @@ def train_dataset(name, image_size, channels, batch_size, seed=0, data_dir=None,
     _check_name(name)
     _check_batch_size(batch_size, strategy)
     if name in TFDS_DATASETS:
-        if labelled is not None:
+        if config.labelled is not None:
             raise DataError(f"{name} streams from TFDS; semi-supervised training (--labels) needs "
                             "an in-memory labelled dataset.")
-        if with_labels:
+        if config.with_labels:
             raise DataError(f"{name} has no class labels to condition on; use an unconditional model.")
-        ds = _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split,
-                                 note_resize)
-        return (ds[0].skip(skip_batches), ds[1]) if skip_batches else ds
+        ds = _tfds_train_dataset(name, image_size, channels, batch_size, config)
+        return (ds[0].skip(config.skip_batches), ds[1]) if config.skip_batches else ds
     if name == "folder":  # read straight at the training size, to resample once
-        data = _load_folder(data_dir, split, image_size)
+        data = _load_folder(config.data_dir, config.split, image_size)
     else:
-        data = load_split(name, split, data_dir, verify)
-    if (with_labels or labelled is not None) and data.labels is None:
-        raise DataError(f"{name} ({data_dir}) has no labels; conditional and semi-supervised "
-                        "training need labelled data.")
-    return _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                                    with_labels, skip_batches, labelled, note_resize, threads)
+        data = load_split(name, config.split, config.data_dir, config.verify)
+    if (config.with_labels or config.labelled is not None) and data.labels is None:
+        raise DataError(f"{name} ({config.data_dir}) has no labels; conditional and "
+                        "semi-supervised training need labelled data.")
+    return _in_memory_train_dataset(name, data, image_size, channels, batch_size, config)
 
 
-def _in_memory_train_dataset(name, split, data, image_size, channels, batch_size, seed,
-                             with_labels, skip_batches=0, labelled=None, note_resize=True,
-                             threads=None):
+def _in_memory_train_dataset(name, data, image_size, channels, batch_size, cfg):
     """`train_dataset` of a `Split` in memory: resized once, then shuffled indices each pass."""
-    if note_resize:
+    if cfg.note_resize:
         _log_resize(name, data.images.shape[1:], image_size, channels)
     images = prepare_images(data.images, image_size, channels)
     count = len(images)
-    _check_count(name, split, count, batch_size)
+    _check_count(name, cfg.split, count, batch_size)
     pixels = tf.constant(images)
-    ds = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().batch(batch_size, drop_remainder=True).skip(skip_batches)
-    parallel = None if threads else tf.data.AUTOTUNE
-    if with_labels:
+    ds = tf.data.Dataset.range(count).shuffle(count, seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.repeat().batch(batch_size, drop_remainder=True).skip(cfg.skip_batches)
+    parallel = None if cfg.threads else tf.data.AUTOTUNE
+    if cfg.with_labels:
         labels = tf.constant(data.labels.astype("int32"))
         ds = ds.map(lambda index: (_normalise(tf.gather(pixels, index)), tf.gather(labels, index)),
                     num_parallel_calls=parallel)
     else:
         ds = ds.map(lambda index: _normalise(tf.gather(pixels, index)), num_parallel_calls=parallel)
-    if labelled is not None:
-        ds = tf.data.Dataset.zip(ds, _labelled_stream(pixels, data.labels, labelled, batch_size,
-                                                      seed, skip_batches, parallel))
+    if cfg.labelled is not None:
+        labelled = _labelled_stream(pixels, data.labels, cfg.labelled, batch_size, cfg.seed,
+                                    cfg.skip_batches, parallel)
+        ds = tf.data.Dataset.zip(ds, labelled)
         ds = ds.map(lambda images, pair: (images, *pair))
-    options = _options(seed, threads)
+    options = _options(cfg.seed, cfg.threads)
     # Workers (multi-worker training) share the seed, so each taking every k-th index of the
     # same order splits the data without overlap; there are no files to shard by.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.prefetch(1 if threads else tf.data.AUTOTUNE).with_options(options), count
+    return ds.prefetch(1 if cfg.threads else tf.data.AUTOTUNE).with_options(options), count
 
 
 def _labelled_stream(pixels, labels, indices, batch_size, seed, skip_batches,
@@ -391,18 +406,18 @@ def _check_count(name, split, count, batch_size):
         )
 
 
-def _tfds_train_dataset(name, image_size, channels, batch_size, seed, data_dir, split,
-                        note_resize=True):
-    builder = prepared_tfds.load_builder(name, data_dir)
-    ds = prepared_tfds.examples(builder, name, split, shuffle_files=True, seed=seed)
-    count = builder.info.splits[split].num_examples
-    _check_count(name, split, count, batch_size)
+def _tfds_train_dataset(name, image_size, channels, batch_size, cfg):
+    """`train_dataset` of a prepared TFDS dataset, streamed (without `cfg.skip_batches`)."""
+    builder = prepared_tfds.load_builder(name, cfg.data_dir)
+    ds = prepared_tfds.examples(builder, name, cfg.split, shuffle_files=True, seed=cfg.seed)
+    count = builder.info.splits[cfg.split].num_examples
+    _check_count(name, cfg.split, count, batch_size)
     shape = builder.info.features["image"].shape
-    if note_resize and None not in shape:
+    if cfg.note_resize and None not in shape:
         _log_resize(name, shape, image_size, channels)
     ds = ds.map(lambda image, label: prepare_tensor(image, image_size, channels),
                 num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.shuffle(_TFDS_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(_TFDS_SHUFFLE_BUFFER, seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.repeat().batch(batch_size, drop_remainder=True)
     ds = ds.map(_normalise, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(seed)), count
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(cfg.seed)), count

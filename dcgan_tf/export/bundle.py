@@ -10,14 +10,14 @@ import shutil
 
 from dcgan_tf import atomic, locks
 from dcgan_tf.export import portable
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.export.savedmodel import (
     _check_base_path, _export_bytes, export_savedmodel, model_name,
 )
 
 
 def export_formats(run_dir, formats=("savedmodel",), base_path="savedmodels", name=None,
-                   version=None, out=None, which="last", overwrite=False, features=None,
-                   **savedmodel_options):
+                   version=None, out=None, config=ExportConfig()):
     """Exports `formats` of one checkpoint: `BASE/NAME/VERSION` and its portable sibling.
 
     Args:
@@ -27,11 +27,8 @@ def export_formats(run_dir, formats=("savedmodel",), base_path="savedmodels", na
         name: Model name; `None` for the run directory's name.
         version: Version number; `None` for the next one.
         out: Directory of the portable formats; `None` for `BASE/NAME-portable/VERSION`.
-        which: Checkpoint: `"last"`, `"best"` or a step number. Defaults to `"last"`.
-        overwrite: Replace a version (and its formats) that exists. Defaults to `False`.
-        features: Dict of `FeatureConfig` fields overriding the run's read-out.
-        **savedmodel_options: `export_savedmodel`'s `serving_root`, `jit`, `precision`,
-            `generator` (unused without the SavedModel).
+        config: An `ExportConfig` (checkpoint, `overwrite`, `features`; the rest is the
+            SavedModel's). Defaults to `ExportConfig()`.
 
     Returns:
         `(savedmodel_path or None, {format: directory})`.
@@ -43,18 +40,17 @@ def export_formats(run_dir, formats=("savedmodel",), base_path="savedmodels", na
     """
     name = model_name(run_dir, name)
     rest = tuple(f for f in formats if f != "savedmodel")
-    with_savedmodel = "savedmodel" in formats
 
     def portable_out(number):
         return out or portable.portable_dir(base_path, name, number)
 
     # Every destination first: nothing is computed for an export that cannot be kept.
-    if with_savedmodel:
+    if "savedmodel" in formats:
         _check_base_path(base_path, name)
         atomic.check_dir_writable(os.path.join(base_path, name), _export_bytes(run_dir))
     if rest:
         number = version or portable.next_version(base_path, name)
-        portable.check_destination(run_dir, portable_out(number), rest, overwrite)
+        portable.check_destination(run_dir, portable_out(number), rest, config.overwrite)
 
     # Folders this export creates: taken back if it fails, so a failure leaves no trace.
     new_dirs = [d for d in (base_path, os.path.join(base_path, name),
@@ -62,8 +58,7 @@ def export_formats(run_dir, formats=("savedmodel",), base_path="savedmodels", na
                             os.path.dirname(os.path.abspath(out)) if out else None)
                 if d and not os.path.exists(d)]
     try:
-        return _export(run_dir, formats, base_path, name, version, out, which, overwrite,
-                       features, rest, with_savedmodel, portable_out, savedmodel_options)
+        return _export(run_dir, formats, base_path, name, version, portable_out, config)
     except BaseException:
         for directory in reversed(new_dirs):
             _remove_if_unused(directory)
@@ -81,25 +76,26 @@ def _remove_if_unused(directory):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _export(run_dir, formats, base_path, name, version, out, which, overwrite, features, rest,
-            with_savedmodel, portable_out, savedmodel_options):
+def _export(run_dir, formats, base_path, name, version, portable_out, config):
+    """`export_formats` once its destinations are checked: the portable formats are written
+    before the SavedModel version is published (or alone)."""
+    rest = tuple(f for f in formats if f != "savedmodel")
     written, created = {}, []
 
     def write_portable(number):
         target = portable_out(number)
         if not os.path.exists(target):
             created.append(target)
-        written.update(portable.export_portable(run_dir, target, rest, which=which,
-                                                features=features, overwrite=overwrite))
+        written.update(portable.export_portable(run_dir, target, rest, which=config.which,
+                                                features=config.features,
+                                                overwrite=config.overwrite))
 
-    if not with_savedmodel:
+    if "savedmodel" not in formats:
         write_portable(version or portable.next_version(base_path, name))
         return None, written
     try:
-        path = export_savedmodel(run_dir, base_path=base_path, name=name, version=version,
-                                 which=which, overwrite=overwrite, features=features,
-                                 before_publish=write_portable if rest else None,
-                                 **savedmodel_options)
+        path = export_savedmodel(run_dir, base_path, name, version, config,
+                                 before_publish=write_portable if rest else None)
     except BaseException:
         # The SavedModel failed to publish after its portable formats did: take them back.
         for target in created:

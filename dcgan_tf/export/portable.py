@@ -17,7 +17,6 @@ import shutil
 from dcgan_tf import __version__, atomic, paths
 from dcgan_tf.config import FeatureConfig
 from dcgan_tf.export import portable_graph, tflite, web
-from dcgan_tf.export.savedmodel import model_name
 from dcgan_tf.training import checkpoint
 from dcgan_tf.training.models import feature_dim
 from dcgan_tf.versions import list_versions
@@ -170,7 +169,7 @@ def export_portable(run_dir, out_dir, formats=PORTABLE_FORMATS, which="last", fe
         formats: Some of `PORTABLE_FORMATS`. Defaults to all.
         which: Checkpoint: `"last"`, `"best"` or a step number. Defaults to `"last"`.
         features: Dict of `FeatureConfig` fields overriding the run's recorded read-out, as
-            `export_savedmodel`'s `features`.
+            `ExportConfig.features`.
         overwrite: Replace format directories that exist. Defaults to `False`.
 
     Returns:

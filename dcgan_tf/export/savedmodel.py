@@ -22,13 +22,14 @@ import tensorflow as tf
 
 from dcgan_tf import atomic, locks, paths
 from dcgan_tf import __version__
-from dcgan_tf.atomic import disk_full, is_disk_full, save_json
+from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.config import SERVING_PRECISIONS, FeatureConfig
 from dcgan_tf.contract import (
     CONTRACT_VERSION, GENERATE, METADATA_ASSET, OPTIONAL_SIGNATURES, SIGNATURES, signature_contract,
 )
 from dcgan_tf.data.crop import crop_tensor
 from dcgan_tf.export import keras_files, model_card, serving_config
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.export.folded_generator import FoldedGenerator
 from dcgan_tf.latent_z import z_from_seed
 from dcgan_tf.training import checkpoint
@@ -416,9 +417,8 @@ def build_metadata(model_cfg, train_cfg, meta, name, version, weights, features=
     }
 
 
-def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None, which="last",
-                      overwrite=False, serving_root=None, jit=False, features=None,
-                      precision="fp32", generator="raw", before_publish=None):
+def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
+                      config=ExportConfig(), before_publish=None):
     """Exports a run's checkpoint as `BASE/NAME/VERSION/` and lists it in `BASE/models.config`.
 
     The SavedModel is written into a hidden temporary directory beside the versions (TF
@@ -429,18 +429,9 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         base_path: TF Serving's model base path. Defaults to `"savedmodels"`.
         name: Model name (directory under `base_path`). Defaults to the run directory's name.
         version: Version number; `None` writes the one after the newest.
-        which: Checkpoint: `"last"`, `"best"` or a step number. Defaults to `"last"`.
-        overwrite: Replace `version` if it exists. Defaults to `False`.
-        serving_root: Where the server sees `base_path`, for new entries of `models.config`
-            (and all of them when given). `None` keeps existing entries and uses their root,
-            or `"/models"` (the Docker image's) for the first.
-        jit: XLA-compile the generating signatures (see `build_servable`).
-        precision: The generating signatures' compute dtype, `"fp32"` (default) or `"bf16"`
-            (see `build_servable`); recorded in the metadata as `serving_precision`.
-        features: Dict of `FeatureConfig` fields overriding the run's recorded choices
-            for the `features` signature (`config.json`; the paper's for older runs).
-        generator: `"raw"` (default): the trained generator; `"ema"`: its weight average
-            (a run trained with `--g-ema`), with its own re-estimated batch-norm statistics.
+        config: An `ExportConfig`: the checkpoint, `overwrite`, the generator, the
+            `features` read-out, XLA, the serving precision and `serving_root`. Defaults
+            to `ExportConfig()`.
         before_publish: Called with the chosen version once the SavedModel is written and
             before it is published, under the model's lock (the portable formats of the same
             version are written there); if it raises, nothing is published. Defaults to `None`.
@@ -455,37 +446,39 @@ def export_savedmodel(run_dir, base_path="savedmodels", name=None, version=None,
         checkpoint.CheckpointError: not a run directory, or no such checkpoint.
     """
     name = model_name(run_dir, name)
-    if precision not in SERVING_PRECISIONS:
+    if config.precision not in SERVING_PRECISIONS:
         raise ExportError(
-            f"Unknown precision {precision!r}: expected one of {', '.join(SERVING_PRECISIONS)}"
+            f"Unknown precision {config.precision!r}: expected one of "
+            f"{', '.join(SERVING_PRECISIONS)}"
         )
     model_dir = os.path.join(base_path, name)
     _check_version(version)
     _check_base_path(base_path, name)
     # Before the slow part: a destination that cannot take the version fails now.
     atomic.check_dir_writable(model_dir, _export_bytes(run_dir))
-    config = serving_config.read(base_path)  # Fail before the slow part on a broken file.
-    repair(base_path, config)
+    listed = serving_config.read(base_path)  # Fail before the slow part on a broken file.
+    repair(base_path, listed)
     model_cfg, _ = checkpoint.read_run_config(run_dir)
     if model_cfg.num_classes:
         raise ExportError(
             f"{run_dir} holds a class-conditional model (num_classes={model_cfg.num_classes}); "
             f"SavedModel contract {CONTRACT_VERSION} covers unconditional models only."
         )
-    feature_cfg = dataclasses.replace(checkpoint.read_feature_config(run_dir), **(features or {}))
+    feature_cfg = dataclasses.replace(checkpoint.read_feature_config(run_dir),
+                                      **(config.features or {}))
     feature_cfg.block_indices(model_cfg.num_blocks)  # Fail on a missing block before the slow part.
-    if generator not in checkpoint.GENERATORS:
+    if config.generator not in checkpoint.GENERATORS:
         raise ExportError(f"Expected `generator` in {checkpoint.GENERATORS}. Received: "
-                          f"generator={generator!r}")
+                          f"generator={config.generator!r}")
     # One exporter per model: the version is chosen and published under the lock, so two
     # exports never pick the same number and none replaces a version unasked.
     try:
         with locks.hold(model_dir, "dcgan-tf export"):
-            final = _export_locked(run_dir, model_dir, name, version, which, overwrite, jit,
-                                   feature_cfg, precision, generator, before_publish)
+            final = _export_locked(run_dir, model_dir, name, version, config, feature_cfg,
+                                   before_publish)
         with locks.hold(base_path, "dcgan-tf export (models.config)", wait=True):
-            config = serving_config.read(base_path)  # Again: another export may have added one.
-            serving_config.write(base_path, config, serving_root=serving_root)
+            listed = serving_config.read(base_path)  # Again: another export may have added one.
+            serving_config.write(base_path, listed, serving_root=config.serving_root)
     except Exception as e:
         if not is_disk_full(e):
             raise
@@ -545,26 +538,24 @@ def repair(base_path, config=None):
     return missing
 
 
-def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, feature_cfg,
-                   precision, generator="raw", before_publish=None):
+def _export_locked(run_dir, model_dir, name, version, config, feature_cfg, before_publish=None):
     """Chooses the version, writes the SavedModel and publishes it; the caller holds the lock."""
     if os.path.isdir(model_dir):
         _remove_stale(model_dir)
-    version = _choose_version(model_dir, version, overwrite)
+    version = _choose_version(model_dir, version, config.overwrite)
     final = os.path.join(model_dir, str(version))
 
-    which_generator = generator
     model_cfg, train_cfg, generator, discriminator, meta = checkpoint.load_networks(
-        run_dir, which, which_generator
+        run_dir, config.which, config.generator
     )
     metadata = build_metadata(
         model_cfg, train_cfg, meta, name, version, weights_bytes(generator, discriminator),
-        feature_cfg, which_generator,
+        feature_cfg, config.generator,
     )
-    metadata["jit"] = bool(jit)
-    metadata["serving_precision"] = precision
+    metadata["jit"] = bool(config.jit)
+    metadata["serving_precision"] = config.precision
     servable, signatures = build_servable(
-        generator, discriminator, model_cfg, metadata, jit, feature_cfg, precision
+        generator, discriminator, model_cfg, metadata, config.jit, feature_cfg, config.precision
     )
     tmp = atomic.temp_dir(model_dir, _TMP_TAG)
     try:
@@ -578,7 +569,7 @@ def _export_locked(run_dir, model_dir, name, version, which, overwrite, jit, fea
         model_card.write(tmp, metadata, run_dir, model_dir)
         if before_publish is not None:
             before_publish(version)
-        _publish(tmp, final, overwrite)
+        _publish(tmp, final, config.overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from dcgan_tf.config import ModelConfig, TrainConfig
 from dcgan_tf.data.crop import prepare_images
 from dcgan_tf.data.datasets import native_shape
+from dcgan_tf.export.config import ExportConfig
 from dcgan_tf.export.savedmodel import export_savedmodel
 from dcgan_tf.probe.protocol import ProbeConfig, ProbeError, split_protocol, summarise
 from dcgan_tf.probe.run import (
@@ -85,7 +86,7 @@ def random_savedmodel(model_cfg, cache_dir=None, seed=0, dataset="digits", featu
     checkpoint.write_run_config(run_dir, model_cfg, train_cfg)
     checkpoint.save(gan, run_dir, step=0, epoch=0)
     return export_savedmodel(run_dir, os.path.join(root, "savedmodels"), name="random", version=1,
-                             overwrite=True, features=features)
+                             config=ExportConfig(overwrite=True, features=features))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,13 +152,15 @@ def _error(model, x, y, train_x=None):
     return float(np.mean(np.argmax(logits, axis=1) != y))
 
 
-def _fit(model_cfg, num_classes, lr, dropout, epochs, data, sup, seed, select=True):
-    """Trains one classifier; with `select`, keeps the epoch with the lowest validation error."""
+def _fit(model_cfg, num_classes, hparams, data, sup, seed, select=True):
+    """Trains one classifier with `hparams` (`{"lr", "dropout", "epochs"}`, a report's
+    `hparams`); with `select`, keeps the epoch with the lowest validation error."""
     x, y, val_x, val_y = data
+    epochs = hparams["epochs"]
     keras.utils.set_random_seed(seed)
-    model = build_supervised_baseline(model_cfg, num_classes, dropout)
+    model = build_supervised_baseline(model_cfg, num_classes, hparams["dropout"])
     model.compile(
-        optimizer=keras.optimizers.Adam(lr),
+        optimizer=keras.optimizers.Adam(hparams["lr"]),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     if not select:
@@ -230,16 +233,15 @@ def supervised_baseline(dataset, data_dir=None, model_cfg=None, cfg=ProbeConfig(
         if sup.search_every_draw or chosen is None:
             search, best = [], None
             for lr, dropout in grid:
-                model, error, epochs = _fit(model_cfg, train.num_classes, lr, dropout,
-                                            sup.max_epochs, data, sup, seed)
+                trial = {"lr": lr, "dropout": dropout, "epochs": sup.max_epochs}
+                model, error, epochs = _fit(model_cfg, train.num_classes, trial, data, sup, seed)
                 search.append({"lr": lr, "dropout": dropout, "epochs": epochs, "val_error": error})
                 if best is None or error < best[1]:
                     best = (model, error, {"lr": lr, "dropout": dropout, "epochs": epochs})
             model, val_error, chosen = best
         else:
             search = []
-            model, val_error, _ = _fit(model_cfg, train.num_classes, chosen["lr"],
-                                       chosen["dropout"], chosen["epochs"], data, sup, seed,
+            model, val_error, _ = _fit(model_cfg, train.num_classes, chosen, data, sup, seed,
                                        select=False)
         test_error = _error(model, test_x, test_y)
         results.append({

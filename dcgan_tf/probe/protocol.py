@@ -29,7 +29,7 @@ from dcgan_tf.data.splits import (  # noqa: F401  (the probe's splits, importabl
 from dcgan_tf.config import DEFAULT_C_GRID, PROBE_SOLVERS as SOLVERS  # noqa: F401
 from dcgan_tf.probe.cache import DEFAULT_MAX_GB
 from dcgan_tf.probe.solvers import (  # noqa: F401  (SquaredHingeSVC: importable from here too)
-    GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, fit_gram_path,
+    GramSquaredHingeSVC, PrimalSquaredHingeSVC, SquaredHingeSVC, WarmStart, fit_gram_path,
     fit_primal_path, fit_quietly, liblinear_svc,
 )
 
@@ -186,8 +186,30 @@ def choose_solver(solver, num_samples, num_features=None):
     return "gram"
 
 
-def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solver="auto",
-            overwrite=False, init=None, progress=False):
+@dataclasses.dataclass(frozen=True)
+class SvmConfig:
+    """The C grid, solver and seed of one `fit_svm` search.
+
+    Args:
+        c_grid: Regularisation constants to try; ties go to the smaller C. Defaults to
+            `DEFAULT_C_GRID`.
+        seed: liblinear's random state. Defaults to 0.
+        solver: `"gram"` (`GramSquaredHingeSVC`: truncated Newton in the eigenbasis of the
+            N x N Gram matrix, every class at once, warm-started along ascending C),
+            `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
+            an N x N system per step), `"primal"` (`PrimalSquaredHingeSVC`: truncated Newton in the
+            primal, every class at once, warm-started along ascending C), `"liblinear"`
+            (`LinearSVC`, in its dual form when features outnumber examples) or `"auto"`
+            (`choose_solver`: the smaller eigendecomposition). Defaults to `"auto"`.
+    """
+
+    c_grid: tuple = DEFAULT_C_GRID
+    seed: int = 0
+    solver: str = "auto"
+
+
+def fit_svm(train_x, train_y, validation_data=None, config=SvmConfig(), init=None,
+            overwrite=False, progress=False):
     """Fits a standardised linear L2-SVM for each C and keeps the best on the validation set.
 
     The scaler is fitted on `train_x` only, once; the solver's Gram matrix or eigenbasis,
@@ -195,43 +217,37 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
 
     Args:
         train_x, train_y: Labelled features (N, F) and labels (N,).
-        val_x, val_y: Validation features and labels; `None` with a single C (a refit): no
-            validation error then.
-        c_grid: Regularisation constants to try; ties go to the smaller C.
-        seed: liblinear's random state.
-        solver: `"gram"` (`GramSquaredHingeSVC`: truncated Newton in the eigenbasis of the
-            N x N Gram matrix, every class at once, warm-started along ascending C),
-            `"newton"` (`SquaredHingeSVC`: the same objective, solved exactly in the dual,
-            an N x N system per step), `"primal"` (`PrimalSquaredHingeSVC`: truncated Newton in the
-            primal, every class at once, warm-started along ascending C), `"liblinear"`
-            (`LinearSVC`, in its dual form when features outnumber examples) or `"auto"`
-            (`choose_solver`: the smaller eigendecomposition).
-        overwrite: Standardise `train_x` and `val_x` in place, and let the primal solver
-            rotate `train_x` in place (float arrays the caller no longer needs): saves two
-            copies of the features. Defaults to `False`.
+        validation_data: `(val_x, val_y)`, validation features and labels; `None` with a
+            single C (a refit): no validation error then. Defaults to `None`.
+        config: An `SvmConfig`: the C grid, the solver and liblinear's seed. Defaults to
+            `SvmConfig()`.
         init: A fitted `StandardisedSVM` on similar data to start the primal solver from (its
             weights carried over to this scaler, its eigenbasis reused); other solvers ignore
             it.
+        overwrite: Standardise `train_x` and `val_x` in place, and let the primal solver
+            rotate `train_x` in place (float arrays the caller no longer needs): saves two
+            copies of the features. Defaults to `False`.
         progress: Show a progress bar over the C values.
 
     Returns:
         `(clf, C, val_error, search)`: a fitted `StandardisedSVM` taking raw features, the
         chosen C, its validation error, and `[{"C", "val_error", "converged"}]` for the grid.
     """
+    val_x, val_y = (None, None) if validation_data is None else validation_data
     scaler = Standardiser().fit(train_x)
     train_z = scaler.transform(train_x, overwrite)
-    if val_x is None and len(c_grid) != 1:
-        raise ProbeError(f"Expected validation data to choose among C={list(c_grid)}.")
+    if val_x is None and len(config.c_grid) != 1:
+        raise ProbeError(f"Expected validation data to choose among C={list(config.c_grid)}.")
     val_z = None if val_x is None else scaler.transform(val_x, overwrite)
     num_samples, num_features = train_z.shape
-    solver = choose_solver(solver, num_samples, num_features)
-    grid = sorted(c_grid)
+    solver = choose_solver(config.solver, num_samples, num_features)
+    grid = sorted(config.c_grid)
     if solver == "primal":
         warm = isinstance(init, StandardisedSVM) and isinstance(init.svm, PrimalSquaredHingeSVC)
-        start, basis = (init.weights_for(scaler), init.svm.basis_) if warm else (None, None)
+        start = WarmStart(*init.weights_for(scaler), init.svm.basis_) if warm else None
         # `train_z` is the caller's to overwrite or already a copy: rotate it in place.
         fitted = iter(fit_primal_path(train_z, train_y, grid, init=start, overwrite=True,
-                                      basis=basis, progress=progress))
+                                      progress=progress))
     elif solver == "gram":
         fitted = iter(fit_gram_path(train_z, train_y, grid, progress=progress))
     elif solver == "newton":
@@ -248,7 +264,7 @@ def fit_svm(train_x, train_y, val_x, val_y, c_grid=DEFAULT_C_GRID, seed=0, solve
             svc = last = SquaredHingeSVC(c).fit(train_z, train_y, gram=gram, init=last)
             converged = svc.converged_
         else:
-            svc = liblinear_svc(c, seed, dual=bool(num_features > num_samples))
+            svc = liblinear_svc(c, config.seed, dual=bool(num_features > num_samples))
             converged = fit_quietly(svc, train_z, train_y)
         error = None if val_z is None else float(np.mean(svc.predict(val_z) != val_y))
         search.append({"C": c, "val_error": error, "converged": bool(converged)})
@@ -279,16 +295,17 @@ def evaluate_features(train_x, train_y, test_x, test_y, num_classes, cfg, progre
     results = []
     for k, draw in enumerate(tqdm(draws, desc="svm draws", disable=not progress, unit="draw")):
         t0 = time.perf_counter()
+        svm = SvmConfig(cfg.c_grid, seed=cfg.seed + k, solver=cfg.solver)
         clf, c, val_error, search = fit_svm(
             train_x[draw.labelled], train_y[draw.labelled],
-            train_x[draw.validation], train_y[draw.validation], cfg.c_grid, seed=cfg.seed + k,
-            solver=cfg.solver, overwrite=True, progress=progress,
+            (train_x[draw.validation], train_y[draw.validation]), svm, overwrite=True,
+            progress=progress,
         )
         if draw.refit_on_all:
             everything = np.concatenate([draw.labelled, draw.validation])
-            clf, _, _, _ = fit_svm(train_x[everything], train_y[everything], None, None, (c,),
-                                   seed=cfg.seed + k, solver=cfg.solver, overwrite=True,
-                                   init=clf)
+            clf, _, _, _ = fit_svm(train_x[everything], train_y[everything], None,
+                                   dataclasses.replace(svm, c_grid=(c,)), init=clf,
+                                   overwrite=True)
         test_error = float(np.mean(clf.predict(test_x) != test_y))
         results.append({
             "draw": k, "C": c,

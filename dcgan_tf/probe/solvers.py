@@ -20,6 +20,7 @@ classes, positive = the second), the objective of
 Pure NumPy/SciPy; no TensorFlow.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -223,8 +224,27 @@ def _checked_xy(x, y):
     return x, y, classes
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class WarmStart:
+    """A solution on similar data for `fit_primal_path` to start from, e.g. the probe's
+    refit on the whole training split starting from its C search's.
+
+    Args:
+        coef: Weights (classes, F) to start from instead of zero.
+        intercept: Intercepts (classes,) that go with `coef`.
+        basis: An orthogonal (F, F) matrix to rotate into instead of the eigenbasis of
+            `x.T @ x`, e.g. the `basis_` of that fit: any orthogonal basis gives the same
+            solution, and one close to the eigenbasis preconditions as well, without the
+            O(F^3) cost. Defaults to `None`.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    basis: np.ndarray | None = None
+
+
 def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=False,
-                    basis=None, progress=False):
+                    progress=False):
     """Fits `PrimalSquaredHingeSVC` at each C of `c_grid`, warm-starting along ascending C.
 
     One eigendecomposition of `x.T @ x` serves every class and C (each fit keeps it as
@@ -237,13 +257,10 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
         c_grid: Regularisation constants, any order.
         tol: Stopping tolerance (see `PrimalSquaredHingeSVC`). Defaults to 1e-4.
         max_iter: Most Newton steps per class and C. Defaults to 50.
-        init: `(coef, intercept)` to start from instead of zero, e.g. a solution on similar
-            data (the probe's refit on the whole training split starts from the C search's).
+        init: A `WarmStart`: the weights, and optionally the basis, of a solution on
+            similar data; `None` starts from zero in the eigenbasis of `x.T @ x`.
         overwrite: Rotate `x` into the eigenbasis in place instead of in a copy (a float
             array the caller no longer needs): saves a copy of the features.
-        basis: An orthogonal (F, F) matrix to rotate into instead, e.g. the `basis_` of a fit
-            on similar data (the probe's refit): any orthogonal basis gives the same solution,
-            and one close to the eigenbasis preconditions as well, without the O(F^3) cost.
         progress: Show a progress bar over the C values (minutes each at all labels).
 
     Returns:
@@ -254,16 +271,16 @@ def fit_primal_path(x, y, c_grid, tol=1e-4, max_iter=50, init=None, overwrite=Fa
     """
     x, y, classes = _checked_xy(x, y)
     positives = classes[1:] if len(classes) == 2 else classes
-    if init is not None and np.shape(init[0]) != (len(positives), x.shape[1]):
+    if init is not None and np.shape(init.coef) != (len(positives), x.shape[1]):
         raise ValueError(
             f"Expected `init` coefficients of shape {(len(positives), x.shape[1])}. "
-            f"Received: shape={np.shape(init[0])}"
+            f"Received: shape={np.shape(init.coef)}"
         )
     grid = sorted(float(c) for c in c_grid)
     targets = np.where(y[:, None] == positives[None, :], 1.0, -1.0)
-    problem = _RotatedProblems(x, targets, overwrite, basis)
+    problem = _RotatedProblems(x, targets, overwrite, None if init is None else init.basis)
     if init is not None:
-        problem.start(np.asarray(init[0]), np.asarray(init[1]))
+        problem.start(np.asarray(init.coef), np.asarray(init.intercept))
     fitted = []
     for c in tqdm(grid, desc="svm C path", unit="C", disable=not progress, leave=False):
         steps, converged = problem.solve(c, tol, max_iter)

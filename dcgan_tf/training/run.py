@@ -1,6 +1,7 @@
 """Running a training job: strategy, data, model, callbacks, resume from the last checkpoint."""
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -10,7 +11,7 @@ import keras
 
 from dcgan_tf import locks, paths, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
-from dcgan_tf.training.hardware_plan import resolve_hardware, steps_per_call
+from dcgan_tf.training.hardware_plan import resolve_hardware
 from dcgan_tf.atomic import disk_full, is_disk_full
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training.run_config import RunConfig
@@ -21,6 +22,7 @@ from dcgan_tf.training.assemble import assemble_gan, labelled_indices, with_labe
 from dcgan_tf.training.errors import TrainingError  # noqa: F401  (re-exported)
 from dcgan_tf.training.kid import TrainingScorer
 from dcgan_tf.training.monitor import RunMonitor
+from dcgan_tf.training.segments import fit_segments, plan_segments
 
 logger = logging.getLogger("dcgan_tf")
 
@@ -38,26 +40,6 @@ def build_gan(model_cfg, train_cfg, plan=None, kernel_grads=None):
     plan = plan or resolve_hardware(train_cfg, kernel_grads=kernel_grads)
     return assemble_gan(model_cfg, train_cfg, precision_policy(plan.precision),
                         plan.kernel_grads, plan.jit)
-
-
-def plan_segments(done, total, steps_per_epoch):
-    """Splits steps `done..total` into `fit` calls `(first_epoch, epochs, steps_per_epoch)`.
-
-    A resumed run first finishes its partial epoch, so epochs stay aligned to the data.
-    """
-    segments = []
-    while done < total:
-        epoch = done // steps_per_epoch
-        into = done % steps_per_epoch
-        if into or total - done < steps_per_epoch:
-            steps = min(steps_per_epoch - into, total - done)
-            segments.append((epoch, 1, steps))
-            done += steps
-        else:
-            full = (total - done) // steps_per_epoch
-            segments.append((epoch, full, steps_per_epoch))
-            done += full * steps_per_epoch
-    return segments
 
 
 def _resolve_configs(train_cfg, model_cfg, given=None):
@@ -167,14 +149,18 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
         feature_cfg = feature_cfg or default_feature_config(train_cfg)
         checkpoint.write_run_config(run_dir, model_cfg, train_cfg, launches, feature_cfg)
 
-    make_dataset = functools.partial(
-        data.train_dataset, train_cfg.dataset, model_cfg.image_size, model_cfg.channels,
-        train_cfg.batch_size, seed=train_cfg.seed, data_dir=train_cfg.data_dir,
-        verify=train_cfg.verify, strategy=strategy, with_labels=bool(model_cfg.num_classes),
-        labelled=labelled_indices(model_cfg, train_cfg),
+    pipeline = data.PipelineConfig(
+        seed=train_cfg.seed, data_dir=train_cfg.data_dir, verify=train_cfg.verify,
+        with_labels=bool(model_cfg.num_classes), labelled=labelled_indices(model_cfg, train_cfg),
         threads=plan.pipeline_threads,
     )
-    dataset, num_examples = make_dataset()
+    make_dataset = functools.partial(data.train_dataset, train_cfg.dataset, model_cfg.image_size,
+                                     model_cfg.channels, train_cfg.batch_size, strategy=strategy)
+    dataset, num_examples = make_dataset(pipeline)
+
+    def data_at(step):  # A later segment's pipeline, which says nothing of the resize again.
+        return make_dataset(dataclasses.replace(pipeline, skip_batches=step, note_resize=False))[0]
+
     if chief:  # Once the data is known to load, so a data error stays the only line.
         logger.info(plan.describe())
     steps_per_epoch = num_examples // train_cfg.batch_size
@@ -183,8 +169,7 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
     segments = plan_segments(done, total, steps_per_epoch)
     timed_out = False
     if segments:
-        timed_out = _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg,
-                         chief, verbose, total)
+        timed_out = _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, verbose)
     return {
         "run_dir": run_dir,
         "step": gan.step,
@@ -220,42 +205,22 @@ def _beta1(optimizer):
     return float(getattr(optimizer, "inner_optimizer", optimizer).beta_1)
 
 
-def _set_steps_per_execution(gan, train_cfg, steps):
-    """Sets the steps per call for a `fit` of `steps` steps per epoch, at most the plan's
-    (`hardware_plan.steps_per_call`)."""
-    most = resolve_hardware(train_cfg, gan.distribute_strategy).steps_per_call
-    count = steps_per_call(most, steps)
-    # Keras traces the multi-step loop with this count: a new count needs a new function.
-    if gan.steps_per_execution != count:
-        gan.steps_per_execution = count
-        gan.train_function = None
-
-
-def _fit(gan, dataset, make_dataset, segments, run_dir, train_cfg, model_cfg, chief, verbose,
-         final_step):
+def _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, verbose):
+    """Runs `segments` (`segments.fit_segments`) under the run's monitor, whose real batch
+    comes from `dataset`; returns whether it timed out, or raises `TrainingError` on a NaN/inf
+    loss."""
     first = next(iter(dataset.take(1)))
     real_batch = (first[0] if isinstance(first, tuple) else first).numpy()[: train_cfg.sample_grid]
+    run_dir = train_cfg.out
+    chief = distribute.is_chief(gan.distribute_strategy)
     writer = open(os.path.join(run_dir, "metrics.jsonl"), "a", encoding="utf-8") if chief else None
     scorer = None
     if train_cfg.score_every and chief:
         scorer = TrainingScorer(train_cfg.dataset, train_cfg.data_dir, seed=train_cfg.seed)
+    final_step = gan.step + sum(epochs * steps for _, epochs, steps in segments)
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
-    # The monitor writes TensorBoard's scalars itself, on the step: Keras' TensorBoard callback
-    # logs them against the epoch, off the step axis of the sample grids.
-    callbacks = [monitor]
     try:
-        for first_epoch, epochs, steps in segments:
-            # Each `fit` iterates a fresh pipeline started where the data stream stood at this
-            # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
-            # for every further iterator of the same dataset (as `dataset.take(1)` above made).
-            segment_data = make_dataset(skip_batches=gan.step, note_resize=False)[0]
-            _set_steps_per_execution(gan, train_cfg, steps)
-            gan.fit(
-                segment_data, initial_epoch=first_epoch, epochs=first_epoch + epochs,
-                steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
-            )
-            if monitor.bad_step is not None or monitor.timed_out:
-                break
+        fit_segments(gan, segments, data_at, monitor, train_cfg, verbose)
     finally:
         try:
             monitor.close()  # The background writes: samples and checkpoints.
