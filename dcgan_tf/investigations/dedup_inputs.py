@@ -5,7 +5,6 @@ what `--remove` does to them (nothing is deleted).
 import os
 
 import numpy as np
-from PIL import Image
 from PIL import Image, UnidentifiedImageError
 import tensorflow as tf
 
