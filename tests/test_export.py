@@ -497,6 +497,9 @@ def test_bf16_export_on_an_avx2_cpu_exports_but_refuses_to_run_in_one_line(run_d
     assert "cannot run on this CPU (kind avx2" in result.output
     assert "export it again with --serving-precision fp32" in result.output
     assert not (tmp_path / "g.png").exists()
+    # D's signatures stay float32, so the export's features still serve here.
+    features = SavedModelClient(os.path.join(base, "digits")).features(np.zeros((2, 32, 32, 1), np.uint8))
+    assert features.shape[0] == 2 and np.isfinite(features).all()
 
 
 @pytest.mark.slow

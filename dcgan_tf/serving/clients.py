@@ -8,6 +8,7 @@ The local client opens the export with `dcgan_tf.serving.export_reader` (plain
 import tensorflow as tf
 
 from dcgan_tf import hardware
+from dcgan_tf.contract import GENERATE
 from dcgan_tf.serving.export_reader import ExportReadError, ExportReader  # noqa: F401  (re-exported)
 from dcgan_tf.serving.grpc_client import SCHEME as GRPC_SCHEME, GrpcClient
 from dcgan_tf.serving.rest import REQUEST_FORMATS, RestClient  # noqa: F401  (re-exported)
@@ -15,6 +16,10 @@ from dcgan_tf.serving.signatures import (  # noqa: F401  (re-exported: the servi
     Client, ServingError, describe, first_line, format_signatures, read_signature_defs,
     resolve_model_path, text_of,
 )
+
+
+# The signatures a bf16 export computes in bf16 (D's stay float32).
+_GENERATING = (GENERATE, "sample")
 
 
 class SavedModelClient(Client):
@@ -42,7 +47,8 @@ class SavedModelClient(Client):
         return self.export.metadata()
 
     def _predict(self, signature, inputs):
-        self._check_runs_here()
+        if signature in _GENERATING:
+            self._check_runs_here()
         fn = self.export.function(signature)
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
@@ -51,7 +57,8 @@ class SavedModelClient(Client):
         return {k: v.numpy() for k, v in outputs.items()}
 
     def _check_runs_here(self):
-        """Refuses, in one line, a bf16 export on a CPU where bf16 aborts the process."""
+        """Refuses, in one line, a bf16 export's generator on a CPU where bf16 aborts the
+        process."""
         if self._runs_here is None:
             bf16 = self.metadata().get("serving_precision") == "bf16"
             self._runs_here = not bf16 or hardware.bf16_runs()
