@@ -198,8 +198,20 @@ def main(argv=None):
     strategy = tf.distribute.MirroredStrategy(devices)
     replicas = strategy.num_replicas_in_sync
     print(f"MirroredStrategy over {', '.join(devices)} ({replicas} replicas)")
+    from dcgan_tf.hardware import bf16_runs, cpu_kind
+
+    runs = plan(args)
+    if not gpus and not bf16_runs(cpu_kind()):
+        dropped = sorted({v for _, v in runs if VARIANTS[v]["precision"] == "bf16"})
+        runs = [(s, v) for s, v in runs if v not in dropped]
+        if dropped:
+            print(f"not run: {','.join(dropped)} (bf16 cannot run on this CPU, kind {cpu_kind()})")
+        if not runs:
+            print("gpu_check: every --variants is bf16, which cannot run here; add fp32",
+                  file=sys.stderr)
+            return 2
     results, base = [], {}
-    for size, variant in plan(args):
+    for size, variant in runs:
         ips = time_variant(strategy, size, args.channels, args.width, args.batch, args.steps,
                            args.windows, **VARIANTS[variant])
         base.setdefault(size, ips)  # The first variant of each size is the ratios' base.
@@ -209,7 +221,7 @@ def main(argv=None):
     if args.serve_steps:
         for size in args.sizes:
             serving[size] = export_and_serve(size, args.channels, args.width, args.batch,
-                                             args.serve_steps, **VARIANTS[args.variants[0]])
+                                             args.serve_steps, **VARIANTS[runs[0][1]])
             s = serving[size]
             print(f"serve size={size}: trained {s['train_s']:.1f} s, exported {s['export_s']:.1f} s, "
                   f"serving_default batch 64 p50 {s['serve_p50_ms']:.2f} ms, every signature ran")
