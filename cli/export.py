@@ -74,7 +74,7 @@ def export(run_dir, formats, base_path, name, version, portable_dir, checkpoint,
                           features=features, jit=jit == "on", precision=serving_precision,
                           serving_root=serving_root)
     path, written = export_formats(run_dir, formats, base_path, name, version, portable_dir,
-                                   config)
+                                   config=config)
     if path:
         if not quiet and json_path != "-":
             _describe(path, base_path, serving_precision)

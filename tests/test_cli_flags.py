@@ -243,7 +243,7 @@ def test_export_jit_is_on_or_off_and_says_its_default(capture, tmp_path):
     results = [_invoke(["export", run, *flags]) for flags in
                ([], ["--jit", "on"], ["--jit", "off"])]
     assert all(r.exit_code == 1 for r in results), results[-1].output
-    assert [kwargs["jit"] for _, kwargs in calls] == [False, True, False]
+    assert [kwargs["config"].jit for _, kwargs in calls] == [False, True, False]
     for value in ("auto", "maybe"):
         bad = _invoke(["export", run, "--jit", value])
         assert bad.exit_code == 2 and "'on', 'off'" in bad.output

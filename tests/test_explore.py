@@ -296,6 +296,15 @@ const img = document.querySelector('#d-image img');
 return [ask ? ask.disabled : null, img ? img.getBoundingClientRect().width : 0,
         img ? img.getBoundingClientRect().height : 0];
 """
+# Records `_STATE` at every change of the page, so a state that lasts a few milliseconds is
+# seen however fast the machine (polling from the test can miss it).
+_WATCH = """
+window.__states = [];
+const sample = () => window.__states.push((() => {%s})());
+new MutationObserver(sample).observe(document.body,
+                                     {subtree: true, childList: true, attributes: true});
+sample();
+""" % _STATE
 
 
 @pytest.mark.slow
@@ -320,14 +329,15 @@ def test_browser_ask_d_waits_for_the_training_image_shown_readable(app, tmp_path
         next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']")
              if "Discriminator" in b.text).click()
         wait.until(lambda d: d.find_element(By.ID, "use-train").is_displayed())
+        driver.execute_script(_WATCH)
         driver.find_element(By.ID, "use-train").click()
-        states, deadline = [], time.monotonic() + 120
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            states.append(driver.execute_script(_STATE))
-            disabled, width, _ = states[-1]
+            disabled, width, _ = driver.execute_script(_STATE)
             if width and disabled is False:
                 break
             time.sleep(0.02)
+        states = driver.execute_script("return window.__states;")
         seen_disabled = [i for i, (disabled, _, _) in enumerate(states) if disabled]
         assert seen_disabled, states[:20]
         # Once disabled, never clickable again before the image is there.
