@@ -87,16 +87,19 @@ class TorchServer:
         size, channels, width, batch: The network and batch.
         channels_last: PyTorch's memory format.
         bf16: Autocast to bfloat16.
-        warmup: Steps before the first window.
+        warmup: Steps (or rounds of layers) before the first window.
+        profile_layers: Time each layer alone (`layer_seconds`) instead of windows of steps.
     """
 
-    def __init__(self, python, size, channels, width, batch, channels_last, bf16=False, warmup=3):
+    def __init__(self, python, size, channels, width, batch, channels_last, bf16=False, warmup=3,
+                 profile_layers=False):
         import subprocess
 
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py")
         cmd = [python, script, "--size", str(size), "--channels", str(channels), "--width",
                str(width), "--batch", str(batch), "--warmup", str(warmup),
                "--serve", "channels_last" if channels_last else "NCHW"] + ["--bf16"] * bf16
+        cmd += ["--profile-layers"] * profile_layers
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, env=_capped_env())
         self.banner = self.process.stdout.readline().strip()
@@ -108,6 +111,15 @@ class TorchServer:
         self.process.stdin.write(f"{steps}\n")
         self.process.stdin.flush()
         return float(self.process.stdout.readline())
+
+    def layer_seconds(self, rounds=1):
+        """`{layer: [seconds per round]}` (and `"step"`) of `rounds` rounds of PyTorch's layers,
+        each alone (a server started with `profile_layers=True`)."""
+        import json
+
+        self.process.stdin.write(f"{rounds}\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
 
     def close(self):
         self.process.stdin.close()

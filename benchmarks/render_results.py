@@ -7,8 +7,11 @@ this after adding records. `tests/test_results.py` fails when the page is out of
     python benchmarks/render_results.py --check    # exit 1 if docs/results.md is out of date
 
 What each section reads (records of other kinds are listed at the end, by name):
-- `train_step`: figures `img_s`, and where measured `torch_img_s`, `ceiling_ratio`,
-  `ceiling_library`; context `size`, `channels`, `precision`, `width`, `batch`.
+- `train_step`: figures `img_s`, and where measured `torch_img_s` (+ `torch_format`),
+  `ceiling_ratio`, `ceiling_library`; context `size`, `channels`, `precision`, `width`, `batch`.
+- `step_profile`: figures `layers` (`{layer: {passes, ours_ms, torch_ms: {format: ms}}}`),
+  `ours_step_ms`, `ours_sum_ms`, `torch_format`, `torch_step_ms`, `torch_sum_ms`; context as
+  `train_step`'s, and `kernel_grads`.
 - `default_run`: figures `seconds`, `steps` (the default `dcgan-tf train`).
 - `quality`: figures `steps`, `minutes`, `probe_accuracy_<labels>` (+ `_std`), `classify_<labels>`,
   `kid_x1e3` (+ `_std`), `fid`; context `dataset`, `recipe`.
@@ -139,6 +142,41 @@ def _auto_choice_section(records):
                      f"{f.get('verdict', '')} | {_fmt(r.get('load_average'))} | {_link(r)} |")
     return lines
 
+def _profile_section(records):
+    """Each layer's forward + backward, ours against PyTorch's (`step_profile.py`)."""
+    rows = _latest([r for r in records if r["what"] == "step_profile"],
+                   lambda r: (_machine(r), r.get("size"), r.get("precision")))
+    lines = []
+    for r in sorted(rows, key=lambda r: (_machine(r), r.get("size", 0))):
+        f = r["figures"]
+        fmt = f.get("torch_format")
+        step = f["ours_step_ms"]
+        lines += ["", f"Each layer alone, forward + backward, on {_machine(r)}: {r.get('size')}x"
+                  f"{r.get('size')}x{r.get('channels', 3)}, batch {r.get('batch')}, width "
+                  f"{r.get('width')}, {r.get('precision')}, kernel gradients "
+                  f"{r.get('kernel_grads')} (`benchmarks/step_profile.py`, median of "
+                  f"{r.get('rounds')} alternating rounds, load {_fmt(r.get('load_average'))}, "
+                  f"{_date(r)}, record {_link(r)}; passes: a step's passes through the layer; "
+                  "gap: passes x (ours - PyTorch's) ms):", "",
+                  f"| layer | passes | ours ms | PyTorch ms ({fmt or 'not run'}) | ours speed / "
+                  "PyTorch | gap ms per step | share of our step |", "|---|---|---|---|---|---|---|"]
+        layers = sorted(f["layers"].items(), key=lambda kv: -kv[1]["passes"] * kv[1]["ours_ms"])
+        for name, layer in layers:
+            theirs = (layer.get("torch_ms") or {}).get(fmt)
+            n, ours = layer["passes"], layer["ours_ms"]
+            speed = f"{theirs / ours:.2f}" if theirs else ""
+            gap = f"{n * (ours - theirs):.1f}" if theirs else ""
+            lines.append(f"| {name} | {n} | {ours:.2f} | {_fmt(theirs, 2)} | {speed} | {gap} | "
+                         f"{n * ours / step:.1%} |")
+        for label, ours, theirs in (("sum (passes x ms)", f["ours_sum_ms"], f.get("torch_sum_ms")),
+                                    ("whole step", step, f.get("torch_step_ms"))):
+            speed = f"**{theirs / ours:.2f}**" if theirs else ""
+            gap = f"{ours - theirs:.1f}" if theirs else ""
+            lines.append(f"| {label} | | {ours:.1f} | {_fmt(theirs)} | {speed} | {gap} | "
+                         f"{ours / step:.0%} |")
+    return lines
+
+
 def speed_section(records):
     rows = [r for r in records if r["what"] == "train_step"]
     rows = _latest(rows, lambda r: (_machine(r), r.get("size"), r.get("channels"),
@@ -160,9 +198,11 @@ def speed_section(records):
             ceiling += f" ({f['ceiling_library']})"
         step = (f"{r.get('size')}x{r.get('size')}x{r.get('channels', 3)}, batch {r.get('batch', 128)}"
                 f", width {r.get('width', 64)}" + (f", {r['variant']}" if r.get("variant") else ""))
+        torch_text = _fmt(torch) + (f" ({f['torch_format']})" if f.get("torch_format") else "")
         lines.append(f"| {_machine(r)} | {step} | {r.get('precision', '')} | {_fmt(f['img_s'])} | "
-                     f"{_fmt(torch)} | {ratio} | {ceiling} | {_date(r)} | {_link(r)} |")
-    lines += _alternating_section(records) + _auto_choice_section(records)
+                     f"{torch_text} | {ratio} | {ceiling} | {_date(r)} | {_link(r)} |")
+    lines += (_alternating_section(records) + _auto_choice_section(records)
+              + _profile_section(records))
     runs = [r for r in records if r["what"] == "default_run"]
     if runs:
         lines += ["", "The default `dcgan-tf train` (digits), start to end:", "",
@@ -253,7 +293,7 @@ def sources_section(records):
              "([benchmarks/HISTORY.md](../benchmarks/HISTORY.md)) with their original command, "
              "date and machine."]
     shown = {"train_step", "default_run", "quality", "probe_time", "score_time", "auto_choice",
-             "train_step_vs_torch", "first_score"}
+             "train_step_vs_torch", "first_score", "step_profile"}
     others = sorted({r["what"] for r in records} - shown)
     if others:
         lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]

@@ -145,7 +145,8 @@ def default_run(**settings):
 
 
 def torch_reference(python, size, channels, width, batch, steps, warmup, bf16):
-    """Images/s of `torch_reference.py`'s step (its faster memory format), run by `python`."""
+    """`(img/s, format)` of `torch_reference.py`'s step in its faster memory format, run by
+    `python`."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py")
     cmd = [python, script, "--size", str(size), "--channels", str(channels), "--width", str(width),
            "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)] + ["--bf16"] * bf16
@@ -153,7 +154,10 @@ def torch_reference(python, size, channels, width, batch, steps, warmup, bf16):
 
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_capped_env()).stdout
     print(out.strip())
-    return float(re.search(r"torch_img/s=([0-9.]+)", out).group(1))
+    rates = {m.group(1): float(m.group(2))
+             for m in re.finditer(r"^torch (NCHW|channels_last) +([0-9.]+) img/s", out, re.M)}
+    best = float(re.search(r"torch_img/s=([0-9.]+)", out).group(1))
+    return best, max(rates, key=rates.get) if rates else None
 
 
 def main():
@@ -167,7 +171,7 @@ def main():
                    help="time the default `dcgan-tf train` (digits) against its bare step")
     p.add_argument("--torch-python", metavar="PY",
                    help="a Python with torch: also time the PyTorch reference step and print ratios to it")
-    p.add_argument("--record", action="store_true", help="write the figures as a `train_step` record")
+    p.add_argument("--record", action="store_true", help="write one `train_step` record per variant")
     p.add_argument("--torch-bf16", action="store_true",
                    help="with --torch-python, time PyTorch's bf16 autocast even without native bf16")
     a = p.parse_args()
@@ -219,21 +223,33 @@ def main():
         dtypes = ("fp32", "bf16") if native_bf16() or a.torch_bf16 else ("fp32",)
         refs = {dtype: torch_reference(a.torch_python, a.size, a.channels, a.width, a.batch, a.steps,
                                        a.warmup, dtype == "bf16") for dtype in dtypes}
-        for dtype, ref in refs.items():
+        for dtype, (ref, fmt) in refs.items():
             print(f"{'torch ' + dtype:<12}{ref:>10.1f}   " + ", ".join(
-                f"{name} {ips / ref:.2f}x" for name, ips, _, _ in rows))
-    name, ips, gflops, ratio = rows[0]
+                f"{name} {ips / ref:.2f}x" for name, ips, _, _ in rows) + f" (PyTorch {fmt})")
     if a.record:
         from records import write_record
 
-        write_record("train_step", {
-            "variants": {n: {"img_s": i, "gflops": g, "of_ceiling": r} for n, i, g, r in rows},
-            "ceiling_gflops": ceiling, "ceiling_library": max(rates, key=rates.get),
-            "matmul_gflops": rates, "torch_img_s": refs if a.torch_python else None,
-            "ours_over_torch": ips / max(refs.values()) if a.torch_python else None},
-            size=a.size, channels=a.channels, width=a.width, batch=a.batch, kind=cpu_kind(),
-            load_average=os.getloadavg()[0])
+        for name, ips, gflops, ratio in rows:
+            write_record("train_step", _record_figures(
+                ips, gflops, ratio, rates, refs.get(VARIANTS[name]["precision"]) if a.torch_python
+                else None), size=a.size, channels=a.channels, width=a.width, batch=a.batch,
+                precision=VARIANTS[name]["precision"], kind=cpu_kind(),
+                load_average=os.getloadavg()[0],
+                **({"variant": name} if name != VARIANTS[name]["precision"] else {}))
+    name, ips, gflops, ratio = rows[0]
     print(f"img/s={ips:.1f} gflops={gflops:.1f} ceiling_ratio={ratio:.3f}")
+
+
+def _record_figures(ips, gflops, ratio, rates, torch_ref):
+    """A `train_step` record's figures: one variant's step against the ceiling (`rates`, the
+    matmul GFLOP/s of each library) and PyTorch's step (`(img/s, format)` or None)."""
+    figures = {"img_s": ips, "gflops": gflops, "ceiling_ratio": ratio,
+               "ceiling_gflops": max(rates.values()), "ceiling_library": max(rates, key=rates.get),
+               "matmul_gflops": rates}
+    if torch_ref:
+        figures.update(torch_img_s=torch_ref[0], torch_format=torch_ref[1],
+                       ours_over_torch=ips / torch_ref[0])
+    return figures
 
 
 if __name__ == "__main__":

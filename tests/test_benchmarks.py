@@ -126,8 +126,81 @@ def test_auto_choices_and_step_profile_smoke():
         assert "| precision | bf16 | fp32 |" in out
     else:
         assert "precision: bf16 not timed (bf16 cannot run on this CPU, kind avx2)" in out
-    out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1")
-    assert "generator/project (Dense" in out and "| sum |" in out
+
+
+def test_step_profile_smoke():
+    out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1",
+               "--warmup", "1")
+    assert "generator/project (Dense" in out and "| sum (passes x ms) |" in out
+    assert "| whole step |" in out and "oneDNN ISA cap" in out
+    assert re.fullmatch(r"step_ms=[\d.]+ sum_ms=[\d.]+", out.strip().splitlines()[-1])
+
+
+def _torch_python():
+    """An interpreter that imports torch (the given one, PyTorch's own venv, or this one)."""
+    for python in (os.environ.get("DCGAN_TORCH_PYTHON"), "/work/torchenv/bin/python",
+                   sys.executable):
+        if python and os.path.exists(python) and subprocess.run(
+                [python, "-c", "import torch"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@pytest.mark.slow
+def test_step_profile_against_torch_smoke():
+    python = _torch_python()
+    if python is None:
+        pytest.skip("no interpreter here imports torch")
+    out = _run("step_profile.py", "--size", "32", "--width", "8", "--batch", "8", "--rounds", "1",
+               "--warmup", "1", "--precision", "fp32", "--torch-python", python)
+    assert "PyTorch channels_last: torch " in out and "PyTorch NCHW: torch " in out
+    assert re.search(r"\| discriminator/conv1 \(\w+, in \(16, 16, 8\)\) \| 3 \| [\d.]+ \| [\d.]+ \|",
+                     out), out
+    assert "| discriminator/flatten (Flatten, in (4, 4, 32)) | 3 |" in out  # no PyTorch layer
+    assert "PyTorch's whole step, ms:" in out
+
+
+def test_the_layer_comparison_weighs_each_layer_by_its_passes():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import step_profile
+
+    ours = {"generator/deconv1": 20.0, "discriminator/conv1": 10.0, "discriminator/flatten": 0.5,
+            "step": 100.0}
+    torch = {"NCHW": {"generator/deconv1": 30.0, "discriminator/conv1": 9.0, "step": 130.0},
+             "channels_last": {"generator/deconv1": 25.0, "discriminator/conv1": 8.0,
+                               "step": 120.0}}
+    rows, totals = step_profile.comparison(ours, torch)
+    assert totals == {"ours_sum_ms": 51.5, "ours_step_ms": 100.0, "torch_format": "channels_last",
+                      "torch_step_ms": 120.0, "torch_sum_ms": 49.0}
+    conv = rows[1]
+    assert conv["passes"] == 3 and conv["gap_ms"] == pytest.approx(6.0)
+    assert conv["speed"] == pytest.approx(0.8) and conv["share"] == pytest.approx(0.3)
+    assert rows[2]["torch_ms"] is None and rows[2]["gap_ms"] is None
+    lines = step_profile.table(rows, totals, {"discriminator/conv1": "Conv2D, in (16, 16, 8)"})
+    assert lines[0] == ("| layer | passes | ours ms | torch ms (channels_last) | ours speed / torch "
+                        "| gap ms per step | share of our step |")
+    assert lines[2] == "| discriminator/conv1 (Conv2D, in (16, 16, 8)) | 3 | 10.00 | 8.00 | 0.80 | 6.00 | 30.0% |"
+    assert lines[-2] == "| sum (passes x ms) | | 51.5 | 49.0 | 0.95 | 2.5 | 51.5% |"
+    assert lines[-1] == "| whole step | | 100.0 | 120.0 | 1.20 | -20.0 | 100% |"
+    # Ours alone: no PyTorch columns.
+    rows, totals = step_profile.comparison(ours)
+    lines = step_profile.table(rows, totals)
+    assert lines[0] == "| layer | passes | ours ms | share of our step |"
+    assert lines[2:4] == ["| discriminator/conv1 | 3 | 10.00 | 30.0% |",
+                          "| generator/deconv1 | 1 | 20.00 | 20.0% |"]
+    assert lines[-1] == "| whole step | | 100.0 | 100% |"
+
+
+def test_a_train_step_record_per_variant_holds_the_ceiling_and_pytorch():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import train_throughput
+
+    rates = {"TensorFlow": 90.0, "NumPy (OpenBLAS)": 184.0}
+    figures = train_throughput._record_figures(389.2, 120.0, 0.65, rates, (346.8, "channels_last"))
+    assert figures["ceiling_library"] == "NumPy (OpenBLAS)" and figures["ceiling_gflops"] == 184.0
+    assert figures["torch_format"] == "channels_last"
+    assert figures["ours_over_torch"] == pytest.approx(389.2 / 346.8)
+    assert "torch_img_s" not in train_throughput._record_figures(1.0, 1.0, 0.1, rates, None)
 
 
 def _common():

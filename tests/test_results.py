@@ -68,3 +68,33 @@ def test_tables_hold_the_records_figures_and_ratios(tmp_path):
     assert render.plottable(records) == ["accuracy", "fid_kid"]
     names = render.draw_plots(records, images_dir=tmp_path / "img")
     assert all((tmp_path / "img" / render.PLOTS[n]).stat().st_size > 1000 for n in names)
+
+
+def test_the_layer_table_sets_ours_against_pytorchs_faster_format(tmp_path):
+    cpu = {"model": "x", "flags": ["avx2", "avx512f"], "caps": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
+    base = {"command": "c", "cpu": cpu, "benchmark": "step_profile.py", "size": 32, "batch": 128,
+            "width": 64, "precision": "fp32", "kernel_grads": "dilated", "rounds": 5}
+    layers = {"discriminator/conv1": {"passes": 3, "ours_ms": 10.0,
+                                      "torch_ms": {"NCHW": 9.0, "channels_last": 8.0}},
+              "generator/deconv1": {"passes": 1, "ours_ms": 20.0,
+                                    "torch_ms": {"NCHW": 30.0, "channels_last": 25.0}},
+              "generator/reshape": {"passes": 1, "ours_ms": 0.5, "torch_ms": {}}}
+    _write(tmp_path, "p.json", {**base, "what": "step_profile", "date": "2026-01-01",
+                                "figures": {"layers": layers, "ours_step_ms": 100.0,
+                                            "ours_sum_ms": 50.5, "torch_format": "channels_last",
+                                            "torch_step_ms": 120.0, "torch_sum_ms": 49.0}})
+    _write(tmp_path, "t.json", {**base, "what": "train_step", "date": "2026-01-02",
+                                "figures": {"img_s": 389.2, "torch_img_s": 346.8,
+                                            "torch_format": "channels_last"}})
+    text = render.render_markdown(render.load_records(tmp_path))
+    assert "| 389.2 | 346.8 (channels_last) | **1.12x** |" in text
+    assert "AVX-512 (oneDNN capped at AVX2): 32x32x3, batch 128, width 64, fp32" in text
+    assert "| layer | passes | ours ms | PyTorch ms (channels_last) |" in text
+    # Heaviest share of our step first; the gap is passes x (ours - PyTorch's).
+    rows = text[text.index("| discriminator/conv1 |"):].splitlines()
+    assert rows[0] == "| discriminator/conv1 | 3 | 10.00 | 8.00 | 0.80 | 6.0 | 30.0% |"
+    assert rows[1] == "| generator/deconv1 | 1 | 20.00 | 25.00 | 1.25 | -5.0 | 20.0% |"
+    assert rows[2] == "| generator/reshape | 1 | 0.50 |  |  |  | 0.5% |"
+    assert rows[3] == "| sum (passes x ms) | | 50.5 | 49.0 | **0.97** | 1.5 | 50% |"
+    assert rows[4] == "| whole step | | 100.0 | 120.0 | **1.20** | -20.0 | 100% |"
+    assert "`step_profile`" not in text  # shown, not listed among the other records
