@@ -101,7 +101,7 @@ def main(argv=None):
 
     print(machine(), flush=True)
     plan = resolve_hardware(TrainConfig())
-    native_bf16 = plan.cpu_kind in ("avx512_bf16", "amx", "gpu")
+    native_bf16 = plan.cpu_kind in hardware.NATIVE_BF16_KINDS
     print(f"auto here: {plan.describe()}", flush=True)
     precision, grads = plan.precision, plan.kernel_grads
     shape = (a.size, a.channels, a.width, a.batch)

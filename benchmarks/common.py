@@ -18,6 +18,19 @@ def add_step_flags(parser):
     parser.add_argument("--warmup", type=int, default=3)
 
 
+def runnable_variants(names, variants):
+    """`names` without the bf16 ones (`variants[name]["precision"]`) where bf16 cannot run
+    here (`dcgan_tf.hardware.bf16_runs`), printing which were left out and why."""
+    from dcgan_tf.hardware import bf16_runs, cpu_kind
+
+    if bf16_runs():
+        return list(names)
+    dropped = [n for n in names if variants[n]["precision"] == "bf16"]
+    if dropped:
+        print(f"not run: {','.join(dropped)} (bf16 cannot run on this CPU, kind {cpu_kind()})")
+    return [n for n in names if n not in dropped]
+
+
 def machine():
     """One line naming the machine: cores, CPU model and SIMD flags, the CPU kind and the ISA cap
     oneDNN runs under (`ONEDNN_MAX_CPU_ISA`), TF and Keras versions."""

@@ -180,7 +180,7 @@ def main(argv=None):
         return 0
     import tensorflow as tf
 
-    from common import machine
+    from common import machine, runnable_variants
 
     print(machine())
     gpus = tf.config.list_physical_devices("GPU")
@@ -198,18 +198,12 @@ def main(argv=None):
     strategy = tf.distribute.MirroredStrategy(devices)
     replicas = strategy.num_replicas_in_sync
     print(f"MirroredStrategy over {', '.join(devices)} ({replicas} replicas)")
-    from dcgan_tf.hardware import bf16_runs, cpu_kind
-
-    runs = plan(args)
-    if not gpus and not bf16_runs(cpu_kind()):
-        dropped = sorted({v for _, v in runs if VARIANTS[v]["precision"] == "bf16"})
-        runs = [(s, v) for s, v in runs if v not in dropped]
-        if dropped:
-            print(f"not run: {','.join(dropped)} (bf16 cannot run on this CPU, kind {cpu_kind()})")
-        if not runs:
-            print("gpu_check: every --variants is bf16, which cannot run here; add fp32",
-                  file=sys.stderr)
-            return 2
+    kept = runnable_variants(args.variants, VARIANTS)
+    if not kept:
+        print("gpu_check: every --variants is bf16, which cannot run here; add fp32",
+              file=sys.stderr)
+        return 2
+    runs = [(s, v) for s, v in plan(args) if v in kept]
     results, base = [], {}
     for size, variant in runs:
         ips = time_variant(strategy, size, args.channels, args.width, args.batch, args.steps,

@@ -102,7 +102,8 @@ def main():
     ceiling = matmul_ceiling()
     from dcgan_tf.hardware import bf16_runs, cpu_kind
 
-    if not bf16_runs():
+    bf16_here = bf16_runs()
+    if not bf16_here:
         print(f"bf16 columns: not run (bf16 cannot run on this CPU, kind {cpu_kind()})")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +113,7 @@ def main():
         ours = tf.saved_model.load(path)
         xla = tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, jit=True)[0])
         bf16 = (tf.saved_model.load(exported(tmp, a.size, a.channels, a.width, precision="bf16")[0])
-                if bf16_runs() else None)
+                if bf16_here else None)
         rng = np.random.default_rng(0)
         for batch in (int(b) for b in a.batches.split(",")):
             z = tf.constant(rng.uniform(-1, 1, (batch, cfg.z_dim)).astype("float32"))

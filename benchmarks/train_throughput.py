@@ -33,7 +33,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import add_step_flags, describe_ceiling, machine, matmul_rates, step_flops  # noqa: E402
+from common import (  # noqa: E402
+    add_step_flags, describe_ceiling, machine, matmul_rates, runnable_variants, step_flops,
+)
 
 VARIANTS = {
     "fp32": dict(precision="fp32", jit="off"),
@@ -188,16 +190,11 @@ def main():
             print(f"default dcgan-tf train, {label}: {steps} steps in {seconds:.1f} s = {ips:.1f} img/s; "
                   f"bare step {bare:.1f} img/s; ratio {ips / bare:.2f}")
         return
-    from dcgan_tf.hardware import bf16_runs, cpu_kind
+    from dcgan_tf.hardware import cpu_kind
 
-    names = a.variants.split(",")
-    if not bf16_runs():
-        dropped = [n for n in names if VARIANTS[n]["precision"] == "bf16"]
-        names = [n for n in names if n not in dropped]
-        if dropped:
-            print(f"not run: {','.join(dropped)} (bf16 cannot run on this CPU, kind {cpu_kind()})")
-        if not names:
-            p.error("every --variants is bf16, which cannot run here; add fp32")
+    names = runnable_variants(a.variants.split(","), VARIANTS)
+    if not names:
+        p.error("every --variants is bf16, which cannot run here; add fp32")
     rates = matmul_rates(torch_python=a.torch_python)
     ceiling = max(rates.values())
     rows = []

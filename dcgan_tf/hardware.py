@@ -12,9 +12,11 @@ import tensorflow as tf
 # CPU kinds from slowest to fastest instruction set; "gpu" is the kind of a run on GPUs.
 CPU_KINDS = ("avx2", "avx512", "avx512_bf16", "amx")
 KINDS = CPU_KINDS + ("gpu",)
+# Kinds that compute bf16 natively (AVX512-BF16, AMX; GPUs of compute capability 8.0+).
+NATIVE_BF16_KINDS = ("avx512_bf16", "amx", "gpu")
 # Kinds where bf16 runs at all: oneDNN has bf16 kernels from AVX-512 up (emulated without
 # AVX512-BF16); on an AVX2-only CPU its bf16 primitives fail and abort the process.
-BF16_KINDS = ("avx512", "avx512_bf16", "amx", "gpu")
+BF16_KINDS = ("avx512",) + NATIVE_BF16_KINDS
 # oneDNN's `ONEDNN_MAX_CPU_ISA` caps (upper case, oneDNN's spelling) by the kind they leave.
 _CAP_KINDS = (
     ("AVX10_2_512_AMX_2", "amx"), ("AVX10_1_512_AMX_FP16", "amx"), ("AVX10_1_512_AMX", "amx"),
@@ -83,7 +85,7 @@ def native_bf16():
     if gpus:
         details = [tf.config.experimental.get_device_details(g) for g in gpus]
         return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
-    return cpu_kind() in ("avx512_bf16", "amx")
+    return cpu_kind() in NATIVE_BF16_KINDS
 
 
 def bf16_runs(kind=None):
@@ -94,17 +96,25 @@ def bf16_runs(kind=None):
     return kind in BF16_KINDS
 
 
-def require_bf16(what, kind=None, fix="use fp32 here, or bf16 on a CPU with AVX-512 or a GPU"):
-    """Raises `ValueError` naming `what` and `fix` where bf16 cannot run here (`bf16_runs`).
+def bf16_refusal(what, kind=None, fix="use fp32 here, or bf16 on a CPU with AVX-512 or a GPU"):
+    """The one-line refusal of bf16 where it cannot run here (`bf16_runs`), else `None`.
 
     Args:
         what: What asked for bf16, e.g. `"--precision bf16"`.
         kind: The hardware kind; `None` detects it.
         fix: What to do instead, ending the message.
     """
-    if not bf16_runs(kind):
-        raise ValueError(f"{what} cannot run on this CPU (kind {kind or cpu_kind()}: no AVX-512, "
-                         f"where oneDNN has no bf16 kernels); {fix}.")
+    if bf16_runs(kind):
+        return None
+    return (f"{what} cannot run on this CPU (kind {kind or cpu_kind()}: no AVX-512, where oneDNN "
+            f"has no bf16 kernels); {fix}.")
+
+
+def require_bf16(what, kind=None):
+    """Raises `ValueError` with `bf16_refusal(what, kind)` where bf16 cannot run here."""
+    refusal = bf16_refusal(what, kind)
+    if refusal:
+        raise ValueError(refusal)
 
 
 def resolve_precision(precision):

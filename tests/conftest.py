@@ -9,7 +9,7 @@ def pytest_collection_modifyitems(config, items):
     """Skips the tests marked `bf16` on a CPU where bf16 cannot run (`hardware.bf16_runs`)."""
     from dcgan_tf import hardware
 
-    if hardware.cpu_kind() in hardware.BF16_KINDS:
+    if hardware.bf16_runs(hardware.cpu_kind()):
         return
     skip = pytest.mark.skip(reason=f"bf16 cannot run on this CPU (kind {hardware.cpu_kind()}); "
                                    "test_hardware_plan.py checks its one-line refusal")

@@ -122,7 +122,7 @@ def test_auto_choices_and_step_profile_smoke():
     out = _run("auto_choices.py", "--size", "32", "--width", "8", "--batch", "8", "--steps", "1",
                "--windows", "1", "--warmup", "1", "--pairs", "precision,dilated-patches", "--bf16")
     assert "| dilated-patches | dilated | patches |" in out
-    if hardware.cpu_kind() in hardware.BF16_KINDS:
+    if hardware.bf16_runs(hardware.cpu_kind()):
         assert "| precision | bf16 | fp32 |" in out
     else:
         assert "precision: bf16 not timed (bf16 cannot run on this CPU, kind avx2)" in out

@@ -89,7 +89,7 @@ def test_the_whole_check_runs_on_two_logical_cpus():
         capture_output=True, text=True, timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0, result.stderr[-3000:]
     rows = gpu_check.parse_rows(result.stdout)
-    if hardware.cpu_kind() in hardware.BF16_KINDS:
+    if hardware.bf16_runs(hardware.cpu_kind()):
         assert [(r["variant"], r["replicas"]) for r in rows] == [("fp32", 2), ("bf16", 2)]
     else:
         assert [(r["variant"], r["replicas"]) for r in rows] == [("fp32", 2)]

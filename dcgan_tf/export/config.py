@@ -1,6 +1,11 @@
-"""What an export computes from a run, apart from where it goes (a frozen dataclass)."""
+"""What an export computes from a run, apart from where it goes (a frozen dataclass).
+
+Fields that are options of `dcgan-tf export` take their default from `dcgan_tf.options`.
+"""
 
 import dataclasses
+
+from dcgan_tf.options import field
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,10 +36,10 @@ class ExportConfig:
             `None`.
     """
 
-    which: str | int = "last"
-    overwrite: bool = False
-    generator: str = "raw"
+    which: str | int = field("checkpoint")
+    overwrite: bool = field("overwrite")
+    generator: str = field("generator")
     features: dict | None = None
     jit: bool = False
-    precision: str = "fp32"
-    serving_root: str | None = None
+    precision: str = field("serving_precision")
+    serving_root: str | None = field("serving_root")

@@ -36,7 +36,7 @@ class SavedModelClient(Client):
     def __init__(self, path):
         self.export = path if isinstance(path, ExportReader) else ExportReader(path)
         self.path = self.export.path
-        self._runs_here = None
+        self._refusal = None  # Read from the metadata at the first generating call.
 
     def signatures(self):
         return self.export.signatures
@@ -47,8 +47,9 @@ class SavedModelClient(Client):
         return self.export.metadata()
 
     def _predict(self, signature, inputs):
-        if signature in _GENERATING:
-            self._check_runs_here()
+        refusal = self._bf16_refusal() if signature in _GENERATING else ""
+        if refusal:
+            raise ServingError(refusal)
         fn = self.export.function(signature)
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
@@ -56,18 +57,17 @@ class SavedModelClient(Client):
             raise ServingError(f"Signature {signature!r} failed: {first_line(e)}") from e
         return {k: v.numpy() for k, v in outputs.items()}
 
-    def _check_runs_here(self):
-        """Refuses, in one line, a bf16 export's generator on a CPU where bf16 aborts the
-        process."""
-        if self._runs_here is None:
-            bf16 = self.metadata().get("serving_precision") == "bf16"
-            self._runs_here = not bf16 or hardware.bf16_runs()
-        if not self._runs_here:
-            try:
-                hardware.require_bf16(f"The bf16 export {self.path}", fix="export it again "
-                                      "with --serving-precision fp32 to use it here")
-            except ValueError as e:
-                raise ServingError(str(e)) from None
+    def _bf16_refusal(self):
+        """The one-line refusal of a bf16 export's generator on a CPU where bf16 aborts the
+        process (`hardware.bf16_refusal`), or `""` where it runs."""
+        if self._refusal is None:
+            refusal = None
+            if self.metadata().get("serving_precision") == "bf16":
+                refusal = hardware.bf16_refusal(
+                    f"The bf16 export {self.path}",
+                    fix="export it again with --serving-precision fp32 to use it here")
+            self._refusal = refusal or ""
+        return self._refusal
 
 
 def open_client(model=None, server=None, name=None, version=None, timeout=30.0, request_format="row"):

@@ -76,7 +76,7 @@ class HardwarePlan:
 
 
 def _native_bf16_kind(kind):
-    return kind in ("avx512_bf16", "amx", "gpu")
+    return kind in hardware.NATIVE_BF16_KINDS
 
 
 def precision_choice(setting, kind, gpu_bf16=True):

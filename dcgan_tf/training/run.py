@@ -169,7 +169,8 @@ def _train(train_cfg, model_cfg, feature_cfg, strategy, chief, verbose, given=No
     segments = plan_segments(done, total, steps_per_epoch)
     timed_out = False
     if segments:
-        timed_out = _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, verbose)
+        timed_out = _fit(gan, segments, dataset, data_at, train_cfg, model_cfg,
+                         plan.steps_per_call, verbose)
     return {
         "run_dir": run_dir,
         "step": gan.step,
@@ -205,7 +206,7 @@ def _beta1(optimizer):
     return float(getattr(optimizer, "inner_optimizer", optimizer).beta_1)
 
 
-def _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, verbose):
+def _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, most_per_call, verbose):
     """Runs `segments` (`segments.fit_segments`) under the run's monitor, whose real batch
     comes from `dataset`; returns whether it timed out, or raises `TrainingError` on a NaN/inf
     loss."""
@@ -220,7 +221,7 @@ def _fit(gan, segments, dataset, data_at, train_cfg, model_cfg, verbose):
     final_step = gan.step + sum(epochs * steps for _, epochs, steps in segments)
     monitor = RunMonitor(run_dir, train_cfg, model_cfg, real_batch, writer, scorer, final_step)
     try:
-        fit_segments(gan, segments, data_at, monitor, train_cfg, verbose)
+        fit_segments(gan, segments, data_at, monitor, most_per_call, verbose)
     finally:
         try:
             monitor.close()  # The background writes: samples and checkpoints.

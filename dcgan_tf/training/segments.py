@@ -1,7 +1,7 @@
 """A run's remaining steps as `Model.fit` calls: planned from where it stands, each on a fresh
 pipeline started at its step."""
 
-from dcgan_tf.training.hardware_plan import resolve_hardware, steps_per_call
+from dcgan_tf.training.hardware_plan import steps_per_call
 
 
 def plan_segments(done, total, steps_per_epoch):
@@ -24,7 +24,7 @@ def plan_segments(done, total, steps_per_epoch):
     return segments
 
 
-def fit_segments(gan, segments, data_at, monitor, train_cfg, verbose="auto"):
+def fit_segments(gan, segments, data_at, monitor, most_per_call, verbose="auto"):
     """Runs one `gan.fit` per segment of `plan_segments`, until the last or a stop.
 
     Args:
@@ -33,7 +33,7 @@ def fit_segments(gan, segments, data_at, monitor, train_cfg, verbose="auto"):
         data_at: Called with a step, returns the training pipeline started there.
         monitor: The run's `RunMonitor` (the only callback): a NaN/inf loss or the time
             limit it notes ends the run after the call it stopped.
-        train_cfg: The run's `TrainConfig`, whose hardware plan bounds the steps per call.
+        most_per_call: The most train steps per call (`HardwarePlan.steps_per_call`).
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
     """
     for first_epoch, epochs, steps in segments:
@@ -41,7 +41,7 @@ def fit_segments(gan, segments, data_at, monitor, train_cfg, verbose="auto"):
         # step, as an uninterrupted run's would. Fresh, because a seeded shuffle reshuffles
         # for every further iterator of the same dataset (as taking the real batch made).
         segment_data = data_at(gan.step)
-        _set_steps_per_execution(gan, train_cfg, steps)
+        _set_steps_per_execution(gan, steps_per_call(most_per_call, steps))
         # The monitor writes TensorBoard's scalars itself, on the step: Keras' TensorBoard
         # callback logs them against the epoch, off the step axis of the sample grids.
         gan.fit(
@@ -52,11 +52,8 @@ def fit_segments(gan, segments, data_at, monitor, train_cfg, verbose="auto"):
             break
 
 
-def _set_steps_per_execution(gan, train_cfg, steps):
-    """Sets the steps per call for a `fit` of `steps` steps per epoch, at most the plan's
-    (`hardware_plan.steps_per_call`)."""
-    most = resolve_hardware(train_cfg, gan.distribute_strategy).steps_per_call
-    count = steps_per_call(most, steps)
+def _set_steps_per_execution(gan, count):
+    """Sets the steps per call of the next `fit` (`hardware_plan.steps_per_call`)."""
     # Keras traces the multi-step loop with this count: a new count needs a new function.
     if gan.steps_per_execution != count:
         gan.steps_per_execution = count
