@@ -34,6 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common import machine  # noqa: E402
+from benchmarks.records import write_record  # noqa: E402
 
 CLI = [sys.executable, "-c", "from dcgan_tf_cli.main import main; main()"]
 BASELINES = ("random", "pixels", "supervised")
@@ -58,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument("--baselines", default=",".join(BASELINES),
                    help=f"Any of {','.join(BASELINES)}, or 'none'.")
     p.add_argument("--out", required=True, help="Results directory (resumable).")
+    p.add_argument("--record", action="store_true",
+                   help="write one `quality` record per variant and baseline (benchmarks/results/)")
+    p.add_argument("--note", default="", help="a note kept in each record (e.g. how busy the machine was)")
     args = p.parse_args(argv)
     # The CLI runs from the repository root: paths given relative to here must survive that.
     args.out = os.path.abspath(args.out)
@@ -122,7 +126,8 @@ def _probe(args, model, labels, json_path, baseline=None):
              str(args.repeats), "--json", json_path, "--quiet")
     report = _read(json_path)
     found = {"accuracy_mean": report["accuracy_mean"], "accuracy_std": report["accuracy_std"],
-             "feature_dim": report["feature_dim"],
+             "feature_dim": report["feature_dim"], "labelled": report["sizes"]["labelled"],
+             "seconds": report["timings"]["total_s"],
              "readout": _readout_tag((report.get("metadata") or {}).get("features") or {})}
     if report.get("classify"):  # A semi-supervised export's own classifier, on the test split.
         found["classify_accuracy"] = report["classify"]["accuracy"]
@@ -156,7 +161,7 @@ def run_variant(args, name, flags):
     model = _export(args, run, name, [])
     result = {"variant": name, "flags": flags, "run": run, "steps": steps,
               "train_seconds": seconds, "images_per_sec": steps * batch / seconds,
-              "model_config": config["model"]}
+              "model_config": config["model"], "recipe": config["train"].get("recipe")}
     result.update(_evaluate(args, name, model))
     result["wall_seconds"] = time.perf_counter() - start
     return result
@@ -277,6 +282,57 @@ def table(args, results, baselines):
     return "\n".join(lines)
 
 
+def _probe_figures(probes):
+    """`probe_accuracy_<labels>` (%, + `_std`) and `classify_<labels>` of one result's probes,
+    keyed by the labels each draw really held (a small dataset adapts the count asked for)."""
+    figures = {}
+    for asked, p in probes.items():
+        labels = p.get("labelled", asked)
+        figures[f"probe_accuracy_{labels}"] = round(100 * p["accuracy_mean"], 2)
+        figures[f"probe_accuracy_{labels}_std"] = round(100 * p["accuracy_std"], 2)
+        if "classify_accuracy" in p:
+            figures[f"classify_{labels}"] = round(100 * p["classify_accuracy"], 2)
+    return figures
+
+
+def quality_records(args, results, baselines):
+    """The `quality` records of a study: `(figures, context)` per variant, and per untrained-D
+    baseline (its steps are 0: the architecture, not yet trained, read out the same way).
+
+    Args:
+        args: The parsed arguments (dataset, note).
+        results: The variants' result dicts.
+        baselines: `{key: {labels: probe}}`, as `run_baselines` returns it.
+
+    Returns:
+        A list of `(figures, context)` pairs for `records.write_record("quality", ...)`.
+    """
+    found = []
+    for r in results:
+        first = r["probe"][min(r["probe"], key=int)]
+        figures = {"steps": r["steps"], "minutes": round(r["train_seconds"] / 60, 1),
+                   **_probe_figures(r["probe"]),
+                   "kid_x1e3": round(1000 * r["kid"], 2), "kid_x1e3_std": round(1000 * r["kid_std"], 2),
+                   "fid": round(r["fid"], 3), "probe_seconds": round(first["seconds"], 1)
+                   if "seconds" in first else None}
+        figures = {k: v for k, v in figures.items() if v is not None}
+        recipe = r.get("recipe") or " ".join(r["flags"]) or "default"
+        if r.get("readout_of"):
+            recipe = f"{recipe} read out {r['readout']}"
+        context = {"dataset": args.dataset, "recipe": recipe, "variant": r["variant"],
+                   "score_space": r["feature_space"]["weights_sha256"][:12],
+                   "n_score": r["n_score"], "feature_dim": r["feature_dim"]}
+        found.append((figures, {**context, **({"note": args.note} if args.note else {})}))
+    for key, probes in sorted(baselines.items()):
+        if not key.startswith("random-"):
+            continue  # the pixel and supervised baselines have no recipe to set them against
+        recipe = next((r.get("recipe") for r in results if r.get("recipe")), None) or "default"
+        context = {"dataset": args.dataset, "recipe": f"{recipe} (untrained D)", "variant": key}
+        found.append(({"steps": 0, **_probe_figures(probes)},
+                      {**context, **({"note": args.note} if args.note else {})}))
+    return found
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
@@ -311,6 +367,9 @@ def main(argv=None):
         "labels": args.labels, "repeats": args.repeats, "variants": results,
         "baselines": baselines, "wall_seconds": wall, "machine": machine(),
     })
+    if args.record:
+        for figures, context in quality_records(args, results, baselines):
+            print("record:", write_record("quality", figures, **context))
     print(f"\nwall time: {wall / 60:.1f} min (this invocation; finished variants are not rerun)")
     print(f"JSON: {os.path.join(args.out, 'quality.json')}")
 

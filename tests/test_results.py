@@ -98,3 +98,47 @@ def test_the_layer_table_sets_ours_against_pytorchs_faster_format(tmp_path):
     assert rows[3] == "| sum (passes x ms) | | 50.5 | 49.0 | **0.97** | 1.5 | 50% |"
     assert rows[4] == "| whole step | | 100.0 | 120.0 | **1.20** | -20.0 | 100% |"
     assert "`step_profile`" not in text  # shown, not listed among the other records
+
+
+def test_quality_benchmark_records_what_the_results_page_reads(tmp_path):
+    import argparse
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    space = {"name": "classifier", "weights_sha256": "e6eec00c0a70ffff"}
+    probe = {"accuracy_mean": 0.98641, "accuracy_std": 0.00331, "feature_dim": 4704,
+             "labelled": 990, "seconds": 125.25, "readout": "pyramid-flip"}
+    variant = {"variant": "default", "flags": [], "steps": 660, "train_seconds": 588.0,
+               "recipe": "pyramid", "probe": {"1000": probe}, "kid": 0.21043, "kid_std": 0.07106,
+               "fid": 7.8523, "feature_space": space, "n_score": 300, "feature_dim": 4704}
+    semi = {**variant, "variant": "semi", "recipe": "semi",
+            "probe": {"1000": {**probe, "classify_accuracy": 0.9712}}}
+    readout = {**variant, "variant": "paper-readout", "readout_of": "default", "readout": "4x4"}
+    baselines = {"random-abc-pyramid-flip": {"1000": {**probe, "accuracy_mean": 0.97}},
+                 "pixels": {"1000": probe}}
+    args = argparse.Namespace(dataset="digits", note="shared CPU")
+    found = quality.quality_records(args, [variant, semi, readout], baselines)
+    (figures, context), (semi_figures, _), (_, readout_context), (base_figures, base_context) = found
+    assert figures == {"steps": 660, "minutes": 9.8, "probe_accuracy_990": 98.64,
+                       "probe_accuracy_990_std": 0.33, "kid_x1e3": 210.43, "kid_x1e3_std": 71.06,
+                       "fid": 7.852, "probe_seconds": 125.2}
+    assert context == {"dataset": "digits", "recipe": "pyramid", "variant": "default",
+                       "score_space": "e6eec00c0a70", "n_score": 300, "feature_dim": 4704,
+                       "note": "shared CPU"}
+    assert semi_figures["classify_990"] == 97.12
+    assert readout_context["recipe"] == "pyramid read out 4x4"
+    assert base_figures == {"steps": 0, "probe_accuracy_990": 97.0, "probe_accuracy_990_std": 0.33}
+    assert base_context["recipe"] == "pyramid (untrained D)"
+    assert len(found) == 4  # the pixel baseline has no recipe to stand beside
+    # The page renders them: the variant's row, and the untrained D's at step 0.
+    for i, (figs, ctx) in enumerate(found):
+        record = {"what": "quality", "figures": figs, "command": "c", "benchmark": "quality.py",
+                  "cpu": {"model": "x", "flags": ["avx2"], "caps": {}}, "date": f"2026-01-0{i + 1}",
+                  **ctx}
+        _write(tmp_path, f"q{i}.json", record)
+    text = render.render_markdown(render.load_records(tmp_path))
+    assert "| digits | `pyramid` | 660 | 9.8 | 98.6 +- 0.3 |" in text
+    assert "| digits | `pyramid (untrained D)` | 0 |  | 97.0 +- 0.3 |" in text
