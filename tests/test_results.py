@@ -142,3 +142,23 @@ def test_quality_benchmark_records_what_the_results_page_reads(tmp_path):
     text = render.render_markdown(render.load_records(tmp_path))
     assert "| digits | `pyramid` | 660 | 9.8 | 98.6 +- 0.3 |" in text
     assert "| digits | `pyramid (untrained D)` | 0 |  | 97.0 +- 0.3 |" in text
+
+
+def test_benchmarks_run_runs_every_benchmark_the_readme_lists():
+    import re
+    import subprocess
+
+    script = (ROOT / "benchmarks" / "run").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(\w+\.(?:py|sh))` \|", (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8"),
+                        re.M)
+    assert len(listed) >= 12
+    ran = set(re.findall(r"^\s*run (\w+\.py)", script, re.M))
+    # The GPU check needs a GPU machine; the renderer is what runs after the benchmarks.
+    assert set(listed) - ran == {"gpu_check.sh", "render_results.py"}
+    assert "gpu_check.sh" in script
+    helped = subprocess.run([str(ROOT / "benchmarks" / "run"), "--help"], capture_output=True, text=True,
+                            timeout=30)
+    assert helped.returncode == 0 and helped.stdout.startswith("Runs every benchmark"), helped
+    refused = subprocess.run([str(ROOT / "benchmarks" / "run"), "--quick"], capture_output=True, text=True,
+                             timeout=30)
+    assert refused.returncode == 2 and "usage: benchmarks/run [--full]" in refused.stderr
