@@ -357,6 +357,8 @@ def draw_plots(records, images_dir=IMAGES):
                     ax.plot(xs, ys, "o-", label=f"{label[len(dataset) + 1:]} @{c} labels")
             for r in subset:  # Minutes differ in machine and load: say how far each run got.
                 f = r["figures"]
+                if "minutes" not in f:
+                    continue  # an untrained D's probe: in the table, not on a minutes axis
                 for key in (k for k in f if k.startswith("probe_accuracy_") and not k.endswith("_std")):
                     ax.annotate(f"{f['steps']:,} steps", (f["minutes"], f[key]), fontsize=6,
                                 textcoords="offset points", xytext=(3, 3))

@@ -142,6 +142,8 @@ def test_quality_benchmark_records_what_the_results_page_reads(tmp_path):
     text = render.render_markdown(render.load_records(tmp_path))
     assert "| digits | `pyramid` | 660 | 9.8 | 98.6 +- 0.3 |" in text
     assert "| digits | `pyramid (untrained D)` | 0 |  | 97.0 +- 0.3 |" in text
+    names = render.draw_plots(render.load_records(tmp_path), images_dir=tmp_path / "img")
+    assert names == ["accuracy", "fid_kid"]
 
 
 def test_benchmarks_run_runs_every_benchmark_the_readme_lists():
