@@ -104,6 +104,23 @@ def test_install_names_the_python_and_extras_setup_py_declares():
     assert set(re.findall(r"\| `\[(\w+)\]` \|", README)) == {"cuda", "portable", "explore", "test"}
 
 
+def test_the_probe_output_shown_is_a_recorded_run():
+    import json
+
+    shown = README.split("```text\n")[1].split("```")[0]
+    std, accuracy, seconds = (float(v) for v in re.search(
+        r"test error [\d.]+% \+- ([\d.]+)%  \(accuracy ([\d.]+)%\)  in ([\d.]+)s", shown).groups())
+    labels = re.search(r"on digits: (\d+) labels", shown).group(1)
+    held = []
+    for path in (ROOT / "benchmarks" / "results").glob("*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        figures = record["figures"]
+        if record["what"] == "quality" and record.get("dataset") == "digits":
+            held.append((figures.get(f"probe_accuracy_{labels}"), figures.get(f"probe_accuracy_{labels}_std"),
+                         round(figures.get("probe_seconds", -1), 1)))
+    assert (accuracy, std, seconds) in held, held
+
+
 @pytest.mark.slow
 def test_quick_start_and_own_images_run_as_written(tmp_path):
     import keras
@@ -127,6 +144,7 @@ def test_quick_start_and_own_images_run_as_written(tmp_path):
     shown = README.split("```text\n")[1].split("```")[0].splitlines()
     header = next(line for line in shown if line.startswith("draw"))
     assert header in out.splitlines()
+    assert shown[0] in out.splitlines()  # sizes and feature width of today's default run
     assert re.search(r"^test error [\d.]+% \+- [\d.]+%  \(accuracy [\d.]+%\)  in [\d.]+s$", out, re.M)
     # The line the README gives for plain Keras opens the file.
     call = re.search(r'`(keras\.saving\.load_model\("[^"]+"\))`', README).group(1)
