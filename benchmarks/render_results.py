@@ -16,6 +16,8 @@ What each section reads (records of other kinds are listed at the end, by name):
 - `quality`: figures `steps`, `minutes`, `probe_accuracy_<labels>` (+ `_std`), `classify_<labels>`,
   `kid_x1e3` (+ `_std`), `fid`; context `dataset`, `recipe`.
 - `probe_time`, `score_time`: figures `seconds` (+ any stage times); context `what_ran`.
+- `install_size`: figures `total_gb`, `tensorflow_gb`, `distributions`; context `extras`,
+  `python`, `platform`.
 """
 
 import argparse
@@ -285,6 +287,26 @@ def time_section(records):
     return lines
 
 
+def install_section(records):
+    rows = [r for r in records if r["what"] == "install_size"]
+    if not rows:
+        return []
+    lines = ["## Install size", "",
+             "What `pip install -e .` (with the extras named) puts on disk: the installed files of "
+             "dcgan-tf's dependency closure (`benchmarks/install_size.py`; pip and setuptools left "
+             "out):", "",
+             "| install | distributions | GB | of which TensorFlow GB | Python | platform | date | record |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in _latest(rows, lambda r: (r.get("extras", ""), r.get("platform"), r.get("python"))):
+        f = r["figures"]
+        extras = r.get("extras", "")
+        target = f'".[{extras}]"' if extras else "."
+        lines.append(f"| `pip install -e {target}` | "
+                     f"{f['distributions']} | {_fmt(f['total_gb'], 2)} | {_fmt(f['tensorflow_gb'], 2)} | "
+                     f"{r.get('python', '')} | {r.get('platform', '')} | {_date(r)} | {_link(r)} |")
+    return lines
+
+
 def sources_section(records):
     lines = ["## Records", "",
              f"{len(records)} records in `benchmarks/results/`. Each holds the command that "
@@ -293,7 +315,7 @@ def sources_section(records):
              "([benchmarks/HISTORY.md](../benchmarks/HISTORY.md)) with their original command, "
              "date and machine."]
     shown = {"train_step", "default_run", "quality", "probe_time", "score_time", "auto_choice",
-             "train_step_vs_torch", "first_score", "step_profile"}
+             "train_step_vs_torch", "first_score", "step_profile", "install_size"}
     others = sorted({r["what"] for r in records} - shown)
     if others:
         lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]
@@ -307,7 +329,7 @@ def render_markdown(records, plots=()):
              "[benchmarks/results/](../benchmarks/results/); do not edit by hand. How to add a "
              "record: [benchmarks/README.md](../benchmarks/README.md).", ""]
     for section in (speed_section(records), quality_section(records, plots),
-                    time_section(records), sources_section(records)):
+                    time_section(records), install_section(records), sources_section(records)):
         if section:
             lines += section + [""]
     return "\n".join(lines)

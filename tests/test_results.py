@@ -164,3 +164,26 @@ def test_benchmarks_run_runs_every_benchmark_the_readme_lists():
     refused = subprocess.run([str(ROOT / "benchmarks" / "run"), "--quick"], capture_output=True, text=True,
                              timeout=30)
     assert refused.returncode == 2 and "usage: benchmarks/run [--full]" in refused.stderr
+
+
+def test_install_size_walks_the_installed_requirements_and_the_page_shows_it(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("install_size", ROOT / "benchmarks" / "install_size.py")
+    size = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(size)
+    found, _ = size.closure("dcgan-tf")
+    assert {"dcgan-tf", "tensorflow", "numpy", "keras", "click"} <= set(found)
+    assert not set(found) & {"pip", "setuptools"}
+    assert "pytest" not in found and "pytest" in size.closure("dcgan-tf", ["test"])[0]
+    assert size.dist_bytes(found["tensorflow"]) > 100e6
+    cpu = {"model": "x", "flags": ["avx2"], "caps": {}}
+    for name, extras, total in (("a.json", "", 2.69), ("b.json", "test", 3.12)):
+        _write(tmp_path, name, {"what": "install_size", "command": "c", "benchmark": "install_size.py",
+                                "cpu": cpu, "date": "2026-01-01", "extras": extras, "python": "3.11.7",
+                                "platform": "x86_64", "figures": {"total_gb": total, "tensorflow_gb": 1.93,
+                                                                  "distributions": 71}})
+    text = render.render_markdown(render.load_records(tmp_path))
+    assert "| `pip install -e .` | 71 | 2.69 | 1.93 | 3.11.7 | x86_64 |" in text
+    assert '| `pip install -e ".[test]"` | 71 | 3.12 |' in text
