@@ -482,7 +482,7 @@ OPTIONS.update({o.name: o for o in (
        default=100, group="run"),
     _o("kid_subset_size", "Images per KID subset (at most N/2 are used).", type=int, low=2,
        high=10**6, default=1000, group="run"),
-    _o("classifier_epochs", "Training epochs of the classifier space, at most 400 steps (part "
+    _o("classifier_epochs", "Training epochs of the classifier space, at most 500 steps (part "
        "of its cache key).", type=int, low=1, high=1000, default=10, group="optimisation"),
 )})
 

@@ -325,3 +325,10 @@ def test_data_dir_takes_an_npz_file(digits_export, tmp_path):
     result = _invoke(["nn-classify", run, "--dataset", "npz", "--data-dir", npz, "--out",
                       str(tmp_path / "nn")])
     assert result.exit_code == 1 and "--conditional" in result.output
+
+
+def test_classifier_epochs_help_names_the_step_cap_the_space_trains_under():
+    from dcgan_tf.metrics.features import ClassifierConfig
+    from dcgan_tf.options import OPTIONS
+
+    assert f"at most {ClassifierConfig.max_steps} steps" in OPTIONS["classifier_epochs"].help
