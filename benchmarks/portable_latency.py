@@ -109,6 +109,29 @@ def _timer(fn):
     return run
 
 
+def portable_records(samples, feature_samples, sizes, feature_sizes, errors):
+    """`{runtime: figures}`: each runtime's file bytes, batch-1 p50 (ms) and its ratio to the
+    SavedModel's, and its largest difference from the SavedModel's outputs, generator and
+    features apart (a runtime without a features model has no `f_` figures)."""
+    base, fbase = np.median(samples["savedmodel"]), np.median(feature_samples["savedmodel"])
+    found = {}
+    for name, s in samples.items():
+        d_images, d_pixels, d_features = errors.get(name, (0.0, 0, 0.0))
+        figures = {"g_bytes": sizes[name], "g_p50_ms": round(float(np.median(s)), 3),
+                   "g_vs_savedmodel": round(float(np.median(s) / base), 3), "max_d_pixels": d_pixels}
+        if d_images is not None:
+            figures["max_d_images"] = d_images
+        if name in feature_samples:
+            f = feature_samples[name]
+            figures.update({"f_p50_ms": round(float(np.median(f)), 3),
+                            "f_vs_savedmodel": round(float(np.median(f) / fbase), 3),
+                            "max_rel_d_features": d_features})
+            if name in feature_sizes:
+                figures["f_bytes"] = feature_sizes[name]
+        found[name] = figures
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="A run directory; default: an untrained run of the flags below.")
@@ -121,6 +144,8 @@ def main():
                         help="Threads of every runtime (TF intra- and inter-op, LiteRT, "
                              "onnxruntime); the page runs one. Default 1: batch 1 on a shared CPU.")
     parser.add_argument("--no-browser", action="store_true", help="Skip the web page's latency.")
+    parser.add_argument("--record", action="store_true",
+                        help="write one `portable_latency` record per runtime (benchmarks/results/)")
     args = parser.parse_args()
     print(machine())
 
@@ -166,7 +191,7 @@ def main():
             got = browser.driver.execute_async_script(
                 "const [rows, done] = arguments; window.dcgan.generate(new Float32Array(rows))"
                 ".then(p => done(Array.from(p)));", z[:8].ravel().tolist())
-            errors["browser"] = (None, int(np.abs(np.array(got).reshape(images[:8].shape)
+            errors["browser (Chromium)"] = (None, int(np.abs(np.array(got).reshape(images[:8].shape)
                                                   - images[:8].astype(int)).max()), None)
             timers["browser (Chromium)"] = browser.time
         feature_timers = {
@@ -224,6 +249,15 @@ def main():
             rel = "0" if name == "savedmodel" else f"{errors[name][2]:.1e}"
             print(f"{name:20} {size:>13} {np.median(s):>9.3f} {spread:>13} "
                   f"{np.median(s) / fbase:>12.3f} {rel:>14}")
+        if args.record:
+            from records import write_record
+
+            for name, figures in portable_records(samples, feature_samples, sizes, feature_sizes,
+                                                  errors).items():
+                print("record:", write_record(
+                    "portable_latency", figures, runtime=name, size=litert.contract["image_size"],
+                    channels=litert.contract["channels"], width=args.width, threads=args.threads,
+                    calls=args.calls, rounds=args.rounds))
 
 
 if __name__ == "__main__":

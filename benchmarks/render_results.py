@@ -16,6 +16,9 @@ What each section reads (records of other kinds are listed at the end, by name):
 - `quality`: figures `steps`, `minutes`, `probe_accuracy_<labels>` (+ `_std`), `classify_<labels>`,
   `kid_x1e3` (+ `_std`), `fid`; context `dataset`, `recipe`.
 - `probe_time`, `score_time`: figures `seconds` (+ any stage times); context `what_ran`.
+- `portable_latency`: figures `g_bytes`, `g_p50_ms`, `g_vs_savedmodel`, `max_d_images`,
+  `max_d_pixels`, and where the runtime has a features model `f_p50_ms`, `f_vs_savedmodel`,
+  `max_rel_d_features`, `f_bytes`; context `runtime`, `size`, `channels`, `width`.
 - `install_size`: figures `total_gb`, `tensorflow_gb`, `distributions`; context `extras`,
   `python`, `platform`.
 """
@@ -287,6 +290,34 @@ def time_section(records):
     return lines
 
 
+def _sci(value):
+    return "" if value is None else ("0" if value == 0 else f"{value:.1e}")
+
+
+def portable_section(records):
+    rows = [r for r in records if r["what"] == "portable_latency"]
+    if not rows:
+        return []
+    lines = ["## Portable exports", "",
+             "Each export format in its own runtime at batch 1, one thread, against the SavedModel "
+             "in `tf.saved_model.load` timed in the same rounds (`benchmarks/portable_latency.py`); "
+             "the largest difference from the SavedModel's outputs for the same z (images, uint8 "
+             "pixels) and images (features, relative to their largest magnitude):", "",
+             "| machine | model | runtime | G bytes | G p50 ms | x SavedModel | max d images | "
+             "max d pixels | features p50 ms | x SavedModel | max rel d features | date | record |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in _latest(rows, lambda r: (_machine(r), r.get("size"), r.get("channels"), r.get("width"),
+                                      r.get("runtime"))):
+        f = r["figures"]
+        model = f"{r.get('size')}x{r.get('size')}x{r.get('channels')}, width {r.get('width')}"
+        lines.append(f"| {_machine(r)} | {model} | {r.get('runtime')} | {f['g_bytes']:,} | "
+                     f"{_fmt(f['g_p50_ms'], 3)} | {_fmt(f['g_vs_savedmodel'], 2)} | "
+                     f"{_sci(f.get('max_d_images'))} | {f.get('max_d_pixels', '')} | "
+                     f"{_fmt(f.get('f_p50_ms'), 3)} | {_fmt(f.get('f_vs_savedmodel'), 2)} | "
+                     f"{_sci(f.get('max_rel_d_features'))} | {_date(r)} | {_link(r)} |")
+    return lines
+
+
 def install_section(records):
     rows = [r for r in records if r["what"] == "install_size"]
     if not rows:
@@ -315,7 +346,8 @@ def sources_section(records):
              "([benchmarks/HISTORY.md](../benchmarks/HISTORY.md)) with their original command, "
              "date and machine."]
     shown = {"train_step", "default_run", "quality", "probe_time", "score_time", "auto_choice",
-             "train_step_vs_torch", "first_score", "step_profile", "install_size"}
+             "train_step_vs_torch", "first_score", "step_profile", "install_size",
+             "portable_latency"}
     others = sorted({r["what"] for r in records} - shown)
     if others:
         lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]
@@ -329,7 +361,8 @@ def render_markdown(records, plots=()):
              "[benchmarks/results/](../benchmarks/results/); do not edit by hand. How to add a "
              "record: [benchmarks/README.md](../benchmarks/README.md).", ""]
     for section in (speed_section(records), quality_section(records, plots),
-                    time_section(records), install_section(records), sources_section(records)):
+                    time_section(records), portable_section(records), install_section(records),
+                    sources_section(records)):
         if section:
             lines += section + [""]
     return "\n".join(lines)

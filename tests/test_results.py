@@ -187,3 +187,33 @@ def test_install_size_walks_the_installed_requirements_and_the_page_shows_it(tmp
     text = render.render_markdown(render.load_records(tmp_path))
     assert "| `pip install -e .` | 71 | 2.69 | 1.93 | 3.11.7 | x86_64 |" in text
     assert '| `pip install -e ".[test]"` | 71 | 3.12 |' in text
+
+
+def test_portable_latency_records_each_runtime_and_the_page_sets_it_against_the_savedmodel(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("portable_latency",
+                                                  ROOT / "benchmarks" / "portable_latency.py")
+    latency = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(latency)
+    samples = {"savedmodel": [2.0, 2.0, 2.2], "litert": [0.5, 0.5, 0.6], "browser (Chromium)": [4.0] * 3}
+    feature_samples = {"savedmodel": [3.0] * 3, "litert": [1.5] * 3}
+    sizes = {"savedmodel": 7_000_000, "litert": 3_500_000, "browser (Chromium)": 17_000_000}
+    errors = {"litert": (1.2e-7, 0, 3.4e-6), "browser (Chromium)": (None, 1, None)}
+    found = latency.portable_records(samples, feature_samples, sizes, {"litert": 3_600_000}, errors)
+    assert found["savedmodel"] == {"g_bytes": 7_000_000, "g_p50_ms": 2.0, "g_vs_savedmodel": 1.0,
+                                   "max_d_pixels": 0, "max_d_images": 0.0, "f_p50_ms": 3.0,
+                                   "f_vs_savedmodel": 1.0, "max_rel_d_features": 0.0}
+    assert found["litert"]["g_vs_savedmodel"] == 0.25 and found["litert"]["f_bytes"] == 3_600_000
+    assert "max_d_images" not in found["browser (Chromium)"] and "f_p50_ms" not in found["browser (Chromium)"]
+    cpu = {"model": "x", "flags": ["avx2"], "caps": {}}
+    for i, (runtime, figures) in enumerate(found.items()):
+        _write(tmp_path, f"p{i}.json", {"what": "portable_latency", "command": "c", "cpu": cpu,
+                                        "benchmark": "portable_latency.py", "date": "2026-01-01",
+                                        "runtime": runtime, "size": 32, "channels": 1, "width": 64,
+                                        "figures": figures})
+    text = render.render_markdown(render.load_records(tmp_path))
+    assert ("| AVX2 | 32x32x1, width 64 | litert | 3,500,000 | 0.500 | 0.25 | 1.2e-07 | 0 | 1.500 | "
+            "0.50 | 3.4e-06 |") in text
+    assert "| browser (Chromium) | 17,000,000 | 4.000 | 2.00 |  | 1 |  |  |  |" in text
