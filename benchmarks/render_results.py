@@ -19,6 +19,8 @@ What each section reads (records of other kinds are listed at the end, by name):
 - `portable_latency`: figures `g_bytes`, `g_p50_ms`, `g_vs_savedmodel`, `max_d_images`,
   `max_d_pixels`, and where the runtime has a features model `f_p50_ms`, `f_vs_savedmodel`,
   `max_rel_d_features`, `f_bytes`; context `runtime`, `size`, `channels`, `width`.
+- `serve_latency`: figures `generate_p50_ms`, `generate_p99_ms`, `jit_p50_ms`, `bf16_p50_ms`
+  (where the CPU runs bf16), `features_p50_ms`; context `size`, `channels`, `width`, `batch`.
 - `install_size`: figures `total_gb`, `tensorflow_gb`, `distributions`; context `extras`,
   `python`, `platform`.
 """
@@ -294,6 +296,32 @@ def _sci(value):
     return "" if value is None else ("0" if value == 0 else f"{value:.1e}")
 
 
+def serve_section(records):
+    rows = [r for r in records if r["what"] == "serve_latency"]
+    if not rows:
+        return []
+    lines = ["## Serving latency", "",
+             "An export's signatures loaded with plain `tf.saved_model.load`, p50 (p99) in ms per call "
+             "(`benchmarks/serve_latency.py`): `serving_default` as exported, XLA-compiled "
+             "(`export --jit on`), with `--serving-precision bf16`, and the `features` signature; "
+             "\"x\" is the export's own fp32 time over each variant's:", "",
+             "| machine | model | batch | generate p50 (p99) | --jit on | x | bf16 | x | features p50 "
+             "| date | record |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    key = (lambda r: (_machine(r), r.get("size"), r.get("channels"), r.get("width"), r.get("batch"),
+                      r.get("intra_op_threads")))
+    for r in sorted(_latest(rows, key), key=lambda r: tuple(str(v).zfill(8) for v in key(r))):
+        f = r["figures"]
+        gen = f["generate_p50_ms"]
+        model = f"{r.get('size')}x{r.get('size')}x{r.get('channels')}, width {r.get('width')}"
+        ratio = (lambda ms: f"{gen / ms:.2f}" if ms else "")
+        lines.append(f"| {_machine(r)} | {model} | {r.get('batch')} | {_fmt(gen, 2)} "
+                     f"({_fmt(f.get('generate_p99_ms'), 2)}) | {_fmt(f.get('jit_p50_ms'), 2)} | "
+                     f"{ratio(f.get('jit_p50_ms'))} | {_fmt(f.get('bf16_p50_ms'), 2)} | "
+                     f"{ratio(f.get('bf16_p50_ms'))} | {_fmt(f.get('features_p50_ms'), 2)} | "
+                     f"{_date(r)} | {_link(r)} |")
+    return lines
+
+
 def portable_section(records):
     rows = [r for r in records if r["what"] == "portable_latency"]
     if not rows:
@@ -347,7 +375,7 @@ def sources_section(records):
              "date and machine."]
     shown = {"train_step", "default_run", "quality", "probe_time", "score_time", "auto_choice",
              "train_step_vs_torch", "first_score", "step_profile", "install_size",
-             "portable_latency"}
+             "portable_latency", "serve_latency"}
     others = sorted({r["what"] for r in records} - shown)
     if others:
         lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]
@@ -361,7 +389,8 @@ def render_markdown(records, plots=()):
              "[benchmarks/results/](../benchmarks/results/); do not edit by hand. How to add a "
              "record: [benchmarks/README.md](../benchmarks/README.md).", ""]
     for section in (speed_section(records), quality_section(records, plots),
-                    time_section(records), portable_section(records), install_section(records),
+                    time_section(records), serve_section(records), portable_section(records),
+                    install_section(records),
                     sources_section(records)):
         if section:
             lines += section + [""]

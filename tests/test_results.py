@@ -217,3 +217,17 @@ def test_portable_latency_records_each_runtime_and_the_page_sets_it_against_the_
     assert ("| AVX2 | 32x32x1, width 64 | litert | 3,500,000 | 0.500 | 0.25 | 1.2e-07 | 0 | 1.500 | "
             "0.50 | 3.4e-06 |") in text
     assert "| browser (Chromium) | 17,000,000 | 4.000 | 2.00 |  | 1 |  |  |  |" in text
+
+
+def test_serving_latency_sets_each_variant_against_the_fp32_export(tmp_path):
+    cpu = {"model": "x", "flags": ["avx2", "avx512f", "avx512_bf16"], "caps": {}}
+    for batch, bf16 in ((1, 0.5), (64, None)):
+        _write(tmp_path, f"s{batch}.json", {
+            "what": "serve_latency", "command": "c", "cpu": cpu, "benchmark": "serve_latency.py",
+            "date": "2026-01-01", "size": 32, "channels": 1, "width": 64, "batch": batch,
+            "intra_op_threads": 0, "figures": {"plain_p50_ms": 1.1, "generate_p50_ms": 1.0,
+                                               "generate_p99_ms": 2.0, "jit_p50_ms": 0.8,
+                                               "bf16_p50_ms": bf16, "features_p50_ms": 3.0}})
+    text = render.render_markdown(render.load_records(tmp_path))
+    assert "| AVX512-BF16 | 32x32x1, width 64 | 1 | 1.00 (2.00) | 0.80 | 1.25 | 0.50 | 2.00 | 3.00 |" in text
+    assert "| AVX512-BF16 | 32x32x1, width 64 | 64 | 1.00 (2.00) | 0.80 | 1.25 |  |  | 3.00 |" in text
