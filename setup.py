@@ -17,7 +17,7 @@ setup(
     install_requires=[
         # `tensorflow`, not `tensorflow-cpu`, on every platform: tensorflow-serving-api (TF
         # Serving's protos and gRPC stubs) requires it by that name. It runs on CPUs; the CUDA
-        # libraries come only with the [cuda] extra. See README, "Dependencies".
+        # libraries come only with the [cuda] extra. See docs/architecture.md, "Dependencies".
         "tensorflow>=2.16",
         "tensorflow-serving-api>=2.16",
         "grpcio",
