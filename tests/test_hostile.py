@@ -165,6 +165,25 @@ def test_read_only_base_path_fails_before_any_work(run, read_only_dir):
     assert "not writable" in line, line
 
 
+def test_train_into_a_read_only_directory_fails_before_any_work(read_only_dir):
+    line = _error(CliRunner().invoke(cli, _train_args(read_only_dir / "r")))
+    assert line.startswith(f"Error: Cannot write {read_only_dir / 'r'}") and "not writable" in line
+
+
+def test_a_resume_without_room_for_a_checkpoint_is_refused_before_training(tmp_path,
+                                                                          monkeypatch):
+    from dcgan_tf import atomic
+    from dcgan_tf.training.run import train
+
+    run_dir = _save_untrained(tmp_path / "r")
+    before = checkpoint.list_checkpoints(run_dir)
+    monkeypatch.setattr(atomic, "free_bytes", lambda path: 1000)
+    with pytest.raises(OSError, match=f"^No space left on device writing {run_dir}: it needs "
+                                      r"about \d+\.\d MB free \(0\.0 MB free now\)"):
+        train(_cfg(run_dir, max_steps=3), TINY, verbose=0)
+    assert checkpoint.list_checkpoints(run_dir) == before
+
+
 def test_a_failing_portable_stage_publishes_no_savedmodel(run, tmp_path, monkeypatch):
     from dcgan_tf.export import portable
 
