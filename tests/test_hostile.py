@@ -300,6 +300,20 @@ def test_a_300_character_name_is_one_line_naming_the_bound(run, tmp_path):
     assert not (tmp_path / "b").exists() or _visible(tmp_path / "b") == []
 
 
+def test_a_file_name_near_the_filesystems_limit_is_written_and_a_longer_one_refused(tmp_path):
+    from dcgan_tf.atomic import check_dir_writable, check_writable, save_json
+
+    near = tmp_path / ("r" * 250 + ".json")  # 255 bytes: its temporary name must fit too.
+    check_writable(str(near))
+    save_json(str(near), {"a": 1})
+    assert '"a": 1' in near.read_text() and sorted(os.listdir(tmp_path)) == [near.name]
+    for check, path in ((check_writable, tmp_path / ("r" * 300 + ".json")),
+                        (check_dir_writable, tmp_path / ("d" * 300) / "inner")):
+        with pytest.raises(ValueError, match=r"^Expected each name in `the output` to be at "
+                                             r"most 255 bytes .*\(30\d bytes\)$"):
+            check(str(path))
+
+
 def test_project_notes_that_it_capped_the_request(run, tmp_path):
     from dcgan_tf.export.savedmodel import export_savedmodel
 
