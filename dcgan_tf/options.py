@@ -140,6 +140,20 @@ class Option:
         return self.high is None or value < self.high or (not self.high_open and value == self.high)
 
 
+def check_seed_span(seed, n):
+    """Refuses samples whose seeds `seed .. seed + n - 1` pass `MAX_SEED`, the largest seed
+    `--seed` takes, so that `--seed SEED+i --n 1` can redraw every image alone.
+
+    Raises:
+        ValueError: the last seed is above `MAX_SEED`; the message names the largest start.
+    """
+    if seed + n - 1 > MAX_SEED:
+        raise ValueError(
+            f"Expected the seeds `seed` .. `seed` + `n` - 1 to end by {MAX_SEED}, the largest "
+            f"seed: pass --seed {MAX_SEED - n + 1} or less for n={n}. Received: seed={seed}, "
+            f"n={n} (last seed {seed + n - 1})")
+
+
 def _power_of_two(value):
     if value & (value - 1):
         raise ValueError(f"Expected `image_size` to be a power of 2 >= 32 and <= 4096. "

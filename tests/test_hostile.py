@@ -314,6 +314,28 @@ def test_a_file_name_near_the_filesystems_limit_is_written_and_a_longer_one_refu
             check(str(path))
 
 
+def test_seeds_past_the_largest_are_refused_by_sample_and_score_before_work(run, tmp_path,
+                                                                          monkeypatch):
+    """`--seed SEED+i --n 1` redraws image i, so the last seed may not pass `--seed`'s bound
+    (the explorer refuses the same request)."""
+    from dcgan_tf.scoring.score import ScoreConfig
+    from dcgan_tf.serving import clients
+
+    opened = []
+    monkeypatch.setattr(clients, "open_client", lambda *a, **k: opened.append(1))
+    grid = tmp_path / "grid.png"
+    result = CliRunner().invoke(cli, ["sample", "--model", run, "--seed", str(2**31 - 1),
+                                      "--n", "4", "--out-file", str(grid)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert "end by 2147483647" in line and "pass --seed 2147483644 or less" in line, line
+    assert not opened and not grid.exists()
+    with pytest.raises(ValueError, match=r"pass --seed 2147482648 or less for n=1000\. "
+                                         r"Received: seed=2147483000, n=1000"):
+        ScoreConfig(n=1000, seed=2147483000)
+    ScoreConfig(n=1000, seed=2147482648)
+
+
 def test_project_notes_that_it_capped_the_request(run, tmp_path):
     from dcgan_tf.export.savedmodel import export_savedmodel
 
