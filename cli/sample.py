@@ -9,6 +9,7 @@ import numpy as np
 from dcgan_tf_cli.model_source import check_model_source
 from dcgan_tf_cli.quiet import Command
 from dcgan_tf_cli.schema import options
+from dcgan_tf.options import check_seed_span
 
 _PAD = 2
 _LABELLED_CELL = 48  # Smallest cell side, in pixels, that fits a readable index label.
@@ -61,6 +62,10 @@ def sample(model, server, name, version, timeout, n, seed, out_file, show_index,
     from dcgan_tf.atomic import check_writable
 
     check_model_source(model, version)
+    try:
+        check_seed_span(seed, n)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     for path in (out_file, save_z):
         check_writable(path)  # Before the work: an image that cannot be written is lost.
     client = open_client(model=model, server=server, name=name, version=version, timeout=timeout,

@@ -13,6 +13,7 @@ import click
 from click_option_group import OptionGroup
 
 from dcgan_tf import options as O
+from dcgan_tf import paths
 
 # Commands that state config fields pass `None` for an option not given, so that the
 # config's own default (or a recipe's value) applies; --help still shows the default.
@@ -89,7 +90,26 @@ class CheckedNumberOrWord(_Checked, click.types.StringParamType):
 
 
 class CheckedPath(_Checked, click.Path):
-    """A path; `click.Path` checks existence and kind."""
+    """A path; its names fit the filesystem (checked first), and `click.Path` checks
+    existence and kind."""
+
+    def convert(self, value, param, ctx):
+        try:
+            paths.check_name_lengths(value, self.opt.name)
+        except ValueError as e:
+            _fail(self.opt, param, ctx, e)
+        return super().convert(value, param, ctx)
+
+
+class NamedPath(click.Path):
+    """A positional path (RUN, PATH) whose names fit the filesystem, checked before `exists`."""
+
+    def convert(self, value, param, ctx):
+        try:
+            paths.check_name_lengths(value, param.name if param else "path")
+        except ValueError as e:
+            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+        return super().convert(value, param, ctx)
 
 
 class CheckedChoice(_Checked, click.Choice):
@@ -213,7 +233,7 @@ def argument(name, metavar, *, exists=True, required=True):
         required: Whether it may be left out.
     """
     kind = dict(exists=True, file_okay=False) if exists else dict(file_okay=False)
-    return click.argument(name, metavar=metavar, required=required, type=click.Path(**kind))
+    return click.argument(name, metavar=metavar, required=required, type=NamedPath(**kind))
 
 
 def given(ctx, names):

@@ -40,7 +40,11 @@ def temp_path(path, suffix=""):
     entries, checkpoint and version listings) skip names starting with `TEMP_PREFIX`.
     """
     directory, name = os.path.split(_target(path))
-    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}{suffix}")
+    head = f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-"
+    # Shortened to fit the filesystem's name limit: a name near the limit stays writable.
+    room = paths.NAME_MAX - len(os.fsencode(head + suffix))
+    name = os.fsdecode(os.fsencode(name)[:room])
+    return os.path.join(directory, f"{head}{name}{suffix}")
 
 
 @contextlib.contextmanager
@@ -152,11 +156,13 @@ def check_writable(path, needed_bytes=None):
     Raises:
         OSError: `path` is a directory, its nearest existing parent is not a writable
             directory, or the disk lacks `needed_bytes`; the message names it.
-        ValueError: `path` resolves into a run's `checkpoints/`.
+        ValueError: `path` resolves into a run's `checkpoints/`, or has a name longer than
+            `paths.NAME_MAX` bytes.
     """
     if path in (None, "-"):
         return path
     path = os.fspath(path)
+    paths.check_name_lengths(path, "the output")
     if os.path.isdir(path):
         raise OSError(f"Cannot write {path}: it is a directory. Pass a file path.")
     paths.check_outside_checkpoints(path, "the output")
@@ -178,8 +184,10 @@ def check_dir_writable(path, needed_bytes=None):
     Raises:
         OSError: `path` or its nearest existing parent is a file or not writable, or the
             disk lacks `needed_bytes`; the message names it.
+        ValueError: `path` has a name longer than `paths.NAME_MAX` bytes.
     """
     path = os.fspath(path)
+    paths.check_name_lengths(path, "the output")
     existing = _nearest_existing(path)
     if not os.path.isdir(existing):
         raise OSError(f"Cannot write {path}: {existing} is a file, not a directory.")

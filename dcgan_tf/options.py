@@ -9,7 +9,10 @@ TensorFlow-, NumPy- and Click-free, so that `dcgan-tf --help` stays fast.
 
 import dataclasses
 import math
+import os
 import re
+
+from dcgan_tf import paths
 
 # Roles: the variables of a checkpoint depend on a MODEL option (a resume keeps the run's and
 # refuses a contradicting one); a recipe preset may set a RECIPE option; RUN_TIME options may
@@ -123,6 +126,8 @@ class Option:
             expected = self.bounds()
         if expected:
             raise ValueError(f"Expected `{name}` {expected}. Received: {name}={value!r}")
+        if self.path is not None and isinstance(value, (str, os.PathLike)):
+            paths.check_name_lengths(value, name)
         if self.check is not None:
             self.check(value)
         return value
@@ -133,6 +138,20 @@ class Option:
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
         return self.high is None or value < self.high or (not self.high_open and value == self.high)
+
+
+def check_seed_span(seed, n):
+    """Refuses samples whose seeds `seed .. seed + n - 1` pass `MAX_SEED`, the largest seed
+    `--seed` takes, so that `--seed SEED+i --n 1` can redraw every image alone.
+
+    Raises:
+        ValueError: the last seed is above `MAX_SEED`; the message names the largest start.
+    """
+    if seed + n - 1 > MAX_SEED:
+        raise ValueError(
+            f"Expected the seeds `seed` .. `seed` + `n` - 1 to end by {MAX_SEED}, the largest "
+            f"seed: pass --seed {MAX_SEED - n + 1} or less for n={n}. Received: seed={seed}, "
+            f"n={n} (last seed {seed + n - 1})")
 
 
 def _power_of_two(value):
@@ -147,6 +166,10 @@ def _model_name(value):
             f"Expected `name` to be 1 to {MAX_NAME} letters, digits, '_', '.' or '-', not starting "
             f"with '.' or '-'. Received: name={value[:40]!r}{'...' if len(value) > 40 else ''} "
             f"({len(value)} characters)")
+
+
+def _json_path(value):
+    paths.check_name_lengths(value, "json_path")  # A path, or '-' for stdout.
 
 
 def _checkpoint(value):
@@ -375,7 +398,7 @@ OPTIONS = {o.name: o for o in (
        group="model", role=RECIPE),
     # Reports.
     _o("json_path", "Write the full report here as JSON ('-' or a bare --json: stdout).",
-       flag="--json", metavar="PATH", group="output"),
+       flag="--json", metavar="PATH", check=_json_path, group="output"),
     _o("quiet", "No progress output.", type=bool, default=False, is_flag=True, group="output"),
     _o("dry_run", "Print the resolved configuration as JSON and exit.", type=bool,
        default=False, is_flag=True, group="run"),

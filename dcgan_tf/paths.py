@@ -29,6 +29,32 @@ def cache_root(path=None):
     return check_outside_checkpoints(path, "--cache-dir")
 
 
+NAME_MAX = 255  # Bytes in one file name on Linux, macOS and Windows filesystems.
+
+
+def check_name_lengths(path, option):
+    """Refuses a path with a file or folder name longer than the filesystem takes.
+
+    Checked where the path is read from the command line, so the refusal names the bound
+    instead of the `[Errno 36] File name too long` of the first write, after the work.
+
+    Args:
+        path: The path given.
+        option: The option that named it, for the message (`"json_path"`).
+
+    Raises:
+        ValueError: a name of `path` is longer than `NAME_MAX` bytes.
+    """
+    for name in os.fspath(path).split(os.sep):
+        size = len(os.fsencode(name))
+        if size > NAME_MAX:
+            raise ValueError(
+                f"Expected each name in `{option}` to be at most {NAME_MAX} bytes (the "
+                f"filesystem's limit). Received: {name[:40]!r}... ({size} bytes)"
+            )
+    return path
+
+
 def resolved(path):
     """`path` with `~` expanded and every symbolic link resolved, as an absolute path."""
     return os.path.realpath(os.path.expanduser(os.fspath(path)))

@@ -174,3 +174,14 @@ def test_architecture_names_every_sub_package():
     assert not missing, f"docs/architecture.md does not name: {missing}"
     for stale in ("run(...)",):
         assert stale not in text
+
+
+def test_guarantees_name_tests_that_exist():
+    """docs/guarantees.md: every test it names is defined in its file (a bare name: test_edges)."""
+    text = (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    cited = re.findall(r"`(?:(tests/test_\w+\.py)::\s*)?(test_\w+)`", text)
+    assert len(cited) > 50, cited
+    missing = [f"{path or 'tests/test_edges.py'}::{name}" for path, name in cited
+               if not re.search(rf"^def {name}\(", (ROOT / (path or "tests/test_edges.py"))
+                                .read_text(encoding="utf-8"), re.M)]
+    assert missing == []

@@ -165,6 +165,25 @@ def test_read_only_base_path_fails_before_any_work(run, read_only_dir):
     assert "not writable" in line, line
 
 
+def test_train_into_a_read_only_directory_fails_before_any_work(read_only_dir):
+    line = _error(CliRunner().invoke(cli, _train_args(read_only_dir / "r")))
+    assert line.startswith(f"Error: Cannot write {read_only_dir / 'r'}") and "not writable" in line
+
+
+def test_a_resume_without_room_for_a_checkpoint_is_refused_before_training(tmp_path,
+                                                                          monkeypatch):
+    from dcgan_tf import atomic
+    from dcgan_tf.training.run import train
+
+    run_dir = _save_untrained(tmp_path / "r")
+    before = checkpoint.list_checkpoints(run_dir)
+    monkeypatch.setattr(atomic, "free_bytes", lambda path: 1000)
+    with pytest.raises(OSError, match=f"^No space left on device writing {run_dir}: it needs "
+                                      r"about \d+\.\d MB free \(0\.0 MB free now\)"):
+        train(_cfg(run_dir, max_steps=3), TINY, verbose=0)
+    assert checkpoint.list_checkpoints(run_dir) == before
+
+
 def test_a_failing_portable_stage_publishes_no_savedmodel(run, tmp_path, monkeypatch):
     from dcgan_tf.export import portable
 
@@ -279,6 +298,42 @@ def test_a_300_character_name_is_one_line_naming_the_bound(run, tmp_path):
     line = result.output.strip().splitlines()[-1]  # Refused at parse time, after Click's usage.
     assert "Errno" not in line and ("200" in line), line
     assert not (tmp_path / "b").exists() or _visible(tmp_path / "b") == []
+
+
+def test_a_file_name_near_the_filesystems_limit_is_written_and_a_longer_one_refused(tmp_path):
+    from dcgan_tf.atomic import check_dir_writable, check_writable, save_json
+
+    near = tmp_path / ("r" * 250 + ".json")  # 255 bytes: its temporary name must fit too.
+    check_writable(str(near))
+    save_json(str(near), {"a": 1})
+    assert '"a": 1' in near.read_text() and sorted(os.listdir(tmp_path)) == [near.name]
+    for check, path in ((check_writable, tmp_path / ("r" * 300 + ".json")),
+                        (check_dir_writable, tmp_path / ("d" * 300) / "inner")):
+        with pytest.raises(ValueError, match=r"^Expected each name in `the output` to be at "
+                                             r"most 255 bytes .*\(30\d bytes\)$"):
+            check(str(path))
+
+
+def test_seeds_past_the_largest_are_refused_by_sample_and_score_before_work(run, tmp_path,
+                                                                          monkeypatch):
+    """`--seed SEED+i --n 1` redraws image i, so the last seed may not pass `--seed`'s bound
+    (the explorer refuses the same request)."""
+    from dcgan_tf.scoring.score import ScoreConfig
+    from dcgan_tf.serving import clients
+
+    opened = []
+    monkeypatch.setattr(clients, "open_client", lambda *a, **k: opened.append(1))
+    grid = tmp_path / "grid.png"
+    result = CliRunner().invoke(cli, ["sample", "--model", run, "--seed", str(2**31 - 1),
+                                      "--n", "4", "--out-file", str(grid)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert "end by 2147483647" in line and "pass --seed 2147483644 or less" in line, line
+    assert not opened and not grid.exists()
+    with pytest.raises(ValueError, match=r"pass --seed 2147482648 or less for n=1000\. "
+                                         r"Received: seed=2147483000, n=1000"):
+        ScoreConfig(n=1000, seed=2147483000)
+    ScoreConfig(n=1000, seed=2147482648)
 
 
 def test_project_notes_that_it_capped_the_request(run, tmp_path):

@@ -62,6 +62,32 @@ def test_out_of_range_inputs_are_refused_before_tensorflow_starts():
     assert "Expected `labels` to be an integer or 'all'" in labels
 
 
+def test_names_longer_than_the_filesystem_takes_are_refused_before_tensorflow_starts():
+    """A 300-byte file or folder name in any path: the bound, at parse time (not Errno 36)."""
+    result = _python("""
+        import sys
+        from click.testing import CliRunner
+        from dcgan_tf_cli.main import cli
+        long = "/tmp/" + "a" * 300
+        cases = (["train", long],
+                 ["sample", "--model", ".", "--out-file", long + ".png"],
+                 ["probe", "--model", ".", "--json", long + ".json"],
+                 ["interpolate", "--model", ".", "--out", long],
+                 ["inspect", long],
+                 ["score", "--model", long + "/1"])
+        for args in cases:
+            result = CliRunner().invoke(cli, args)
+            print(result.exit_code, result.output.strip().splitlines()[-1])
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
+    """)
+    assert result.returncode == 0, result.stderr
+    *lines, imported = result.stdout.strip().splitlines()
+    assert imported == "[]"
+    assert len(lines) == 6 and all(line.startswith("2 Error: Invalid value for") for line in lines)
+    assert all("to be at most 255 bytes (the filesystem's limit)" in line and "Errno" not in line
+               for line in lines), lines
+
+
 def test_help_states_the_real_bounds():
     from click.testing import CliRunner
 

@@ -17,6 +17,7 @@ from dcgan_tf.metrics import stats
 from dcgan_tf.metrics.features import (
     FEATURE_SPACES, ClassifierConfig, ScoringError, classifier_space, inception_space,
 )
+from dcgan_tf.options import check_seed_span
 from dcgan_tf.paths import cache_root
 from dcgan_tf.serving.export_reader import ExportReader
 
@@ -65,6 +66,7 @@ class ScoreConfig:
                 raise ValueError(f"Expected `{name}` >= 1. Received: {name}={getattr(self, name)}")
         if self.n <= self.k:
             raise ValueError(f"Expected `n` > k = {self.k}. Received: n={self.n}")
+        check_seed_span(self.seed, self.n)
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -12,7 +12,7 @@ import keras
 from dcgan_tf import locks, paths, recipes
 from dcgan_tf.hardware import cpu_flags, native_bf16, resolve_precision  # noqa: F401  (re-exported)
 from dcgan_tf.training.hardware_plan import resolve_hardware
-from dcgan_tf.atomic import disk_full, is_disk_full
+from dcgan_tf.atomic import check_dir_writable, disk_full, is_disk_full
 from dcgan_tf.config import FeatureConfig, ModelConfig, TrainConfig
 from dcgan_tf.training.run_config import RunConfig
 from dcgan_tf.data import datasets as data
@@ -93,6 +93,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
         TrainingError: on a NaN/inf loss or a run directory that does not match.
         locks.LockError: another process is writing the run directory.
         data.DataError: on missing or corrupt data.
+        OSError: the run directory is not writable, or lacks the space of a checkpoint
+            (checked before any work).
     """
     if isinstance(train_cfg, RunConfig):
         model_cfg, feature_cfg, given = train_cfg.model, train_cfg.features, train_cfg.stated
@@ -103,6 +105,8 @@ def train(train_cfg: TrainConfig, model_cfg: ModelConfig | None = None, verbose=
     # Only the chief writes; the other workers read the checkpoints it wrote.
     if chief:
         paths.check_run_dir(train_cfg.out)  # Not inside another run, links resolved.
+        # Before the work: training whose checkpoints cannot be written is lost.
+        check_dir_writable(train_cfg.out, _checkpoint_bytes(train_cfg.out))
     lock = locks.hold(train_cfg.out, "dcgan-tf train") if chief else contextlib.nullcontext()
     with lock:
         try:
