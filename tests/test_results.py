@@ -166,6 +166,31 @@ def test_benchmarks_run_runs_every_benchmark_the_readme_lists():
     assert refused.returncode == 2 and "usage: benchmarks/run [--full]" in refused.stderr
 
 
+def test_benchmarks_run_full_records_with_every_benchmark_that_offers_it():
+    import re
+
+    script = (ROOT / "benchmarks" / "run").read_text(encoding="utf-8").replace("\\\n", " ")
+    full = script[script.index("if [[ $full == 1 ]]"):script.index("\nelse\n")]
+    quick = script[script.index("\nelse\n"):script.index("\nfi\n")]
+    after = script[script.index("\nfi\n"):]
+    assert "record=(--record)" in full and "record=()" in quick
+    checked = set()
+    for block, mode in ((full, "full"), (quick, "quick"), (after, "both")):
+        for line in re.findall(r"^\s*run (\w+\.py.*)$", block, re.M):
+            name = line.split()[0]
+            offers = '"--record"' in (ROOT / "benchmarks" / name).read_text(encoding="utf-8")
+            if offers:
+                checked.add(name)
+            if mode == "full":
+                assert ("--record" in line.split()) == offers, line
+            elif mode == "quick":
+                assert "--record" not in line, line  # quick sizes leave no records
+            else:
+                assert ('"${record[@]+"${record[@]}"}"' in line) == offers, line
+    assert {"explore_latency.py", "pipeline_threads.py", "probe_all_labels.py",
+            "recipe_throughput.py", "portable_latency.py"} <= checked
+
+
 def test_install_size_walks_the_installed_requirements_and_the_page_shows_it(tmp_path):
     import sys
 
