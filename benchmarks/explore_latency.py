@@ -41,6 +41,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--record", action="store_true",
                         help="write one `explore_latency` record (benchmarks/results/)")
+    parser.add_argument("--note", default="",
+                        help="a note kept in each record (e.g. how busy the machine was)")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -103,7 +105,8 @@ def main():
         meta = explorer.metadata
         print("record:", write_record(
             "explore_latency", figures, model=args.model, size=int(meta["image_size"]),
-            channels=int(meta["channels"]), repeats=args.repeats))
+            channels=int(meta["channels"]), repeats=args.repeats,
+            **({"note": args.note} if args.note else {})))
 
 
 if __name__ == "__main__":

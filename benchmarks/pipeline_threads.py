@@ -65,6 +65,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=44, help="Steps per fit.")
     p.add_argument("--record", action="store_true",
                    help="write one `pipeline_fits` record per setting (benchmarks/results/)")
+    p.add_argument("--note", default="",
+                   help="a note kept in each record (e.g. how busy the machine was)")
     p.add_argument("--one", choices=tuple(SETTINGS), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one:
@@ -107,7 +109,8 @@ def main(argv=None):
                        "img_s": [[round(r, 1) for r in fits] for fits in runs]}
             print("record:", write_record(
                 "pipeline_fits", figures, setting=name, dataset=a.dataset, data_dir=a.data_dir,
-                batch=a.batch, processes=a.processes, steps=a.steps))
+                batch=a.batch, processes=a.processes, steps=a.steps,
+                **({"note": a.note} if a.note else {})))
 
 
 if __name__ == "__main__":

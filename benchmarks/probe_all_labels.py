@@ -122,7 +122,7 @@ def _record_subset(a, rows, load):
             "vs_primal": round(seconds / primal_seconds, 2),
             "test_error_vs_primal_points": round(100 * gap, 2)},
             solver=solver, train=a.subset_train, test=a.test, features=a.subset_features,
-            validation=a.validation, load_average=load))
+            validation=a.validation, load_average=load, **({"note": a.note} if a.note else {})))
 
 
 def main():
@@ -139,6 +139,8 @@ def main():
     p.add_argument("--record", action="store_true",
                    help="write `probe_solver_subset` and `probe_all_labels` records "
                         "(benchmarks/results/)")
+    p.add_argument("--note", default="",
+                   help="a note kept in each record (e.g. how busy the machine was)")
     a = p.parse_args()
 
     # Not common.machine(): it imports TensorFlow, whose memory would count in the peak RSS.
@@ -194,7 +196,7 @@ def main():
                 "peak_rss_gb": round(peak_rss_gb(), 2), "features_made_s": round(made, 1),
                 **costs.figures()}, solver=draw["solver"], train=a.train, test=a.test,
                 features=a.features, validation=a.validation, labelled=report["sizes"]["labelled"],
-                load_average=load))
+                load_average=load, **({"note": a.note} if a.note else {})))
     print(f"load average at end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

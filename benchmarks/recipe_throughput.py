@@ -62,6 +62,8 @@ def main():
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--record", action="store_true",
                    help="write one `recipe_step` record per variant (benchmarks/results/)")
+    p.add_argument("--note", default="",
+                   help="a note kept in each record (e.g. how busy the machine was)")
     a = p.parse_args()
 
     import tensorflow as tf
@@ -101,7 +103,7 @@ def main():
             print("record:", write_record(
                 "recipe_step", figures, variant=name, baseline=baseline, size=a.size,
                 channels=a.channels, width=a.width, batch=a.batch, precision=a.precision,
-                steps=a.steps, rounds=a.rounds))
+                steps=a.steps, rounds=a.rounds, **({"note": a.note} if a.note else {})))
     print(f"paper_img/s={base:.1f} " + " ".join(f"ratio_{n}={rate[n] / base:.3f}" for n in names))
 
 

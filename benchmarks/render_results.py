@@ -332,8 +332,8 @@ def _probe_sections(records):
         lines += ["", "The probe at all labels on synthetic features of CIFAR-10's size "
                   "(`benchmarks/probe_all_labels.py`; C searched, then refitted on the whole "
                   "split; peak RSS with the features):", "",
-                  "| machine | train + test x features | solver | seconds | CPU s | C | test error % "
-                  "| peak RSS GB | load | date | record |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| machine | train + test x features | solver | seconds | CPU s | C | test error "
+                  "% | peak RSS GB | load | date | record |", "|---" * 11 + "|"]
         for r in full:
             f = r["figures"]
             lines.append(f"| {_machine(r)} | {r.get('train'):,} + {r.get('test'):,} x "
@@ -348,7 +348,8 @@ def _probe_sections(records):
                   "solve, in one process:", "",
                   "| machine | train x features | solver | seconds | x primal | C | test error % | "
                   "date | record |", "|---|---|---|---|---|---|---|---|---|"]
-        order = (lambda r: tuple(str(v).zfill(8) for v in key(r)[:-1]) + (r.get("solver") != "primal",))
+        order = (lambda r: tuple(str(v).zfill(8) for v in key(r)[:-1])
+                 + (r.get("solver") != "primal",))
         for r in sorted(subset, key=order):
             f = r["figures"]
             lines.append(f"| {_machine(r)} | {r.get('train'):,} x {r.get('features'):,} | "
@@ -446,10 +447,10 @@ def explore_section(records):
         return []
     lines = ["## Explorer latency", "",
              "`dcgan-tf explore` on an export (`benchmarks/explore_latency.py`): seconds to start "
-             "(importing TensorFlow and Gradio, opening the export, building and serving the page), "
-             "then ms per answer through Gradio's client, first call and median of the next: `/walk` "
-             "(8 frames and one), `/walk_frame` (the slider's one frame), and the same walk by "
-             "`Explorer.walk` without Gradio:", "",
+             "(importing TensorFlow and Gradio, opening the export, building and serving the "
+             "page), then ms per answer through Gradio's client, first call and median of the "
+             "next: `/walk` (8 frames and one), `/walk_frame` (the slider's one frame), and the "
+             "same walk by `Explorer.walk` without Gradio:", "",
              "| machine | model | start s (TF, Gradio, export, page, serve) | /walk first | /walk "
              "median | /walk_frame median | Explorer.walk median | /walk x Explorer.walk | date | "
              "record |", "|---|---|---|---|---|---|---|---|---|---|"]
