@@ -9,7 +9,9 @@ that mode never appeared with a one-thread, non-autotuned stream (benchmarks/REA
 `data.datasets.train_dataset` builds (`threads=None`, autotuned, or `threads=1`), then runs
 `--fits` fits of `--steps` steps and prints each fit's img/s. Processes alternate between the
 two settings so that the machine's other load falls on both alike. A fit is counted slow below
-0.7 of the fastest fit of the whole run.
+0.7 of the fastest fit of the whole run. `--record` writes one `pipeline_fits` record per
+setting (`records.write_record`): its median img/s, its slow fits, and its median's ratio to
+autotune's.
 """
 
 import argparse
@@ -61,6 +63,10 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=3, help="Processes per setting.")
     p.add_argument("--fits", type=int, default=4, help="Fits per process.")
     p.add_argument("--steps", type=int, default=44, help="Steps per fit.")
+    p.add_argument("--record", action="store_true",
+                   help="write one `pipeline_fits` record per setting (benchmarks/results/)")
+    p.add_argument("--note", default="",
+                   help="a note kept in each record (e.g. how busy the machine was)")
     p.add_argument("--one", choices=tuple(SETTINGS), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one:
@@ -84,14 +90,27 @@ def main(argv=None):
     print(f"\n| pipeline | img/s per fit (processes separated by /) | slow fits (< 0.7 x {fastest:.0f}) "
           "| median img/s |")
     print("|---|---|---|---|")
-    medians = {}
+    medians, slow = {}, {}
     for name, runs in rates.items():
         flat = sorted(r for fits in runs for r in fits)
-        slow = sum(r < 0.7 * fastest for r in flat)
+        slow[name] = sum(r < 0.7 * fastest for r in flat)
         medians[name] = flat[len(flat) // 2]
         shown = " / ".join(" ".join(f"{r:.0f}" for r in fits) for fits in runs)
-        print(f"| {name} | {shown} | {slow} of {len(flat)} | {medians[name]:.0f} |")
+        print(f"| {name} | {shown} | {slow[name]} of {len(flat)} | {medians[name]:.0f} |")
     print(f"\none-thread / autotune (medians): {medians['one-thread'] / medians['autotune']:.2f}x")
+    if a.record:
+        from records import write_record
+
+        for name, runs in rates.items():
+            figures = {"median_img_s": round(medians[name], 1), "slow_fits": slow[name],
+                       "fits": sum(len(fits) for fits in runs),
+                       "fastest_img_s": round(fastest, 1),
+                       "vs_autotune": round(medians[name] / medians["autotune"], 3),
+                       "img_s": [[round(r, 1) for r in fits] for fits in runs]}
+            print("record:", write_record(
+                "pipeline_fits", figures, setting=name, dataset=a.dataset, data_dir=a.data_dir,
+                batch=a.batch, processes=a.processes, steps=a.steps,
+                **({"note": a.note} if a.note else {})))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ split) on synthetic features of CIFAR-10's size: correlated like conv features (
 low-rank part plus noise) with a weak class signal, so the SVM is neither trivial nor hopeless.
 Then the baseline: the same protocol with `--solver primal` and `--solver liblinear` (scikit-learn's
 LinearSVC) on a subset both can solve, in the same process: time ratio, chosen C, test errors.
-Peak RSS is the process's maximum resident set (`getrusage`), features included.
+Peak RSS is the process's maximum resident set (`getrusage`), features included. `--record`
+writes one `probe_solver_subset` record per solver of the comparison (its time, and its ratio to
+the primal solver's) and one `probe_all_labels` record of the full-size probe
+(`records.write_record`).
 """
 
 import argparse
@@ -84,6 +87,15 @@ class Costs:
     def __str__(self):
         return ", ".join(f"{k}: {n} in {t:.1f} s" for k, (n, t) in self.counts.items())
 
+    def figures(self):
+        """Each kernel's calls and seconds, as record figures."""
+        out = {}
+        for key, name in (("eigenbasis + rotation", "eigenbasis"),
+                          ("Hessian products", "hessian"), ("other passes", "other_passes")):
+            calls, seconds = self.counts[key]
+            out.update({f"{name}_calls": calls, f"{name}_s": round(seconds, 1)})
+        return out
+
 
 def probe(train, test, solver, validation):
     from dcgan_tf.probe.protocol import ProbeConfig, evaluate_features
@@ -93,6 +105,24 @@ def probe(train, test, solver, validation):
     report = evaluate_features(*train, *test, 10, cfg)
     report["cpu_s"] = cpu_seconds() - cpu
     return report, time.perf_counter() - start
+
+
+def _record_subset(a, rows, load):
+    """One `probe_solver_subset` record per solver: its time, C, errors and time over primal's."""
+    from records import write_record
+
+    primal_report, primal_seconds = rows["primal"]
+    for solver, (report, seconds) in rows.items():
+        draw = report["draws"][0]
+        gap = report["test_error_mean"] - primal_report["test_error_mean"]
+        print("record:", write_record("probe_solver_subset", {
+            "seconds": round(seconds, 1), "cpu_s": round(report["cpu_s"], 1), "C": draw["C"],
+            "val_error_pct": round(100 * draw["val_error"], 2),
+            "test_error_pct": round(100 * draw["test_error"], 2),
+            "vs_primal": round(seconds / primal_seconds, 2),
+            "test_error_vs_primal_points": round(100 * gap, 2)},
+            solver=solver, train=a.subset_train, test=a.test, features=a.subset_features,
+            validation=a.validation, load_average=load, **({"note": a.note} if a.note else {})))
 
 
 def main():
@@ -106,6 +136,11 @@ def main():
     p.add_argument("--subset-features", type=int, default=1024)
     p.add_argument("--skip-full", action="store_true", help="only the liblinear comparison")
     p.add_argument("--skip-liblinear", action="store_true", help="only the full-size probe")
+    p.add_argument("--record", action="store_true",
+                   help="write `probe_solver_subset` and `probe_all_labels` records "
+                        "(benchmarks/results/)")
+    p.add_argument("--note", default="",
+                   help="a note kept in each record (e.g. how busy the machine was)")
     a = p.parse_args()
 
     # Not common.machine(): it imports TensorFlow, whose memory would count in the peak RSS.
@@ -113,6 +148,7 @@ def main():
 
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"no TensorFlow imported")
+    load = round(os.getloadavg()[0], 2)
     print(f"load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     if not a.skip_liblinear:
         train = synthetic_features(a.subset_train, a.subset_features, seed=1)
@@ -132,6 +168,8 @@ def main():
         same_c = rows["primal"][0]["draws"][0]["C"] == rows["liblinear"][0]["draws"][0]["C"]
         print(f"liblinear / primal time: {ratio:.1f}x; same C: {same_c}; "
               f"test error gap {gap:.2f} points")
+        if a.record:
+            _record_subset(a, rows, load)
         del train, test
     if not a.skip_full:
         start = time.perf_counter()
@@ -149,6 +187,16 @@ def main():
         print(f"all labels ({report['sizes']['labelled']}), solver {draw['solver']}: "
               f"{seconds:.1f} s ({report['cpu_s']:.1f} s CPU), C {draw['C']:g}, test error {100 * draw['test_error']:.2f}%, "
               f"peak RSS {peak_rss_gb():.2f} GB")
+        if a.record:
+            from records import write_record
+
+            print("record:", write_record("probe_all_labels", {
+                "seconds": round(seconds, 1), "cpu_s": round(report["cpu_s"], 1),
+                "C": draw["C"], "test_error_pct": round(100 * draw["test_error"], 2),
+                "peak_rss_gb": round(peak_rss_gb(), 2), "features_made_s": round(made, 1),
+                **costs.figures()}, solver=draw["solver"], train=a.train, test=a.test,
+                features=a.features, validation=a.validation, labelled=report["sizes"]["labelled"],
+                load_average=load, **({"note": a.note} if a.note else {})))
     print(f"load average at end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

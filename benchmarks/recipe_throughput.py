@@ -4,7 +4,9 @@
 
 All variants run in one process on the same in-memory batch, alternating, so that the
 machine's other load slows them alike; each figure is the best of `--rounds` windows.
-Ends with `paper_img/s=<N>` and one `ratio_<variant>=<R>` per variant.
+Ends with `paper_img/s=<N>` and one `ratio_<variant>=<R>` per variant. `--record` writes one
+`recipe_step` record per variant (`records.write_record`): its img/s and its ratio to the
+baseline's (the paper recipe, or the first variant when the paper recipe is not run).
 """
 
 import argparse
@@ -58,6 +60,10 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--precision", default="fp32")
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--record", action="store_true",
+                   help="write one `recipe_step` record per variant (benchmarks/results/)")
+    p.add_argument("--note", default="",
+                   help="a note kept in each record (e.g. how busy the machine was)")
     a = p.parse_args()
 
     import tensorflow as tf
@@ -83,11 +89,21 @@ def main():
             float(logs["d_loss"])
             best[name] = min(best[name], time.perf_counter() - start)
     rate = {name: a.batch * a.steps / best[name] for name in names}
-    base = rate.get("paper", rate[names[0]])
+    baseline = "paper" if "paper" in rate else names[0]
+    base = rate[baseline]
     print(f"\nDCGAN {a.size}x{a.size}x{a.channels}, ngf=ndf={a.width}, batch {a.batch}, {a.precision}")
     print(f"{'variant':<16}{'img/s':>10}{'vs paper':>10}")
     for name in names:
         print(f"{name:<16}{rate[name]:>10.1f}{rate[name] / base:>10.2f}")
+    if a.record:
+        from records import write_record
+
+        for name in names:
+            figures = {"img_s": round(rate[name], 1), "vs_baseline": round(rate[name] / base, 3)}
+            print("record:", write_record(
+                "recipe_step", figures, variant=name, baseline=baseline, size=a.size,
+                channels=a.channels, width=a.width, batch=a.batch, precision=a.precision,
+                steps=a.steps, rounds=a.rounds, **({"note": a.note} if a.note else {})))
     print(f"paper_img/s={base:.1f} " + " ".join(f"ratio_{n}={rate[n] / base:.3f}" for n in names))
 
 

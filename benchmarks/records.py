@@ -16,6 +16,8 @@ import subprocess
 import sys
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+# Where records go instead of RESULTS_DIR when set (the smoke tests point it at a temporary folder).
+RESULTS_DIR_ENV = "BENCHMARK_RESULTS_DIR"
 # Environment variables that change which code paths a run takes; recorded when set.
 ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "TF_ENABLE_ONEDNN_OPTS")
 
@@ -46,8 +48,7 @@ def _commit():
         return None
 
 
-def write_record(what, figures, *, benchmark=None, command=None, results_dir=RESULTS_DIR,
-                 **extra):
+def write_record(what, figures, *, benchmark=None, command=None, results_dir=None, **extra):
     """Writes one result as `results_dir/<date>-<what>-<hash>.json` and returns its path.
 
     Args:
@@ -56,12 +57,14 @@ def write_record(what, figures, *, benchmark=None, command=None, results_dir=RES
         figures: A dict of the measured figures (numbers or short strings).
         benchmark: The script that measured it. Defaults to the running script's name.
         command: The command line. Defaults to this process's own.
-        results_dir: Where to write. Defaults to `benchmarks/results/`.
+        results_dir: Where to write. Defaults to `$BENCHMARK_RESULTS_DIR` when set, else
+            `benchmarks/results/`.
         **extra: Other JSON-serialisable context (sizes, variants, the device).
 
     Returns:
         The path of the written record.
     """
+    results_dir = results_dir or os.environ.get(RESULTS_DIR_ENV) or RESULTS_DIR
     now = datetime.datetime.now(datetime.timezone.utc)
     record = {
         "what": what,

@@ -23,6 +23,16 @@ What each section reads (records of other kinds are listed at the end, by name):
   (where the CPU runs bf16), `features_p50_ms`; context `size`, `channels`, `width`, `batch`.
 - `install_size`: figures `total_gb`, `tensorflow_gb`, `distributions`; context `extras`,
   `python`, `platform`.
+- `recipe_step`: figures `img_s`, `vs_baseline`; context `variant`, `baseline`, and
+  `train_step`'s.
+- `pipeline_fits`: figures `median_img_s`, `vs_autotune`, `slow_fits`, `fits`; context `setting`,
+  `dataset`, `batch`, `steps`.
+- `probe_all_labels`: figures `seconds`, `cpu_s`, `C`, `test_error_pct`, `peak_rss_gb`; context
+  `train`, `test`, `features`, `solver`. `probe_solver_subset`: figures `seconds`, `vs_primal`,
+  `C`, `test_error_pct`; context `solver`, `train`, `features`.
+- `explore_latency`: figures `start_s` (and its stages), `walk_first_ms`, `walk_median_ms`,
+  `walk_frame_median_ms`, `explorer_walk_median_ms`, `walk_vs_explorer`; context `size`,
+  `channels`.
 """
 
 import argparse
@@ -184,6 +194,52 @@ def _profile_section(records):
     return lines
 
 
+def _step_text(r):
+    return (f"{r.get('size')}x{r.get('size')}x{r.get('channels', 3)}, batch {r.get('batch', 128)}"
+            f", width {r.get('width', 64)}")
+
+
+def _recipe_section(records):
+    """Each recipe option's step against the baseline recipe's (`recipe_throughput.py`)."""
+    key = (lambda r: (_machine(r), r.get("size"), r.get("channels"), r.get("width"), r.get("batch"),
+                      r.get("precision"), r.get("variant")))
+    rows = _latest([r for r in records if r["what"] == "recipe_step"], key)
+    if not rows:
+        return []
+    lines = ["", "Each recipe option's training step against the baseline recipe's, the variants "
+             "alternating in one command (`benchmarks/recipe_throughput.py`; best of its windows):",
+             "", "| machine | step | precision | recipe | img/s | x baseline | date | record |",
+             "|---|---|---|---|---|---|---|---|"]
+    order = (lambda r: tuple(str(v).zfill(8) for v in key(r)[:-1])
+             + (r.get("variant") != r.get("baseline"), r.get("variant", "")))
+    for r in sorted(rows, key=order):
+        f = r["figures"]
+        lines.append(f"| {_machine(r)} | {_step_text(r)} | {r.get('precision', '')} | "
+                     f"{r.get('variant')} | {_fmt(f['img_s'])} | {f['vs_baseline']:.2f} "
+                     f"({r.get('baseline')}) | {_date(r)} | {_link(r)} |")
+    return lines
+
+
+def _pipeline_section(records):
+    """The GAN's fits fed by the autotuned pipeline and by one thread (`pipeline_threads.py`)."""
+    key = (lambda r: (_machine(r), r.get("dataset"), r.get("batch"), r.get("setting")))
+    rows = _latest([r for r in records if r["what"] == "pipeline_fits"], key)
+    if not rows:
+        return []
+    lines = ["", "Training fits fed by the in-memory pipeline, autotuned or on one thread, the "
+             "settings alternating between processes (`benchmarks/pipeline_threads.py`; a fit is "
+             "slow below 0.7 of the run's fastest):", "",
+             "| machine | data, batch | pipeline | median img/s | x autotune | slow fits | date "
+             "| record |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: tuple(str(v).zfill(8) for v in key(r))):
+        f = r["figures"]
+        lines.append(f"| {_machine(r)} | {r.get('dataset')}, batch {r.get('batch')} | "
+                     f"{r.get('setting')} | {_fmt(f['median_img_s'], 0)} | "
+                     f"{f['vs_autotune']:.2f} | {f['slow_fits']} of {f['fits']} | {_date(r)} | "
+                     f"{_link(r)} |")
+    return lines
+
+
 def speed_section(records):
     rows = [r for r in records if r["what"] == "train_step"]
     rows = _latest(rows, lambda r: (_machine(r), r.get("size"), r.get("channels"),
@@ -209,7 +265,7 @@ def speed_section(records):
         lines.append(f"| {_machine(r)} | {step} | {r.get('precision', '')} | {_fmt(f['img_s'])} | "
                      f"{torch_text} | {ratio} | {ceiling} | {_date(r)} | {_link(r)} |")
     lines += (_alternating_section(records) + _auto_choice_section(records)
-              + _profile_section(records))
+              + _profile_section(records) + _recipe_section(records) + _pipeline_section(records))
     runs = [r for r in records if r["what"] == "default_run"]
     if runs:
         lines += ["", "The default `dcgan-tf train` (digits), start to end:", "",
@@ -267,12 +323,50 @@ def quality_section(records, plots):
     return lines
 
 
+def _probe_sections(records):
+    """The probe at all labels and the solver comparison beside it (`probe_all_labels.py`)."""
+    lines = []
+    full = _latest([r for r in records if r["what"] == "probe_all_labels"],
+                   lambda r: (_machine(r), r.get("train"), r.get("test"), r.get("features")))
+    if full:
+        lines += ["", "The probe at all labels on synthetic features of CIFAR-10's size "
+                  "(`benchmarks/probe_all_labels.py`; C searched, then refitted on the whole "
+                  "split; peak RSS with the features):", "",
+                  "| machine | train + test x features | solver | seconds | CPU s | C | test error "
+                  "% | peak RSS GB | load | date | record |", "|---" * 11 + "|"]
+        for r in full:
+            f = r["figures"]
+            lines.append(f"| {_machine(r)} | {r.get('train'):,} + {r.get('test'):,} x "
+                         f"{r.get('features'):,} | {r.get('solver')} | {_fmt(f['seconds'])} | "
+                         f"{_fmt(f.get('cpu_s'))} | {f['C']:g} | {_fmt(f['test_error_pct'], 2)} | "
+                         f"{_fmt(f.get('peak_rss_gb'), 2)} | {_fmt(r.get('load_average'))} | "
+                         f"{_date(r)} | {_link(r)} |")
+    key = (lambda r: (_machine(r), r.get("train"), r.get("features"), r.get("solver")))
+    subset = _latest([r for r in records if r["what"] == "probe_solver_subset"], key)
+    if subset:
+        lines += ["", "Its solver against scikit-learn's LinearSVC (`liblinear`) on a subset both "
+                  "solve, in one process:", "",
+                  "| machine | train x features | solver | seconds | x primal | C | test error % | "
+                  "date | record |", "|---|---|---|---|---|---|---|---|---|"]
+        order = (lambda r: tuple(str(v).zfill(8) for v in key(r)[:-1])
+                 + (r.get("solver") != "primal",))
+        for r in sorted(subset, key=order):
+            f = r["figures"]
+            lines.append(f"| {_machine(r)} | {r.get('train'):,} x {r.get('features'):,} | "
+                         f"{r.get('solver')} | {_fmt(f['seconds'])} | {f['vs_primal']:.2f} | "
+                         f"{f['C']:g} | {_fmt(f['test_error_pct'], 2)} | {_date(r)} | {_link(r)} |")
+    return lines
+
+
 def time_section(records):
     rows = [r for r in records if r["what"] in ("probe_time", "score_time")]
-    if not rows:
+    probes = _probe_sections(records)
+    if not rows and not probes:
         return []
-    lines = ["## Probe and score times", "",
-             "| command | what ran | seconds | machine | date | record |", "|---|---|---|---|---|---|"]
+    lines = ["## Probe and score times"]
+    if rows:
+        lines += ["", "| command | what ran | seconds | machine | date | record |",
+                  "|---|---|---|---|---|---|"]
     for r in _latest(rows, lambda r: (r["what"], r.get("what_ran"), _machine(r))):
         command = "probe" if r["what"] == "probe_time" else "score"
         lines.append(f"| `{command}` | {r.get('what_ran', '')} | {_fmt(r['figures']['seconds'])} | "
@@ -289,7 +383,7 @@ def time_section(records):
             lines.append(f"| {_machine(r)} | {_fmt(f['total_s'])} | {_fmt(f.get('cpu_s'))} | "
                          f"{_fmt(f.get('cached_total_s'))} | {_fmt(f.get('heldout_accuracy'), 3)} | "
                          f"{_fmt(r.get('load_average'))} | {_date(r)} | {_link(r)} |")
-    return lines
+    return lines + probes
 
 
 def _sci(value):
@@ -346,6 +440,32 @@ def portable_section(records):
     return lines
 
 
+def explore_section(records):
+    rows = _latest([r for r in records if r["what"] == "explore_latency"],
+                   lambda r: (_machine(r), r.get("size"), r.get("channels")))
+    if not rows:
+        return []
+    lines = ["## Explorer latency", "",
+             "`dcgan-tf explore` on an export (`benchmarks/explore_latency.py`): seconds to start "
+             "(importing TensorFlow and Gradio, opening the export, building and serving the "
+             "page), then ms per answer through Gradio's client, first call and median of the "
+             "next: `/walk` (8 frames and one), `/walk_frame` (the slider's one frame), and the "
+             "same walk by `Explorer.walk` without Gradio:", "",
+             "| machine | model | start s (TF, Gradio, export, page, serve) | /walk first | /walk "
+             "median | /walk_frame median | Explorer.walk median | /walk x Explorer.walk | date | "
+             "record |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f = r["figures"]
+        stages = ", ".join(_fmt(f.get(k)) for k in ("import_tensorflow_s", "import_gradio_s",
+                                                     "open_s", "build_s", "serve_s"))
+        lines.append(f"| {_machine(r)} | {r.get('size')}x{r.get('size')}x{r.get('channels')} | "
+                     f"{_fmt(f['start_s'])} ({stages}) | {_fmt(f['walk_first_ms'])} | "
+                     f"{_fmt(f['walk_median_ms'])} | {_fmt(f.get('walk_frame_median_ms'))} | "
+                     f"{_fmt(f['explorer_walk_median_ms'])} | {f['walk_vs_explorer']:.2f} | "
+                     f"{_date(r)} | {_link(r)} |")
+    return lines
+
+
 def install_section(records):
     rows = [r for r in records if r["what"] == "install_size"]
     if not rows:
@@ -375,7 +495,8 @@ def sources_section(records):
              "date and machine."]
     shown = {"train_step", "default_run", "quality", "probe_time", "score_time", "auto_choice",
              "train_step_vs_torch", "first_score", "step_profile", "install_size",
-             "portable_latency", "serve_latency"}
+             "portable_latency", "serve_latency", "recipe_step", "pipeline_fits",
+             "probe_all_labels", "probe_solver_subset", "explore_latency"}
     others = sorted({r["what"] for r in records} - shown)
     if others:
         lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]
@@ -390,7 +511,7 @@ def render_markdown(records, plots=()):
              "record: [benchmarks/README.md](../benchmarks/README.md).", ""]
     for section in (speed_section(records), quality_section(records, plots),
                     time_section(records), serve_section(records), portable_section(records),
-                    install_section(records),
+                    explore_section(records), install_section(records),
                     sources_section(records)):
         if section:
             lines += section + [""]

@@ -11,17 +11,40 @@ import pytest
 from dcgan_tf import hardware
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 
-def _run(script, *args):
+def _run(script, *args, env=None):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
         capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("machine: ")
     return proc.stdout
+
+
+def _run_recording(tmp_path, script, *args):
+    """Runs `script ... --record` with its records sent to a temporary folder.
+
+    Returns:
+        `(stdout, records)`: the records in the order written, each checked to name what was
+        measured, its figures, this command and the CPU; none was written to benchmarks/results/.
+    """
+    before = set(os.listdir(RESULTS))
+    folder = tmp_path / "records"
+    out = _run(script, *args, "--record", env={"BENCHMARK_RESULTS_DIR": str(folder)})
+    assert set(os.listdir(RESULTS)) == before, "a smoke run wrote into benchmarks/results/"
+    paths = [line.split("record: ", 1)[1] for line in out.splitlines() if line.startswith("record: ")]
+    assert paths and sorted(os.path.basename(p) for p in paths) == sorted(os.listdir(folder))
+    records = [json.loads(open(p, encoding="utf-8").read()) for p in paths]
+    for record in records:
+        assert record["benchmark"] == script and record["figures"]
+        assert f"benchmarks/{script} " in record["command"] and record["command"].endswith("--record")
+        assert record["cpu"]["model"] and record["cpu"]["cores"] == os.cpu_count()
+        assert isinstance(record["cpu"]["flags"], list) and record["date"]
+    return out, records
 
 
 @pytest.mark.slow
@@ -51,11 +74,20 @@ def test_probe_solvers_feature_extraction_smoke():
 
 
 @pytest.mark.slow
-def test_recipe_throughput_smoke():
-    out = _run("recipe_throughput.py", "--width", "8", "--batch", "8", "--steps", "1", "--rounds", "1",
-               "--variants", "paper,rotation-d+g,diffaugment,spectral-norm")
+def test_recipe_throughput_smoke(tmp_path):
+    out, records = _run_recording(
+        tmp_path, "recipe_throughput.py", "--width", "8", "--batch", "8", "--steps", "1",
+        "--rounds", "1", "--variants", "paper,rotation-d+g,diffaugment,spectral-norm")
     last = out.strip().splitlines()[-1]
     assert last.startswith("paper_img/s=") and "ratio_paper=1.000" in last and "ratio_spectral-norm=" in last
+    # One record per variant, with the img/s and the ratio the last line prints.
+    printed = dict(item.split("=") for item in last.split())
+    assert [r["variant"] for r in records] == ["paper", "rotation-d+g", "diffaugment", "spectral-norm"]
+    for r in records:
+        assert r["what"] == "recipe_step" and r["baseline"] == "paper"
+        assert (r["width"], r["batch"], r["size"], r["channels"]) == (8, 8, 32, 3)
+        assert r["figures"]["vs_baseline"] == pytest.approx(float(printed[f"ratio_{r['variant']}"]), abs=1e-3)
+    assert records[0]["figures"]["img_s"] == pytest.approx(float(printed["paper_img/s"]), abs=0.05)
 
 
 def test_quality_smoke_and_resume(tmp_path):
@@ -82,10 +114,59 @@ def test_quality_smoke_and_resume(tmp_path):
     assert "tiny: result exists" in added and re.search(r"\| tiny \| 3 \|.*\|.*\+-.*\|.*\+-.*\|.*\+-", added)
 
 
-def test_probe_all_labels_smoke():
-    out = _run("probe_all_labels.py", "--train", "600", "--test", "200", "--features", "40",
-               "--validation", "100", "--subset-train", "400", "--subset-features", "30")
+def test_probe_all_labels_smoke(tmp_path):
+    out, records = _run_recording(
+        tmp_path, "probe_all_labels.py", "--train", "600", "--test", "200", "--features", "40",
+        "--validation", "100", "--subset-train", "400", "--subset-features", "30")
     assert "liblinear / primal time" in out and "solver primal" in out and "peak RSS" in out
+    # The comparison's solvers, then the full-size probe.
+    primal, liblinear, full = records
+    assert [r["what"] for r in records] == ["probe_solver_subset"] * 2 + ["probe_all_labels"]
+    assert (primal["solver"], liblinear["solver"]) == ("primal", "liblinear")
+    assert (primal["train"], primal["features"]) == (400, 30) and primal["figures"]["vs_primal"] == 1
+    ratio = float(re.search(r"liblinear / primal time: ([\d.]+)x", out).group(1))
+    assert liblinear["figures"]["vs_primal"] == pytest.approx(ratio, abs=0.051)
+    gap = float(re.search(r"test error gap ([\d.]+) points", out).group(1))
+    assert abs(liblinear["figures"]["test_error_vs_primal_points"]) == pytest.approx(gap, abs=0.01)
+    assert (full["train"], full["features"], full["labelled"]) == (600, 40, 600)
+    f = full["figures"]
+    assert f"peak RSS {f['peak_rss_gb']:.2f} GB" in out and f"C {f['C']:g}, test error" in out
+    assert f["hessian_calls"] > 0 and {"seconds", "cpu_s", "test_error_pct", "eigenbasis_s"} <= f.keys()
+
+
+@pytest.mark.slow
+def test_pipeline_threads_smoke(tmp_path):
+    out, records = _run_recording(tmp_path, "pipeline_threads.py", "--processes", "1", "--fits",
+                                  "2", "--steps", "2", "--batch", "8")
+    assert "| autotune |" in out and "| one-thread |" in out
+    ratio = float(re.search(r"one-thread / autotune \(medians\): ([\d.]+)x", out).group(1))
+    autotune, one = records
+    assert [r["setting"] for r in records] == ["autotune", "one-thread"]
+    assert all(r["what"] == "pipeline_fits" and r["batch"] == 8 and r["dataset"] == "digits"
+               for r in records)
+    assert autotune["figures"]["vs_autotune"] == 1 and one["figures"]["vs_autotune"] == pytest.approx(ratio, abs=0.006)
+    for r in records:
+        f = r["figures"]
+        assert f["fits"] == 2 and len(f["img_s"]) == 1 and len(f["img_s"][0]) == 2
+        median = re.search(rf"\| {r['setting']} \| .* \| {f['slow_fits']} of 2 \| (\d+) \|", out)
+        assert median and f["median_img_s"] == pytest.approx(int(median.group(1)), abs=0.51)
+
+
+@pytest.mark.slow
+def test_explore_latency_smoke(tmp_path, digits_export):
+    pytest.importorskip("gradio")
+    _, model = digits_export
+    out, (record,) = _run_recording(tmp_path, "explore_latency.py", "--model", model,
+                                    "--repeats", "2")
+    assert record["what"] == "explore_latency" and (record["size"], record["channels"]) == (32, 1)
+    f = record["figures"]
+    walk = re.search(r"/walk \(8 frames \+ frame\) +first +([\d.]+) ms, median of next 2 +([\d.]+) ms", out)
+    assert (f["walk_first_ms"], f["walk_median_ms"]) == pytest.approx(
+        (float(walk.group(1)), float(walk.group(2))), abs=0.051)
+    assert f["start_s"] == pytest.approx(sum(f[k] for k in ("import_tensorflow_s", "import_gradio_s", "open_s",
+                                                           "build_s", "serve_s")), abs=0.05)
+    ratio = float(re.search(r"/walk over Explorer.walk \(medians\) +([\d.]+)x", out).group(1))
+    assert f["walk_vs_explorer"] == pytest.approx(ratio, abs=0.006) and f["walk_frame_median_ms"] > 0
 
 
 @pytest.mark.slow

@@ -166,6 +166,31 @@ def test_benchmarks_run_runs_every_benchmark_the_readme_lists():
     assert refused.returncode == 2 and "usage: benchmarks/run [--full]" in refused.stderr
 
 
+def test_benchmarks_run_full_records_with_every_benchmark_that_offers_it():
+    import re
+
+    script = (ROOT / "benchmarks" / "run").read_text(encoding="utf-8").replace("\\\n", " ")
+    full = script[script.index("if [[ $full == 1 ]]"):script.index("\nelse\n")]
+    quick = script[script.index("\nelse\n"):script.index("\nfi\n")]
+    after = script[script.index("\nfi\n"):]
+    assert "record=(--record)" in full and "record=()" in quick
+    checked = set()
+    for block, mode in ((full, "full"), (quick, "quick"), (after, "both")):
+        for line in re.findall(r"^\s*run (\w+\.py.*)$", block, re.M):
+            name = line.split()[0]
+            offers = '"--record"' in (ROOT / "benchmarks" / name).read_text(encoding="utf-8")
+            if offers:
+                checked.add(name)
+            if mode == "full":
+                assert ("--record" in line.split()) == offers, line
+            elif mode == "quick":
+                assert "--record" not in line, line  # quick sizes leave no records
+            else:
+                assert ('"${record[@]+"${record[@]}"}"' in line) == offers, line
+    assert {"explore_latency.py", "pipeline_threads.py", "probe_all_labels.py",
+            "recipe_throughput.py", "portable_latency.py"} <= checked
+
+
 def test_install_size_walks_the_installed_requirements_and_the_page_shows_it(tmp_path):
     import sys
 
@@ -231,3 +256,53 @@ def test_serving_latency_sets_each_variant_against_the_fp32_export(tmp_path):
     text = render.render_markdown(render.load_records(tmp_path))
     assert "| AVX512-BF16 | 32x32x1, width 64 | 1 | 1.00 (2.00) | 0.80 | 1.25 | 0.50 | 2.00 | 3.00 |" in text
     assert "| AVX512-BF16 | 32x32x1, width 64 | 64 | 1.00 (2.00) | 0.80 | 1.25 |  |  | 3.00 |" in text
+
+
+def test_recipe_pipeline_probe_and_explore_records_have_their_tables(tmp_path):
+    cpu = {"model": "x", "flags": ["avx2"], "caps": {}}
+    base = {"command": "c", "cpu": cpu, "date": "2026-01-01"}
+    step = {"size": 32, "channels": 3, "width": 64, "batch": 128, "precision": "fp32",
+            "baseline": "paper"}
+    # Written in an order the page must not follow: the baseline's row comes first.
+    for variant, img_s, ratio in (("spectral-norm", 300.0, 0.75), ("paper", 400.0, 1.0)):
+        _write(tmp_path, f"r-{variant}.json", {**base, **step, "what": "recipe_step",
+                                               "benchmark": "recipe_throughput.py", "variant": variant,
+                                               "figures": {"img_s": img_s, "vs_baseline": ratio}})
+    for setting, median, ratio, slow in (("one-thread", 1010.4, 0.94, 0), ("autotune", 1075.0, 1.0, 2)):
+        _write(tmp_path, f"p-{setting}.json", {
+            **base, "what": "pipeline_fits", "benchmark": "pipeline_threads.py", "setting": setting,
+            "dataset": "digits", "batch": 128, "steps": 44,
+            "figures": {"median_img_s": median, "vs_autotune": ratio, "slow_fits": slow, "fits": 16}})
+    _write(tmp_path, "a.json", {**base, "what": "probe_all_labels", "benchmark": "probe_all_labels.py",
+                                "train": 45000, "test": 10000, "features": 7168, "solver": "primal",
+                                "load_average": 2.5,
+                                "figures": {"seconds": 312.4, "cpu_s": 590.0, "C": 0.01,
+                                            "test_error_pct": 27.31, "peak_rss_gb": 3.12}})
+    for solver, seconds, ratio in (("liblinear", 96.0, 6.4), ("primal", 15.0, 1.0)):
+        _write(tmp_path, f"s-{solver}.json", {
+            **base, "what": "probe_solver_subset", "benchmark": "probe_all_labels.py", "solver": solver,
+            "train": 6000, "features": 1024,
+            "figures": {"seconds": seconds, "vs_primal": ratio, "C": 0.001, "test_error_pct": 30.5}})
+    _write(tmp_path, "e.json", {**base, "what": "explore_latency", "benchmark": "explore_latency.py",
+                                "size": 32, "channels": 1,
+                                "figures": {"import_tensorflow_s": 3.1, "import_gradio_s": 2.2,
+                                            "open_s": 1.5, "build_s": 0.4, "serve_s": 0.3, "start_s": 7.5,
+                                            "walk_first_ms": 120.0, "walk_median_ms": 60.0,
+                                            "walk_frame_median_ms": 25.0, "explorer_walk_median_ms": 20.0,
+                                            "walk_vs_explorer": 3.0}})
+    text = render.render_markdown(render.load_records(tmp_path))
+    paper = "| AVX2 | 32x32x3, batch 128, width 64 | fp32 | paper | 400.0 | 1.00 (paper) |"
+    spectral = "| AVX2 | 32x32x3, batch 128, width 64 | fp32 | spectral-norm | 300.0 | 0.75 (paper) |"
+    assert paper in text and spectral in text and text.index(paper) < text.index(spectral)
+    autotune = "| AVX2 | digits, batch 128 | autotune | 1,075 | 1.00 | 2 of 16 |"
+    one = "| AVX2 | digits, batch 128 | one-thread | 1,010 | 0.94 | 0 of 16 |"
+    assert autotune in text and one in text and text.index(autotune) < text.index(one)
+    assert "| AVX2 | 45,000 + 10,000 x 7,168 | primal | 312.4 | 590.0 | 0.01 | 27.31 | 3.12 | 2.5 |" in text
+    primal = "| AVX2 | 6,000 x 1,024 | primal | 15.0 | 1.00 | 0.001 | 30.50 |"
+    liblinear = "| AVX2 | 6,000 x 1,024 | liblinear | 96.0 | 6.40 | 0.001 | 30.50 |"
+    assert primal in text and liblinear in text and text.index(primal) < text.index(liblinear)
+    assert "| AVX2 | 32x32x1 | 7.5 (3.1, 2.2, 1.5, 0.4, 0.3) | 120.0 | 60.0 | 25.0 | 20.0 | 3.00 |" in text
+    assert "## Explorer latency" in text and "## Probe and score times" in text
+    assert "| command | what ran |" not in text  # no probe or score times: no empty table
+    # Shown, so not listed among the other records.
+    assert "Other records" not in text
