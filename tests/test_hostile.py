@@ -500,9 +500,11 @@ def test_classify_on_a_semi_export_refuses_bad_input_in_one_line(semi_export, im
 # Not yet tried before: Ctrl-C (SIGINT) in train, then resume.
 
 _SIGINT_CHILD = """
-import sys, time
+import signal, sys, time
 from dcgan_tf.training import checkpoint
 from dcgan_tf_cli.main import cli
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Whatever the launcher left.
 
 fsync = checkpoint.fsync
 checkpoint.fsync = lambda path: (time.sleep(0.1), fsync(path))  # Widen the write window.
