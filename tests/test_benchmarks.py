@@ -272,6 +272,55 @@ def test_the_layer_comparison_weighs_each_layer_by_its_passes():
     assert lines[-1] == "| whole step | | 100.0 | 100% |"
 
 
+def test_step_trace_smoke(tmp_path):
+    out, records = _run_recording(tmp_path, "step_trace.py", "--size", "32", "--width", "8",
+                                  "--batch", "8", "--steps", "1", "--warmup", "1")
+    assert "| convolution |" in out and "| batch norm |" in out and "| optimizers (Adam) |" in out
+    last = re.fullmatch(r"traced_ms=([\d.]+) ops=(\d+)", out.strip().splitlines()[-1])
+    assert last
+    (record,) = records
+    assert record["what"] == "step_trace" and record["size"] == 32 and record["width"] == 8
+    figures = record["figures"]
+    assert figures["ops"] == int(last[2]) and abs(figures["traced_ms"] - float(last[1])) < 0.06
+    for group, ms in figures["group_ms"].items():
+        assert f"| {group} | {ms:.2f} |" in out
+
+
+def test_the_step_trace_splits_overlapping_ops_and_reads_the_compute_threads():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import step_trace
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name="/host:CPU")
+    names = {1: "d/conv1/Conv2D:_MklNativeConv2D", 2: "adam_1/Sub:Sub",
+             3: "ExecutorState::Process"}
+    for key, name in names.items():
+        plane.event_metadata[key].name = name
+    for thread, events in (("tf_Compute/1", [(1, 0, 10), (3, 0, 40)]),
+                           ("tf_Compute/2", [(2, 5, 10), (2, 30, 10)]),
+                           ("python", [(1, 0, 99)])):
+        line = plane.lines.add(name=thread, timestamp_ns=2)
+        for key, start, duration in events:
+            line.events.add(metadata_id=key, offset_ps=start, duration_ps=duration)
+    intervals = step_trace.op_intervals(space)
+    assert sorted(intervals) == [(2000, 2010, "_MklNativeConv2D", "d/conv1/Conv2D"),
+                                 (2005, 2015, "Sub", "adam_1/Sub"),
+                                 (2030, 2040, "Sub", "adam_1/Sub")]
+    shares, busy, span = step_trace.wall_shares(intervals)
+    # 0-5 the convolution alone, 5-10 both, 10-15 the Sub alone, 15-30 nothing, 30-40 the Sub.
+    assert shares == {("_MklNativeConv2D", "d/conv1/Conv2D"): 7.5, ("Sub", "adam_1/Sub"): 17.5}
+    assert (busy, span) == (25, 40)
+    assert step_trace.wall_shares([]) == ({}, 0, 0)
+    groups = {op: step_trace.group_of(*op, {"adam", "adam_1"}) for op in shares}
+    assert groups == {("_MklNativeConv2D", "d/conv1/Conv2D"): "convolution",
+                      ("Sub", "adam_1/Sub"): step_trace.OPTIMIZER}
+    assert step_trace.group_of("LeakyReluGrad", "grad/lrelu", {"adam"}) == "activation"
+    assert step_trace.group_of("_MklTranspose", "transpose_3", {"adam"}) == \
+        "transpose, pad, slice"
+    assert step_trace.group_of("Log1p", "Log1p", {"adam"}) == step_trace.OTHER
+
+
 def test_a_train_step_record_per_variant_holds_the_ceiling_and_pytorch():
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     import train_throughput
