@@ -30,26 +30,34 @@ def test_help_does_not_import_tensorflow():
     assert result.stdout.strip() == "[]"
 
 
-def test_out_of_range_inputs_are_refused_before_tensorflow_starts():
-    """A long name, a huge seed, too few images: one line with the range, at parse time."""
-    result = _python("""
+def _parse_time_refusals(cases):
+    """Invokes each argument list in one fresh process: the last output lines, exit code first.
+
+    The last item is the list of TensorFlow or Keras modules the process imported.
+    """
+    result = _python(f"""
         import sys
         from click.testing import CliRunner
         from dcgan_tf_cli.main import cli
-        cases = (["export", ".", "--name", "x" * 300],
-                 ["sample", "--model", ".", "--seed", str(2**63 - 2)],
-                 ["train", "--seed", str(2**63 - 2), "--dry-run"],
-                 ["score", "--model", ".", "--n", "4"],
-                 ["explore", "--server", "http://127.0.0.1:9", "--name", "x" * 300],
-                 ["train", "--image-size", "48"],
-                 ["probe", "--model", ".", "--labels", "lots"])
-        for args in cases:
+        for args in {cases!r}:
             result = CliRunner().invoke(cli, args)
             print(result.exit_code, result.output.strip().splitlines()[-1])
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
     """)
     assert result.returncode == 0, result.stderr
-    *lines, imported = result.stdout.strip().splitlines()
+    return result.stdout.strip().splitlines()
+
+
+def test_out_of_range_inputs_are_refused_before_tensorflow_starts():
+    """A long name, a huge seed, too few images: one line with the range, at parse time."""
+    *lines, imported = _parse_time_refusals([
+        ["export", ".", "--name", "x" * 300],
+        ["sample", "--model", ".", "--seed", str(2**63 - 2)],
+        ["train", "--seed", str(2**63 - 2), "--dry-run"],
+        ["score", "--model", ".", "--n", "4"],
+        ["explore", "--server", "http://127.0.0.1:9", "--name", "x" * 300],
+        ["train", "--image-size", "48"],
+        ["probe", "--model", ".", "--labels", "lots"]])
     assert imported == "[]"
     assert all(line.startswith("2 Error: Invalid value for") for line in lines), lines
     name, seed, train_seed, n, server_name, size, labels = lines
@@ -64,24 +72,14 @@ def test_out_of_range_inputs_are_refused_before_tensorflow_starts():
 
 def test_names_longer_than_the_filesystem_takes_are_refused_before_tensorflow_starts():
     """A 300-byte file or folder name in any path: the bound, at parse time (not Errno 36)."""
-    result = _python("""
-        import sys
-        from click.testing import CliRunner
-        from dcgan_tf_cli.main import cli
-        long = "/tmp/" + "a" * 300
-        cases = (["train", long],
-                 ["sample", "--model", ".", "--out-file", long + ".png"],
-                 ["probe", "--model", ".", "--json", long + ".json"],
-                 ["interpolate", "--model", ".", "--out", long],
-                 ["inspect", long],
-                 ["score", "--model", long + "/1"])
-        for args in cases:
-            result = CliRunner().invoke(cli, args)
-            print(result.exit_code, result.output.strip().splitlines()[-1])
-        print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
-    """)
-    assert result.returncode == 0, result.stderr
-    *lines, imported = result.stdout.strip().splitlines()
+    long = "/tmp/" + "a" * 300
+    *lines, imported = _parse_time_refusals([
+        ["train", long],
+        ["sample", "--model", ".", "--out-file", long + ".png"],
+        ["probe", "--model", ".", "--json", long + ".json"],
+        ["interpolate", "--model", ".", "--out", long],
+        ["inspect", long],
+        ["score", "--model", long + "/1"]])
     assert imported == "[]"
     assert len(lines) == 6 and all(line.startswith("2 Error: Invalid value for") for line in lines)
     assert all("to be at most 255 bytes (the filesystem's limit)" in line and "Errno" not in line
