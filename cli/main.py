@@ -38,8 +38,8 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dcgan-tf")
 @click.option("--verbose", is_flag=True,
-              help="Show TensorFlow's start-up log lines (hidden unless TF_CPP_MIN_LOG_LEVEL "
-                   "is set).")
+              help="Show TensorFlow's start-up log lines (also shown with "
+                   "TF_CPP_MIN_LOG_LEVEL=0).")
 def cli(verbose):
     """DCGAN (Radford, Metz & Chintala 2015) in TensorFlow/Keras.
 

@@ -5,9 +5,10 @@ file descriptor 2, before it reads TF_CPP_MIN_LOG_LEVEL; a first device query ad
 call to cuInit" on a machine without a GPU. Option callbacks (`export --format`) and library
 modules import TensorFlow at different moments, so instead of importing it at one point the
 command group installs an import hook: the first `import tensorflow`, wherever it happens,
-runs with descriptor 2 pointed at /dev/null and TF_CPP_MIN_LOG_LEVEL=3. `dcgan-tf --verbose`,
-or the user's own TF_CPP_MIN_LOG_LEVEL, leaves TensorFlow's lines as they are. Nothing is
-imported by the hook itself, so `--help` stays free of TensorFlow.
+runs with descriptor 2 pointed at /dev/null, and TF_CPP_MIN_LOG_LEVEL is 3 unless the user set
+it (a level the user set is kept for later lines; the import's lines, printed before TensorFlow
+reads it, stay hidden). `dcgan-tf --verbose`, or TF_CPP_MIN_LOG_LEVEL=0, leaves TensorFlow's lines
+as they are. Nothing is imported by the hook itself, so `--help` stays free of TensorFlow.
 """
 
 import contextlib
@@ -68,13 +69,13 @@ def hide_tensorflow_startup(verbose=False):
 
     Returns:
         Whether the lines will be hidden (`False` when verbose, when the user set
-        TF_CPP_MIN_LOG_LEVEL, or when TensorFlow is already imported).
+        TF_CPP_MIN_LOG_LEVEL=0, or when TensorFlow is already imported).
     """
-    if verbose or _LOG_LEVEL in os.environ or _MODULE in sys.modules:
+    if verbose or os.environ.get(_LOG_LEVEL) == "0" or _MODULE in sys.modules:
         return False
     # Kept for the whole process (and its children): TensorFlow reads it once, and level 3
     # also hides the later cuInit error line of a machine without a GPU.
-    os.environ[_LOG_LEVEL] = "3"
+    os.environ.setdefault(_LOG_LEVEL, "3")
     if not any(isinstance(f, _QuietFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietFinder())
     return True

@@ -85,8 +85,9 @@ def _invocations(root, run, model):
     }
 
 
-def _run(args, cwd, verbose=False):
+def _run(args, cwd, verbose=False, level=None):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update({"TF_CPP_MIN_LOG_LEVEL": level} if level is not None else {})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, "-c", _RUNNER, *(["--verbose"] if verbose else []),
                            *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
@@ -105,6 +106,18 @@ def test_export_prints_no_tensorflow_start_up_line_and_verbose_shows_them(tiny):
     _check_quiet(_run(args, root), "export")
     loud = _run(["export", run, "--base-path", str(root / "b3")], root, verbose=True)
     assert any(NOISE.search(ln) for ln in loud.stderr.splitlines()), loud.stderr[-2000:]
+
+
+def test_a_users_own_log_level_hides_the_import_lines_and_keeps_its_errors(tiny):
+    """TF_CPP_MIN_LOG_LEVEL=2 hides info and warnings, those of the import too; 0 shows all."""
+    root, run, model = tiny
+    quiet = _run(["export", run, "--base-path", str(root / "b4")], root, level="2")
+    assert "tensorflow imported: True" in quiet.stdout, quiet.stderr[-2000:]
+    below_errors = [ln for ln in quiet.stderr.splitlines()
+                    if NOISE.search(ln) and not re.match(r"E\d{4} ", ln)]
+    assert below_errors == [], below_errors
+    loud = _run(["export", run, "--base-path", str(root / "b5")], root, level="0")
+    assert any(re.match(r"I\d{4} ", ln) for ln in loud.stderr.splitlines()), loud.stderr[-2000:]
 
 
 @pytest.mark.slow
