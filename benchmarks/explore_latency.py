@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from records import add_record_flags  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -39,10 +40,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="savedmodels/digits")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--record", action="store_true",
-                        help="write one `explore_latency` record (benchmarks/results/)")
-    parser.add_argument("--note", default="",
-                        help="a note kept in each record (e.g. how busy the machine was)")
+    add_record_flags(parser, "one `explore_latency` record")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -106,7 +104,7 @@ def main():
         print("record:", write_record(
             "explore_latency", figures, model=args.model, size=int(meta["image_size"]),
             channels=int(meta["channels"]), repeats=args.repeats,
-            **({"note": args.note} if args.note else {})))
+            note=args.note))
 
 
 if __name__ == "__main__":

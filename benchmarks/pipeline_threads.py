@@ -22,6 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from records import add_record_flags  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SETTINGS = {"autotune": None, "one-thread": 1}
@@ -63,10 +64,7 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=3, help="Processes per setting.")
     p.add_argument("--fits", type=int, default=4, help="Fits per process.")
     p.add_argument("--steps", type=int, default=44, help="Steps per fit.")
-    p.add_argument("--record", action="store_true",
-                   help="write one `pipeline_fits` record per setting (benchmarks/results/)")
-    p.add_argument("--note", default="",
-                   help="a note kept in each record (e.g. how busy the machine was)")
+    add_record_flags(p, "one `pipeline_fits` record per setting")
     p.add_argument("--one", choices=tuple(SETTINGS), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one:
@@ -110,7 +108,7 @@ def main(argv=None):
             print("record:", write_record(
                 "pipeline_fits", figures, setting=name, dataset=a.dataset, data_dir=a.data_dir,
                 batch=a.batch, processes=a.processes, steps=a.steps,
-                **({"note": a.note} if a.note else {})))
+                note=a.note))
 
 
 if __name__ == "__main__":

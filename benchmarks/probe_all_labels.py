@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from records import add_record_flags  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -122,7 +123,7 @@ def _record_subset(a, rows, load):
             "vs_primal": round(seconds / primal_seconds, 2),
             "test_error_vs_primal_points": round(100 * gap, 2)},
             solver=solver, train=a.subset_train, test=a.test, features=a.subset_features,
-            validation=a.validation, load_average=load, **({"note": a.note} if a.note else {})))
+            validation=a.validation, load_average=load, note=a.note))
 
 
 def main():
@@ -136,11 +137,7 @@ def main():
     p.add_argument("--subset-features", type=int, default=1024)
     p.add_argument("--skip-full", action="store_true", help="only the liblinear comparison")
     p.add_argument("--skip-liblinear", action="store_true", help="only the full-size probe")
-    p.add_argument("--record", action="store_true",
-                   help="write `probe_solver_subset` and `probe_all_labels` records "
-                        "(benchmarks/results/)")
-    p.add_argument("--note", default="",
-                   help="a note kept in each record (e.g. how busy the machine was)")
+    add_record_flags(p, "`probe_solver_subset` and `probe_all_labels` records")
     a = p.parse_args()
 
     # Not common.machine(): it imports TensorFlow, whose memory would count in the peak RSS.
@@ -196,7 +193,7 @@ def main():
                 "peak_rss_gb": round(peak_rss_gb(), 2), "features_made_s": round(made, 1),
                 **costs.figures()}, solver=draw["solver"], train=a.train, test=a.test,
                 features=a.features, validation=a.validation, labelled=report["sizes"]["labelled"],
-                load_average=load, **({"note": a.note} if a.note else {})))
+                load_average=load, note=a.note))
     print(f"load average at end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

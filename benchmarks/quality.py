@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common import machine  # noqa: E402
-from benchmarks.records import write_record  # noqa: E402
+from benchmarks.records import add_record_flags, write_record  # noqa: E402
 
 CLI = [sys.executable, "-c", "from dcgan_tf_cli.main import main; main()"]
 BASELINES = ("random", "pixels", "supervised")
@@ -59,9 +59,7 @@ def parse_args(argv=None):
     p.add_argument("--baselines", default=",".join(BASELINES),
                    help=f"Any of {','.join(BASELINES)}, or 'none'.")
     p.add_argument("--out", required=True, help="Results directory (resumable).")
-    p.add_argument("--record", action="store_true",
-                   help="write one `quality` record per variant and baseline (benchmarks/results/)")
-    p.add_argument("--note", default="", help="a note kept in each record (e.g. how busy the machine was)")
+    add_record_flags(p, "one `quality` record per variant and baseline")
     args = p.parse_args(argv)
     # The CLI runs from the repository root: paths given relative to here must survive that.
     args.out = os.path.abspath(args.out)

@@ -16,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from records import add_record_flags  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from common import machine  # noqa: E402
@@ -60,10 +61,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--precision", default="fp32")
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--record", action="store_true",
-                   help="write one `recipe_step` record per variant (benchmarks/results/)")
-    p.add_argument("--note", default="",
-                   help="a note kept in each record (e.g. how busy the machine was)")
+    add_record_flags(p, "one `recipe_step` record per variant")
     a = p.parse_args()
 
     import tensorflow as tf
@@ -103,7 +101,7 @@ def main():
             print("record:", write_record(
                 "recipe_step", figures, variant=name, baseline=baseline, size=a.size,
                 channels=a.channels, width=a.width, batch=a.batch, precision=a.precision,
-                steps=a.steps, rounds=a.rounds, **({"note": a.note} if a.note else {})))
+                steps=a.steps, rounds=a.rounds, note=a.note))
     print(f"paper_img/s={base:.1f} " + " ".join(f"ratio_{n}={rate[n] / base:.3f}" for n in names))
 
 

@@ -48,7 +48,20 @@ def _commit():
         return None
 
 
-def write_record(what, figures, *, benchmark=None, command=None, results_dir=None, **extra):
+def add_record_flags(parser, what):
+    """Adds `--record` (write `what` to the results) and `--note` (kept in each record).
+
+    Args:
+        parser: The benchmark's `argparse.ArgumentParser`.
+        what: What `--record` writes, for its help, e.g. "one `recipe_step` record per variant".
+    """
+    parser.add_argument("--record", action="store_true", help=f"write {what} (benchmarks/results/)")
+    parser.add_argument("--note", default="",
+                        help="a note kept in each record (e.g. how busy the machine was)")
+
+
+def write_record(what, figures, *, benchmark=None, command=None, results_dir=None, note="",
+                 **extra):
     """Writes one result as `results_dir/<date>-<what>-<hash>.json` and returns its path.
 
     Args:
@@ -59,6 +72,7 @@ def write_record(what, figures, *, benchmark=None, command=None, results_dir=Non
         command: The command line. Defaults to this process's own.
         results_dir: Where to write. Defaults to `$BENCHMARK_RESULTS_DIR` when set, else
             `benchmarks/results/`.
+        note: Kept in the record when not empty (`--note`).
         **extra: Other JSON-serialisable context (sizes, variants, the device).
 
     Returns:
@@ -75,6 +89,7 @@ def write_record(what, figures, *, benchmark=None, command=None, results_dir=Non
         "cpu": cpu(),
         "date": now.isoformat(timespec="seconds"),
         **extra,
+        **({"note": note} if note else {}),
     }
     tf = sys.modules.get("tensorflow")  # recorded when the benchmark used it; never imported here
     if tf is not None:

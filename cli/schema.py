@@ -90,15 +90,15 @@ class CheckedNumberOrWord(_Checked, click.types.StringParamType):
 
 
 class CheckedPath(_Checked, click.Path):
-    """A path; its names fit the filesystem (checked first), and `click.Path` checks
-    existence and kind."""
+    """A path checked by its declaration first (its names fit the filesystem), then by
+    `click.Path` (existence and kind)."""
 
     def convert(self, value, param, ctx):
         try:
-            paths.check_name_lengths(value, self.opt.name)
+            self.opt.validate(value)
         except ValueError as e:
             _fail(self.opt, param, ctx, e)
-        return super().convert(value, param, ctx)
+        return click.Path.convert(self, value, param, ctx)
 
 
 class NamedPath(click.Path):

@@ -5,6 +5,8 @@ The local client opens the export with `dcgan_tf.serving.export_reader` (plain
 `open_client` picks the client from a path or a server address.
 """
 
+import functools
+
 import tensorflow as tf
 
 from dcgan_tf import hardware
@@ -36,7 +38,6 @@ class SavedModelClient(Client):
     def __init__(self, path):
         self.export = path if isinstance(path, ExportReader) else ExportReader(path)
         self.path = self.export.path
-        self._refusal = None  # Read from the metadata at the first generating call.
 
     def signatures(self):
         return self.export.signatures
@@ -47,9 +48,8 @@ class SavedModelClient(Client):
         return self.export.metadata()
 
     def _predict(self, signature, inputs):
-        refusal = self._bf16_refusal() if signature in _GENERATING else ""
-        if refusal:
-            raise ServingError(refusal)
+        if signature in _GENERATING and self._bf16_refusal:
+            raise ServingError(self._bf16_refusal)
         fn = self.export.function(signature)
         try:
             outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
@@ -57,17 +57,15 @@ class SavedModelClient(Client):
             raise ServingError(f"Signature {signature!r} failed: {first_line(e)}") from e
         return {k: v.numpy() for k, v in outputs.items()}
 
+    @functools.cached_property
     def _bf16_refusal(self):
         """The one-line refusal of a bf16 export's generator on a CPU where bf16 aborts the
-        process (`hardware.bf16_refusal`), or `""` where it runs."""
-        if self._refusal is None:
-            refusal = None
-            if self.metadata().get("serving_precision") == "bf16":
-                refusal = hardware.bf16_refusal(
-                    f"The bf16 export {self.path}",
-                    fix="export it again with --serving-precision fp32 to use it here")
-            self._refusal = refusal or ""
-        return self._refusal
+        process (`hardware.bf16_refusal`), or `None` where it runs; read once."""
+        if self.metadata().get("serving_precision") != "bf16":
+            return None
+        return hardware.bf16_refusal(
+            f"The bf16 export {self.path}",
+            fix="export it again with --serving-precision fp32 to use it here")
 
 
 def open_client(model=None, server=None, name=None, version=None, timeout=30.0, request_format="row"):
