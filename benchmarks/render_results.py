@@ -194,6 +194,37 @@ def _profile_section(records):
     return lines
 
 
+def _anatomy_section(records):
+    """Where the whole step's time goes (`step_trace.py`), and what a native batch norm
+    would save of it (`native_norm.py`)."""
+    traces = _latest([r for r in records if r["what"] == "step_trace"],
+                     lambda r: (_machine(r), r.get("size"), r.get("precision")))
+    lines = []
+    for r in traces:
+        groups = sorted(r["figures"]["group_ms"].items(), key=lambda kv: -kv[1])
+        total = sum(ms for _, ms in groups)
+        lines += ["", f"The whole step traced on {_machine(r)}: {_step_text(r)}, "
+                  f"{r.get('precision')}, kernel gradients {r.get('kernel_grads')} "
+                  f"(`benchmarks/step_trace.py`, {_date(r)}, record {_link(r)}; the profiler slows "
+                  "small ops most, so read the shares):", "",
+                  "| group | ms per traced step | share |", "|---|---|---|"]
+        lines += [f"| {group} | {ms:.1f} | {ms / total:.1%} |" for group, ms in groups]
+    for r in _latest([r for r in records if r["what"] == "native_norm"],
+                     lambda r: (_machine(r), r.get("size"))):
+        f = r["figures"]
+        lines += ["", f"A native batch norm + activation op against oneDNN's on {_machine(r)}, "
+                  f"{_step_text(r)}, fp32 (`benchmarks/native_norm.py`, {_date(r)}, record "
+                  f"{_link(r)}; forward + backward per layer, median of alternating rounds):", "",
+                  "| layer | oneDNN + TF activation ms | native ms | native speed-up |",
+                  "|---|---|---|---|"]
+        for name, ms in f["layers"].items():
+            lines.append(f"| {name} | {ms['onednn_ms']:.2f} | {ms['native_ms']:.2f} | "
+                         f"{ms['onednn_ms'] / ms['native_ms']:.2f}x |")
+        lines.append(f"| whole step, img/s | {_fmt(f['library_img_s'])} | {_fmt(f['native_img_s'])} "
+                     f"| **{f['step_ratio']:.3f}x** |")
+    return lines
+
+
 def _step_text(r):
     return (f"{r.get('size')}x{r.get('size')}x{r.get('channels', 3)}, batch {r.get('batch', 128)}"
             f", width {r.get('width', 64)}")
@@ -265,7 +296,8 @@ def speed_section(records):
         lines.append(f"| {_machine(r)} | {step} | {r.get('precision', '')} | {_fmt(f['img_s'])} | "
                      f"{torch_text} | {ratio} | {ceiling} | {_date(r)} | {_link(r)} |")
     lines += (_alternating_section(records) + _auto_choice_section(records)
-              + _profile_section(records) + _recipe_section(records) + _pipeline_section(records))
+              + _profile_section(records) + _anatomy_section(records) + _recipe_section(records)
+              + _pipeline_section(records))
     runs = [r for r in records if r["what"] == "default_run"]
     if runs:
         lines += ["", "The default `dcgan-tf train` (digits), start to end:", "",
@@ -496,7 +528,8 @@ def sources_section(records):
     shown = {"train_step", "default_run", "quality", "probe_time", "score_time", "auto_choice",
              "train_step_vs_torch", "first_score", "step_profile", "install_size",
              "portable_latency", "serve_latency", "recipe_step", "pipeline_fits",
-             "probe_all_labels", "probe_solver_subset", "explore_latency"}
+             "probe_all_labels", "probe_solver_subset", "explore_latency", "step_trace",
+             "native_norm"}
     others = sorted({r["what"] for r in records} - shown)
     if others:
         lines += ["", "Other records: " + ", ".join(f"`{w}`" for w in others) + "."]

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -359,3 +360,68 @@ def test_other_libraries_run_under_the_same_isa_cap(monkeypatch):
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     env = common._capped_env()
     assert "OPENBLAS_CORETYPE" not in env and "ATEN_CPU_CAPABILITY" not in env
+
+
+NEEDS_GXX = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ builds the native op")
+
+
+@NEEDS_GXX
+def test_native_norm_smoke(tmp_path):
+    out, records = _run_recording(tmp_path, "native_norm.py", "--size", "32", "--width", "8",
+                                  "--batch", "8", "--steps", "1", "--rounds", "2")
+    (record,) = records
+    figures = record["figures"]
+    assert record["what"] == "native_norm" and record["size"] == 32 and record["width"] == 8
+    assert figures["max_rel_error"] < 1e-4
+    # Every batch norm of G and D, each with the activation that reads it.
+    assert sorted(figures["layers"]) == ["conv1_bn + conv1_lrelu", "conv2_bn + conv2_lrelu",
+                                         "deconv1_bn + deconv1_relu", "deconv2_bn + deconv2_relu",
+                                         "project_bn + project_relu"]
+    for name, ms in figures["layers"].items():
+        assert f"| {name} | {ms['onednn_ms']:.2f} | {ms['native_ms']:.2f} |" in out
+    assert out.strip().splitlines()[-1] == f"step_ratio={figures['step_ratio']:.3f}"
+
+
+@NEEDS_GXX
+def test_the_native_op_matches_numpy_and_gives_d_the_same_gradients(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import native_norm
+    import numpy as np
+    import tensorflow as tf
+    from keras import layers
+
+    from dcgan_tf.config import ModelConfig, TrainConfig
+    from dcgan_tf.fused_norm import FusedBatchNormalization
+    from variants import build_variant
+
+    lib = native_norm.load(native_norm.build(str(tmp_path)))
+    assert native_norm.check(lib) < 1e-4
+    # Moments by NumPy's own mean and var, independent of the reference's gradient algebra.
+    x = np.random.default_rng(1).normal(3, 2, (64, 5)).astype("float32")
+    y, mean, var, _ = lib.native_norm_act(x, np.ones(5, "float32"), np.zeros(5, "float32"), alpha=0.0)
+    np.testing.assert_allclose(mean, x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(var, x.var(0), rtol=1e-4)
+    np.testing.assert_allclose(y, np.maximum((x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), 0), atol=1e-5)
+
+    cfg = ModelConfig(image_size=32, channels=1, ngf=4, ndf=4, z_dim=8)
+    gan = build_variant(cfg, TrainConfig(precision="fp32", jit="off", batch_size=8))
+    d = gan.discriminator
+    pairs = native_norm.norm_pairs(d)
+    assert [(n.name, a.name, alpha) for n, a, alpha in pairs] == [("conv1_bn", "conv1_lrelu", 0.2),
+                                                                  ("conv2_bn", "conv2_lrelu", 0.2)]
+    assert [alpha for _, _, alpha in native_norm.norm_pairs(gan.generator)] == [0.0, 0.0, 0.0]
+    images = tf.random.stateless_uniform((8, 32, 32, 1), (1, 2), -1, 1)
+
+    def logits_and_grads():
+        with tf.GradientTape() as tape:
+            logits = d(images, training=True)
+        return [logits, *tape.gradient(logits, d.trainable_weights)]
+
+    # D through TensorFlow's own batch norm and leaky ReLU, then through the native op.
+    originals = (FusedBatchNormalization.call, layers.ReLU.call, layers.LeakyReLU.call)
+    library = logits_and_grads()
+    with native_norm.native_norms(lib, [d]):
+        native = logits_and_grads()
+    assert (FusedBatchNormalization.call, layers.ReLU.call, layers.LeakyReLU.call) == originals
+    for want, got in zip(library, native):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-3, atol=1e-6)

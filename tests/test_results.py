@@ -307,3 +307,27 @@ def test_recipe_pipeline_probe_and_explore_records_have_their_tables(tmp_path):
     assert "| command | what ran |" not in text  # no probe or score times: no empty table
     # Shown, so not listed among the other records.
     assert "Other records" not in text
+
+
+def test_the_step_trace_and_native_norm_records_have_their_tables(tmp_path):
+    cpu = {"model": "x", "flags": ["avx2"], "caps": {}}
+    base = {"command": "c", "cpu": cpu, "date": "2026-01-01", "size": 32, "channels": 3,
+            "width": 64, "batch": 128}
+    _write(tmp_path, "t.json", {**base, "what": "step_trace", "benchmark": "step_trace.py",
+                                "precision": "fp32", "kernel_grads": "auto",
+                                "figures": {"traced_ms": 400.0, "ops": 900,
+                                            "group_ms": {"batch norm": 20.0, "convolution": 300.0,
+                                                         "activation": 80.0}}})
+    _write(tmp_path, "n.json", {**base, "what": "native_norm", "benchmark": "native_norm.py",
+                                "figures": {"layers": {"conv1_bn + conv1_lrelu": {"onednn_ms": 3.0,
+                                                                                  "native_ms": 1.5}},
+                                            "library_img_s": 350.0, "native_img_s": 357.0,
+                                            "step_ratio": 1.02, "max_rel_error": 2e-6}})
+    text = render.render_markdown(render.load_records(tmp_path))
+    # Largest group first, shares of the traced total.
+    conv, act = "| convolution | 300.0 | 75.0% |", "| activation | 80.0 | 20.0% |"
+    assert conv in text and act in text and text.index(conv) < text.index(act)
+    assert "| batch norm | 20.0 | 5.0% |" in text
+    assert "| conv1_bn + conv1_lrelu | 3.00 | 1.50 | 2.00x |" in text
+    assert "| whole step, img/s | 350.0 | 357.0 | **1.020x** |" in text
+    assert "Other records" not in text
