@@ -278,7 +278,9 @@ def speed_section(records):
     rows.sort(key=lambda r: (_machine(r), r.get("size", 0), r.get("precision", "")))
     lines = ["## Training speed by machine", "",
              "The bare training step (batch, widths as listed), images per second; PyTorch's is the "
-             "same network in its best memory format, timed in the same command; \"of ceiling\" is "
+             "same network in its best memory format, timed in the same command after ours (so a "
+             "machine whose speed drifts moves this ratio; the alternating windows below are the "
+             "steadier figure); \"of ceiling\" is "
              "the step's GFLOP/s over the fastest matmul the benchmark found on that machine.", "",
              "| machine | step | precision | ours img/s | PyTorch img/s | ours / PyTorch | of ceiling "
              "| date | record |",
