@@ -103,6 +103,11 @@ def _link(record):
     return f"[{digest}](../benchmarks/results/{record['_file']})"
 
 
+def _in_order(values):
+    """A sort key of a record's key values: numbers in numeric order beside text."""
+    return tuple(str(v).zfill(8) for v in values)
+
+
 def _latest(records, key):
     """The newest record per `key(record)`, in first-seen key order."""
     out = {}
@@ -241,7 +246,7 @@ def _recipe_section(records):
              "alternating in one command (`benchmarks/recipe_throughput.py`; best of its windows):",
              "", "| machine | step | precision | recipe | img/s | x baseline | date | record |",
              "|---|---|---|---|---|---|---|---|"]
-    order = (lambda r: tuple(str(v).zfill(8) for v in key(r)[:-1])
+    order = (lambda r: _in_order(key(r)[:-1])
              + (r.get("variant") != r.get("baseline"), r.get("variant", "")))
     for r in sorted(rows, key=order):
         f = r["figures"]
@@ -262,7 +267,7 @@ def _pipeline_section(records):
              "slow below 0.7 of the run's fastest):", "",
              "| machine | data, batch | pipeline | median img/s | x autotune | slow fits | date "
              "| record |", "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: tuple(str(v).zfill(8) for v in key(r))):
+    for r in sorted(rows, key=lambda r: _in_order(key(r))):
         f = r["figures"]
         lines.append(f"| {_machine(r)} | {r.get('dataset')}, batch {r.get('batch')} | "
                      f"{r.get('setting')} | {_fmt(f['median_img_s'], 0)} | "
@@ -382,7 +387,7 @@ def _probe_sections(records):
                   "solve, in one process:", "",
                   "| machine | train x features | solver | seconds | x primal | C | test error % | "
                   "date | record |", "|---|---|---|---|---|---|---|---|---|"]
-        order = (lambda r: tuple(str(v).zfill(8) for v in key(r)[:-1])
+        order = (lambda r: _in_order(key(r)[:-1])
                  + (r.get("solver") != "primal",))
         for r in sorted(subset, key=order):
             f = r["figures"]
@@ -437,7 +442,7 @@ def serve_section(records):
              "| date | record |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     key = (lambda r: (_machine(r), r.get("size"), r.get("channels"), r.get("width"), r.get("batch"),
                       r.get("intra_op_threads")))
-    for r in sorted(_latest(rows, key), key=lambda r: tuple(str(v).zfill(8) for v in key(r))):
+    for r in sorted(_latest(rows, key), key=lambda r: _in_order(key(r))):
         f = r["figures"]
         gen = f["generate_p50_ms"]
         model = f"{r.get('size')}x{r.get('size')}x{r.get('channels')}, width {r.get('width')}"
